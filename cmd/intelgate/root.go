@@ -1,0 +1,30 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// exitCodeError ends the process with code after the command has already
+// printed what went wrong.
+type exitCodeError struct{ code int }
+
+func (e exitCodeError) Error() string { return "exit status" }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "intelgate",
+		Short:         "A self-hosted gateway in front of threat-intelligence APIs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newServeCmd(),
+		newDemoCmd(),
+		newSimCmd(),
+		newConfigCmd(),
+		newTokenCmd(),
+		newLookupCmd(),
+		newPinCmd(),
+	)
+	return root
+}

@@ -1,0 +1,200 @@
+// Package config loads, defaults and strictly validates intelgate's YAML
+// configuration. Unknown fields are errors; every problem is reported at once,
+// each naming its field (and line, where the parser gives one).
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/secret"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Server      Server               `yaml:"server"`
+	Environment string               `yaml:"environment"`
+	Storage     Storage              `yaml:"storage"`
+	Shared      Shared               `yaml:"shared"`
+	Encryption  Encryption           `yaml:"encryption"`
+	Providers   map[string]*Provider `yaml:"providers"`
+	Clients     map[string]*Client   `yaml:"clients"`
+
+	// BaseDir is the directory of the loaded file; relative paths in the
+	// config (ca_file, schema_file, storage dsn, file: secrets) resolve
+	// against it and are stored absolute after Load.
+	BaseDir string `yaml:"-"`
+}
+
+// Server is the inbound listener.
+type Server struct {
+	Listen            string         `yaml:"listen"` // default 127.0.0.1:8080
+	TLS               *ServerTLS     `yaml:"tls"`
+	AllowPlaintext    bool           `yaml:"allow_plaintext"`
+	TrustedProxies    []netip.Prefix `yaml:"trusted_proxies"`
+	LogIndicators     bool           `yaml:"log_indicators"`
+	ReadHeaderTimeout Duration       `yaml:"read_header_timeout"` // default 5s
+	ReadTimeout       Duration       `yaml:"read_timeout"`        // default 15s
+	WriteTimeout      Duration       `yaml:"write_timeout"`       // default 60s
+	IdleTimeout       Duration       `yaml:"idle_timeout"`        // default 120s
+	ShutdownTimeout   Duration       `yaml:"shutdown_timeout"`    // default 30s
+	MaxHeaderBytes    ByteSize       `yaml:"max_header_bytes"`    // default 16KiB
+	MaxBodyBytes      ByteSize       `yaml:"max_body_bytes"`      // default 1MiB
+}
+
+// ServerTLS is the listener's certificate.
+type ServerTLS struct {
+	CertFile   string     `yaml:"cert_file"`
+	KeyFile    string     `yaml:"key_file"`
+	MinVersion TLSVersion `yaml:"min_version"` // default 1.2; below 1.2 is an error
+}
+
+// Storage is durable state. Driver sqlite (default; DSN is a file path,
+// default intelgate.db beside the config) or postgres (later issue).
+type Storage struct {
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+}
+
+// Shared is hot state shared between replicas: memory (default) or redis.
+type Shared struct {
+	Driver string     `yaml:"driver"`
+	URL    secret.Ref `yaml:"url"` // a redis URL can carry a password: a reference
+}
+
+// Encryption holds data-at-rest keys; the first writes, all read.
+type Encryption struct {
+	Keys []EncryptionKey `yaml:"keys"`
+}
+
+// EncryptionKey is one data-at-rest key.
+type EncryptionKey struct {
+	ID     string     `yaml:"id"`
+	Secret secret.Ref `yaml:"secret"`
+}
+
+// Provider is one upstream API.
+type Provider struct {
+	Kind             string      `yaml:"kind"` // socialeye | http
+	BaseURL          string      `yaml:"base_url"`
+	Keys             []Key       `yaml:"keys"`
+	TLS              ProviderTLS `yaml:"tls"`
+	Timeout          Duration    `yaml:"timeout"`            // default 30s
+	MaxResponseBytes ByteSize    `yaml:"max_response_bytes"` // default 5MiB
+	Limits           Limits      `yaml:"limits"`
+	Retry            Retry       `yaml:"retry"`
+	Breaker          Breaker     `yaml:"breaker"`
+	Cache            Cache       `yaml:"cache"`
+	// Types the provider answers for; socialeye defaults to all types.
+	Types []indicator.Type `yaml:"types"`
+	// Request describes a kind: http provider's call (required for http,
+	// an error for socialeye).
+	Request *HTTPRequest `yaml:"request"`
+	// SchemaFile is an optional JSON Schema every 2xx body must match.
+	SchemaFile string `yaml:"schema_file"`
+}
+
+// HTTPRequest is the declarative description of a kind: http call.
+type HTTPRequest struct {
+	Method string `yaml:"method"` // default GET
+	// Path is appended to base_url; {indicator} is replaced by the
+	// path-escaped normalised indicator, {type} by its type.
+	Path string `yaml:"path"`
+	// Query parameters; values may use {indicator} and {type}.
+	Query   map[string]string `yaml:"query"`
+	Headers map[string]string `yaml:"headers"`
+	Auth    Auth              `yaml:"auth"`
+	// NotFoundStatus lists upstream statuses meaning "no data" (default [404]).
+	NotFoundStatus []int `yaml:"not_found_status"`
+}
+
+// Auth says where the upstream key goes.
+type Auth struct {
+	In     string `yaml:"in"`     // bearer (default) | header | query
+	Name   string `yaml:"name"`   // header or query parameter name
+	Prefix string `yaml:"prefix"` // optional value prefix for in: header
+}
+
+// Key is one upstream key.
+type Key struct {
+	ID          string     `yaml:"id"`
+	Secret      secret.Ref `yaml:"secret"`
+	Environment string     `yaml:"environment"` // default: Config.Environment
+	RotatedAt   Date       `yaml:"rotated_at"`
+}
+
+// ProviderTLS is the outbound TLS policy.
+type ProviderTLS struct {
+	MinVersion TLSVersion `yaml:"min_version"` // default 1.2
+	CAFile     string     `yaml:"ca_file"`
+	Pins       []string   `yaml:"pins"` // sha256/<base64 SPKI hash>
+}
+
+// Limits are a rate and calendar quotas.
+type Limits struct {
+	Rate   Rate   `yaml:"rate"`
+	Burst  int    `yaml:"burst"`
+	Quotas Quotas `yaml:"quotas"`
+}
+
+// Quotas are calendar quotas; zero means unlimited.
+type Quotas struct {
+	Day   int64 `yaml:"day"`
+	Month int64 `yaml:"month"`
+}
+
+// Retry bounds retries of one upstream call.
+type Retry struct {
+	MaxAttempts int      `yaml:"max_attempts"` // default 3
+	MaxWait     Duration `yaml:"max_wait"`     // default 30s
+}
+
+// Breaker is the per-provider circuit breaker.
+type Breaker struct {
+	FailureRatio float64  `yaml:"failure_ratio"` // default 0.5
+	MinRequests  int      `yaml:"min_requests"`  // default 20
+	Window       Duration `yaml:"window"`        // default 60s
+	OpenFor      Duration `yaml:"open_for"`      // default 30s
+}
+
+// Cache TTLs.
+type Cache struct {
+	TTL         Duration `yaml:"ttl"`          // default 1h
+	NegativeTTL Duration `yaml:"negative_ttl"` // default 10m
+}
+
+// Client is one application allowed to call the gateway.
+type Client struct {
+	TokenSHA256 string         `yaml:"token_sha256"` // 64 lowercase hex
+	Environment string         `yaml:"environment"`  // default: Config.Environment
+	Providers   []string       `yaml:"providers"`    // must name defined providers
+	SourceCIDRs []netip.Prefix `yaml:"source_cidrs"` // empty: any source
+	Limits      Limits         `yaml:"limits"`
+	Admin       bool           `yaml:"admin"`
+}
+
+// Duration is a time.Duration written as "30s", "5m", "1h".
+type Duration time.Duration
+
+// Std returns the standard library duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// ByteSize is a size written as "5MiB", "512KiB", "1MB" or a plain integer.
+type ByteSize int64
+
+// Rate is "N/s", "N/m", "N/h" (N requests per period). Zero: unlimited.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// TLSVersion is "1.2" or "1.3", stored as a crypto/tls version constant.
+type TLSVersion uint16
+
+// Date is a calendar day written YYYY-MM-DD.
+type Date struct{ time.Time }
+
+// Load reads, defaults and validates the file at path. On any problem it
+// returns an ErrorList holding every problem found. TODO(config helper).
+func Load(path string) (*Config, error) { panic("unimplemented") }
