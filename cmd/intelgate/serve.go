@@ -1,8 +1,65 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 
-// TODO: implement.
+	"github.com/spf13/cobra"
+
+	"github.com/intelgate/intelgate/internal/app"
+	"github.com/intelgate/intelgate/internal/config"
+)
+
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{Use: "serve"}
+	var path string
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run the gateway",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			cfg, err := loadConfigOrReport(cmd, path)
+			if err != nil {
+				return err
+			}
+			a, err := app.New(cmd.Context(), cfg, log)
+			if err != nil {
+				return reportConfigError(cmd, err)
+			}
+			defer a.Close()
+			ln, err := net.Listen("tcp", cfg.Server.Listen)
+			if err != nil {
+				return fmt.Errorf("listening on server.listen %s: %w", cfg.Server.Listen, err)
+			}
+			return a.Run(cmd.Context(), ln)
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "", "path to the YAML configuration (required)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
 }
+
+// loadConfigOrReport loads path; on failure it prints every problem, one per
+// line, and returns an exit status so main adds nothing.
+func loadConfigOrReport(cmd *cobra.Command, path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, reportConfigError(cmd, err)
+	}
+	return cfg, nil
+}
+
+func reportConfigError(cmd *cobra.Command, err error) error {
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		for _, fe := range list {
+			fmt.Fprintln(cmd.ErrOrStderr(), fe.Error())
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "%d configuration problem(s); not starting\n", len(list))
+		return exitCodeError{code: 1}
+	}
+	return err
+}
+

@@ -25,6 +25,11 @@ type Config struct {
 	// config (ca_file, schema_file, storage dsn, file: secrets) resolve
 	// against it and are stored absolute after Load.
 	BaseDir string `yaml:"-"`
+
+	// lines maps a field path ("providers.socialeye.timeout") to the line
+	// it was written on, so checks made after decoding can still point at
+	// the right line.
+	lines map[string]int
 }
 
 // Server is the inbound listener.
@@ -194,7 +199,3 @@ type TLSVersion uint16
 
 // Date is a calendar day written YYYY-MM-DD.
 type Date struct{ time.Time }
-
-// Load reads, defaults and validates the file at path. On any problem it
-// returns an ErrorList holding every problem found. TODO(config helper).
-func Load(path string) (*Config, error) { panic("unimplemented") }

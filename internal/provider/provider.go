@@ -1,13 +1,21 @@
 // Package provider holds the Provider interface and its implementations:
 // socialeye and the declarative http provider.
+//
+// A provider only knows how to shape one outbound request and how to read
+// the upstream's "no data" answer. Transport policy (TLS, pins, timeouts,
+// size caps, JSON validation) lives in internal/upstream behind the Doer
+// interface; pacing, retries and caching wrap providers from the outside.
 package provider
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/secret"
+	"github.com/intelgate/intelgate/internal/upstream"
 )
 
 // Request is one lookup.
@@ -31,3 +39,16 @@ type Provider interface {
 	Supports(t indicator.Type) bool
 	Lookup(ctx context.Context, req Request, key secret.Value) (Result, error)
 }
+
+// Doer sends one validated upstream call. *upstream.Client satisfies it; tests
+// substitute a fake that records the request, so request shaping is tested
+// without a network.
+type Doer interface {
+	Do(ctx context.Context, req *http.Request, v upstream.Validation) (*upstream.Response, error)
+}
+
+// ErrUnsafeIndicator is returned by Lookup when an indicator cannot be placed
+// in a provider's request without changing its meaning — for example a path
+// segment that would read as "." or "..". The gateway should answer it as a
+// client error (invalid-parameter), not as an upstream failure.
+var ErrUnsafeIndicator = errors.New("indicator cannot be placed safely in the upstream request")

@@ -3,7 +3,6 @@
 package secret
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -20,17 +19,35 @@ var ErrNotSupported = errors.New("not yet supported")
 // Value is a resolved secret. Its zero value is "no secret". Every formatting
 // path (fmt, slog, JSON, text) prints Redacted, so a Value can travel through
 // structs that get logged without leaking; only Reveal returns the bytes.
-type Value struct{ v string }
+//
+// The bytes sit behind a pointer on purpose: fmt cannot call String on a
+// Value held in an unexported struct field, and would print its fields
+// instead. A pointer below the top level prints as an address, so even that
+// path shows no secret.
+//
+// Two Values holding the same secret are not ==; compare Reveal results in
+// constant time (crypto/subtle) where that is ever needed.
+type Value struct{ p *string }
 
-// NewValue wraps s.
-func NewValue(s string) Value { return Value{v: s} }
+// NewValue wraps s. NewValue("") is the zero Value.
+func NewValue(s string) Value {
+	if s == "" {
+		return Value{}
+	}
+	return Value{p: &s}
+}
 
 // Reveal returns the secret. Call it only at the point of use (an outbound
 // Authorization header, an HMAC key).
-func (v Value) Reveal() string { return v.v }
+func (v Value) Reveal() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
 
 // IsZero reports whether v holds no secret.
-func (v Value) IsZero() bool { return v.v == "" }
+func (v Value) IsZero() bool { return v.p == nil || *v.p == "" }
 
 func (v Value) String() string               { return Redacted }
 func (v Value) GoString() string             { return Redacted }
@@ -42,30 +59,9 @@ func (v Value) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"
 // bytes of its SHA-256, hex) so operators can tell keys apart in logs and the
 // store without seeing them.
 func (v Value) Fingerprint() string {
-	if v.v == "" {
+	if v.IsZero() {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(v.v))
+	sum := sha256.Sum256([]byte(*v.p))
 	return hex.EncodeToString(sum[:8])
 }
-
-// Ref is a parsed secret reference such as env:SOCIALEYE_API_KEY. The
-// reference itself is not secret and prints as written.
-type Ref struct {
-	Scheme string // env, file, vault, awssm
-	Path   string // variable name, file path, MOUNT/PATH or SECRET_ID
-	Field  string // #FIELD for vault and awssm
-	raw    string
-}
-
-// String returns the reference as written in config.
-func (r Ref) String() string { return r.raw }
-
-// IsZero reports whether no reference was given.
-func (r Ref) IsZero() bool { return r.raw == "" }
-
-// ParseRef parses a secret reference. TODO(config helper): implement.
-func ParseRef(s string) (Ref, error) { panic("unimplemented") }
-
-// Resolve fetches the secret a reference points to. TODO(config helper).
-func Resolve(ctx context.Context, r Ref) (Value, error) { panic("unimplemented") }

@@ -1,26 +1,19 @@
 // Package sim is a SocialEye simulator for tests, the demo and benchmarks.
 // Only the base URL, /v1/resolve, Bearer auth and the query/type parameters
 // are public facts about SocialEye; everything else here is a plausible model.
+//
+// The simulator is deliberately hostile on demand: it can be slow, wrong,
+// oversized or rude (a TCP reset), so that the gateway's defences are tested
+// against a real server over real TLS rather than against mocks.
 package sim
 
 import (
-	"crypto/tls"
-	"crypto/x509"
+	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"sync"
 	"time"
 )
-
-// Faults are injected failures; rates are probabilities in [0,1].
-type Faults struct {
-	ErrorRate        float64       `json:"error_rate"`         // 500 with JSON error body
-	Latency          time.Duration `json:"latency"`            // added before answering
-	MalformedRate    float64       `json:"malformed_rate"`     // truncated JSON
-	NonObjectRate    float64       `json:"non_object_rate"`    // a JSON array
-	WrongTypeRate    float64       `json:"wrong_type_rate"`    // text/html content type
-	OversizedRate    float64       `json:"oversized_rate"`     // body larger than OversizedBytes
-	OversizedBytes   int64         `json:"oversized_bytes"`    // default 8 MiB
-	ResetRate        float64       `json:"reset_rate"`         // connection reset mid-response
-}
 
 // Options configure a Simulator.
 type Options struct {
@@ -29,50 +22,113 @@ type Options struct {
 	Burst   int      // default max(1, Rate)
 	Faults  Faults
 	Seed    int64 // fault RNG seed; bodies are deterministic regardless
+
+	// Now is the clock behind rate limiting and the per-second peak; tests
+	// inject one so that limits can be exercised without sleeping. Default
+	// time.Now.
+	Now func() time.Time
+
+	// Logger receives server-side problems such as failed TLS handshakes
+	// (a client rejecting the pin shows up here). Default: discarded, so
+	// tests stay quiet.
+	Logger *slog.Logger
 }
 
-// Stats are counters for tests and benchmarks.
-type Stats struct {
-	Requests        int            `json:"requests"`
-	ByQuery         map[string]int `json:"by_query"`
-	ByStatus        map[int]int    `json:"by_status"`
-	RateLimited     int            `json:"rate_limited"`
-	PeakConcurrency int            `json:"peak_concurrency"`
-	PeakPerSecond   int            `json:"peak_per_second"` // most requests accepted in any wall-clock second
-}
+// Simulator is the http.Handler that plays SocialEye. It is safe for
+// concurrent use; faults can be changed while it serves.
+type Simulator struct {
+	keys   map[string]bool
+	now    func() time.Time
+	log    *slog.Logger
+	mux    *http.ServeMux
+	limits *limiter // nil when Rate is 0
 
-// Simulator is the http.Handler. TODO(sim helper).
-type Simulator struct{}
+	faultMu sync.Mutex
+	faults  Faults
+	dice    *rand.Rand // guarded by faultMu: fault dice must be reproducible per Seed
+
+	stats stats
+
+	// beforeAnswer, when set (tests only), runs after a request has been
+	// admitted and before it is answered; it lets tests hold requests in
+	// flight deterministically instead of sleeping.
+	beforeAnswer func()
+}
 
 // New returns a Simulator.
-func New(o Options) *Simulator { panic("unimplemented") }
-
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("unimplemented") }
-
-// SetFaults replaces the fault settings.
-func (s *Simulator) SetFaults(f Faults) { panic("unimplemented") }
-
-// Stats returns a snapshot.
-func (s *Simulator) Stats() Stats { panic("unimplemented") }
-
-// Server is a running simulator.
-type Server struct {
-	URL      string         // https://127.0.0.1:PORT or http://…
-	Pin      string         // sha256/… of the certificate's SPKI (TLS only)
-	CAPEM    []byte         // the self-signed certificate, PEM (TLS only)
-	CertPool *x509.CertPool // pool holding it (TLS only)
-	Sim      *Simulator
+func New(o Options) *Simulator {
+	s := &Simulator{
+		keys: make(map[string]bool, len(o.APIKeys)),
+		now:  o.Now,
+		dice: rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed_5e_1e)),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log = o.Logger; s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, k := range o.APIKeys {
+		if k != "" {
+			s.keys[k] = true
+		}
+	}
+	if o.Rate > 0 {
+		burst := o.Burst
+		if burst <= 0 {
+			burst = max(1, int(o.Rate))
+		}
+		s.limits = newLimiter(o.Rate, burst)
+	}
+	s.faults = o.Faults.clamped().withDefaults()
+	s.stats.reset()
+	s.mux = s.routes()
+	return s
 }
 
-// Start serves s on addr ("127.0.0.1:0" for a free port), over TLS with a
-// fresh self-signed certificate for 127.0.0.1, ::1 and localhost when useTLS.
-func Start(addr string, useTLS bool, s *Simulator) (*Server, error) { panic("unimplemented") }
+// routes is the single place endpoints are registered. Signed webhooks (a
+// later issue) are added here as another /_sim/… route plus a sender; nothing
+// else in the request path needs to change for them.
+func (s *Simulator) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/resolve", s.handleResolve)
+	mux.HandleFunc("/_sim/faults", s.handleFaults)
+	mux.HandleFunc("/_sim/stats", s.handleStats)
+	mux.HandleFunc("/_sim/reset", s.handleReset)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "no_route", "no such endpoint")
+	})
+	return mux
+}
 
-// Close stops the server.
-func (s *Server) Close() error { panic("unimplemented") }
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
 
-// GenerateCert makes a self-signed ECDSA P-256 certificate for hosts, valid
-// from now-1h to now+validFor, and returns it with its PEM and SPKI pin.
-func GenerateCert(hosts []string, validFor time.Duration) (cert tls.Certificate, certPEM []byte, pin string, err error) {
-	panic("unimplemented")
+// SetFaults replaces the fault settings. Invalid values are clamped: rates
+// into [0,1], negative latency to 0, OversizedBytes ≤ 0 to the default.
+func (s *Simulator) SetFaults(f Faults) {
+	f = f.clamped().withDefaults()
+	s.faultMu.Lock()
+	s.faults = f
+	s.faultMu.Unlock()
+}
+
+// Faults returns the current fault settings.
+func (s *Simulator) Faults() Faults {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	return s.faults
+}
+
+// Stats returns a snapshot.
+func (s *Simulator) Stats() Stats { return s.stats.snapshot() }
+
+// ResetStats clears the counters and refills every key's rate-limit bucket,
+// so a benchmark run starts from a clean slate.
+func (s *Simulator) ResetStats() {
+	s.stats.reset()
+	if s.limits != nil {
+		s.limits.reset()
+	}
 }

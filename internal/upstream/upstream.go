@@ -4,10 +4,14 @@
 package upstream
 
 import (
-	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -28,7 +32,7 @@ const (
 	KindNotFound    Kind = "not_found"    // upstream says no data (404 by default)
 	KindRateLimited Kind = "rate_limited" // upstream 429 → 429 with Retry-After
 	KindUpstream    Kind = "upstream"     // 5xx → 502
-	KindRejected    Kind = "rejected"     // other 4xx → 502
+	KindRejected    Kind = "rejected"     // other 4xx, redirects, plaintext → 502
 )
 
 // Error is an upstream failure. Detail is safe to show a client: it never
@@ -50,16 +54,33 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Defaults for zero Options fields.
+const (
+	DefaultDialTimeout         = 10 * time.Second
+	DefaultTLSHandshakeTimeout = 10 * time.Second
+	DefaultTimeout             = 30 * time.Second
+	DefaultMaxResponseBytes    = 5 << 20
+)
+
 // Options configure a Client.
 type Options struct {
-	MinVersion            uint16   // tls.VersionTLS12 (default) or VersionTLS13; lower is an error
-	CAFile                string   // optional extra roots (PEM); system roots otherwise
-	Pins                  []string // "sha256/<base64>"; any one must match a chain cert's SPKI
+	MinVersion            uint16        // tls.VersionTLS12 (default) or VersionTLS13; lower is an error
+	CAFile                string        // optional extra roots (PEM); system roots otherwise
+	Pins                  []string      // "sha256/<base64>"; any one must match a chain cert's SPKI
 	DialTimeout           time.Duration // default 10s
 	TLSHandshakeTimeout   time.Duration // default 10s
 	ResponseHeaderTimeout time.Duration // default Timeout
 	Timeout               time.Duration // whole call; default 30s
 	MaxResponseBytes      int64         // default 5 MiB
+
+	// Proxy chooses an HTTP proxy per request; nil reads HTTPS_PROXY and
+	// NO_PROXY from the environment. Through an http:// proxy the TLS
+	// session is tunnelled (CONNECT) end to end, so verification and pins
+	// still apply to the upstream's own certificate.
+	Proxy func(*http.Request) (*url.URL, error)
+	// UserAgent is sent when a request has none; default
+	// "intelgate/<module version>".
+	UserAgent string
 }
 
 // Validation says how to judge a response.
@@ -75,15 +96,106 @@ type Response struct {
 	Body   json.RawMessage
 }
 
-// Client performs upstream calls. TODO(upstream helper).
-type Client struct{}
+// Client performs upstream calls. It is safe for concurrent use; build one
+// per provider so each keeps its own TLS policy and connection pool.
+type Client struct {
+	http      *http.Client
+	transport *http.Transport
+	timeout   time.Duration
+	maxBytes  int64
+	userAgent string
+	// minVersionName ("1.2") is for protocol-version failure details.
+	minVersionName string
+	now            func() time.Time // for Retry-After dates; tests inject a clock
+}
 
 // New builds a Client; bad options (TLS below 1.2, unreadable CA, bad pin
-// syntax) are errors. TODO(upstream helper).
-func New(o Options) (*Client, error) { panic("unimplemented") }
+// syntax, negative limits) are errors.
+func New(o Options) (*Client, error) {
+	tlsConfig, err := TLSConfig(o)
+	if err != nil {
+		return nil, fmt.Errorf("upstream TLS policy: %w", err)
+	}
+	for name, d := range map[string]time.Duration{
+		"DialTimeout": o.DialTimeout, "TLSHandshakeTimeout": o.TLSHandshakeTimeout,
+		"ResponseHeaderTimeout": o.ResponseHeaderTimeout, "Timeout": o.Timeout,
+	} {
+		if d < 0 {
+			return nil, fmt.Errorf("upstream %s must not be negative, got %s", name, d)
+		}
+	}
+	if o.MaxResponseBytes < 0 {
+		return nil, fmt.Errorf("upstream MaxResponseBytes must not be negative, got %d", o.MaxResponseBytes)
+	}
+	o = withDefaults(o)
+	headerTimeout := o.ResponseHeaderTimeout
+	if headerTimeout >= o.Timeout {
+		// The overall deadline already covers it; a second timer racing
+		// the first would only blur which limit was hit.
+		headerTimeout = 0
+	}
 
-// Do sends req and returns a validated Response or an *Error.
-// TODO(upstream helper).
-func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Response, error) {
-	panic("unimplemented")
+	transport := &http.Transport{
+		Proxy:                  o.Proxy,
+		DialContext:            (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    o.TLSHandshakeTimeout,
+		ResponseHeaderTimeout:  headerTimeout,
+		ExpectContinueTimeout:  time.Second,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           64,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	return &Client{
+		http: &http.Client{
+			Transport: transport,
+			// A redirect could carry a query-string key to another
+			// host; hand the 3xx back and refuse it in Do.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		transport:      transport,
+		timeout:        o.Timeout,
+		maxBytes:       o.MaxResponseBytes,
+		userAgent:      o.UserAgent,
+		minVersionName: strings.TrimPrefix(tls.VersionName(tlsConfig.MinVersion), "TLS "),
+		now:            time.Now,
+	}, nil
 }
+
+func withDefaults(o Options) Options {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.TLSHandshakeTimeout == 0 {
+		o.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.ResponseHeaderTimeout == 0 {
+		o.ResponseHeaderTimeout = o.Timeout
+	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.Proxy == nil {
+		o.Proxy = http.ProxyFromEnvironment
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "intelgate/" + version()
+	}
+	return o
+}
+
+// version is the main module's version as the Go toolchain recorded it.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// CloseIdleConnections releases pooled connections, e.g. on config reload.
+func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }

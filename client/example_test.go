@@ -1,0 +1,122 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/intelgate/intelgate/client"
+)
+
+// fakeGateway answers like intelgate would, so the examples run offline.
+func fakeGateway() *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/lookup", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer igt_example" {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"type":"https://intelgate.dev/problems/unauthenticated","title":"Authentication required","status":401,"detail":"missing or invalid bearer token","request_id":"req-2"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Request-Id", "req-1")
+		fmt.Fprintf(w, `{"indicator":%q,"type":"ipv4","normalized":"8.8.8.8","results":[
+			{"provider":"socialeye","status":"ok","cached":false,"stale":false,"fetched_at":"2026-11-27T10:00:00Z","data":{"asn":15169}},
+			{"provider":"otx","status":"error","cached":false,"stale":false,"error":{"type":"https://intelgate.dev/problems/upstream-timeout","title":"Upstream timed out","status":504,"detail":"no answer within 30s"}}]}`,
+			r.URL.Query().Get("indicator"))
+	})
+	mux.HandleFunc("GET /v1/resolve", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Intelgate-Cache", "hit")
+		w.Header().Set("Age", "120")
+		w.Header().Set("X-Request-Id", "req-3")
+		fmt.Fprintf(w, `{"query":%q,"profiles":[]}`, r.URL.Query().Get("query"))
+	})
+	return httptest.NewServer(mux)
+}
+
+func ExampleNew() {
+	// Plain http is refused for anything but loopback: the token would
+	// cross the network in clear text.
+	_, err := client.New("http://intelgate.example.com", "igt_example")
+	fmt.Println(err)
+
+	c, err := client.New("https://intelgate.example.com", "igt_example",
+		client.WithMaxAttempts(5),
+		client.WithMaxWait(10*time.Second),
+		client.WithUserAgent("siem-enricher/2.1"),
+	)
+	fmt.Println(c != nil, err)
+	// Output:
+	// invalid base URL "http://intelgate.example.com": plain http is only allowed to a loopback host (use https, or WithInsecureHTTP to send the token in clear text)
+	// true <nil>
+}
+
+func ExampleClient_Lookup() {
+	gw := fakeGateway()
+	defer gw.Close()
+
+	c, err := client.New(gw.URL, "igt_example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	res, err := c.Lookup(ctx, "8[.]8[.]8[.]8", &client.LookupOptions{Providers: []string{"socialeye", "otx"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Type, res.Normalized, res.RequestID)
+	for _, r := range res.Results {
+		switch r.Status {
+		case client.StatusOK:
+			fmt.Println(r.Provider, r.Status, string(r.Data))
+		case client.StatusError:
+			fmt.Println(r.Provider, r.Status, r.Error.Title)
+		}
+	}
+	// Output:
+	// ipv4 8.8.8.8 req-1
+	// socialeye ok {"asn":15169}
+	// otx error Upstream timed out
+}
+
+func ExampleClient_Lookup_errors() {
+	gw := fakeGateway()
+	defer gw.Close()
+
+	c, _ := client.New(gw.URL, "igt_revoked")
+	_, err := c.Lookup(context.Background(), "8.8.8.8", nil)
+
+	var e *client.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Status, e.Title, e.RequestID)
+	}
+	fmt.Println(client.IsUnauthenticated(err), client.IsRateLimited(err))
+	// Output:
+	// 401 Authentication required req-2
+	// true false
+}
+
+func ExampleClient_Resolve() {
+	gw := fakeGateway()
+	defer gw.Close()
+
+	c, _ := client.New(gw.URL, "igt_example")
+	res, err := c.Resolve(context.Background(), "alice@example.com", "email")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(res.Data))
+	fmt.Println(res.Cache, res.Age, res.RequestID)
+	// Output:
+	// {"query":"alice@example.com","profiles":[]}
+	// hit 2m0s req-3
+}

@@ -1,0 +1,97 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Result statuses of one provider in a lookup.
+const (
+	StatusOK       = "ok"
+	StatusNotFound = "not_found"
+	StatusError    = "error"
+)
+
+// LookupOptions narrows a lookup. A nil *LookupOptions means auto-detected
+// type and every provider the token may use.
+type LookupOptions struct {
+	// Type is the indicator type (ipv4, domain, sha256, …); "" or "auto"
+	// lets the gateway detect it.
+	Type string
+	// Providers limits the fan-out to these providers; empty means all
+	// permitted ones that support the type.
+	Providers []string
+}
+
+// LookupResponse is the gateway's answer to GET /v1/lookup.
+type LookupResponse struct {
+	Indicator  string   `json:"indicator"`  // as sent
+	Type       string   `json:"type"`       // detected or given type
+	Normalized string   `json:"normalized"` // refanged, normalised form the providers saw
+	Results    []Result `json:"results"`    // one per provider, in the gateway's order
+
+	// RequestID is the gateway's X-Request-Id for this call.
+	RequestID string `json:"-"`
+	// Raw is the body exactly as received, for fields this version of the
+	// SDK does not know yet.
+	Raw json.RawMessage `json:"-"`
+}
+
+// Result is one provider's answer. A provider failing is reported here, not
+// as an error of the whole Lookup.
+type Result struct {
+	Provider  string          `json:"provider"`
+	Status    string          `json:"status"` // StatusOK, StatusNotFound or StatusError
+	Cached    bool            `json:"cached"`
+	Stale     bool            `json:"stale"`
+	FetchedAt *time.Time      `json:"fetched_at,omitempty"` // nil on error
+	Data      json.RawMessage `json:"data,omitempty"`       // the provider's JSON object, only when ok
+	Error     *ResultError    `json:"error,omitempty"`      // only when status is error
+}
+
+// ResultError is the problem one provider had, in the gateway's problem
+// vocabulary (Type starts with ProblemTypeBase).
+type ResultError struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// Lookup asks every permitted provider about indicator (GET /v1/lookup).
+// Non-2xx answers are returned as *Error.
+func (c *Client) Lookup(ctx context.Context, indicator string, opts *LookupOptions) (*LookupResponse, error) {
+	if indicator == "" {
+		return nil, errors.New("lookup: indicator is empty")
+	}
+	q := url.Values{"indicator": {indicator}}
+	if opts != nil {
+		if opts.Type != "" {
+			q.Set("type", opts.Type)
+		}
+		if len(opts.Providers) > 0 {
+			for _, p := range opts.Providers {
+				if p == "" || strings.Contains(p, ",") {
+					return nil, fmt.Errorf("lookup: invalid provider name %q", p)
+				}
+			}
+			q.Set("providers", strings.Join(opts.Providers, ","))
+		}
+	}
+	rep, err := c.get(ctx, "v1/lookup", q)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	var out LookupResponse
+	if err := json.Unmarshal(rep.body, &out); err != nil {
+		return nil, fmt.Errorf("lookup: decoding response: %w", err)
+	}
+	out.RequestID = rep.header.Get("X-Request-Id")
+	out.Raw = rep.body
+	return &out, nil
+}

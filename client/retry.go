@@ -1,0 +1,134 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/retryafter"
+)
+
+// reply is a successful (2xx) answer, fully read.
+type reply struct {
+	header http.Header
+	body   []byte
+}
+
+// verdict says whether a failed attempt may be retried and after how long.
+type verdict struct {
+	retry bool
+	// wait is the server's Retry-After, already capped at MaxWait; valid
+	// only when fromServer is set, else the backoff decides.
+	wait       time.Duration
+	fromServer bool
+}
+
+// get sends GET {base}/{path}?{query} until it succeeds, fails in a way not
+// worth retrying, runs out of attempts, or would have to wait past ctx's
+// deadline. GET is idempotent, so resending after a connection failure is
+// safe.
+func (c *Client) get(ctx context.Context, path string, query url.Values) (*reply, error) {
+	u := c.base.JoinPath(path)
+	u.RawQuery = query.Encode()
+	target := u.String()
+	for n := 1; ; n++ {
+		rep, v, err := c.attempt(ctx, target)
+		if err == nil {
+			return rep, nil
+		}
+		if !v.retry || n >= c.maxAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := v.wait
+		if !v.fromServer {
+			wait = c.backoff(n)
+		}
+		if deadline, ok := ctx.Deadline(); ok && !c.now().Add(wait).Before(deadline) {
+			return nil, fmt.Errorf("not retrying: waiting %s would pass the context deadline: %w", wait, err)
+		}
+		if serr := c.sleep(ctx, wait); serr != nil {
+			return nil, fmt.Errorf("%w (stopped waiting to retry: %w)", err, serr)
+		}
+	}
+}
+
+// attempt sends the request once.
+func (c *Client) attempt(ctx context.Context, target string) (*reply, verdict, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, verdict{}, fmt.Errorf("building request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, verdict{retry: ctx.Err() == nil && transient(err)}, err
+	}
+	defer func() {
+		// Drain a little so the connection can be reused, then close.
+		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+		_ = resp.Body.Close()
+	}()
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxSuccessBytes+1))
+		if err != nil {
+			return nil, verdict{}, fmt.Errorf("reading response from %s: %w", resp.Request.URL.Redacted(), err)
+		}
+		if len(body) > maxSuccessBytes {
+			return nil, verdict{}, fmt.Errorf("response larger than %d bytes", maxSuccessBytes)
+		}
+		return &reply{header: resp.Header, body: body}, verdict{}, nil
+	}
+
+	ra, hasRA := retryafter.Parse(resp.Header.Get("Retry-After"), c.now())
+	e := errorFromResponse(resp, ra)
+	v := verdict{retry: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable}
+	if hasRA {
+		v.wait, v.fromServer = retryafter.Cap(ra, c.maxWait), true
+	}
+	return nil, v, e
+}
+
+// backoff is the wait before retry n (n ≥ 1) when the gateway gave no
+// Retry-After: uniform in [0, min(backoffMax, base·2^(n-1), maxWait)).
+// Full jitter spreads clients that failed together.
+func (c *Client) backoff(n int) time.Duration {
+	ceiling := c.backoffBase
+	for i := 1; i < n && ceiling < c.backoffMax; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, c.backoffMax, c.maxWait)
+	return time.Duration(c.randN(int64(ceiling)))
+}
+
+// transient reports whether err is a connection failure that happened before
+// any response arrived, so resending the idempotent GET is safe and may
+// succeed: refused or reset connections, a peer closing early, dial timeouts
+// and temporary DNS failures. TLS verification failures, refused redirects
+// and response-header timeouts are not retried: repeating them only delays
+// the same answer.
+func transient(err error) bool {
+	if errors.Is(err, errCrossOriginRedirect) {
+		return false
+	}
+	for _, target := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" && op.Timeout() {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) && (dns.IsTemporary || dns.IsTimeout)
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func runConfigValidate(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(append([]string{"config", "validate"}, args...))
+	err = cmd.ExecuteContext(t.Context())
+	return out.String(), errOut.String(), err
+}
+
+const validateHash = "b9ee274e07a2c1d654b9d6cfa643e88f1cf99de101bdc5b99f40ea0b11c2b7e7"
+
+// writeConfig writes a one-provider config whose key is ref.
+func writeConfig(t *testing.T, ref string) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "intelgate.yaml")
+	doc := fmt.Sprintf(`providers:
+  socialeye:
+    kind: socialeye
+    keys:
+      - id: prod-1
+        secret: %s
+clients:
+  siem:
+    token_sha256: %s
+    providers: [socialeye]
+`, ref, validateHash)
+	require.NoError(t, os.WriteFile(p, []byte(doc), 0o600))
+	return p
+}
+
+func TestConfigValidateOK(t *testing.T) {
+	t.Parallel()
+	const secretValue = "sk_live_file_secret_do_not_print"
+	p := writeConfig(t, "file:key.txt")
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(p), "key.txt"), []byte(secretValue+"\n"), 0o600))
+
+	stdout, stderr, err := runConfigValidate(t, "--config", p)
+	require.NoError(t, err)
+	require.Empty(t, stderr)
+	require.Equal(t, p+": OK: 1 provider (socialeye), 1 client (siem), 1 secrets resolved\n", stdout)
+	require.NotContains(t, stdout, secretValue)
+}
+
+func TestConfigValidateSkipSecrets(t *testing.T) {
+	t.Parallel()
+	p := writeConfig(t, "env:INTELGATE_TEST_SURELY_UNSET_5b1e")
+	stdout, _, err := runConfigValidate(t, "--config", p, "--skip-secrets")
+	require.NoError(t, err)
+	require.Contains(t, stdout, "OK: 1 provider (socialeye), 1 client (siem), secrets not resolved (--skip-secrets)")
+
+	_, stderr, err := runConfigValidate(t, "--config", p)
+	require.Equal(t, exitCodeError{code: 1}, err)
+	require.Equal(t, p+": line 6: providers.socialeye.keys[0].secret: env:INTELGATE_TEST_SURELY_UNSET_5b1e: "+
+		"environment variable INTELGATE_TEST_SURELY_UNSET_5b1e is not set\n"+p+": 1 problem\n", stderr)
+}
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	const file = "../../internal/config/testdata/multi.bad.yaml"
+	stdout, stderr, err := runConfigValidate(t, "--config", file, "--skip-secrets")
+	require.Equal(t, exitCodeError{code: 1}, err)
+	require.Empty(t, stdout)
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	require.Len(t, lines, 9, stderr)
+	require.Equal(t, file+": line 9: providers.socialeye.timeout: invalid duration \"3x\" (write a number with a unit: 500ms, 30s, 5m, 1h)", lines[2])
+	require.Contains(t, lines[4], "line 14: providers.socialeye.keys[0].secret: a literal secret is not allowed here")
+	require.Equal(t, file+": 8 problems", lines[8])
+	require.NotContains(t, stderr, "sk_live_4f9a8b7c6d5e4f3a2b1c")
+}
+
+func TestConfigValidateExamples(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"../../examples/minimal.yaml", "../../examples/full.yaml"} {
+		stdout, stderr, err := runConfigValidate(t, "--config", f, "--skip-secrets")
+		require.NoError(t, err, stderr)
+		require.Contains(t, stdout, ": OK: ")
+	}
+}
+
+func TestConfigValidateUsageErrors(t *testing.T) {
+	t.Parallel()
+	_, stderr, err := runConfigValidate(t, "--config", filepath.Join(t.TempDir(), "missing.yaml"))
+	require.Equal(t, exitCodeError{code: 1}, err)
+	require.Contains(t, stderr, "no such file or directory")
+
+	_, _, err = runConfigValidate(t)
+	require.ErrorContains(t, err, `required flag(s) "config" not set`)
+}

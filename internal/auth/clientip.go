@@ -1,0 +1,104 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ClientIP is r's source address: RemoteAddr, or the right-most untrusted
+// X-Forwarded-For hop when RemoteAddr is a trusted proxy.
+//
+// X-Forwarded-For is only believed as far as trusted proxies wrote it: each
+// proxy appends the address it received the request from, so walking from
+// the right, every entry up to and including the first untrusted one was
+// written by a proxy we trust; anything further left came from the client
+// and may be forged.
+//
+// A malformed entry in that trusted part is an error, not a reason to fall
+// back to the proxy's own address: proxies and clients often share a
+// network, so falling back could let a request pass a source_cidrs check it
+// should fail. With an error the source is unknown, and Authenticate denies
+// every client that has source_cidrs. When every hop is trusted, the
+// left-most is the origin; with no X-Forwarded-For at all, the proxy itself
+// is the client.
+//
+// IPv4-mapped IPv6 addresses (::ffff:10.0.0.1, as a dual-stack listener
+// reports IPv4 peers) are unmapped and zones dropped, so that IPv4
+// source_cidrs match them.
+func ClientIP(r *http.Request, trusted []netip.Prefix) (netip.Addr, error) {
+	return clientIP(r, normalizePrefixes(trusted))
+}
+
+// clientIP is ClientIP for already normalised trusted prefixes.
+func clientIP(r *http.Request, trusted []netip.Prefix) (netip.Addr, error) {
+	remote, err := parseHost(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("parsing remote address %q: %w", r.RemoteAddr, err)
+	}
+	if !containsAddr(trusted, remote) {
+		return remote, nil
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	addr := remote
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := parseHost(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("X-Forwarded-For entry %d from the right, written by trusted proxy %s, is not an IP address", len(hops)-i, addr)
+		}
+		addr = hop
+		if !containsAddr(trusted, hop) {
+			return hop, nil
+		}
+	}
+	return addr, nil
+}
+
+// parseHost parses "ip", "ip:port" or "[ipv6]:port" into a normalised
+// address.
+func parseHost(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, errors.New("empty address")
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(s)
+		if err2 != nil {
+			return netip.Addr{}, err
+		}
+		addr = ap.Addr()
+	}
+	return addr.Unmap().WithZone(""), nil
+}
+
+func containsAddr(prefixes []netip.Prefix, addr netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizePrefixes masks each prefix and rewrites IPv4-mapped IPv6
+// prefixes (::ffff:10.0.0.0/104) as IPv4 (10.0.0.0/8), matching the
+// unmapped addresses ClientIP returns. Invalid prefixes are dropped; config
+// validation has already refused them.
+func normalizePrefixes(in []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(in))
+	for _, p := range in {
+		if !p.IsValid() {
+			continue
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// badFiles lists, for every testdata/*.bad.yaml, every problem it must
+// produce: each string must appear in exactly one reported problem, and no
+// other problem may be reported. Each string starts with the line and field.
+var badFiles = map[string][]string{
+	"unknown-field":          {`line 3: server.listn: unknown field "listn"; did you mean "listen"?`},
+	"bad-duration":           {`line 8: providers.socialeye.timeout: invalid duration "3x"`},
+	"bad-size":               {`line 8: providers.socialeye.max_response_bytes: invalid size "5XB"`},
+	"negative-size":          {`line 8: providers.socialeye.max_response_bytes: invalid size "-5MiB": must not be negative`},
+	"overflow-size":          {`line 8: providers.socialeye.max_response_bytes: invalid size "99999999999TiB": too large`},
+	"bad-rate":               {`line 9: providers.socialeye.limits.rate: invalid rate "10/d"`},
+	"zero-rate":              {`line 9: providers.socialeye.limits.rate: invalid rate "0/s": allows no requests at all; write 0 for unlimited`},
+	"bad-kind":               {`line 4: providers.socialeye.kind: must be socialeye or http, not "graphql"`},
+	"base-url-http":          {`line 8: providers.socialeye.base_url: must use https://`},
+	"base-url-userinfo":      {`line 8: providers.socialeye.base_url: must not contain userinfo`},
+	"base-url-query":         {`line 8: providers.socialeye.base_url: must not contain a query`},
+	"base-url-fragment":      {`line 8: providers.socialeye.base_url: must not contain a fragment`},
+	"base-url-relative":      {`line 8: providers.socialeye.base_url: must be an absolute https:// URL`},
+	"no-keys":                {`line 3: providers.socialeye.keys: at least one key is required`},
+	"duplicate-key-id":       {`line 8: providers.socialeye.keys[1].id: duplicate key id "prod-1"`},
+	"missing-secret":         {`line 6: providers.socialeye.keys[0].secret: required; use env:NAME, file:PATH`},
+	"literal-secret":         {`line 7: providers.socialeye.keys[0].secret: a literal secret is not allowed here; use env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or awssm:SECRET_ID#FIELD`},
+	"vault-bad-ref":          {`line 7: providers.socialeye.keys[0].secret: invalid secret reference: must be vault:MOUNT/PATH#FIELD`},
+	"tls-min-version":        {`line 9: providers.socialeye.tls.min_version: TLS 1.1 is not allowed: min_version must be at least 1.2`},
+	"bad-pin":                {`line 11: providers.socialeye.tls.pins[1]: must be sha256/ followed by the 44-character base64`},
+	"http-no-request":        {`line 3: providers.vt.request: required for kind http`},
+	"http-no-path":           {`line 10: providers.vt.request.path: required`},
+	"http-no-types":          {`line 3: providers.vt.types: required for kind http`},
+	"request-on-socialeye":   {`line 8: providers.socialeye.request: only allowed for kind http`},
+	"auth-header-no-name":    {`line 12: providers.vt.request.auth.name: required with in: header`},
+	"bad-method":             {`line 11: providers.vt.request.method: must be GET or POST, not "DELETE"`},
+	"path-without-indicator": {`line 11: providers.abuseipdb.request.path: neither the path nor any query value contains {indicator}`},
+	"unknown-placeholder":    {`line 11: providers.vt.request.path: unknown placeholder "{kind}"`},
+	"reserved-header":        {`line 13: providers.vt.request.headers.Authorization: Authorization is set by intelgate`},
+	"not-found-status": {
+		`line 12: providers.vt.request.not_found_status[1]: must be a 4xx status`,
+		`line 12: providers.vt.request.not_found_status[2]: must be a 4xx status`,
+	},
+	"unknown-type": {
+		`line 8: providers.socialeye.types[1]: unknown indicator type "hash"`,
+		`line 8: providers.socialeye.types[2]: auto is a request for detection`,
+	},
+	"bad-token":              {`line 10: clients.siem.token_sha256: must be 64 hex characters`},
+	"duplicate-token":        {`line 13: clients.soar.token_sha256: same token as client "siem"`},
+	"undefined-provider":     {`line 11: clients.siem.providers[1]: undefined provider "shodan" (defined: "socialeye")`},
+	"no-key-for-environment": {`line 11: clients.siem.providers[0]: provider "socialeye" has no key for environment "staging"`},
+	"negative-limits": {
+		`line 10: providers.socialeye.limits.burst: must not be negative`,
+		`line 12: providers.socialeye.limits.quotas.day: must not be negative`,
+	},
+	"failure-ratio":           {`line 9: providers.socialeye.breaker.failure_ratio: must be greater than 0 and at most 1`},
+	"retry-attempts":          {`line 9: providers.socialeye.retry.max_attempts: must be at least 1`},
+	"listen-not-hostport":     {`line 3: server.listen: must be host:port`},
+	"plaintext-non-loopback":  {`line 3: server.listen: "0.0.0.0:8080" is not a loopback address and server.tls is not set`},
+	"server-tls-incomplete":   {`line 4: server.tls.key_file: required when server.tls is set`},
+	"server-timeout-zero":     {`line 3: server.read_header_timeout: must be greater than 0`},
+	"storage-driver":          {`line 3: storage.driver: must be sqlite or postgres, not "mysql"`},
+	"storage-postgres":        {`line 3: storage.driver: postgres is not yet supported`},
+	"shared-driver":           {`line 3: shared.driver: must be memory or redis, not "etcd"`},
+	"redis-no-url":            {`line 2: shared.url: required with driver redis`},
+	"shared-url-literal":      {`line 4: shared.url: a literal secret is not allowed here`},
+	"encryption-duplicate-id": {`line 6: encryption.keys[1].id: duplicate key id "k1"`},
+	"duplicate-provider":      {`line 8: providers.socialeye: defined twice (first on line 3)`},
+	"cidr-host-bits":          {`line 12: clients.siem.source_cidrs[0]: 10.1.2.3/8 has host bits set; write 10.0.0.0/8`},
+	"bad-cidr":                {`line 12: clients.siem.source_cidrs[0]: invalid value`},
+	"bad-date":                {`line 8: providers.socialeye.keys[0].rotated_at: invalid date "2026-13-01"`},
+	"bad-name":                {`line 3: providers.social eye: must be 1–64 letters`},
+	"syntax":                  {`line 3: invalid YAML: did not find expected`},
+	"two-documents":           {`line 12: only one YAML document is allowed`},
+	"empty":                   {`providers: at least one provider is required`, `clients: at least one client is required`},
+	"wrong-shape": {
+		`line 3: providers: must be a mapping of names, not a list`,
+		`line 4: clients: must be a mapping of names, not a single value`,
+	},
+	"multi": {
+		`line 3: server.listen: "0.0.0.0:8080" is not a loopback address`,
+		`line 4: server.read_timout: unknown field "read_timout"; did you mean "read_timeout"?`,
+		`line 9: providers.socialeye.timeout: invalid duration "3x"`,
+		`line 11: providers.socialeye.tls.min_version: TLS 1.0 is not allowed`,
+		`line 14: providers.socialeye.keys[0].secret: a literal secret is not allowed here`,
+		`line 15: providers.socialeye.keys[1].id: duplicate key id "prod-1"`,
+		`line 19: clients.siem.token_sha256: must be 64 hex characters`,
+		`line 20: clients.siem.providers[1]: undefined provider "shodan"`,
+	},
+}
+
+func TestBadFiles(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/*.bad.yaml")
+	require.NoError(t, err)
+	require.Len(t, files, len(badFiles), "every bad file needs an entry in badFiles, and every entry a file")
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".bad.yaml")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			want, ok := badFiles[name]
+			require.True(t, ok, "no expectation for %s", f)
+			cfg, err := Load(f)
+			require.Nil(t, cfg)
+			var list ErrorList
+			require.True(t, errors.As(err, &list), "want ErrorList, got %T: %v", err, err)
+			for _, w := range want {
+				n := 0
+				for _, fe := range list {
+					if strings.Contains(fe.Error(), w) {
+						n++
+					}
+				}
+				require.Equal(t, 1, n, "%q should match exactly one of:\n%v", w, err)
+			}
+			require.Len(t, list, len(want), "unexpected problems:\n%v", err)
+		})
+	}
+}
+
+func TestPlaintextErrorExplainsAllowPlaintext(t *testing.T) {
+	t.Parallel()
+	_, err := Load("testdata/plaintext-non-loopback.bad.yaml")
+	require.ErrorContains(t, err, "configure server.tls, or set server.allow_plaintext: true only when intelgate runs behind a TLS-terminating proxy")
+}
+
+func TestErrorListReportsEveryProblemInFileOrder(t *testing.T) {
+	t.Parallel()
+	_, err := Load("testdata/multi.bad.yaml")
+	var list ErrorList
+	require.ErrorAs(t, err, &list)
+	require.Len(t, list, 8)
+	for i := 1; i < len(list); i++ {
+		require.LessOrEqual(t, list[i-1].Line, list[i].Line)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, 8)
+	for i, l := range lines {
+		require.Equal(t, list[i].Error(), l)
+	}
+	require.Equal(t, "providers.socialeye.timeout", list[2].Field)
+	require.Equal(t, 9, list[2].Line)
+}
+
+func TestGoodFilesLoad(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/*.good.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			cfg, err := Load(f)
+			require.NoError(t, err)
+			require.NotEmpty(t, cfg.Providers)
+			require.NotEmpty(t, cfg.Clients)
+		})
+	}
+}
+
+func TestExamplesLoad(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../examples/*.yaml")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 2, "examples/minimal.yaml and examples/full.yaml")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(f)
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

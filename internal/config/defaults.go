@@ -1,0 +1,164 @@
+package config
+
+import (
+	"crypto/tls"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/indicator"
+)
+
+// Defaults, each documented in docs/configuration.md. They are constants or
+// constructors (not package variables) so nothing can change them at run
+// time.
+const (
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultEnvironment       = "prod"
+	DefaultStorageDriver     = "sqlite"
+	DefaultSQLiteDSN         = "intelgate.db"
+	DefaultSharedDriver      = "memory"
+	DefaultSocialEyeBaseURL  = "https://api.socialeye.net"
+	DefaultReadHeaderTimeout = Duration(5 * time.Second)
+	DefaultReadTimeout       = Duration(15 * time.Second)
+	DefaultWriteTimeout      = Duration(60 * time.Second)
+	DefaultIdleTimeout       = Duration(120 * time.Second)
+	DefaultShutdownTimeout   = Duration(30 * time.Second)
+	DefaultMaxHeaderBytes    = ByteSize(16 << 10)
+	DefaultMaxBodyBytes      = ByteSize(1 << 20)
+	DefaultMinTLSVersion     = TLSVersion(tls.VersionTLS12)
+	DefaultProviderTimeout   = Duration(30 * time.Second)
+	DefaultMaxResponseBytes  = ByteSize(5 << 20)
+	DefaultRetryMaxAttempts  = 3
+	DefaultRetryMaxWait      = Duration(30 * time.Second)
+	DefaultFailureRatio      = 0.5
+	DefaultMinRequests       = 20
+	DefaultBreakerWindow     = Duration(60 * time.Second)
+	DefaultBreakerOpenFor    = Duration(30 * time.Second)
+	DefaultCacheTTL          = Duration(time.Hour)
+	DefaultNegativeCacheTTL  = Duration(10 * time.Minute)
+	DefaultHTTPMethod        = "GET"
+	DefaultAuthIn            = "bearer"
+	DefaultNotFoundStatus    = 404
+)
+
+// IndicatorTypes are the types a provider may list under types (every type
+// but Auto, which is a request for detection, not a type). A socialeye
+// provider answers for all of them unless told otherwise.
+func IndicatorTypes() []indicator.Type {
+	return []indicator.Type{
+		indicator.IPv4, indicator.IPv6, indicator.Domain, indicator.URL, indicator.Email,
+		indicator.MD5, indicator.SHA1, indicator.SHA256, indicator.Phone, indicator.Username,
+	}
+}
+
+// Default returns a config holding every top-level default and no
+// providers or clients.
+func Default() *Config {
+	c := &Config{}
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	c.Environment = DefaultEnvironment
+	c.Server = Server{
+		Listen:            DefaultListen,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		ReadTimeout:       DefaultReadTimeout,
+		WriteTimeout:      DefaultWriteTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		MaxBodyBytes:      DefaultMaxBodyBytes,
+	}
+	c.Storage = Storage{Driver: DefaultStorageDriver, DSN: DefaultSQLiteDSN}
+	c.Shared = Shared{Driver: DefaultSharedDriver}
+}
+
+// DefaultProvider returns a provider with every default set; Kind, BaseURL
+// and Keys are still to be filled in.
+func DefaultProvider() *Provider {
+	p := &Provider{}
+	p.setDefaults()
+	return p
+}
+
+func (p *Provider) setDefaults() {
+	p.TLS.MinVersion = DefaultMinTLSVersion
+	p.Timeout = DefaultProviderTimeout
+	p.MaxResponseBytes = DefaultMaxResponseBytes
+	p.Retry = Retry{MaxAttempts: DefaultRetryMaxAttempts, MaxWait: DefaultRetryMaxWait}
+	p.Breaker = Breaker{
+		FailureRatio: DefaultFailureRatio,
+		MinRequests:  DefaultMinRequests,
+		Window:       DefaultBreakerWindow,
+		OpenFor:      DefaultBreakerOpenFor,
+	}
+	p.Cache = Cache{TTL: DefaultCacheTTL, NegativeTTL: DefaultNegativeCacheTTL}
+}
+
+// DefaultHTTPRequest returns a kind: http request description with its
+// defaults (GET, key as a Bearer token, 404 means not found); Path is still
+// to be filled in.
+func DefaultHTTPRequest() *HTTPRequest {
+	r := &HTTPRequest{}
+	r.setDefaults()
+	return r
+}
+
+func (r *HTTPRequest) setDefaults() {
+	r.Method = DefaultHTTPMethod
+	r.Auth.In = DefaultAuthIn
+	r.NotFoundStatus = []int{DefaultNotFoundStatus}
+}
+
+func (t *ServerTLS) setDefaults() { t.MinVersion = DefaultMinTLSVersion }
+
+// finish applies the defaults that depend on other settings: environments
+// inherit the top-level one, a socialeye provider gets its base URL and all
+// types, a rate's burst defaults to one second's worth. It runs after decoding, before
+// validation, and is idempotent.
+func (c *Config) finish() {
+	for _, p := range c.Providers {
+		if p == nil {
+			continue
+		}
+		for i := range p.Keys {
+			if p.Keys[i].Environment == "" {
+				p.Keys[i].Environment = c.Environment
+			}
+		}
+		if p.Kind == "socialeye" {
+			if p.BaseURL == "" {
+				p.BaseURL = DefaultSocialEyeBaseURL
+			}
+			if p.Types == nil {
+				p.Types = IndicatorTypes()
+			}
+		}
+		if p.Request != nil {
+			p.Request.Method = strings.ToUpper(p.Request.Method)
+			p.Request.Auth.In = strings.ToLower(p.Request.Auth.In)
+		}
+		p.Limits.finish()
+	}
+	for _, cl := range c.Clients {
+		if cl == nil {
+			continue
+		}
+		if cl.Environment == "" {
+			cl.Environment = c.Environment
+		}
+		cl.TokenSHA256 = strings.ToLower(cl.TokenSHA256)
+		cl.Limits.finish()
+	}
+}
+
+// A burst left at 0 becomes one second's worth of the rate (at least 1):
+// 10/s bursts to 10, but 3600/h bursts to 1 rather than to 3600 at once.
+func (l *Limits) finish() {
+	if l.Burst == 0 && !l.Rate.Unlimited() {
+		l.Burst = max(1, int(math.Ceil(l.Rate.PerSecond())))
+	}
+}

@@ -1,0 +1,155 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/intelgate/intelgate/internal/secret"
+	"github.com/stretchr/testify/require"
+)
+
+func envResolver(env map[string]string) secret.Resolver {
+	return secret.Resolver{LookupEnv: func(n string) (string, bool) { v, ok := env[n]; return v, ok }}
+}
+
+func TestResolveSecrets(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load("testdata/paths.good.yaml")
+	require.NoError(t, err)
+
+	// vt's key is file:/run/secrets/vt, which does not exist here.
+	_, err = cfg.ResolveSecretsWith(context.Background(), envResolver(nil))
+	var list ErrorList
+	require.ErrorAs(t, err, &list)
+	require.Len(t, list, 1)
+	require.Equal(t, "providers.vt.keys[0].secret", list[0].Field)
+	require.Equal(t, 31, list[0].Line)
+	require.Contains(t, list[0].Msg, "file:/run/secrets/vt")
+
+	// Point vt at a real file and everything resolves, relative files
+	// against the config's directory.
+	dir := t.TempDir()
+	vtKey := filepath.Join(dir, "vt")
+	require.NoError(t, os.WriteFile(vtKey, []byte("vt-file-secret\n"), 0o600))
+	cfg.Providers["vt"].Keys[0].Secret, err = secret.ParseRef("file:" + vtKey)
+	require.NoError(t, err)
+	s, err := cfg.ResolveSecrets(context.Background())
+	require.NoError(t, err)
+	reveal := func(v secret.Value, ok bool) string {
+		require.True(t, ok)
+		return v.Reveal()
+	}
+	require.Equal(t, "se-file-secret-value", reveal(s.Key("socialeye", "prod-1")))
+	require.Equal(t, "vt-file-secret", reveal(s.Key("vt", "k1")))
+	require.Equal(t, "enc-file-secret-value", reveal(s.EncryptionKey("enc-1")))
+	for _, pk := range [][2]string{{"vt", "nope"}, {"nope", "k1"}} {
+		v, ok := s.Key(pk[0], pk[1])
+		require.False(t, ok)
+		require.True(t, v.IsZero())
+	}
+	require.True(t, s.SharedURL().IsZero())
+	require.Equal(t, 3, s.Len())
+}
+
+func TestResolveSecretsReportsEveryFailure(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load("../../examples/full.yaml")
+	require.NoError(t, err)
+	env := map[string]string{
+		"SOCIALEYE_API_KEY":     "sk_live_env_value_1",
+		"SOCIALEYE_STAGING_KEY": "", // set but empty
+		"ABUSEIPDB_API_KEY":     "abuse_env_value_2",
+	}
+	_, err = cfg.ResolveSecretsWith(context.Background(), envResolver(env))
+	var list ErrorList
+	require.ErrorAs(t, err, &list)
+	fields := map[string]string{}
+	for _, fe := range list {
+		fields[fe.Field] = fe.Msg
+		require.NotZero(t, fe.Line, fe.Field)
+	}
+	require.Contains(t, fields["encryption.keys[0].secret"], "secret file")
+	require.Contains(t, fields["encryption.keys[1].secret"], "INTELGATE_ENC_2025 is not set")
+	require.Contains(t, fields["providers.socialeye.keys[1].secret"], "socialeye-prod-1.key")
+	require.Contains(t, fields["providers.socialeye.keys[2].secret"], "SOCIALEYE_STAGING_KEY is empty")
+	require.Contains(t, fields["providers.abuseipdb.keys[1].secret"], "ABUSEIPDB_STAGING_KEY is not set")
+	require.Contains(t, fields["providers.virustotal.keys[0].secret"], "VIRUSTOTAL_API_KEY is not set")
+	require.Len(t, list, 6)
+	require.NotContains(t, fields, "providers.socialeye.keys[0].secret")
+	for _, v := range env {
+		if v != "" {
+			require.NotContains(t, err.Error(), v)
+		}
+	}
+}
+
+func TestResolveSecretsNotSupported(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+providers:
+  socialeye:
+    kind: socialeye
+    keys: [{id: k, secret: "vault:secret/ig/socialeye#api_key"}]
+clients:
+  siem: {token_sha256: b9ee274e07a2c1d654b9d6cfa643e88f1cf99de101bdc5b99f40ea0b11c2b7e7, providers: [socialeye]}
+`), "/srv")
+	require.NoError(t, err, "vault: references parse")
+	_, err = cfg.ResolveSecrets(context.Background())
+	require.ErrorIs(t, err, secret.ErrNotSupported)
+	require.EqualError(t, err, "line 5: providers.socialeye.keys[0].secret: vault:secret/ig/socialeye#api_key: vault: references are not yet supported")
+}
+
+// TestNoSecretInOutput puts secrets where a careless user would — literally
+// in the config, and in the variables references point to — and checks that
+// no error, printed config or printed Secrets contains them.
+func TestNoSecretInOutput(t *testing.T) {
+	t.Parallel()
+	literals := map[string]string{
+		"testdata/literal-secret.bad.yaml":     "sk_live_4f9a8b7c6d5e4f3a2b1c",
+		"testdata/multi.bad.yaml":              "sk_live_4f9a8b7c6d5e4f3a2b1c",
+		"testdata/base-url-userinfo.bad.yaml":  "hunter2pass",
+		"testdata/shared-url-literal.bad.yaml": "s3cretRedisPass",
+	}
+	for file, lit := range literals {
+		data, err := os.ReadFile(file)
+		require.NoError(t, err)
+		require.Contains(t, string(data), lit, "fixture must hold the literal")
+		_, err = Load(file)
+		require.Error(t, err)
+		require.NotContains(t, err.Error(), lit, file)
+		require.NotContains(t, fmt.Sprintf("%+v %#v", err, err), lit, file)
+	}
+
+	const envSecret = "sk_live_FROM_ENV_never_print"
+	cfg, err := Load("testdata/minimal.good.yaml")
+	require.NoError(t, err)
+	s, err := cfg.ResolveSecretsWith(context.Background(), envResolver(map[string]string{"SOCIALEYE_API_KEY": envSecret}))
+	require.NoError(t, err)
+	v, ok := s.Key("socialeye", "prod-1")
+	require.True(t, ok)
+	require.Equal(t, envSecret, v.Reveal())
+
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("startup", "config", cfg, "secrets", s, "secrets_value", *s)
+	js, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	outputs := []string{
+		fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg),
+		fmt.Sprintf("%v %+v %#v", s, s, s),
+		fmt.Sprintf("%v %+v %#v", *s, *s, *s),
+		buf.String(),
+		string(js),
+	}
+	for _, out := range outputs {
+		require.NotContains(t, out, envSecret)
+		require.NotContains(t, out, "FROM_ENV")
+	}
+	require.True(t, strings.Contains(string(js), "env:SOCIALEYE_API_KEY"), "references print as written")
+}

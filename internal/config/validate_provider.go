@@ -1,0 +1,270 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/intelgate/intelgate/internal/indicator"
+)
+
+func (v *validator) provider(name string, p *Provider) {
+	f := "providers." + name
+	v.name(f, name)
+	switch p.Kind {
+	case "socialeye", "http":
+	case "":
+		v.add(f+".kind", "required: socialeye or http")
+	default:
+		v.add(f+".kind", "must be socialeye or http, not %s", quote(p.Kind))
+	}
+	if p.BaseURL != "" || p.Kind == "http" { // socialeye has a default; an unknown kind is reported above
+		v.baseURL(f+".base_url", p.BaseURL)
+	}
+	v.keys(f, p.Keys)
+	v.providerTLS(f+".tls", p.TLS)
+	if p.Timeout <= 0 {
+		v.add(f+".timeout", "must be greater than 0")
+	}
+	v.positiveSize(f+".max_response_bytes", p.MaxResponseBytes)
+	v.limits(f+".limits", p.Limits)
+	if p.Retry.MaxAttempts < 1 {
+		v.add(f+".retry.max_attempts", "must be at least 1 (1 means no retries)")
+	}
+	v.breaker(f+".breaker", p.Breaker)
+	v.types(f+".types", p)
+	switch {
+	case p.Kind == "http" && p.Request == nil:
+		v.add(f+".request", "required for kind http: the method, path and key placement of the upstream call")
+	case p.Kind == "http":
+		v.request(f+".request", p.Request)
+	case p.Kind == "socialeye" && p.Request != nil:
+		v.add(f+".request", "only allowed for kind http (socialeye's request is built in)")
+	}
+}
+
+// baseURL must be an absolute https URL with nothing that belongs elsewhere:
+// credentials go in keys, queries in request.query. The value is not echoed
+// because a URL with userinfo carries a password.
+func (v *validator) baseURL(field, raw string) {
+	if raw == "" {
+		v.add(field, "required: the upstream's https:// URL")
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		v.add(field, "must be an absolute https:// URL")
+	case u.Scheme != "https":
+		v.add(field, "must use https:// (upstream keys never travel in clear text)")
+	case u.User != nil:
+		v.add(field, "must not contain userinfo (credentials belong in keys, as secret references)")
+	case u.RawQuery != "" || u.ForceQuery:
+		v.add(field, "must not contain a query (use request.query)")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		v.add(field, "must not contain a fragment")
+	}
+}
+
+func (v *validator) keys(f string, keys []Key) {
+	if len(keys) == 0 {
+		v.add(f+".keys", "at least one key is required")
+		return
+	}
+	seen := map[string]int{}
+	for i, k := range keys {
+		kf := fmt.Sprintf("%s.keys[%d]", f, i)
+		v.keyID(kf+".id", k.ID, seen, i)
+		v.secretRef(kf+".secret", k.Secret)
+		v.name(kf+".environment", k.Environment)
+	}
+}
+
+// pinPattern is the HPKP form: "sha256/" and the base64 of a 32-byte hash.
+var pinPattern = regexp.MustCompile(`^sha256/[A-Za-z0-9+/]{43}=$`)
+
+func (v *validator) providerTLS(f string, t ProviderTLS) {
+	v.minTLS(f+".min_version", t.MinVersion)
+	seen := map[string]bool{}
+	for i, pin := range t.Pins {
+		pf := fmt.Sprintf("%s.pins[%d]", f, i)
+		if !validPin(pin) {
+			v.add(pf, "must be sha256/ followed by the 44-character base64 SHA-256 of a certificate's SPKI "+
+				"(as printed by `intelgate pin HOST:PORT`)")
+			continue
+		}
+		if seen[pin] {
+			v.add(pf, "duplicate pin")
+		}
+		seen[pin] = true
+	}
+}
+
+func validPin(pin string) bool {
+	if !pinPattern.MatchString(pin) {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(pin, "sha256/"))
+	return err == nil && len(b) == sha256.Size
+}
+
+func (v *validator) limits(f string, l Limits) {
+	if l.Burst < 0 {
+		v.add(f+".burst", "must not be negative")
+	}
+	if l.Quotas.Day < 0 {
+		v.add(f+".quotas.day", "must not be negative (0 means unlimited)")
+	}
+	if l.Quotas.Month < 0 {
+		v.add(f+".quotas.month", "must not be negative (0 means unlimited)")
+	}
+}
+
+func (v *validator) breaker(f string, b Breaker) {
+	if !(b.FailureRatio > 0 && b.FailureRatio <= 1) {
+		v.add(f+".failure_ratio", "must be greater than 0 and at most 1")
+	}
+	if b.MinRequests < 1 {
+		v.add(f+".min_requests", "must be at least 1")
+	}
+	if b.Window <= 0 {
+		v.add(f+".window", "must be greater than 0")
+	}
+	if b.OpenFor <= 0 {
+		v.add(f+".open_for", "must be greater than 0")
+	}
+}
+
+func (v *validator) types(f string, p *Provider) {
+	if len(p.Types) == 0 && p.Kind == "http" {
+		v.add(f, "required for kind http: the indicator types this upstream answers for")
+		return
+	}
+	known := IndicatorTypes()
+	seen := map[indicator.Type]bool{}
+	for i, t := range p.Types {
+		tf := fmt.Sprintf("%s[%d]", f, i)
+		switch {
+		case t == indicator.Auto:
+			v.add(tf, "auto is a request for detection, not a type a provider answers for")
+		case !slices.Contains(known, t):
+			v.add(tf, "unknown indicator type %s (known: %s)", quote(string(t)), typeList(known))
+		case seen[t]:
+			v.add(tf, "duplicate type %s", quote(string(t)))
+		}
+		seen[t] = true
+	}
+}
+
+func typeList(ts []indicator.Type) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// reservedHeaders are set by intelgate or the transport; letting config set
+// them would either break the call or smuggle a credential past the auth
+// setting.
+var reservedHeaders = []string{"Authorization", "Host", "Content-Length", "Transfer-Encoding", "Connection", "Cookie"}
+
+var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+func (v *validator) request(f string, r *HTTPRequest) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		v.add(f+".method", "must be GET or POST, not %s", quote(r.Method))
+	}
+	v.requestTarget(f, r)
+	for _, h := range sortedKeys(r.Headers) {
+		hf := f + ".headers." + h
+		canon := http.CanonicalHeaderKey(h)
+		switch {
+		case !headerName.MatchString(h):
+			v.add(hf, "is not a valid header name")
+		case slices.Contains(reservedHeaders, canon):
+			v.add(hf, "%s is set by intelgate and cannot be configured", canon)
+		case r.Auth.In == "header" && strings.EqualFold(h, r.Auth.Name):
+			v.add(hf, "is the header auth.name puts the key in")
+		}
+	}
+	v.auth(f+".auth", r)
+	for i, s := range r.NotFoundStatus {
+		if s < 400 || s > 499 || s == 401 || s == 403 || s == 429 {
+			v.add(fmt.Sprintf("%s.not_found_status[%d]", f, i),
+				"must be a 4xx status other than 401, 403 and 429 (those mean auth failure and rate limiting)")
+		}
+	}
+}
+
+var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
+
+// requestTarget checks the path and query templates: only {indicator} and
+// {type} may appear, and the indicator must go somewhere, or every lookup
+// would ask the upstream the same question.
+func (v *validator) requestTarget(f string, r *HTTPRequest) {
+	uses := false
+	check := func(field, tmpl string) {
+		for _, ph := range placeholder.FindAllString(tmpl, -1) {
+			if ph != "{indicator}" && ph != "{type}" {
+				v.add(field, "unknown placeholder %s (only {indicator} and {type})", quote(ph))
+			}
+		}
+		if strings.Count(tmpl, "{") != strings.Count(tmpl, "}") || strings.Contains(placeholder.ReplaceAllString(tmpl, ""), "{") {
+			v.add(field, "has an unbalanced { or }")
+		}
+		uses = uses || strings.Contains(tmpl, "{indicator}")
+	}
+	switch {
+	case r.Path == "":
+		v.add(f+".path", "required: the path appended to base_url, e.g. /api/v3/ip_addresses/{indicator}")
+	case !strings.HasPrefix(r.Path, "/"):
+		v.add(f+".path", "must start with /")
+	case strings.ContainsAny(r.Path, "?#"):
+		v.add(f+".path", "must not contain ? or # (use request.query)")
+	default:
+		check(f+".path", r.Path)
+	}
+	for _, k := range sortedKeys(r.Query) {
+		if k == "" {
+			v.add(f+".query", "parameter names must not be empty")
+		}
+		check(f+".query."+k, r.Query[k])
+	}
+	if r.Path != "" && !uses {
+		v.add(f+".path", "neither the path nor any query value contains {indicator}")
+	}
+}
+
+func (v *validator) auth(f string, r *HTTPRequest) {
+	a := r.Auth
+	switch a.In {
+	case "bearer":
+		if a.Name != "" {
+			v.add(f+".name", "only used with in: header or in: query (bearer always uses Authorization)")
+		}
+	case "header", "query":
+		if a.Name == "" {
+			v.add(f+".name", "required with in: %s: the %s name the key goes in", a.In, map[string]string{"header": "header", "query": "query parameter"}[a.In])
+		} else if a.In == "header" && !headerName.MatchString(a.Name) {
+			v.add(f+".name", "is not a valid header name")
+		} else if c := http.CanonicalHeaderKey(a.Name); a.In == "header" && c != "Authorization" && slices.Contains(reservedHeaders, c) {
+			// Authorization is allowed here for schemes other than Bearer
+			// ("Authorization: Token …" via prefix).
+			v.add(f+".name", "%s cannot carry the key", c)
+		}
+		if _, clash := r.Query[a.Name]; a.In == "query" && clash {
+			v.add(f+".name", "clashes with request.query.%s", a.Name)
+		}
+	default:
+		v.add(f+".in", "must be bearer, header or query, not %s", quote(a.In))
+	}
+	if a.Prefix != "" && a.In != "header" {
+		v.add(f+".prefix", "only used with in: header")
+	}
+}

@@ -1,0 +1,200 @@
+// Package gateway is intelgate's inbound HTTP API: routes, client
+// authentication, the lookup handlers and the problem+json error contract.
+// It holds no upstream logic of its own; it drives providers through the
+// small interfaces declared here.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/auth"
+	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/secret"
+)
+
+// Authenticator identifies the calling application.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*auth.Client, netip.Addr, error)
+}
+
+// KeySource picks the upstream key a client's environment uses for a
+// provider. The quota issue replaces the static choice with key pools.
+type KeySource interface {
+	Key(provider, environment string) (keyID string, key secret.Value, ok bool)
+}
+
+// SeenRecorder remembers when each client was last seen.
+type SeenRecorder interface {
+	TouchClient(ctx context.Context, client, addr string, at time.Time) error
+}
+
+// Checker is a readiness dependency (store, shared state).
+type Checker interface {
+	Ping(ctx context.Context) error
+}
+
+// Options are the Gateway's dependencies.
+type Options struct {
+	Auth      Authenticator
+	Providers []provider.Provider // order is the order of lookup results
+	// ResolveProvider names the provider behind the SocialEye drop-in
+	// /v1/resolve; empty disables the endpoint (404).
+	ResolveProvider string
+	Keys            KeySource
+	Seen            SeenRecorder       // optional
+	Ready           map[string]Checker // name → dependency, for /readyz
+	Log             *slog.Logger
+	LogIndicators   bool
+	MaxBodyBytes    int64
+	Now             func() time.Time // default time.Now
+}
+
+// Gateway serves the HTTP API.
+type Gateway struct {
+	auth            Authenticator
+	providers       map[string]provider.Provider
+	order           []string
+	resolveProvider string
+	keys            KeySource
+	seen            *seenThrottle
+	ready           map[string]Checker
+	log             *slog.Logger
+	logIndicators   bool
+	maxBodyBytes    int64
+	now             func() time.Time
+	mux             *http.ServeMux
+}
+
+// New validates o and builds the Gateway.
+func New(o Options) (*Gateway, error) {
+	if o.Auth == nil || o.Keys == nil {
+		return nil, errors.New("gateway: Auth and Keys are required")
+	}
+	g := &Gateway{
+		auth:            o.Auth,
+		providers:       make(map[string]provider.Provider, len(o.Providers)),
+		resolveProvider: o.ResolveProvider,
+		keys:            o.Keys,
+		ready:           o.Ready,
+		log:             o.Log,
+		logIndicators:   o.LogIndicators,
+		maxBodyBytes:    o.MaxBodyBytes,
+		now:             o.Now,
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.maxBodyBytes <= 0 {
+		g.maxBodyBytes = 1 << 20
+	}
+	for _, p := range o.Providers {
+		if _, dup := g.providers[p.Name()]; dup {
+			return nil, errors.New("gateway: duplicate provider " + p.Name())
+		}
+		g.providers[p.Name()] = p
+		g.order = append(g.order, p.Name())
+	}
+	if g.resolveProvider != "" && g.providers[g.resolveProvider] == nil {
+		return nil, errors.New("gateway: resolve provider " + g.resolveProvider + " is not configured")
+	}
+	if o.Seen != nil {
+		g.seen = newSeenThrottle(o.Seen, time.Minute, g.log)
+	}
+	g.routes()
+	return g, nil
+}
+
+func (g *Gateway) routes() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", g.handleHealthz)
+	mux.HandleFunc("GET /readyz", g.handleReadyz)
+	mux.Handle("GET /v1/resolve", g.authenticated(http.HandlerFunc(g.handleResolve)))
+	mux.Handle("GET /v1/lookup", g.authenticated(http.HandlerFunc(g.handleLookup)))
+	mux.HandleFunc("/", g.handleNotFound)
+	g.mux = mux
+}
+
+// Handler returns the complete HTTP handler with its middleware.
+func (g *Gateway) Handler() http.Handler {
+	return g.withRequestContext(securityHeaders(g.limitBody(g.methodCheck(g.mux))))
+}
+
+// ProviderNames lists the configured providers in result order.
+func (g *Gateway) ProviderNames() []string { return slices.Clone(g.order) }
+
+// limitBody caps request bodies; no endpoint of this API needs a large one.
+func (g *Gateway) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > g.maxBodyBytes {
+			writeProblem(w, r, newProblem(problemKind{"request-too-large", http.StatusRequestEntityTooLarge, "Request body too large"}, ""))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, g.maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// methodCheck answers a wrong method on a known path with a problem (the
+// mux's own 405 is plain text).
+func (g *Gateway) methodCheck(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := g.mux.Handler(r); pattern == "" || pattern == "/" {
+			probe := r.Clone(r.Context())
+			probe.Method = http.MethodGet
+			if _, p := g.mux.Handler(probe); p != "" && p != "/" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				writeProblem(w, r, newProblem(kindMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (g *Gateway) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, r, newProblem(kindNotFound, "no such endpoint: "+r.URL.Path))
+}
+
+type clientKey struct{}
+
+func clientFrom(ctx context.Context) *auth.Client {
+	c, _ := ctx.Value(clientKey{}).(*auth.Client)
+	return c
+}
+
+// authenticated admits a request only with a valid token from an allowed
+// source. Every token failure is the same 401: the response never says
+// whether the token was missing, malformed or unknown.
+func (g *Gateway) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, addr, err := g.auth.Authenticate(r)
+		switch {
+		case errors.Is(err, auth.ErrSourceNotAllowed) && c != nil:
+			infoFrom(r.Context()).client = c.Name
+			g.log.Warn("security event: client token used from a source outside its source_cidrs",
+				"event", "source_not_allowed", "client", c.Name, "source", addr.String(),
+				"request_id", requestID(r.Context()))
+			writeProblem(w, r, newProblem(kindSourceNotAllowed, "this client may not call from "+addr.String()))
+			return
+		case err != nil:
+			g.log.Warn("security event: authentication failed", "event", "auth_failed",
+				"source", addr.String(), "request_id", requestID(r.Context()))
+			writeProblem(w, r, newProblem(kindUnauthenticated, "a valid gateway token is required: Authorization: Bearer <token>"))
+			return
+		}
+		infoFrom(r.Context()).client = c.Name
+		if g.seen != nil {
+			g.seen.touch(c.Name, addr.String(), g.now())
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
+	})
+}

@@ -1,0 +1,425 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/auth"
+	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/secret"
+	"github.com/intelgate/intelgate/internal/upstream"
+)
+
+const (
+	testToken  = "igt_good-token"
+	upstreamKy = "UPSTREAM-KEY-must-never-leak-7f3a"
+)
+
+// fakeAuth accepts testToken as client "siem" (providers socialeye, vt) and
+// "igt_remote" as a client whose source is never allowed.
+type fakeAuth struct{}
+
+func (fakeAuth) Authenticate(r *http.Request) (*auth.Client, netip.Addr, error) {
+	addr := netip.MustParseAddr("127.0.0.1")
+	switch r.Header.Get("Authorization") {
+	case "Bearer " + testToken:
+		return &auth.Client{Name: "siem", Environment: "prod", Providers: []string{"socialeye", "vt"}}, addr, nil
+	case "Bearer igt_remote":
+		return &auth.Client{Name: "remote", Environment: "prod"}, addr, auth.ErrSourceNotAllowed
+	}
+	return nil, addr, auth.ErrUnauthenticated
+}
+
+type fakeKeys struct{}
+
+func (fakeKeys) Key(p, env string) (string, secret.Value, bool) {
+	if env != "prod" {
+		return "", secret.Value{}, false
+	}
+	return "prod-1", secret.NewValue(upstreamKy), true
+}
+
+// fakeProvider answers from a function and records what it was asked.
+type fakeProvider struct {
+	name  string
+	types []indicator.Type
+	fn    func(req provider.Request, key secret.Value) (provider.Result, error)
+
+	mu   sync.Mutex
+	reqs []provider.Request
+}
+
+func (f *fakeProvider) Name() string { return f.name }
+func (f *fakeProvider) Supports(t indicator.Type) bool {
+	for _, x := range f.types {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+func (f *fakeProvider) Lookup(_ context.Context, req provider.Request, key secret.Value) (provider.Result, error) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, req)
+	f.mu.Unlock()
+	return f.fn(req, key)
+}
+
+func okProvider(name string, types ...indicator.Type) *fakeProvider {
+	return &fakeProvider{name: name, types: types, fn: func(req provider.Request, key secret.Value) (provider.Result, error) {
+		if key.Reveal() != upstreamKy {
+			return provider.Result{}, errors.New("wrong key")
+		}
+		return provider.Result{Data: json.RawMessage(`{"query":"` + req.Indicator.Value + `","hits":1}`)}, nil
+	}}
+}
+
+func failingProvider(name string, e *upstream.Error, types ...indicator.Type) *fakeProvider {
+	return &fakeProvider{name: name, types: types, fn: func(provider.Request, secret.Value) (provider.Result, error) {
+		return provider.Result{}, e
+	}}
+}
+
+var allTypes = []indicator.Type{indicator.IPv4, indicator.IPv6, indicator.Domain, indicator.URL, indicator.Email,
+	indicator.MD5, indicator.SHA1, indicator.SHA256, indicator.Phone, indicator.Username}
+
+type harness struct {
+	h   http.Handler
+	log *bytes.Buffer
+}
+
+func newHarness(t *testing.T, logIndicators bool, provs ...provider.Provider) *harness {
+	t.Helper()
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	resolve := ""
+	for _, p := range provs {
+		if p.Name() == "socialeye" {
+			resolve = "socialeye"
+		}
+	}
+	g, err := New(Options{Auth: fakeAuth{}, Keys: fakeKeys{}, Providers: provs, ResolveProvider: resolve,
+		Log: log, LogIndicators: logIndicators})
+	require.NoError(t, err)
+	return &harness{h: g.Handler(), log: &buf}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (h *harness) do(t *testing.T, method, target, token string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	require.NotEmpty(t, rec.Header().Get("X-Request-Id"), "every response carries X-Request-Id")
+	return rec
+}
+
+func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) Problem {
+	t.Helper()
+	require.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+	var p Problem
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+	require.Equal(t, rec.Code, p.Status)
+	require.Equal(t, rec.Header().Get("X-Request-Id"), p.RequestID)
+	require.True(t, strings.HasPrefix(p.Type, problemBase), p.Type)
+	return p
+}
+
+func TestResolveReturnsUpstreamBodyUnchanged(t *testing.T) {
+	t.Parallel()
+	se := okProvider("socialeye", allTypes...)
+	h := newHarness(t, false, se)
+	rec := h.do(t, http.MethodGet, "/v1/resolve?query=JohnDoe", testToken)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+	require.Equal(t, "miss", rec.Header().Get("X-Intelgate-Cache"))
+	require.JSONEq(t, `{"query":"JohnDoe","hits":1}`, rec.Body.String())
+	require.Len(t, se.reqs, 1)
+	require.Equal(t, "auto", se.reqs[0].UpstreamType, "type defaults to auto and is passed through")
+}
+
+func TestUnauthenticatedIsIdenticalForEveryReason(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, okProvider("socialeye", allTypes...))
+	var bodies []string
+	for _, tok := range []string{"", "igt_wrong", "igt_good-token-but-longer", "garbage with spaces"} {
+		rec := h.do(t, http.MethodGet, "/v1/resolve?query=x", tok)
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
+		p := decodeProblem(t, rec)
+		require.Equal(t, problemBase+"unauthenticated", p.Type)
+		require.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer")
+		p.RequestID = ""
+		b, _ := json.Marshal(p)
+		bodies = append(bodies, string(b))
+	}
+	for _, b := range bodies[1:] {
+		require.Equal(t, bodies[0], b, "a 401 must not say which part of the token was wrong")
+	}
+}
+
+func TestSourceNotAllowed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, okProvider("socialeye", allTypes...))
+	rec := h.do(t, http.MethodGet, "/v1/resolve?query=x", "igt_remote")
+	require.Equal(t, http.StatusForbidden, rec.Code)
+	require.Equal(t, problemBase+"source-not-allowed", decodeProblem(t, rec).Type)
+	require.Contains(t, h.log.String(), `"event":"source_not_allowed"`)
+}
+
+func TestParameterErrorsNameTheParameter(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, okProvider("socialeye", allTypes...), okProvider("vt", indicator.IPv4))
+	cases := []struct {
+		name, target, param, slug string
+		status                    int
+	}{
+		{"resolve empty query", "/v1/resolve?query=", "query", "invalid-parameter", 400},
+		{"resolve missing query", "/v1/resolve", "query", "invalid-parameter", 400},
+		{"resolve control char", "/v1/resolve?query=a%00b", "query", "invalid-parameter", 400},
+		{"resolve too long", "/v1/resolve?query=" + strings.Repeat("a", 2049), "query", "invalid-parameter", 400},
+		{"resolve bad type", "/v1/resolve?query=x&type=%3Cscript%3E", "type", "invalid-parameter", 400},
+		{"lookup empty", "/v1/lookup?indicator=", "indicator", "invalid-parameter", 400},
+		{"lookup bad type", "/v1/lookup?indicator=x&type=banana", "type", "invalid-parameter", 400},
+		{"lookup type mismatch", "/v1/lookup?indicator=not-an-ip&type=ipv4", "indicator", "invalid-parameter", 400},
+		{"unknown provider", "/v1/lookup?indicator=8.8.8.8&providers=nope", "providers", "unknown-provider", 400},
+		{"unsupported type", "/v1/lookup?indicator=evil.example&providers=vt", "providers", "unsupported-type", 400},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := h.do(t, http.MethodGet, tc.target, testToken)
+			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+			p := decodeProblem(t, rec)
+			require.Equal(t, problemBase+tc.slug, p.Type)
+			require.Equal(t, tc.param, p.Parameter)
+		})
+	}
+}
+
+func TestProviderScope(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, okProvider("socialeye", allTypes...), okProvider("vt", allTypes...),
+		okProvider("greynoise", allTypes...))
+	rec := h.do(t, http.MethodGet, "/v1/lookup?indicator=8.8.8.8&providers=greynoise", testToken)
+	require.Equal(t, http.StatusForbidden, rec.Code)
+	require.Equal(t, problemBase+"forbidden", decodeProblem(t, rec).Type)
+
+	// Without providers=, only permitted providers are asked.
+	rec = h.do(t, http.MethodGet, "/v1/lookup?indicator=8.8.8.8", testToken)
+	require.Equal(t, http.StatusOK, rec.Code)
+	var resp LookupResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+	var names []string
+	for _, r := range resp.Results {
+		names = append(names, r.Provider)
+	}
+	require.Equal(t, []string{"socialeye", "vt"}, names)
+}
+
+func TestLookupReportsPartialFailuresPerProvider(t *testing.T) {
+	t.Parallel()
+	vt := failingProvider("vt", &upstream.Error{Kind: upstream.KindTimeout, Detail: "no response within 30s"}, allTypes...)
+	h := newHarness(t, false, okProvider("socialeye", allTypes...), vt)
+	rec := h.do(t, http.MethodGet, "/v1/lookup?indicator=hxxp://Evil[.]Example/Path", testToken)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var resp LookupResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+	require.Equal(t, indicator.URL, resp.Type)
+	require.Equal(t, "hxxp://Evil[.]Example/Path", resp.Indicator)
+	require.Len(t, resp.Results, 2)
+	ok, failed := resp.Results[0], resp.Results[1]
+	require.Equal(t, "ok", ok.Status)
+	require.NotNil(t, ok.FetchedAt)
+	require.JSONEq(t, `{"query":"`+resp.Normalized+`","hits":1}`, string(ok.Data))
+	require.Equal(t, "error", failed.Status)
+	require.Nil(t, failed.Data)
+	require.Equal(t, problemBase+"upstream-timeout", failed.Error.Type)
+	require.Equal(t, http.StatusGatewayTimeout, failed.Error.Status)
+}
+
+func TestUpstreamErrorMapping(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		err        *upstream.Error
+		status     int
+		slug       string
+		retryAfter string
+	}{
+		{&upstream.Error{Kind: upstream.KindTLS, Detail: "certificate public key does not match any configured pin"}, 502, "upstream-tls", ""},
+		{&upstream.Error{Kind: upstream.KindConnect, Detail: "connection refused"}, 502, "upstream-unavailable", ""},
+		{&upstream.Error{Kind: upstream.KindTimeout, Detail: "timeout"}, 504, "upstream-timeout", ""},
+		{&upstream.Error{Kind: upstream.KindTooLarge, Detail: "body over 5 MiB"}, 502, "upstream-invalid-response", ""},
+		{&upstream.Error{Kind: upstream.KindContentType, Detail: "text/html"}, 502, "upstream-invalid-response", ""},
+		{&upstream.Error{Kind: upstream.KindMalformed, Detail: "not an object"}, 502, "upstream-invalid-response", ""},
+		{&upstream.Error{Kind: upstream.KindSchema, Detail: "missing field"}, 502, "upstream-invalid-response", ""},
+		{&upstream.Error{Kind: upstream.KindAuth, Status: 401, Detail: "401"}, 502, "upstream-auth", ""},
+		{&upstream.Error{Kind: upstream.KindRateLimited, Status: 429, RetryAfter: 1500 * time.Millisecond}, 429, "upstream-rate-limited", "2"},
+		{&upstream.Error{Kind: upstream.KindUpstream, Status: 503}, 502, "upstream-error", ""},
+		{&upstream.Error{Kind: upstream.KindRejected, Status: 400}, 502, "upstream-error", ""},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.err.Kind), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, false, failingProvider("socialeye", tc.err, allTypes...))
+			rec := h.do(t, http.MethodGet, "/v1/resolve?query=johndoe", testToken)
+			require.Equal(t, tc.status, rec.Code)
+			p := decodeProblem(t, rec)
+			require.Equal(t, problemBase+tc.slug, p.Type)
+			require.Equal(t, tc.retryAfter, rec.Header().Get("Retry-After"))
+			require.NotContains(t, rec.Body.String(), upstreamKy)
+			require.NotContains(t, h.log.String(), upstreamKy)
+		})
+	}
+}
+
+func TestUpstreamAuthFailureIsASecurityEvent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, failingProvider("socialeye", &upstream.Error{Kind: upstream.KindAuth, Status: 403}, allTypes...))
+	h.do(t, http.MethodGet, "/v1/resolve?query=johndoe", testToken)
+	require.Contains(t, h.log.String(), `"event":"upstream_auth_rejected"`)
+	require.Contains(t, h.log.String(), `"key_id":"prod-1"`)
+	require.NotContains(t, h.log.String(), upstreamKy)
+}
+
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	nf := &fakeProvider{name: "socialeye", types: allTypes, fn: func(provider.Request, secret.Value) (provider.Result, error) {
+		return provider.Result{NotFound: true}, nil
+	}}
+	h := newHarness(t, false, nf)
+	rec := h.do(t, http.MethodGet, "/v1/resolve?query=nobody", testToken)
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	require.Equal(t, problemBase+"not-found", decodeProblem(t, rec).Type)
+
+	rec = h.do(t, http.MethodGet, "/v1/lookup?indicator=nobody", testToken)
+	require.Equal(t, http.StatusOK, rec.Code)
+	var resp LookupResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+	require.Equal(t, "not_found", resp.Results[0].Status)
+	require.Nil(t, resp.Results[0].Data)
+}
+
+func TestRoutingProblems(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, okProvider("socialeye", allTypes...))
+	rec := h.do(t, http.MethodPost, "/v1/resolve?query=x", testToken)
+	require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+	require.Equal(t, problemBase+"method-not-allowed", decodeProblem(t, rec).Type)
+
+	rec = h.do(t, http.MethodGet, "/v2/nothing", testToken)
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	decodeProblem(t, rec)
+
+	rec = h.do(t, http.MethodGet, "/healthz", "")
+	require.Equal(t, http.StatusOK, rec.Code)
+}
+
+func TestAccessLogOmitsIndicatorUnlessEnabled(t *testing.T) {
+	t.Parallel()
+	for _, enabled := range []bool{false, true} {
+		h := newHarness(t, enabled, okProvider("socialeye", allTypes...))
+		h.do(t, http.MethodGet, "/v1/resolve?query=secret-suspect-handle", testToken)
+		line := lastLogLine(t, h.log)
+		require.Equal(t, "request", line["msg"])
+		require.Equal(t, "siem", line["client"])
+		require.Equal(t, "socialeye", line["provider"])
+		require.Equal(t, "username", line["indicator_type"])
+		require.EqualValues(t, 200, line["status"])
+		require.Contains(t, line, "latency_ms")
+		require.Equal(t, "/v1/resolve", line["path"])
+		if enabled {
+			require.Equal(t, "secret-suspect-handle", line["indicator"])
+		} else {
+			require.NotContains(t, h.log.String(), "secret-suspect-handle")
+		}
+	}
+}
+
+func lastLogLine(t *testing.T, buf *bytes.Buffer) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &m))
+	return m
+}
+
+func TestRequestIDPropagation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, okProvider("socialeye", allTypes...))
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	req.Header.Set("X-Request-Id", "caller-trace-0001")
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	require.Equal(t, "caller-trace-0001", rec.Header().Get("X-Request-Id"))
+
+	req.Header.Set("X-Request-Id", "bad\nid injected into logs")
+	rec = httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	require.NotContains(t, rec.Header().Get("X-Request-Id"), "injected")
+}
+
+func TestPanicBecomesProblemWithoutDetails(t *testing.T) {
+	t.Parallel()
+	boom := &fakeProvider{name: "socialeye", types: allTypes, fn: func(provider.Request, secret.Value) (provider.Result, error) {
+		panic("boom with " + upstreamKy)
+	}}
+	h := newHarness(t, false, boom)
+	rec := h.do(t, http.MethodGet, "/v1/resolve?query=x", testToken)
+	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	require.NotContains(t, rec.Body.String(), "boom")
+	require.NotContains(t, rec.Body.String(), upstreamKy)
+}
+
+type pingFunc func(context.Context) error
+
+func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
+
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	for _, failing := range []bool{false, true} {
+		g, err := New(Options{Auth: fakeAuth{}, Keys: fakeKeys{}, Ready: map[string]Checker{
+			"store": pingFunc(func(context.Context) error {
+				if failing {
+					return errors.New("dial postgres://user:pw@db failed")
+				}
+				return nil
+			}),
+		}})
+		require.NoError(t, err)
+		rec := httptest.NewRecorder()
+		g.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		if failing {
+			require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+			require.NotContains(t, rec.Body.String(), "pw@db")
+		} else {
+			require.Equal(t, http.StatusOK, rec.Code)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxInfo
+)
+
+// requestInfo collects what the access log reports about one request; the
+// handlers fill it in as they learn it.
+type requestInfo struct {
+	client        string
+	providers     []string
+	indicatorType string
+	indicator     string
+	problem       string
+}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	i, _ := ctx.Value(ctxInfo).(*requestInfo)
+	return i
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+// inboundIDPattern bounds what we accept as a caller-supplied request id, so
+// a client cannot inject log lines or huge values through it.
+var inboundIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,64}$`)
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusRecorder remembers the status and size written, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// withRequestContext assigns the request id, records the access log line and
+// turns a panic into a 500 problem that carries no stack or secret.
+func (g *Gateway) withRequestContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := g.now()
+		id := r.Header.Get("X-Request-Id")
+		if !inboundIDPattern.MatchString(id) {
+			id = newRequestID()
+		}
+		info := &requestInfo{}
+		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		ctx = context.WithValue(ctx, ctxInfo, info)
+		r = r.WithContext(ctx)
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w}
+
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				// The panic value and stack go to the log only; they are our
+				// own code's, never a request's secret, but still are not sent.
+				g.log.Error("panic serving request", "request_id", id,
+					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeProblem(rec, r, newProblem(kindInternal, "an internal error occurred; quote the request id to your operator"))
+				}
+			}
+			g.accessLog(r, rec, info, start)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func (g *Gateway) accessLog(r *http.Request, rec *statusRecorder, info *requestInfo, start time.Time) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", requestID(r.Context())),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), // never the query: it holds the indicator
+		slog.Int("status", status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Float64("latency_ms", float64(g.now().Sub(start).Microseconds())/1000),
+		slog.String("remote", r.RemoteAddr),
+	}
+	if info.client != "" {
+		attrs = append(attrs, slog.String("client", info.client))
+	}
+	if len(info.providers) > 0 {
+		attrs = append(attrs, slog.String("provider", strings.Join(info.providers, ",")))
+	}
+	if info.indicatorType != "" {
+		attrs = append(attrs, slog.String("indicator_type", info.indicatorType))
+	}
+	if g.logIndicators && info.indicator != "" {
+		attrs = append(attrs, slog.String("indicator", info.indicator))
+	}
+	if info.problem != "" {
+		attrs = append(attrs, slog.String("problem", strings.TrimPrefix(info.problem, problemBase)))
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// securityHeaders are sent on every response: the API serves JSON only.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// problemBase prefixes every problem type URI; the slug after it is stable
+// and part of the public contract (docs/api.md).
+const problemBase = "https://intelgate.dev/problems/"
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	Parameter string `json:"parameter,omitempty"`
+
+	// retryAfter, when positive, is sent as a Retry-After header (429/503).
+	retryAfter time.Duration
+}
+
+// problem kinds: slug, HTTP status and a fixed title. Titles never vary with
+// the request; details do.
+type problemKind struct {
+	slug   string
+	status int
+	title  string
+}
+
+var (
+	kindUnauthenticated  = problemKind{"unauthenticated", http.StatusUnauthorized, "Authentication required"}
+	kindForbidden        = problemKind{"forbidden", http.StatusForbidden, "Provider not permitted for this client"}
+	kindSourceNotAllowed = problemKind{"source-not-allowed", http.StatusForbidden, "Source address not allowed"}
+	kindInvalidParameter = problemKind{"invalid-parameter", http.StatusBadRequest, "Invalid request parameter"}
+	kindUnknownProvider  = problemKind{"unknown-provider", http.StatusBadRequest, "Unknown provider"}
+	kindUnsupportedType  = problemKind{"unsupported-type", http.StatusBadRequest, "No permitted provider supports this indicator type"}
+	kindNotFound         = problemKind{"not-found", http.StatusNotFound, "Not found"}
+	kindMethodNotAllowed = problemKind{"method-not-allowed", http.StatusMethodNotAllowed, "Method not allowed"}
+	kindUpRateLimited    = problemKind{"upstream-rate-limited", http.StatusTooManyRequests, "Upstream rate limit reached"}
+	kindUpTLS            = problemKind{"upstream-tls", http.StatusBadGateway, "Upstream TLS verification failed"}
+	kindUpUnavailable    = problemKind{"upstream-unavailable", http.StatusBadGateway, "Upstream unreachable"}
+	kindUpInvalid        = problemKind{"upstream-invalid-response", http.StatusBadGateway, "Upstream sent an invalid response"}
+	kindUpAuth           = problemKind{"upstream-auth", http.StatusBadGateway, "Upstream rejected the gateway's credentials"}
+	kindUpError          = problemKind{"upstream-error", http.StatusBadGateway, "Upstream error"}
+	kindUpTimeout        = problemKind{"upstream-timeout", http.StatusGatewayTimeout, "Upstream timed out"}
+	kindInternal         = problemKind{"internal", http.StatusInternalServerError, "Internal error"}
+	kindUnavailable      = problemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
+)
+
+func newProblem(k problemKind, detail string) *Problem {
+	return &Problem{Type: problemBase + k.slug, Title: k.title, Status: k.status, Detail: detail}
+}
+
+// writeProblem sends p as application/problem+json, stamped with the
+// request's id.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	p.RequestID = requestID(r.Context())
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(p.retryAfter), 10))
+	}
+	if p.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="intelgate"`)
+	}
+	if info := infoFrom(r.Context()); info != nil {
+		info.problem = p.Type
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// retryAfterSeconds rounds up so a client that waits exactly the advertised
+// time is never early.
+func retryAfterSeconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return s
+}

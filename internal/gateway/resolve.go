@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+
+	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/provider"
+)
+
+// upstreamTypePattern bounds the pass-through type parameter of /v1/resolve:
+// SocialEye's own type names are not public beyond "auto", so we forward the
+// client's value, but only a plain identifier.
+var upstreamTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// handleResolve is the SocialEye drop-in: same path and parameters, the
+// upstream's JSON object returned unchanged once validated.
+func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
+	info := infoFrom(r.Context())
+	if g.resolveProvider == "" {
+		writeProblem(w, r, newProblem(kindNotFound, "no socialeye provider is configured for /v1/resolve"))
+		return
+	}
+	name := g.resolveProvider
+	info.providers = []string{name}
+	client := clientFrom(r.Context())
+	if !client.Allows(name) {
+		writeProblem(w, r, newProblem(kindForbidden, fmt.Sprintf("client %s may not use provider %s", client.Name, name)))
+		return
+	}
+	q := r.URL.Query()
+	typ := q.Get("type")
+	if typ == "" {
+		typ = "auto"
+	}
+	if !upstreamTypePattern.MatchString(typ) {
+		writeProblem(w, r, paramProblem("type", "must be a lowercase identifier such as auto"))
+		return
+	}
+	hint := indicator.Auto
+	if t, err := indicator.ParseType(typ); err == nil {
+		hint = t
+	}
+	ind, err := indicator.Parse(q.Get("query"), hint)
+	if err != nil && hint != indicator.Auto && errors.Is(err, indicator.ErrTypeMismatch) {
+		// The upstream may know types we do not model the same way; only
+		// the input checks are ours to enforce here.
+		ind, err = indicator.Parse(q.Get("query"), indicator.Auto)
+	}
+	if err != nil {
+		writeProblem(w, r, paramProblem("query", err.Error()))
+		return
+	}
+	info.indicatorType, info.indicator = string(ind.Type), ind.Value
+
+	res, p := g.call(r.Context(), name, client, provider.Request{Indicator: ind, UpstreamType: typ})
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if res.NotFound {
+		writeProblem(w, r, newProblem(kindNotFound, fmt.Sprintf("provider %s has no data for this indicator", name)))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Intelgate-Cache", "miss")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(res.Data)
+}
+
+func paramProblem(param, detail string) *Problem {
+	p := newProblem(kindInvalidParameter, param+": "+detail)
+	p.Parameter = param
+	return p
+}

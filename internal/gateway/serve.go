@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/config"
+)
+
+// ListenerOptions are the inbound listener's safety settings.
+type ListenerOptions struct {
+	TLS               *config.ServerTLS
+	AllowPlaintext    bool
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	MaxHeaderBytes    int
+	Log               *slog.Logger
+}
+
+// ListenerOptionsFrom maps the server section of the config.
+func ListenerOptionsFrom(s config.Server, log *slog.Logger) ListenerOptions {
+	return ListenerOptions{
+		TLS:               s.TLS,
+		AllowPlaintext:    s.AllowPlaintext,
+		ReadHeaderTimeout: s.ReadHeaderTimeout.Std(),
+		ReadTimeout:       s.ReadTimeout.Std(),
+		WriteTimeout:      s.WriteTimeout.Std(),
+		IdleTimeout:       s.IdleTimeout.Std(),
+		ShutdownTimeout:   s.ShutdownTimeout.Std(),
+		MaxHeaderBytes:    int(s.MaxHeaderBytes),
+		Log:               log,
+	}
+}
+
+// ErrPlaintextNotLoopback refuses to serve tokens in clear text over a network.
+var ErrPlaintextNotLoopback = errors.New("refusing plaintext HTTP on a non-loopback address: configure server.tls, or set server.allow_plaintext: true only behind a TLS-terminating proxy")
+
+// Serve serves h on ln until ctx is cancelled, then shuts down gracefully:
+// it stops accepting, lets in-flight requests finish within ShutdownTimeout,
+// and returns. Plaintext is served only on a loopback listener unless
+// AllowPlaintext is set.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ListenerOptions) error {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: orDefault(o.ReadHeaderTimeout, 5*time.Second),
+		ReadTimeout:       orDefault(o.ReadTimeout, 15*time.Second),
+		WriteTimeout:      orDefault(o.WriteTimeout, 60*time.Second),
+		IdleTimeout:       orDefault(o.IdleTimeout, 120*time.Second),
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
+	}
+	if srv.MaxHeaderBytes <= 0 {
+		srv.MaxHeaderBytes = 16 << 10
+	}
+	if o.TLS != nil {
+		cert, err := tls.LoadX509KeyPair(o.TLS.CertFile, o.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("loading server.tls certificate: %w", err)
+		}
+		minV := uint16(o.TLS.MinVersion)
+		if minV < tls.VersionTLS12 {
+			minV = tls.VersionTLS12
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: minV, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	} else if !o.AllowPlaintext && !isLoopback(ln.Addr()) {
+		return ErrPlaintextNotLoopback
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving http: %w", err)
+	case <-ctx.Done():
+	}
+	o.Log.Info("shutting down: finishing in-flight requests", "timeout", orDefault(o.ShutdownTimeout, 30*time.Second).String())
+	sctx, cancel := context.WithTimeout(context.Background(), orDefault(o.ShutdownTimeout, 30*time.Second))
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving http: %w", err)
+	}
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return false
+	}
+	return ap.Addr().Unmap().IsLoopback()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,84 @@
+package indicator
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// fuzzHints maps the fuzzer's hint byte to a hint: Auto and every type.
+var fuzzHints = append([]Type{Auto}, Types()...)
+
+// FuzzParse checks the properties every caller relies on: Parse never
+// panics; every failure wraps one of the sentinels; every success has a
+// non-empty, valid UTF-8, control-free Value, a concrete Type (the hint's,
+// when one was given), and is a fixed point — parsing Value again as Type
+// gives the same Value and Type, so the cache and audit see one spelling.
+func FuzzParse(f *testing.F) {
+	seeds := []string{
+		"", " ", "1.2.3.4", "010.1.1.1", "256.0.0.1", "1.2.3", "10.0.0.0/8",
+		"2001:db8::1", "[2001:DB8::1]", "fe80::1%eth0", "::ffff:1.2.3.4",
+		"https://Example.com:443/A?b=C#d", "hxxp://evil[.]com", "hXXps[://]evil(.)com/x",
+		"http://[::1]:8080/", "http://аpple.com/ä b", "ftp://x.example:21", "http:x", "evil.com/login",
+		"alice@example.com", "Alice[at]Example[dot]com", "@alice@mastodon.social",
+		"d41d8cd98f00b204e9800998ecf8427e", strings.Repeat("A", 40), strings.Repeat("f", 64),
+		"+1 (415) 555-0100", "+44 (0)20 7946 0958", "+0123", "example.com.", "xn--bcher-kva.com",
+		"пример.рф", "r3---sn-abc.googlevideo.com", "_dmarc.example.com", "jane.doe",
+		"@@bob", "@hxxp:x", "a[[.]]b", "a\x00b", "a\tb", "\xff", "abc\u202e", strings.Repeat("a", MaxLen+1),
+	}
+	for i, s := range seeds {
+		f.Add(s, uint8(i))
+	}
+	f.Fuzz(func(t *testing.T, raw string, h uint8) {
+		hint := fuzzHints[int(h)%len(fuzzHints)]
+		got, err := Parse(raw, hint)
+		if err != nil {
+			if !isSentinel(err) {
+				t.Fatalf("Parse(%q, %s) error %q wraps no sentinel", raw, hint, err)
+			}
+			return
+		}
+		checkIndicator(t, raw, hint, got)
+		again, err := Parse(got.Value, got.Type)
+		if err != nil {
+			t.Fatalf("Parse(%q, %s) = %q, which does not parse again: %v", raw, hint, got.Value, err)
+		}
+		if again.Value != got.Value || again.Type != got.Type {
+			t.Fatalf("Parse(%q, %s) = %q (%s), but that parses to %q (%s)",
+				raw, hint, got.Value, got.Type, again.Value, again.Type)
+		}
+	})
+}
+
+func checkIndicator(t *testing.T, raw string, hint Type, got Indicator) {
+	t.Helper()
+	switch {
+	case got.Raw != raw:
+		t.Fatalf("Raw = %q, want %q", got.Raw, raw)
+	case got.Value == "":
+		t.Fatalf("Parse(%q, %s): empty Value", raw, hint)
+	case !utf8.ValidString(got.Value):
+		t.Fatalf("Parse(%q, %s): Value %q is not valid UTF-8", raw, hint, got.Value)
+	case strings.IndexFunc(got.Value, unicode.IsControl) >= 0:
+		t.Fatalf("Parse(%q, %s): Value %q has a control character", raw, hint, got.Value)
+	case strings.TrimSpace(got.Value) != got.Value:
+		t.Fatalf("Parse(%q, %s): Value %q has surrounding whitespace", raw, hint, got.Value)
+	case len(got.Value) > MaxLen:
+		t.Fatalf("Parse(%q, %s): Value is %d bytes", raw, hint, len(got.Value))
+	case got.Type == Auto || !got.Type.concrete():
+		t.Fatalf("Parse(%q, %s): Type %q", raw, hint, got.Type)
+	case hint != Auto && got.Type != hint:
+		t.Fatalf("Parse(%q, %s): Type %s differs from the hint", raw, hint, got.Type)
+	}
+}
+
+func isSentinel(err error) bool {
+	for _, s := range []error{ErrEmpty, ErrTooLong, ErrControlChar, ErrInvalidUTF8, ErrTypeMismatch, ErrUnknownType} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}

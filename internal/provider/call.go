@@ -1,0 +1,84 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/intelgate/intelgate/internal/upstream"
+)
+
+// parseBaseURL accepts only what a provider's base_url may be: an absolute
+// https URL with a host, optionally a path prefix, and nothing that could
+// carry credentials or be silently dropped (userinfo, query, fragment).
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("base_url: %w", err)
+	}
+	switch {
+	case u.Scheme != "https":
+		return nil, fmt.Errorf("base_url: scheme must be https, got %q", u.Scheme)
+	case u.Host == "":
+		return nil, errors.New("base_url: no host")
+	case u.User != nil:
+		return nil, errors.New("base_url: must not contain user info; keys belong in keys")
+	case u.RawQuery != "" || u.ForceQuery:
+		return nil, errors.New("base_url: must not contain a query; use request.query")
+	case u.Fragment != "":
+		return nil, errors.New("base_url: must not contain a fragment")
+	}
+	// Keep the prefix in escaped form and without its trailing slash, so
+	// appending "/v2/check" never yields "//".
+	prefix := strings.TrimRight(u.EscapedPath(), "/")
+	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: mustUnescapePath(prefix), RawPath: prefix}, nil
+}
+
+// mustUnescapePath undoes EscapedPath output, which is always valid.
+func mustUnescapePath(p string) string {
+	s, err := url.PathUnescape(p)
+	if err != nil {
+		return p
+	}
+	return s
+}
+
+// newRequest builds the outbound request from an already assembled URL.
+// The URL is attached after construction instead of being parsed from a
+// string, so no parse error can ever quote it — it may hold the key (auth in
+// query) or the indicator.
+func newRequest(ctx context.Context, method string, u *url.URL, body string) (*http.Request, error) {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "", r)
+	if err != nil {
+		return nil, fmt.Errorf("building upstream request: %w", err)
+	}
+	req.URL = u
+	req.Host = u.Host
+	return req, nil
+}
+
+// call sends req and maps the answer. An upstream "no data" answer is a
+// result, not a failure: it is cached (negative TTL) and reported per
+// provider as not_found.
+func call(ctx context.Context, doer Doer, req *http.Request, v upstream.Validation, key string) (Result, error) {
+	resp, err := doer.Do(ctx, req, v)
+	if err != nil {
+		var ue *upstream.Error
+		if errors.As(err, &ue) && ue.Kind == upstream.KindNotFound {
+			return Result{NotFound: true}, nil
+		}
+		return Result{}, redact(err, key)
+	}
+	if resp == nil {
+		return Result{}, errors.New("upstream transport returned no response and no error")
+	}
+	return Result{Data: resp.Body}, nil
+}

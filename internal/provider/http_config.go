@@ -1,0 +1,204 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/upstream"
+)
+
+// newHTTP validates a kind: http config completely before anything is sent:
+// every mistake here would otherwise surface as a wrong request carrying a
+// real key.
+func newHTTP(name string, cfg *config.Provider, doer Doer, schema *jsonschema.Schema) (*HTTP, error) {
+	r := cfg.Request
+	if r == nil {
+		return nil, errors.New("request: required for kind http")
+	}
+	base, err := parseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Types) == 0 {
+		return nil, errors.New("types: required for kind http (the indicator types the API answers for)")
+	}
+	types, err := newTypeSet(cfg.Types)
+	if err != nil {
+		return nil, err
+	}
+	h := &HTTP{name: name, base: base, types: types, doer: doer}
+	if h.method, err = parseMethod(r.Method); err != nil {
+		return nil, err
+	}
+	if h.auth, err = parseAuth(r.Auth); err != nil {
+		return nil, err
+	}
+	if h.path, err = parsePath(r.Path); err != nil {
+		return nil, err
+	}
+	if h.query, err = parseQuery(r.Query, h.auth); err != nil {
+		return nil, err
+	}
+	if h.header, err = parseHeaders(r.Headers, h.auth); err != nil {
+		return nil, err
+	}
+	if err := checkNotFound(r.NotFoundStatus); err != nil {
+		return nil, err
+	}
+	h.validation = upstream.Validation{NotFoundStatus: slices.Clone(r.NotFoundStatus), Schema: schema}
+	return h, nil
+}
+
+func parseMethod(m string) (string, error) {
+	switch strings.ToUpper(m) {
+	case "", http.MethodGet:
+		return http.MethodGet, nil
+	case http.MethodPost:
+		return http.MethodPost, nil
+	}
+	return "", fmt.Errorf("request.method: %q is not GET or POST", m)
+}
+
+func parseAuth(a config.Auth) (auth, error) {
+	switch a.In {
+	case "", AuthBearer:
+		if a.Name != "" || a.Prefix != "" {
+			return auth{}, errors.New("request.auth: name and prefix do not apply to in: bearer")
+		}
+		return auth{in: AuthBearer}, nil
+	case AuthHeader:
+		if err := checkHeaderName(a.Name); err != nil {
+			return auth{}, fmt.Errorf("request.auth.name: %w", err)
+		}
+		if slices.Contains(transportHeaders, http.CanonicalHeaderKey(a.Name)) {
+			return auth{}, fmt.Errorf("request.auth.name: %s is set by the transport", a.Name)
+		}
+		if err := checkHeaderValue(a.Prefix); err != nil {
+			return auth{}, fmt.Errorf("request.auth.prefix: %w", err)
+		}
+		return auth{in: AuthHeader, name: http.CanonicalHeaderKey(a.Name), prefix: a.Prefix}, nil
+	case AuthQuery:
+		if a.Name == "" {
+			return auth{}, errors.New("request.auth.name: required for in: query")
+		}
+		if a.Prefix != "" {
+			return auth{}, errors.New("request.auth.prefix: only applies to in: header")
+		}
+		return auth{in: AuthQuery, name: a.Name}, nil
+	}
+	return auth{}, fmt.Errorf("request.auth.in: %q is not bearer, header or query", a.In)
+}
+
+// parsePath checks the template with a harmless stand-in for each
+// placeholder, so literal dot segments, "//" and characters that would
+// need escaping are startup errors.
+func parsePath(p string) (template, error) {
+	t, err := parseTemplate(p)
+	if err != nil {
+		return nil, fmt.Errorf("request.path: %w", err)
+	}
+	for _, part := range t {
+		if err := validPathLiteral(part.literal); err != nil {
+			return nil, fmt.Errorf("request.path: %w", err)
+		}
+	}
+	sample := t.expand(map[string]string{placeholderIndicator: "x", placeholderType: "x"}, identity)
+	if err := checkSegments(sample); err != nil {
+		return nil, fmt.Errorf("request.path: %w", err)
+	}
+	return t, nil
+}
+
+func parseQuery(q map[string]string, a auth) ([]queryParam, error) {
+	params := make([]queryParam, 0, len(q))
+	for name, value := range q {
+		if name == "" {
+			return nil, errors.New("request.query: empty parameter name")
+		}
+		if a.in == AuthQuery && name == a.name {
+			return nil, fmt.Errorf("request.query.%s: is where auth puts the key; remove it", name)
+		}
+		t, err := parseTemplate(value)
+		if err != nil {
+			return nil, fmt.Errorf("request.query.%s: %w", name, err)
+		}
+		params = append(params, queryParam{name: name, value: t})
+	}
+	slices.SortFunc(params, func(a, b queryParam) int { return strings.Compare(a.name, b.name) })
+	return params, nil
+}
+
+// Headers the transport owns, or that would redirect or reframe the request.
+var transportHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection", "Te", "Trailer", "Upgrade"}
+
+func parseHeaders(hs map[string]string, a auth) (http.Header, error) {
+	h := http.Header{"Accept": {"application/json"}}
+	for name, value := range hs {
+		if err := checkHeaderName(name); err != nil {
+			return nil, fmt.Errorf("request.headers: %w", err)
+		}
+		canon := http.CanonicalHeaderKey(name)
+		switch {
+		case slices.Contains(transportHeaders, canon):
+			return nil, fmt.Errorf("request.headers.%s: set by the transport, not by config", name)
+		case canon == "Authorization" || canon == "Cookie":
+			// Either would be a credential written literally into config,
+			// where only secret references belong. Non-Bearer schemes use
+			// auth {in: header, name: Authorization, prefix: "Token "}.
+			return nil, fmt.Errorf("request.headers.%s: credentials go through auth and keys, not static headers", name)
+		case a.in == AuthHeader && canon == a.name:
+			return nil, fmt.Errorf("request.headers.%s: is where auth puts the key; remove it", name)
+		}
+		if err := checkHeaderValue(value); err != nil {
+			return nil, fmt.Errorf("request.headers.%s: %w", name, err)
+		}
+		h.Set(canon, value)
+	}
+	return h, nil
+}
+
+// checkHeaderName accepts an RFC 9110 token.
+func checkHeaderName(n string) error {
+	if n == "" {
+		return errors.New("empty header name")
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return fmt.Errorf("header name %q: character %q not allowed", n, c)
+		}
+	}
+	return nil
+}
+
+// checkHeaderValue refuses control characters; CR and LF would let a config
+// value inject headers.
+func checkHeaderValue(v string) error {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return fmt.Errorf("control character at byte %d", i)
+		}
+	}
+	return nil
+}
+
+// checkNotFound accepts only 4xx statuses, and not 401/403/429: those mean
+// an auth failure (a security event) or rate limiting, and reading them as
+// "no data" would hide both behind a cached negative answer. A 2xx or 5xx
+// "no data" is not a thing an upstream can be trusted to mean.
+func checkNotFound(statuses []int) error {
+	for i, s := range statuses {
+		if s < 400 || s > 499 || s == 401 || s == 403 || s == 429 {
+			return fmt.Errorf("request.not_found_status[%d]: %d cannot mean not found (want a 4xx other than 401, 403, 429)", i, s)
+		}
+	}
+	return nil
+}

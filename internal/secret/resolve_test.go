@@ -1,0 +1,106 @@
+package secret
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func mustRef(t *testing.T, s string) Ref {
+	t.Helper()
+	r, err := ParseRef(s)
+	require.NoError(t, err)
+	return r
+}
+
+func TestResolveEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"SET": "sk_live_envvalue", "EMPTY": ""}
+	rv := Resolver{LookupEnv: func(n string) (string, bool) { v, ok := env[n]; return v, ok }}
+	ctx := context.Background()
+
+	v, err := rv.Resolve(ctx, mustRef(t, "env:SET"))
+	require.NoError(t, err)
+	require.Equal(t, "sk_live_envvalue", v.Reveal())
+
+	_, err = rv.Resolve(ctx, mustRef(t, "env:UNSET"))
+	require.ErrorContains(t, err, "UNSET is not set")
+
+	_, err = rv.Resolve(ctx, mustRef(t, "env:EMPTY"))
+	require.ErrorContains(t, err, "EMPTY is empty")
+}
+
+func TestResolveEnvProcess(t *testing.T) {
+	t.Setenv("INTELGATE_SECRET_TEST_KEY", "from-process")
+	v, err := Resolve(context.Background(), mustRef(t, "env:INTELGATE_SECRET_TEST_KEY"))
+	require.NoError(t, err)
+	require.Equal(t, "from-process", v.Reveal())
+}
+
+func TestResolveFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	tests := []struct {
+		name, content, want, wantErr string
+	}{
+		{name: "plain", content: "k1", want: "k1"},
+		{name: "lf", content: "k1\n", want: "k1"},
+		{name: "crlf", content: "k1\r\n", want: "k1"},
+		{name: "only-one-newline", content: "k1\n\n", want: "k1\n"},
+		{name: "inner-space-kept", content: " k 1 \n", want: " k 1 "},
+		{name: "empty", content: "", wantErr: "is empty"},
+		{name: "just-newline", content: "\n", wantErr: "is empty"},
+		{name: "max", content: strings.Repeat("a", MaxFileSize), want: strings.Repeat("a", MaxFileSize)},
+		{name: "too-big", content: strings.Repeat("a", MaxFileSize+1), wantErr: "larger than 64 KiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := write(tt.name, tt.content)
+			v, err := Resolve(context.Background(), mustRef(t, "file:"+p))
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				require.True(t, v.IsZero())
+				if tt.content != "" && tt.content != "\n" {
+					require.NotContains(t, err.Error(), tt.content[:16])
+				}
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, v.Reveal())
+		})
+	}
+
+	_, err := Resolve(context.Background(), mustRef(t, "file:"+filepath.Join(dir, "missing")))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestResolveNotSupported(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"vault:secret/ig#key", "awssm:prod/ig#key"} {
+		ref := mustRef(t, s)
+		_, err := Resolve(context.Background(), ref)
+		require.ErrorIs(t, err, ErrNotSupported)
+		require.EqualError(t, err, ref.Scheme+": references are not yet supported")
+	}
+}
+
+func TestResolveZeroAndCancelled(t *testing.T) {
+	t.Parallel()
+	_, err := Resolve(context.Background(), Ref{})
+	require.ErrorContains(t, err, "no secret reference")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Resolve(ctx, mustRef(t, "env:HOME"))
+	require.ErrorIs(t, err, context.Canceled)
+}

@@ -1,0 +1,243 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/retryafter"
+)
+
+// errOverallTimeout is the cause of our own deadline, so a timeout can say
+// whether it was the configured limit or the caller's deadline.
+var errOverallTimeout = errors.New("upstream call exceeded its overall timeout")
+
+// maxDrain bounds how much of an error response we read to let the
+// connection be reused; more than that, and closing it is cheaper.
+const maxDrain = 64 << 10
+
+// Do sends req and returns a validated Response or an *Error. It sets
+// Accept and User-Agent when absent and never follows redirects. The caller's
+// req is not modified.
+func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Response, error) {
+	if err := checkTarget(req); err != nil {
+		return nil, redact(err, req)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errOverallTimeout)
+	defer cancel()
+	tr := &tracker{}
+	out := req.Clone(httptrace.WithClientTrace(ctx, tr.clientTrace()))
+	if out.Header.Get("Accept") == "" {
+		out.Header.Set("Accept", "application/json")
+	}
+	if out.Header.Get("User-Agent") == "" {
+		out.Header.Set("User-Agent", c.userAgent)
+	}
+
+	resp, err := c.http.Do(out)
+	if err != nil {
+		return nil, redact(c.classify(ctx, tr.current(), err), req)
+	}
+	defer resp.Body.Close()
+	tr.set(phaseBody)
+
+	body, uerr := c.judge(ctx, resp, v)
+	if uerr != nil {
+		return nil, redact(uerr, req)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+// judge applies the status, content-type, size and JSON rules, in that
+// order: the cheap header checks first, so a wrong answer is not read.
+func (c *Client) judge(ctx context.Context, resp *http.Response, v Validation) ([]byte, *Error) {
+	if e := c.statusError(resp, v); e != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		return nil, e
+	}
+	if e := checkContentType(resp.Header); e != nil {
+		return nil, e
+	}
+	body, e := c.readBody(ctx, resp)
+	if e != nil {
+		return nil, e
+	}
+	if e := checkJSONObject(body); e != nil {
+		return nil, e
+	}
+	if v.Schema != nil {
+		if e := checkSchema(v.Schema, body); e != nil {
+			return nil, e
+		}
+	}
+	return body, nil
+}
+
+// statusError maps a non-success status to its Kind; nil means 2xx.
+// StatusText is used rather than resp.Status, whose reason phrase is
+// upstream-controlled text.
+func (c *Client) statusError(resp *http.Response, v Validation) *Error {
+	code := resp.StatusCode
+	notFound := v.NotFoundStatus
+	if len(notFound) == 0 {
+		notFound = []int{http.StatusNotFound}
+	}
+	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+	switch {
+	case slices.Contains(notFound, code):
+		return &Error{Kind: KindNotFound, Status: code, Detail: "upstream has no data for this query (" + status + ")"}
+	case code >= 200 && code <= 299:
+		return nil
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return &Error{Kind: KindAuth, Status: code, Detail: "upstream refused the gateway's credentials (" + status + ")"}
+	case code == http.StatusTooManyRequests:
+		return &Error{Kind: KindRateLimited, Status: code, RetryAfter: c.retryAfter(resp),
+			Detail: "upstream rate limit reached (" + status + ")"}
+	case code >= 300 && code <= 399:
+		return &Error{Kind: KindRejected, Status: code,
+			Detail: "upstream answered with a redirect (" + status + "); redirects are refused"}
+	case code >= 500 && code <= 599:
+		e := &Error{Kind: KindUpstream, Status: code, Detail: "upstream server error (" + status + ")"}
+		if code == http.StatusServiceUnavailable {
+			e.RetryAfter = c.retryAfter(resp)
+		}
+		return e
+	default:
+		return &Error{Kind: KindRejected, Status: code, Detail: "upstream rejected the request (" + status + ")"}
+	}
+}
+
+func (c *Client) retryAfter(resp *http.Response) time.Duration {
+	d, _ := retryafter.Parse(resp.Header.Get("Retry-After"), c.now())
+	return d
+}
+
+// readBody reads at most maxBytes+1 bytes so that "exactly the cap" and
+// "over the cap" are told apart without buffering an unbounded body. Over
+// the cap nothing is returned: a truncated JSON object must never be used.
+func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, *Error) {
+	tooLarge := &Error{Kind: KindTooLarge, Status: resp.StatusCode,
+		Detail: fmt.Sprintf("response body exceeds the %d-byte limit", c.maxBytes)}
+	if resp.ContentLength > c.maxBytes {
+		return nil, tooLarge
+	}
+	limit := c.maxBytes
+	if limit < math.MaxInt64 {
+		limit++
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return nil, c.classify(ctx, phaseBody, err)
+	}
+	if int64(len(body)) > c.maxBytes {
+		return nil, tooLarge
+	}
+	return body, nil
+}
+
+// checkTarget refuses requests that could leak a key: anything but https,
+// except plain http to a loopback host (a local sidecar or a test server,
+// where no network carries the key).
+func checkTarget(req *http.Request) *Error {
+	if req == nil || req.URL == nil {
+		return &Error{Kind: KindRejected, Detail: "no request URL"}
+	}
+	switch req.URL.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(req.URL.Hostname()) {
+			return nil
+		}
+		return &Error{Kind: KindRejected, Detail: "refusing plaintext http to a non-loopback host; use https"}
+	default:
+		return &Error{Kind: KindRejected, Detail: "unsupported URL scheme; use https"}
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// redact is the last line of defence behind "errors never carry secrets":
+// if any query value, header value (or token of one, e.g. the key after
+// "Bearer ") or the query string itself appears in the error's text, the
+// text is replaced. The classifiers above already avoid such text; this
+// catches what a future standard-library message might add.
+func redact(e *Error, req *http.Request) *Error {
+	if req == nil || req.URL == nil {
+		return e
+	}
+	secrets := requestSecrets(req)
+	if containsAny(e.Detail, secrets) {
+		e.Detail = "[detail withheld: it contained request material]"
+	}
+	if e.Err != nil && containsAny(e.Err.Error(), secrets) {
+		e.Err = errors.New("[cause withheld: it contained request material]")
+	}
+	return e
+}
+
+// benignHeaders never carry credentials; their values ("application/json")
+// would otherwise withhold innocent details.
+var benignHeaders = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Accept-Language": true,
+	"Content-Type": true, "Content-Length": true, "User-Agent": true,
+}
+
+// minSecretLen skips short values ("1", "ip") that would match innocently.
+const minSecretLen = 6
+
+func requestSecrets(req *http.Request) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= minSecretLen {
+			out = append(out, s)
+		}
+	}
+	add(req.URL.RawQuery)
+	if q, err := url.ParseQuery(req.URL.RawQuery); err == nil {
+		for _, vs := range q {
+			for _, v := range vs {
+				add(v)
+			}
+		}
+	}
+	if pw, ok := req.URL.User.Password(); ok {
+		add(pw)
+	}
+	for name, vs := range req.Header {
+		if benignHeaders[http.CanonicalHeaderKey(name)] {
+			continue
+		}
+		for _, v := range vs {
+			add(v)
+			for _, f := range strings.Fields(v) {
+				add(f)
+			}
+		}
+	}
+	return out
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}

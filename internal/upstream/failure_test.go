@@ -1,0 +1,236 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// partialBody sends headers and the start of a body, then waits for the
+// client to hang up.
+func partialBody(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", "100")
+	_, _ = io.WriteString(w, `{"a":`)
+	http.NewResponseController(w).Flush()
+	<-r.Context().Done()
+}
+
+// resetMidBody promises 100 bytes, sends 5, then resets the TCP connection
+// (SO_LINGER 0) underneath TLS.
+func resetMidBody(w http.ResponseWriter, _ *http.Request) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":")
+	_ = rw.Flush()
+	raw := conn.(*tls.Conn).NetConn().(*net.TCPConn)
+	_ = raw.SetLinger(0)
+	_ = raw.Close()
+}
+
+// warmed serves handler except on /warm, which answers at once; calling
+// /warm first pools a connection, so a timed request's budget is not spent
+// dialling under a loaded test run and its phase is deterministic.
+func warmed(t *testing.T, c *Client, handler http.HandlerFunc, p *pki) string {
+	t.Helper()
+	srv := startTLS(t, p.leaf, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/warm" {
+			okJSON(w, r)
+			return
+		}
+		handler(w, r)
+	}), nil)
+	_, err := get(t.Context(), t, c, srv.URL+"/warm", Validation{})
+	require.NoError(t, err)
+	return srv.URL
+}
+
+func TestTimeouts(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	short := time.Second
+	tests := []struct {
+		name       string
+		handler    http.HandlerFunc
+		opts       Options
+		wantDetail string
+	}{
+		{"slow response headers", blockUntilGone, Options{ResponseHeaderTimeout: short, Timeout: time.Minute},
+			"timed out while waiting for response headers"},
+		{"overall timeout before headers", blockUntilGone, Options{Timeout: short},
+			"no complete response within 1s (timed out while waiting for response headers)"},
+		{"overall timeout mid-body", partialBody, Options{Timeout: short},
+			"no complete response within 1s (timed out while reading the response body)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.opts.CAFile = p.caFile
+			c := newClient(t, tc.opts)
+			_, err := get(t.Context(), t, c, warmed(t, c, tc.handler, p), Validation{})
+			ue := requireKind(t, err, KindTimeout)
+			require.Equal(t, tc.wantDetail, ue.Detail)
+		})
+	}
+}
+
+// TestTLSHandshakeTimeout: a peer that accepts TCP and never answers the
+// ClientHello.
+func TestTLSHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, conn); _ = conn.Close() }()
+		}
+	}()
+	c := newClient(t, Options{TLSHandshakeTimeout: 150 * time.Millisecond})
+	_, err = get(t.Context(), t, c, "https://"+ln.Addr().String(), Validation{})
+	ue := requireKind(t, err, KindTimeout)
+	require.Equal(t, "timed out during the TLS handshake", ue.Detail)
+}
+
+func TestCallerContext(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	c := newClient(t, Options{CAFile: p.caFile})
+	url := warmed(t, c, blockUntilGone, p)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := get(ctx, t, c, url, Validation{})
+	ue := requireKind(t, err, KindTimeout)
+	require.Equal(t, "the caller's deadline expired while waiting for response headers", ue.Detail)
+
+	ctx, cancel = context.WithCancel(t.Context())
+	cancel()
+	_, err = get(ctx, t, c, url, Validation{})
+	requireKind(t, err, KindConnect)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestConnectFailures(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	c := newClient(t, Options{CAFile: p.caFile})
+	_, err = get(t.Context(), t, c, "https://"+closedAddr, Validation{})
+	ue := requireKind(t, err, KindConnect)
+	require.Equal(t, "connection refused while connecting", ue.Detail)
+	var urlErr interface{ URL() string }
+	require.False(t, errors.As(err, &urlErr))
+
+	srv := startTLS(t, p.leaf, http.HandlerFunc(resetMidBody), nil)
+	resp, err := get(t.Context(), t, c, srv.URL, Validation{})
+	require.Nil(t, resp)
+	ue = requireKind(t, err, KindConnect)
+	require.Contains(t, ue.Detail, "while reading the response body")
+}
+
+// TestErrorsNeverContainRequestSecrets puts a key in the query string and
+// in two headers and checks every failure kind's text.
+func TestErrorsNeverContainRequestSecrets(t *testing.T) {
+	t.Parallel()
+	const key = "sk_live_9f8e7d6c5b4a3210"
+	p := newPKI(t)
+	now := time.Date(2026, time.November, 27, 9, 0, 0, 0, time.UTC)
+	schema := compileSchema(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	tlsServer := func(h http.HandlerFunc, tweak func(*tls.Config)) string {
+		return startTLS(t, p.leaf, h, tweak).URL
+	}
+	tests := []struct {
+		name string
+		base string
+		opts Options
+		v    Validation
+		kind Kind
+	}{
+		{"unknown authority", tlsServer(okJSON, nil), Options{}, Validation{}, KindTLS},
+		{"pin mismatch", tlsServer(okJSON, nil), Options{CAFile: p.caFile, Pins: []string{randomPin(t)}}, Validation{}, KindTLS},
+		{"protocol version", tlsServer(okJSON, func(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS11 }),
+			Options{CAFile: p.caFile}, Validation{}, KindTLS},
+		{"refused", "https://" + closedAddr, Options{}, Validation{}, KindConnect},
+		{"reset mid-body", tlsServer(resetMidBody, nil), Options{CAFile: p.caFile}, Validation{}, KindConnect},
+		{"header timeout", tlsServer(blockUntilGone, nil), Options{CAFile: p.caFile, ResponseHeaderTimeout: 100 * time.Millisecond}, Validation{}, KindTimeout},
+		{"overall timeout", tlsServer(partialBody, nil), Options{CAFile: p.caFile, Timeout: 100 * time.Millisecond}, Validation{}, KindTimeout},
+		{"too large", tlsServer(reply(200, "application/json", jsonOfSize(100)), nil), Options{CAFile: p.caFile, MaxResponseBytes: 50}, Validation{}, KindTooLarge},
+		{"content type", tlsServer(reply(200, "text/"+key, `{}`), nil), Options{CAFile: p.caFile}, Validation{}, KindContentType},
+		{"malformed", tlsServer(reply(200, "application/json", `{"`+key), nil), Options{CAFile: p.caFile}, Validation{}, KindMalformed},
+		{"array", tlsServer(reply(200, "application/json", `["`+key+`"]`), nil), Options{CAFile: p.caFile}, Validation{}, KindMalformed},
+		{"schema", tlsServer(reply(200, "application/json", `{"score":"`+key+`"}`), nil), Options{CAFile: p.caFile}, Validation{Schema: schema}, KindSchema},
+		{"auth", tlsServer(reply(401, "application/json", `{"bad_key":"`+key+`"}`), nil), Options{CAFile: p.caFile}, Validation{}, KindAuth},
+		{"not found", tlsServer(reply(404, "application/json", `{}`), nil), Options{CAFile: p.caFile}, Validation{}, KindNotFound},
+		{"rate limited", tlsServer(reply(429, "application/json", `{}`), nil), Options{CAFile: p.caFile}, Validation{}, KindRateLimited},
+		{"upstream", tlsServer(reply(500, "text/plain", key), nil), Options{CAFile: p.caFile}, Validation{}, KindUpstream},
+		{"rejected", tlsServer(reply(400, "application/json", `{}`), nil), Options{CAFile: p.caFile}, Validation{}, KindRejected},
+		{"redirect", tlsServer(http.RedirectHandler("https://elsewhere.test/?apikey="+key, 302).ServeHTTP, nil),
+			Options{CAFile: p.caFile}, Validation{}, KindRejected},
+		{"plaintext", "http://api.example.test", Options{}, Validation{}, KindRejected},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClient(t, tc.opts)
+			c.now = func() time.Time { return now }
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, tc.base+"/v1/resolve?query=1.2.3.4&apikey="+key, nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("X-Api-Key", key)
+			_, err = c.Do(t.Context(), req, tc.v)
+			ue := requireKind(t, err, tc.kind)
+			for _, text := range []string{err.Error(), ue.Detail} {
+				require.NotContains(t, text, key)
+				require.NotContains(t, text, "apikey=")
+				require.NotContains(t, text, "/v1/resolve")
+			}
+			for e := error(ue); e != nil; e = errors.Unwrap(e) {
+				require.NotContains(t, e.Error(), key)
+			}
+		})
+	}
+}
+
+// TestRedactBackstop: if a cause ever does carry request material, the text
+// is withheld rather than leaked.
+func TestRedactBackstop(t *testing.T) {
+	t.Parallel()
+	const key = "sk_live_9f8e7d6c5b4a3210"
+	req, err := http.NewRequest(http.MethodGet, "https://api.example.test/v1/resolve?apikey="+key, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "application/json")
+
+	e := redact(&Error{Kind: KindConnect, Detail: "saw " + key, Err: errors.New("dial " + key)}, req)
+	require.NotContains(t, e.Error(), key)
+	require.Contains(t, e.Detail, "withheld")
+
+	kept := redact(&Error{Kind: KindContentType, Detail: "response has Content-Type text/html; want application/json"}, req)
+	require.Equal(t, "response has Content-Type text/html; want application/json", kept.Detail,
+		"benign header values do not trigger redaction")
+}
