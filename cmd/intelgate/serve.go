@@ -62,4 +62,3 @@ func reportConfigError(cmd *cobra.Command, err error) error {
 	}
 	return err
 }
-
