@@ -42,6 +42,8 @@ var badFiles = map[string][]string{
 	"bad-method":             {`line 11: providers.vt.request.method: must be GET or POST, not "DELETE"`},
 	"path-without-indicator": {`line 11: providers.abuseipdb.request.path: neither the path nor any query value contains {indicator}`},
 	"unknown-placeholder":    {`line 11: providers.vt.request.path: unknown placeholder "{kind}"`},
+	"path-dot-segment":       {`line 11: providers.vt.request.path: must not contain empty (//), . or .. segments`},
+	"header-injection":       {`line 13: providers.vt.request.headers.X-Tenant: value must not contain control characters`},
 	"reserved-header":        {`line 13: providers.vt.request.headers.Authorization: Authorization is set by intelgate`},
 	"not-found-status": {
 		`line 12: providers.vt.request.not_found_status[1]: must be a 4xx status`,

@@ -45,12 +45,7 @@ const (
 // IndicatorTypes are the types a provider may list under types (every type
 // but Auto, which is a request for detection, not a type). A socialeye
 // provider answers for all of them unless told otherwise.
-func IndicatorTypes() []indicator.Type {
-	return []indicator.Type{
-		indicator.IPv4, indicator.IPv6, indicator.Domain, indicator.URL, indicator.Email,
-		indicator.MD5, indicator.SHA1, indicator.SHA256, indicator.Phone, indicator.Username,
-	}
-}
+func IndicatorTypes() []indicator.Type { return indicator.Types() }
 
 // Default returns a config holding every top-level default and no
 // providers or clients.

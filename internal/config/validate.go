@@ -124,7 +124,7 @@ func (v *validator) listen(s Server) {
 	}
 	if s.TLS == nil && !s.AllowPlaintext && !isLoopback(host) {
 		v.add("server.listen", "%s is not a loopback address and server.tls is not set: gateway tokens would cross "+
-			"the network in clear text. configure server.tls, or set server.allow_plaintext: true only when "+
+			"the network in clear text; configure server.tls, or set server.allow_plaintext: true only when "+
 			"intelgate runs behind a TLS-terminating proxy", strconv.Quote(s.Listen))
 	}
 }

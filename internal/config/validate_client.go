@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -49,14 +50,11 @@ func quotedList(s []string) string {
 	if len(s) == 0 {
 		return "none"
 	}
-	out := ""
+	q := make([]string, len(s))
 	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += quote(x)
+		q[i] = quote(x)
 	}
-	return out
+	return strings.Join(q, ", ")
 }
 
 // KeysFor returns the provider's keys for environment env, in config order.

@@ -172,7 +172,12 @@ func typeList(ts []indicator.Type) string {
 // reservedHeaders are set by intelgate or the transport; letting config set
 // them would either break the call or smuggle a credential past the auth
 // setting.
-var reservedHeaders = []string{"Authorization", "Host", "Content-Length", "Transfer-Encoding", "Connection", "Cookie"}
+// (Authorization and Cookie would also be a credential written literally
+// into config.) The list matches what internal/provider refuses.
+var reservedHeaders = []string{
+	"Authorization", "Cookie", "Host", "Content-Length", "Transfer-Encoding",
+	"Connection", "Te", "Trailer", "Upgrade",
+}
 
 var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
@@ -191,6 +196,8 @@ func (v *validator) request(f string, r *HTTPRequest) {
 			v.add(hf, "%s is set by intelgate and cannot be configured", canon)
 		case r.Auth.In == "header" && strings.EqualFold(h, r.Auth.Name):
 			v.add(hf, "is the header auth.name puts the key in")
+		case hasControl(r.Headers[h]):
+			v.add(hf, "value must not contain control characters (CR or LF would inject headers)")
 		}
 	}
 	v.auth(f+".auth", r)
@@ -208,7 +215,7 @@ var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
 // {type} may appear, and the indicator must go somewhere, or every lookup
 // would ask the upstream the same question.
 func (v *validator) requestTarget(f string, r *HTTPRequest) {
-	uses := false
+	uses := strings.Contains(r.Path, "{indicator}")
 	check := func(field, tmpl string) {
 		for _, ph := range placeholder.FindAllString(tmpl, -1) {
 			if ph != "{indicator}" && ph != "{type}" {
@@ -227,6 +234,8 @@ func (v *validator) requestTarget(f string, r *HTTPRequest) {
 		v.add(f+".path", "must start with /")
 	case strings.ContainsAny(r.Path, "?#"):
 		v.add(f+".path", "must not contain ? or # (use request.query)")
+	case hasDotSegment(r.Path):
+		v.add(f+".path", "must not contain empty (//), . or .. segments")
 	default:
 		check(f+".path", r.Path)
 	}
@@ -267,4 +276,23 @@ func (v *validator) auth(f string, r *HTTPRequest) {
 	if a.Prefix != "" && a.In != "header" {
 		v.add(f+".prefix", "only used with in: header")
 	}
+}
+
+// hasDotSegment reports "//", "." or ".." segments, escaped or not: servers
+// and proxies collapse them, so the request would not go where it reads.
+func hasDotSegment(path string) bool {
+	segs := strings.Split(path, "/")
+	for i, seg := range segs[1:] {
+		if seg == "" && i < len(segs)-2 { // a trailing slash is fine
+			return true
+		}
+		if u, err := url.PathUnescape(seg); err == nil && (u == "." || u == "..") {
+			return true
+		}
+	}
+	return false
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f }) >= 0
 }

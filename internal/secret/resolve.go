@@ -67,7 +67,7 @@ func (rv Resolver) env(name string) (Value, error) {
 func readFile(path string) (Value, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Value{}, fmt.Errorf("opening secret file: %w", err)
+		return Value{}, fmt.Errorf("reading secret file: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))

@@ -32,6 +32,10 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 	if err := checkTarget(req); err != nil {
 		return nil, redact(err, req)
 	}
+	if ctx.Err() != nil {
+		// Do not touch the network for a caller that has already gone.
+		return nil, redact(c.classify(ctx, phaseStart, ctx.Err()), req)
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errOverallTimeout)
 	defer cancel()
 	tr := &tracker{}
