@@ -49,9 +49,9 @@ type Result struct {
 	Status    string          `json:"status"` // StatusOK, StatusNotFound or StatusError
 	Cached    bool            `json:"cached"`
 	Stale     bool            `json:"stale"`
-	FetchedAt *time.Time      `json:"fetched_at,omitempty"` // nil on error
-	Data      json.RawMessage `json:"data,omitempty"`       // the provider's JSON object, only when ok
-	Error     *ResultError    `json:"error,omitempty"`      // only when status is error
+	FetchedAt *time.Time      `json:"fetched_at"` // nil on error
+	Data      json.RawMessage `json:"data"`       // the provider's JSON object, only when ok
+	Error     *ResultError    `json:"error"`      // only when status is error
 }
 
 // ResultError is the problem one provider had, in the gateway's problem
@@ -90,6 +90,13 @@ func (c *Client) Lookup(ctx context.Context, indicator string, opts *LookupOptio
 	var out LookupResponse
 	if err := json.Unmarshal(rep.body, &out); err != nil {
 		return nil, fmt.Errorf("lookup: decoding response: %w", err)
+	}
+	for i := range out.Results {
+		// The gateway sends "data": null when there is none; nil is the
+		// Go spelling of that.
+		if string(out.Results[i].Data) == "null" {
+			out.Results[i].Data = nil
+		}
 	}
 	out.RequestID = rep.header.Get("X-Request-Id")
 	out.Raw = rep.body

@@ -31,12 +31,14 @@ func newConfigValidateCmd() *cobra.Command {
 	var (
 		path        string
 		skipSecrets bool
+		skipFiles   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "validate --config FILE [--skip-secrets]",
 		Short: "Check a configuration file and report every problem",
 		Long: "Check a configuration file: YAML syntax, unknown fields, values and cross-references,\n" +
-			"then resolve every secret reference (env:, file:) unless --skip-secrets.\n" +
+			"then read every file it names (CA files, JSON schemas, the TLS certificate) unless --skip-files,\n" +
+			"and resolve every secret reference (env:, file:) unless --skip-secrets.\n" +
 			"Problems go to stderr, one per line, and the exit status is 1.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,6 +46,11 @@ func newConfigValidateCmd() *cobra.Command {
 			cfg, err := config.Load(path)
 			if err != nil {
 				return printProblems(stderr, path, err)
+			}
+			if !skipFiles {
+				if list := checkFiles(cfg); len(list) > 0 {
+					return printProblems(stderr, path, list)
+				}
 			}
 			resolved := "secrets not resolved (--skip-secrets)"
 			if !skipSecrets {
@@ -59,7 +66,8 @@ func newConfigValidateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "path to the YAML configuration (required)")
-	cmd.Flags().BoolVar(&skipSecrets, "skip-secrets", false, "check the file only; do not read environment variables or secret files")
+	cmd.Flags().BoolVar(&skipSecrets, "skip-secrets", false, "do not resolve secret references (environment variables, secret files)")
+	cmd.Flags().BoolVar(&skipFiles, "skip-files", false, "do not read the files the config names (CA files, JSON schemas, the TLS certificate)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }

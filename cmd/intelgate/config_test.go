@@ -87,7 +87,8 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 func TestConfigValidateExamples(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{"../../examples/minimal.yaml", "../../examples/full.yaml"} {
-		stdout, stderr, err := runConfigValidate(t, "--config", f, "--skip-secrets")
+		// The examples name certificates and keys of a real deployment.
+		stdout, stderr, err := runConfigValidate(t, "--config", f, "--skip-secrets", "--skip-files")
 		require.NoError(t, err, stderr)
 		require.Contains(t, stdout, ": OK: ")
 	}
@@ -101,4 +102,32 @@ func TestConfigValidateUsageErrors(t *testing.T) {
 
 	_, _, err = runConfigValidate(t)
 	require.ErrorContains(t, err, `required flag(s) "config" not set`)
+}
+
+// TestConfigValidateReadsNamedFiles: a config that serve would refuse for a
+// missing CA file or a broken schema fails validate too, against the field.
+func TestConfigValidateReadsNamedFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.json"), []byte(`{"type": 12`), 0o600))
+	p := filepath.Join(dir, "intelgate.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(`providers:
+  socialeye:
+    kind: socialeye
+    keys:
+      - id: prod-1
+        secret: env:X
+    tls:
+      ca_file: missing-ca.pem
+    schema_file: broken.json
+clients:
+  siem:
+    token_sha256: %s
+    providers: [socialeye]
+`, validateHash)), 0o600))
+	_, stderr, err := runConfigValidate(t, "--config", p, "--skip-secrets")
+	require.Equal(t, exitCodeError{code: 1}, err)
+	require.Contains(t, stderr, "line 8: providers.socialeye.tls.ca_file:")
+	require.Contains(t, stderr, "line 9: providers.socialeye.schema_file:")
+	require.Contains(t, stderr, ": 2 problems")
 }

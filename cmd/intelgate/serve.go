@@ -48,6 +48,9 @@ func loadConfigOrReport(cmd *cobra.Command, path string) (*config.Config, error)
 	if err != nil {
 		return nil, reportConfigError(cmd, err)
 	}
+	if list := checkFiles(cfg); len(list) > 0 {
+		return nil, reportConfigError(cmd, list)
+	}
 	return cfg, nil
 }
 

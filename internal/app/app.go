@@ -1,22 +1,24 @@
 // Package app assembles a running gateway from a validated config: secrets,
-// store, providers, authentication and the HTTP API. It is the one place
-// that shows the whole chain (see docs/architecture.md); each layer lives in
-// its own package.
+// store, governance state, providers and their call pipelines,
+// authentication and the HTTP API. It is the one place that shows the whole
+// chain (see docs/architecture.md); each layer lives in its own package.
 package app
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sort"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
+	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/provider"
-	"github.com/intelgate/intelgate/internal/store"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
 )
 
@@ -24,7 +26,9 @@ import (
 type App struct {
 	cfg     *config.Config
 	log     *slog.Logger
-	store   store.Store
+	store   *sqlite.Store
+	closers []io.Closer
+	calls   *Calls
 	gateway *gateway.Gateway
 }
 
@@ -41,32 +45,51 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 			_ = a.Close()
 		}
 	}()
+	warnInactive(cfg, log)
 
+	// Providers first: they read CA and schema files, the likeliest
+	// start-up failures, before anything is written.
+	provs, resolveName, err := buildProviders(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	if a.store, err = openStore(ctx, cfg.Storage); err != nil {
 		return nil, err
 	}
-	keys, err := newKeyring(ctx, cfg, secrets, a.store, log)
+	a.closers = append(a.closers, a.store)
+	state, ready, err := a.openState(ctx, cfg, secrets)
 	if err != nil {
 		return nil, err
 	}
-	provs, resolveName, err := buildProviders(cfg, log)
+	keys, err := resolveKeys(ctx, cfg, secrets, a.store, log)
 	if err != nil {
+		return nil, err
+	}
+	gov, err := newGovernor(cfg, state, keys, log)
+	if err != nil {
+		return nil, err
+	}
+	if a.calls, err = newCalls(cfg, provs, gov, log); err != nil {
 		return nil, err
 	}
 	authn, err := auth.New(cfg.Clients, cfg.Server.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("building client authentication: %w", err)
 	}
+	ready["store"] = a.store
 	a.gateway, err = gateway.New(gateway.Options{
 		Auth:            authn,
 		Providers:       provs,
 		ResolveProvider: resolveName,
-		Keys:            keys,
+		Caller:          a.calls,
+		Admit:           gov,
+		Quota:           a.calls,
 		Seen:            a.store,
-		Ready:           map[string]gateway.Checker{"store": a.store},
+		Ready:           ready,
 		Log:             log,
 		LogIndicators:   cfg.Server.LogIndicators,
 		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),
+		RequestTimeout:  requestTimeout(cfg.Server.WriteTimeout.Std()),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building gateway: %w", err)
@@ -74,7 +97,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	return a, nil
 }
 
-func openStore(ctx context.Context, s config.Storage) (store.Store, error) {
+// requestTimeout leaves a margin under the server's write timeout so that
+// waits and retries end in time for the answer (a 429, 504) to be written.
+func requestTimeout(write time.Duration) time.Duration {
+	if write <= 0 {
+		return 0
+	}
+	return max(write-write/10, write-2*time.Second, time.Second)
+}
+
+// warnInactive says, at start-up, which accepted settings have no effect yet,
+// so an operator is never misled by a config that validates.
+func warnInactive(cfg *config.Config, log *slog.Logger) {
+	if len(cfg.Encryption.Keys) > 0 {
+		log.Warn("encryption keys are configured but not used yet: nothing is stored encrypted in this release")
+	}
+	log.Info("response caching is not active in this release; providers.*.cache settings take effect when it lands")
+}
+
+func openStore(ctx context.Context, s config.Storage) (*sqlite.Store, error) {
 	switch s.Driver {
 	case "", "sqlite":
 		st, err := sqlite.Open(ctx, s.DSN)
@@ -101,7 +142,7 @@ func buildProviders(cfg *config.Config, log *slog.Logger) ([]provider.Provider, 
 	for _, n := range names {
 		p, err := provider.New(n, cfg.Providers[n])
 		if err != nil {
-			return nil, "", fmt.Errorf("building provider %q: %w", n, err)
+			return nil, "", err // already names the provider
 		}
 		provs = append(provs, p)
 		if cfg.Providers[n].Kind == "socialeye" {
@@ -120,21 +161,24 @@ func buildProviders(cfg *config.Config, log *slog.Logger) ([]provider.Provider, 
 	return provs, resolve, nil
 }
 
-// Handler is the gateway's HTTP handler (for tests and the demo).
-func (a *App) Handler() *gateway.Gateway { return a.gateway }
+// Gateway is the HTTP API (for tests and the demo).
+func (a *App) Gateway() *gateway.Gateway { return a.gateway }
 
 // Run serves on ln until ctx is cancelled, then shuts down gracefully.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	a.log.Info("intelgate serving", "addr", ln.Addr().String(), "tls", a.cfg.Server.TLS != nil,
-		"providers", a.gateway.ProviderNames(), "environment", a.cfg.Environment)
+		"providers", a.gateway.ProviderNames(), "environment", a.cfg.Environment, "shared", a.cfg.Shared.Driver)
 	return gateway.Serve(ctx, ln, a.gateway.Handler(), gateway.ListenerOptionsFrom(a.cfg.Server, a.log))
 }
 
-// Close releases the store.
+// Close releases the store and the shared state.
 func (a *App) Close() error {
 	var errs []error
-	if a.store != nil {
-		errs = append(errs, a.store.Close())
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i].Close())
 	}
+	a.closers = nil
 	return errors.Join(errs...)
 }
+
+var _ govern.QuotaCounter = (*sqlite.Store)(nil)

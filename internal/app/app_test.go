@@ -222,7 +222,7 @@ func TestEndToEndUpstreamFailures(t *testing.T) {
 		{"slow upstream", stackOptions{timeout: "300ms", faults: sim.Faults{Latency: 5 * time.Second}}, 504, "upstream-timeout", ""},
 		{"upstream 500", stackOptions{faults: sim.Faults{ErrorRate: 1}}, 502, "upstream-error", ""},
 		{"connection reset", stackOptions{faults: sim.Faults{ResetRate: 1}}, 502, "upstream-unavailable", ""},
-		{"wrong upstream key", stackOptions{gatewayKey: "revoked-key"}, 502, "upstream-auth", ""},
+		{"wrong upstream key", stackOptions{gatewayKey: "revoked-key"}, 503, "unavailable", "no usable key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,7 +238,7 @@ func TestEndToEndUpstreamFailures(t *testing.T) {
 			}
 			require.NotContains(t, s.logs.String(), simKey)
 			require.NotContains(t, s.logs.String(), "revoked-key")
-			if tc.slug == "upstream-auth" {
+			if tc.name == "wrong upstream key" {
 				require.Contains(t, s.logs.String(), `"event":"upstream_auth_rejected"`)
 			}
 		})

@@ -66,6 +66,13 @@ type Storage struct {
 type Shared struct {
 	Driver string     `yaml:"driver"`
 	URL    secret.Ref `yaml:"url"` // a redis URL can carry a password: a reference
+	// Fail decides what happens when Redis is unreachable: closed (default)
+	// refuses upstream calls with 503, open lets them through unpaced.
+	Fail string `yaml:"fail"`
+	// Timeout bounds every Redis operation (default 250ms).
+	Timeout Duration `yaml:"timeout"`
+	// Prefix namespaces intelgate's Redis keys (default "intelgate:").
+	Prefix string `yaml:"prefix"`
 }
 
 // Encryption holds data-at-rest keys; the first writes, all read.
@@ -141,6 +148,13 @@ type Limits struct {
 	Rate   Rate   `yaml:"rate"`
 	Burst  int    `yaml:"burst"`
 	Quotas Quotas `yaml:"quotas"`
+	// TimeZone is the IANA zone whose calendar the day and month quotas
+	// follow (default UTC): match the provider's billing calendar.
+	TimeZone string `yaml:"time_zone"`
+	// MaxWait is how long an interactive lookup may wait for a unit of a
+	// provider's rate before it is answered 429 (default 2s, and never
+	// beyond the caller's deadline). Providers only.
+	MaxWait Duration `yaml:"max_wait"`
 }
 
 // Quotas are calendar quotas; zero means unlimited.
@@ -152,7 +166,11 @@ type Quotas struct {
 // Retry bounds retries of one upstream call.
 type Retry struct {
 	MaxAttempts int      `yaml:"max_attempts"` // default 3
-	MaxWait     Duration `yaml:"max_wait"`     // default 30s
+	MaxWait     Duration `yaml:"max_wait"`     // default 30s: cap on any single Retry-After wait
+	Backoff     Duration `yaml:"backoff"`      // default 200ms: base of the full-jitter backoff
+	// Budget caps retries at this fraction of first attempts (default 0.1),
+	// so retries add at most ~10% load to an upstream in an outage.
+	Budget float64 `yaml:"budget"`
 }
 
 // Breaker is the per-provider circuit breaker.
@@ -161,6 +179,8 @@ type Breaker struct {
 	MinRequests  int      `yaml:"min_requests"`  // default 20
 	Window       Duration `yaml:"window"`        // default 60s
 	OpenFor      Duration `yaml:"open_for"`      // default 30s
+	// HalfOpenRequests is how many probes may run at once when half-open.
+	HalfOpenRequests int `yaml:"half_open_requests"` // default 1
 }
 
 // Cache TTLs.

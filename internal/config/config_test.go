@@ -14,6 +14,12 @@ import (
 // produce: each string must appear in exactly one reported problem, and no
 // other problem may be reported. Each string starts with the line and field.
 var badFiles = map[string][]string{
+	"timeout-vs-write":       {`line 10: providers.socialeye.timeout: must be shorter than server.write_timeout (30s)`},
+	"time-zone":              {`line 10: providers.socialeye.limits.time_zone: unknown time zone "Mars/Olympus"`},
+	"retry-budget":           {`line 9: providers.socialeye.retry.budget: must be between 0 and 1`, `line 10: providers.socialeye.retry.backoff: must be greater than 0`},
+	"half-open":              {`line 9: providers.socialeye.breaker.half_open_requests: must be at least 1`},
+	"shared-fail":            {`line 4: shared.fail: must be closed`, `line 5: shared.timeout: must be greater than 0`},
+	"client-max-wait":        {`line 12: clients.siem.limits.max_wait: only providers wait`},
 	"unknown-field":          {`line 3: server.listn: unknown field "listn"; did you mean "listen"?`},
 	"bad-duration":           {`line 8: providers.socialeye.timeout: invalid duration "3x"`},
 	"bad-size":               {`line 8: providers.socialeye.max_response_bytes: invalid size "5XB"`},

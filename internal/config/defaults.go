@@ -40,6 +40,13 @@ const (
 	DefaultHTTPMethod        = "GET"
 	DefaultAuthIn            = "bearer"
 	DefaultNotFoundStatus    = 404
+	DefaultMaxWait           = Duration(2 * time.Second)
+	DefaultRetryBackoff      = Duration(200 * time.Millisecond)
+	DefaultRetryBudget       = 0.1
+	DefaultHalfOpenRequests  = 1
+	DefaultSharedFail        = "closed"
+	DefaultSharedTimeout     = Duration(250 * time.Millisecond)
+	DefaultSharedPrefix      = "intelgate:"
 )
 
 // IndicatorTypes are the types a provider may list under types (every type
@@ -68,7 +75,8 @@ func (c *Config) setDefaults() {
 		MaxBodyBytes:      DefaultMaxBodyBytes,
 	}
 	c.Storage = Storage{Driver: DefaultStorageDriver, DSN: DefaultSQLiteDSN}
-	c.Shared = Shared{Driver: DefaultSharedDriver}
+	c.Shared = Shared{Driver: DefaultSharedDriver, Fail: DefaultSharedFail, Timeout: DefaultSharedTimeout,
+		Prefix: DefaultSharedPrefix}
 }
 
 // DefaultProvider returns a provider with every default set; Kind, BaseURL
@@ -83,13 +91,16 @@ func (p *Provider) setDefaults() {
 	p.TLS.MinVersion = DefaultMinTLSVersion
 	p.Timeout = DefaultProviderTimeout
 	p.MaxResponseBytes = DefaultMaxResponseBytes
-	p.Retry = Retry{MaxAttempts: DefaultRetryMaxAttempts, MaxWait: DefaultRetryMaxWait}
+	p.Retry = Retry{MaxAttempts: DefaultRetryMaxAttempts, MaxWait: DefaultRetryMaxWait,
+		Backoff: DefaultRetryBackoff, Budget: DefaultRetryBudget}
 	p.Breaker = Breaker{
-		FailureRatio: DefaultFailureRatio,
-		MinRequests:  DefaultMinRequests,
-		Window:       DefaultBreakerWindow,
-		OpenFor:      DefaultBreakerOpenFor,
+		FailureRatio:     DefaultFailureRatio,
+		MinRequests:      DefaultMinRequests,
+		Window:           DefaultBreakerWindow,
+		OpenFor:          DefaultBreakerOpenFor,
+		HalfOpenRequests: DefaultHalfOpenRequests,
 	}
+	p.Limits.MaxWait = DefaultMaxWait
 	p.Cache = Cache{TTL: DefaultCacheTTL, NegativeTTL: DefaultNegativeCacheTTL}
 }
 
@@ -153,7 +164,20 @@ func (c *Config) finish() {
 // A burst left at 0 becomes one second's worth of the rate (at least 1):
 // 10/s bursts to 10, but 3600/h bursts to 1 rather than to 3600 at once.
 func (l *Limits) finish() {
+	if l.TimeZone == "" {
+		l.TimeZone = "UTC"
+	}
 	if l.Burst == 0 && !l.Rate.Unlimited() {
 		l.Burst = max(1, int(math.Ceil(l.Rate.PerSecond())))
 	}
+}
+
+// Location is the time zone of l's calendar quotas; TimeZone is validated at
+// load time, so an error here cannot happen for a loaded config.
+func (l Limits) Location() *time.Location {
+	loc, err := time.LoadLocation(l.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }

@@ -165,3 +165,7 @@ func (c *Config) absolutePaths() {
 		}
 	}
 }
+
+// LineOf returns the line field was written on, or 0; checks made outside
+// this package (files a field names) use it to point at the right line.
+func (c *Config) LineOf(field string) int { return c.lineOf(field) }

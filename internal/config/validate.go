@@ -187,6 +187,12 @@ func (v *validator) shared() {
 	default:
 		v.add("shared.driver", "must be memory or redis, not %s", quote(s.Driver))
 	}
+	if s.Fail != "closed" && s.Fail != "open" {
+		v.add("shared.fail", "must be closed (refuse with 503 when Redis is unreachable) or open (call upstream unpaced), not %s", quote(s.Fail))
+	}
+	if s.Timeout <= 0 {
+		v.add("shared.timeout", "must be greater than 0")
+	}
 }
 
 func (v *validator) encryption() {

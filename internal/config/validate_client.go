@@ -44,6 +44,9 @@ func (v *validator) client(name string, c *Client, tokens map[string]string) {
 	}
 	v.prefixes(f+".source_cidrs", c.SourceCIDRs)
 	v.limits(f+".limits", c.Limits)
+	if c.Limits.MaxWait != 0 {
+		v.add(f+".limits.max_wait", "only providers wait for capacity; a client over its own limit is answered 429 at once")
+	}
 }
 
 func quotedList(s []string) string {

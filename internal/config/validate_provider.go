@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/indicator"
 )
@@ -30,12 +31,16 @@ func (v *validator) provider(name string, p *Provider) {
 	v.providerTLS(f+".tls", p.TLS)
 	if p.Timeout <= 0 {
 		v.add(f+".timeout", "must be greater than 0")
+	} else if wt := v.cfg.Server.WriteTimeout; wt > 0 && p.Timeout >= wt {
+		v.add(f+".timeout", "must be shorter than server.write_timeout (%s), or the connection is cut before the 504 can be written",
+			wt.Std())
 	}
 	v.positiveSize(f+".max_response_bytes", p.MaxResponseBytes)
 	v.limits(f+".limits", p.Limits)
 	if p.Retry.MaxAttempts < 1 {
 		v.add(f+".retry.max_attempts", "must be at least 1 (1 means no retries)")
 	}
+	v.retry(f+".retry", p.Retry)
 	v.breaker(f+".breaker", p.Breaker)
 	v.types(f+".types", p)
 	switch {
@@ -114,6 +119,12 @@ func validPin(pin string) bool {
 }
 
 func (v *validator) limits(f string, l Limits) {
+	if _, err := time.LoadLocation(l.TimeZone); err != nil || l.TimeZone == "Local" {
+		v.add(f+".time_zone", "unknown time zone %s; use an IANA name such as UTC or America/New_York", quote(l.TimeZone))
+	}
+	if l.MaxWait < 0 {
+		v.add(f+".max_wait", "must not be negative")
+	}
 	if l.Burst < 0 {
 		v.add(f+".burst", "must not be negative")
 	}
@@ -137,6 +148,21 @@ func (v *validator) breaker(f string, b Breaker) {
 	}
 	if b.OpenFor <= 0 {
 		v.add(f+".open_for", "must be greater than 0")
+	}
+	if b.HalfOpenRequests < 1 {
+		v.add(f+".half_open_requests", "must be at least 1")
+	}
+}
+
+func (v *validator) retry(f string, r Retry) {
+	if r.MaxWait <= 0 {
+		v.add(f+".max_wait", "must be greater than 0")
+	}
+	if r.Backoff <= 0 {
+		v.add(f+".backoff", "must be greater than 0")
+	}
+	if !(r.Budget >= 0 && r.Budget <= 1) {
+		v.add(f+".budget", "must be between 0 and 1 (a fraction of first attempts)")
 	}
 }
 

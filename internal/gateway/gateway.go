@@ -15,7 +15,6 @@ import (
 
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/provider"
-	"github.com/intelgate/intelgate/internal/secret"
 )
 
 // Authenticator identifies the calling application.
@@ -23,10 +22,16 @@ type Authenticator interface {
 	Authenticate(r *http.Request) (*auth.Client, netip.Addr, error)
 }
 
-// KeySource picks the upstream key a client's environment uses for a
-// provider. The quota issue replaces the static choice with key pools.
-type KeySource interface {
-	Key(provider, environment string) (keyID string, key secret.Value, ok bool)
+// Caller runs one provider lookup for a client environment through the
+// resilience chain: coalescing, the governor (key pool, rate, quota,
+// pauses), the circuit breaker and retries (internal/pipeline).
+type Caller interface {
+	Call(ctx context.Context, provider, environment string, req provider.Request) (provider.Result, error)
+}
+
+// ClientAdmitter enforces each client's own rate and daily quota.
+type ClientAdmitter interface {
+	AdmitClient(ctx context.Context, client string) error
 }
 
 // SeenRecorder remembers when each client was last seen.
@@ -46,13 +51,19 @@ type Options struct {
 	// ResolveProvider names the provider behind the SocialEye drop-in
 	// /v1/resolve; empty disables the endpoint (404).
 	ResolveProvider string
-	Keys            KeySource
+	Caller          Caller
+	Admit           ClientAdmitter     // optional: client limits
+	Quota           QuotaReporter      // optional: GET /v1/quota
 	Seen            SeenRecorder       // optional
 	Ready           map[string]Checker // name → dependency, for /readyz
 	Log             *slog.Logger
 	LogIndicators   bool
 	MaxBodyBytes    int64
-	Now             func() time.Time // default time.Now
+	// RequestTimeout bounds each request's work (waits, retries, upstream
+	// calls) so the answer is written before the server's write timeout
+	// cuts the connection. 0: no bound beyond the client's own.
+	RequestTimeout time.Duration
+	Now            func() time.Time // default time.Now
 }
 
 // Gateway serves the HTTP API.
@@ -61,30 +72,36 @@ type Gateway struct {
 	providers       map[string]provider.Provider
 	order           []string
 	resolveProvider string
-	keys            KeySource
+	caller          Caller
+	admit           ClientAdmitter
+	quota           QuotaReporter
 	seen            *seenThrottle
 	ready           map[string]Checker
 	log             *slog.Logger
 	logIndicators   bool
 	maxBodyBytes    int64
+	requestTimeout  time.Duration
 	now             func() time.Time
 	mux             *http.ServeMux
 }
 
 // New validates o and builds the Gateway.
 func New(o Options) (*Gateway, error) {
-	if o.Auth == nil || o.Keys == nil {
-		return nil, errors.New("gateway: Auth and Keys are required")
+	if o.Auth == nil || o.Caller == nil {
+		return nil, errors.New("gateway: Auth and Caller are required")
 	}
 	g := &Gateway{
 		auth:            o.Auth,
 		providers:       make(map[string]provider.Provider, len(o.Providers)),
 		resolveProvider: o.ResolveProvider,
-		keys:            o.Keys,
+		caller:          o.Caller,
+		admit:           o.Admit,
+		quota:           o.Quota,
 		ready:           o.Ready,
 		log:             o.Log,
 		logIndicators:   o.LogIndicators,
 		maxBodyBytes:    o.MaxBodyBytes,
+		requestTimeout:  o.RequestTimeout,
 		now:             o.Now,
 	}
 	if g.log == nil {
@@ -117,8 +134,9 @@ func (g *Gateway) routes() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.handleHealthz)
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
-	mux.Handle("GET /v1/resolve", g.authenticated(http.HandlerFunc(g.handleResolve)))
-	mux.Handle("GET /v1/lookup", g.authenticated(http.HandlerFunc(g.handleLookup)))
+	mux.Handle("GET /v1/resolve", g.authenticated(g.admitted(http.HandlerFunc(g.handleResolve))))
+	mux.Handle("GET /v1/lookup", g.authenticated(g.admitted(http.HandlerFunc(g.handleLookup))))
+	mux.Handle("GET /v1/quota", g.authenticated(http.HandlerFunc(g.handleQuota)))
 	mux.HandleFunc("/", g.handleNotFound)
 	g.mux = mux
 }

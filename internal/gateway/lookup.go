@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -26,9 +27,9 @@ type LookupResult struct {
 	Status    string          `json:"status"` // ok | not_found | error
 	Cached    bool            `json:"cached"`
 	Stale     bool            `json:"stale"`
-	FetchedAt *time.Time      `json:"fetched_at,omitempty"`
-	Data      json.RawMessage `json:"data,omitempty"`
-	Error     *ResultError    `json:"error,omitempty"`
+	FetchedAt *time.Time      `json:"fetched_at"` // null on error
+	Data      json.RawMessage `json:"data"`       // null unless ok
+	Error     *ResultError    `json:"error"`      // null unless error
 }
 
 // ResultError is a per-provider failure, shaped like a problem object.
@@ -73,6 +74,17 @@ func (g *Gateway) handleLookup(w http.ResponseWriter, r *http.Request) {
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
+			// A panic in this goroutine is beyond the middleware's recover
+			// and would end the process; it becomes this provider's error.
+			defer func() {
+				if v := recover(); v != nil {
+					g.log.Error("panic in provider lookup", "provider", name, "request_id", requestID(r.Context()),
+						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+					p := newProblem(kindInternal, "an internal error occurred; quote the request id to your operator")
+					results[i] = LookupResult{Provider: name, Status: "error",
+						Error: &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail}}
+				}
+			}()
 			results[i] = g.lookupOne(r, name, ind)
 		})
 	}

@@ -87,6 +87,11 @@ func (g *Gateway) withRequestContext(next http.Handler) http.Handler {
 		info := &requestInfo{}
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxInfo, info)
+		if g.requestTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, g.requestTimeout)
+			defer cancel()
+		}
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}

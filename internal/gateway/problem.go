@@ -41,7 +41,8 @@ var (
 	kindUnsupportedType  = problemKind{"unsupported-type", http.StatusBadRequest, "No permitted provider supports this indicator type"}
 	kindNotFound         = problemKind{"not-found", http.StatusNotFound, "Not found"}
 	kindMethodNotAllowed = problemKind{"method-not-allowed", http.StatusMethodNotAllowed, "Method not allowed"}
-	kindUpRateLimited    = problemKind{"upstream-rate-limited", http.StatusTooManyRequests, "Upstream rate limit reached"}
+	kindRateLimited      = problemKind{"rate-limited", http.StatusTooManyRequests, "Client rate limit or quota reached"}
+	kindUpRateLimited    = problemKind{"upstream-rate-limited", http.StatusTooManyRequests, "Provider rate limit or quota reached"}
 	kindUpTLS            = problemKind{"upstream-tls", http.StatusBadGateway, "Upstream TLS verification failed"}
 	kindUpUnavailable    = problemKind{"upstream-unavailable", http.StatusBadGateway, "Upstream unreachable"}
 	kindUpInvalid        = problemKind{"upstream-invalid-response", http.StatusBadGateway, "Upstream sent an invalid response"}
@@ -64,7 +65,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if p.retryAfter > 0 {
+	// 429 and 503 always say when to come back (at least 1s), even when the
+	// cause gave no estimate: a client without one would retry at once.
+	if p.retryAfter > 0 || p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(p.retryAfter), 10))
 	}
 	if p.Status == http.StatusUnauthorized {

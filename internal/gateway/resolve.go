@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -39,19 +38,18 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, paramProblem("type", "must be a lowercase identifier such as auto"))
 		return
 	}
-	hint := indicator.Auto
-	if t, err := indicator.ParseType(typ); err == nil {
-		hint = t
-	}
-	ind, err := indicator.Parse(q.Get("query"), hint)
-	if err != nil && hint != indicator.Auto && errors.Is(err, indicator.ErrTypeMismatch) {
-		// The upstream may know types we do not model the same way; only
-		// the input checks are ours to enforce here.
-		ind, err = indicator.Parse(q.Get("query"), indicator.Auto)
-	}
+	// A drop-in forwards what the client asked, as SocialEye would see it:
+	// only our input safety checks apply (size, UTF-8, control characters).
+	// Detection runs for the access log's type; a value we cannot classify
+	// (a full name, a CIDR) is still a valid SocialEye query.
+	query, err := indicator.CheckInput(q.Get("query"))
 	if err != nil {
 		writeProblem(w, r, paramProblem("query", err.Error()))
 		return
+	}
+	ind := indicator.Indicator{Raw: q.Get("query"), Value: query, Type: indicator.Username}
+	if parsed, err := indicator.Parse(query, indicator.Auto); err == nil {
+		ind.Type = parsed.Type
 	}
 	info.indicatorType, info.indicator = string(ind.Type), ind.Value
 

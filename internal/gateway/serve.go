@@ -42,6 +42,18 @@ func ListenerOptionsFrom(s config.Server, log *slog.Logger) ListenerOptions {
 	}
 }
 
+// inboundCipherSuites are the TLS 1.2 suites the listener accepts: ECDHE for
+// forward secrecy, AEAD only (no CBC, no RSA key exchange). TLS 1.3 suites
+// are not configurable and all qualify.
+var inboundCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // ErrPlaintextNotLoopback refuses to serve tokens in clear text over a network.
 var ErrPlaintextNotLoopback = errors.New("refusing plaintext HTTP on a non-loopback address: configure server.tls, or set server.allow_plaintext: true only behind a TLS-terminating proxy")
 
@@ -74,7 +86,8 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ListenerOptio
 		if minV < tls.VersionTLS12 {
 			minV = tls.VersionTLS12
 		}
-		srv.TLSConfig = &tls.Config{MinVersion: minV, Certificates: []tls.Certificate{cert}}
+		srv.TLSConfig = &tls.Config{MinVersion: minV, Certificates: []tls.Certificate{cert},
+			CipherSuites: inboundCipherSuites}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	} else if !o.AllowPlaintext && !isLoopback(ln.Addr()) {
 		return ErrPlaintextNotLoopback

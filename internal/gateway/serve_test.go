@@ -103,6 +103,11 @@ func TestServeTLSRefusesOldClients(t *testing.T) {
 	_, err = tls.Dial("tcp", ln.Addr().String(), old)
 	require.Error(t, err, "a TLS 1.1 client must be refused")
 
+	cbc := &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}}
+	_, err = tls.Dial("tcp", ln.Addr().String(), cbc)
+	require.Error(t, err, "a TLS 1.2 client offering only CBC suites must be refused")
+
 	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, conn.ConnectionState().Version, uint16(tls.VersionTLS12))

@@ -5,26 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/resilience"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
 
-// errNoKey means no upstream key exists for the client's environment.
-var errNoKey = errors.New("no upstream key for this environment")
-
-// upstreamProblem maps a provider failure to the problem the client sees.
-// Details name the provider and the failed check, never a key, URL or body.
-func (g *Gateway) upstreamProblem(ctx context.Context, providerName, keyID string, err error) *Problem {
-	var ue *upstream.Error
-	if errors.Is(err, provider.ErrUnsafeIndicator) {
-		p := newProblem(kindInvalidParameter, fmt.Sprintf("provider %s cannot look up this value safely (it would form a . or .. path segment)", providerName))
-		p.Parameter = "indicator"
+// upstreamProblem maps a failure of the call chain to the problem the client
+// sees. Details name the provider and the failed check, never a key, URL or
+// body. providerName is empty for client-scope failures.
+func (g *Gateway) upstreamProblem(ctx context.Context, providerName string, err error) *Problem {
+	if p := g.chainProblem(providerName, err); p != nil {
 		return p
 	}
-	if errors.Is(err, errNoKey) {
-		return newProblem(kindUnavailable, fmt.Sprintf("provider %s has no key for this client's environment", providerName))
-	}
+	var ue *upstream.Error
 	if !errors.As(err, &ue) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return newProblem(kindUpTimeout, fmt.Sprintf("provider %s did not answer in time", providerName))
@@ -45,12 +41,7 @@ func (g *Gateway) upstreamProblem(ctx context.Context, providerName, keyID strin
 	case upstream.KindTooLarge, upstream.KindContentType, upstream.KindMalformed, upstream.KindSchema:
 		p = newProblem(kindUpInvalid, fmt.Sprintf("provider %s: %s", providerName, ue.Detail))
 	case upstream.KindAuth:
-		// The upstream refused our key: revoked, expired or wrong. That is
-		// a security event for the operator, not something the client can fix.
-		level = slog.LevelError
-		g.log.Error("security event: upstream rejected the gateway's key",
-			"event", "upstream_auth_rejected", "provider", providerName, "key_id", keyID,
-			"upstream_status", ue.Status, "request_id", requestID(ctx))
+		// The call chain has logged the security event with the key id.
 		p = newProblem(kindUpAuth, fmt.Sprintf("provider %s rejected the gateway's credentials; the operator has been alerted", providerName))
 	case upstream.KindRateLimited:
 		p = newProblem(kindUpRateLimited, fmt.Sprintf("provider %s is rate limiting; retry later", providerName))
@@ -65,4 +56,60 @@ func (g *Gateway) upstreamProblem(ctx context.Context, providerName, keyID strin
 			"upstream_status", ue.Status, "detail", ue.Detail, "request_id", requestID(ctx))
 	}
 	return p
+}
+
+// chainProblem maps the failures the gateway's own layers produce: pacing,
+// key pool, circuit breaker, unsafe input.
+func (g *Gateway) chainProblem(providerName string, err error) *Problem {
+	var limited *govern.LimitedError
+	var open *resilience.OpenError
+	switch {
+	case errors.Is(err, provider.ErrUnsafeIndicator):
+		p := newProblem(kindInvalidParameter, fmt.Sprintf("provider %s cannot look up this value safely (it would form a . or .. path segment)", providerName))
+		p.Parameter = "indicator"
+		return p
+	case errors.As(err, &limited) && limited.Scope == "client":
+		p := newProblem(kindRateLimited, fmt.Sprintf("client %s: %s reached; retry after %s", limited.Name,
+			limitReason(limited.Reason), roundUp(limited.RetryAfter)))
+		p.retryAfter = limited.RetryAfter
+		return p
+	case errors.As(err, &limited):
+		p := newProblem(kindUpRateLimited, fmt.Sprintf("provider %s: %s reached; retry after %s", limited.Name,
+			limitReason(limited.Reason), roundUp(limited.RetryAfter)))
+		p.retryAfter = limited.RetryAfter
+		return p
+	case errors.As(err, &open):
+		p := newProblem(kindUnavailable, fmt.Sprintf("provider %s is failing; its circuit breaker is open", providerName))
+		p.retryAfter = open.RetryAfter
+		return p
+	case errors.Is(err, resilience.ErrOpen):
+		p := newProblem(kindUnavailable, fmt.Sprintf("provider %s is failing; its circuit breaker is open", providerName))
+		p.retryAfter = time.Second
+		return p
+	case errors.Is(err, govern.ErrNoKeys):
+		return newProblem(kindUnavailable, fmt.Sprintf("provider %s has no usable key for this client's environment (revoked by the upstream, or none configured)", providerName))
+	case errors.Is(err, govern.ErrUnavailable):
+		p := newProblem(kindUnavailable, "the shared rate-limit state is unreachable; refusing to call upstream unpaced")
+		p.retryAfter = time.Second
+		return p
+	}
+	return nil
+}
+
+func limitReason(r string) string {
+	switch r {
+	case "rate":
+		return "rate limit"
+	case "day_quota":
+		return "daily quota"
+	case "month_quota":
+		return "monthly quota"
+	case "paused":
+		return "upstream-requested pause"
+	}
+	return r
+}
+
+func roundUp(d time.Duration) string {
+	return (time.Duration(retryAfterSeconds(d)) * time.Second).String()
 }

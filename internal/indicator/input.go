@@ -55,3 +55,9 @@ func invalidUTF8At(s string) int {
 	}
 	return -1
 }
+
+// CheckInput applies only the input checks every indicator passes (size,
+// UTF-8, control characters, not empty) and returns raw with surrounding
+// whitespace trimmed. Pass-through endpoints use it where the upstream, not
+// intelgate, decides what a query means.
+func CheckInput(raw string) (string, error) { return checkInput(raw) }

@@ -91,3 +91,10 @@ func compileSchema(path string) (*jsonschema.Schema, error) {
 // errNoKey is returned when Lookup gets no key: every kind sends one, and
 // an unauthenticated call would only earn a 401 and a security alert.
 var errNoKey = errors.New("no upstream key for this environment")
+
+// CompileSchema compiles a schema_file the way New does, so configuration
+// checks can report a broken schema against its field before start-up.
+func CompileSchema(path string) error {
+	_, err := compileSchema(path)
+	return err
+}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/secret"
@@ -31,6 +32,11 @@ type Request struct {
 type Result struct {
 	Data     json.RawMessage
 	NotFound bool
+	// PauseFor is the upstream's proactive "slow down" hint: its rate-limit
+	// headers said no units remain on the key used, for this long
+	// (upstream.Response.ExhaustedFor). The governor pauses that key now,
+	// so the upstream never has to answer 429. 0 means no hint. Uncapped.
+	PauseFor time.Duration
 }
 
 // Provider answers lookups. Errors are *upstream.Error for upstream failures.

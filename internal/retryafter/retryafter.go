@@ -1,4 +1,6 @@
-// Package retryafter parses the HTTP Retry-After header (RFC 9110 §10.2.3).
+// Package retryafter parses the HTTP Retry-After header (RFC 9110 §10.2.3)
+// and, through FromHeaders, the rate-limit headers upstreams use to say
+// "slow down" (IETF RateLimit drafts and the X-RateLimit-* convention).
 //
 // It is ours rather than a library's because the details matter for quota
 // safety: the header may be delta-seconds or an HTTP-date in any of the three

@@ -58,7 +58,9 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 	if uerr != nil {
 		return nil, redact(uerr, req)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+	res := &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	res.ExhaustedFor, _ = retryafter.Exhausted(resp.Header, c.now())
+	return res, nil
 }
 
 // judge applies the status, content-type, size and JSON rules, in that
@@ -98,7 +100,11 @@ func (c *Client) statusError(resp *http.Response, v Validation) *Error {
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	switch {
 	case slices.Contains(notFound, code):
-		return &Error{Kind: KindNotFound, Status: code, Detail: "upstream has no data for this query (" + status + ")"}
+		// A "no data" answer usually spends quota too, so it carries the
+		// same proactive pause hint as a success.
+		hint, _ := retryafter.Exhausted(resp.Header, c.now())
+		return &Error{Kind: KindNotFound, Status: code, RetryAfter: hint,
+			Detail: "upstream has no data for this query (" + status + ")"}
 	case code >= 200 && code <= 299:
 		return nil
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -120,8 +126,10 @@ func (c *Client) statusError(resp *http.Response, v Validation) *Error {
 	}
 }
 
+// retryAfter reads every "slow down" signal an upstream may send with a 429
+// or 503: Retry-After first, then the IETF and X- rate-limit headers.
 func (c *Client) retryAfter(resp *http.Response) time.Duration {
-	d, _ := retryafter.Parse(resp.Header.Get("Retry-After"), c.now())
+	d, _ := retryafter.FromHeaders(resp.Header, c.now())
 	return d
 }
 

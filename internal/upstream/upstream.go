@@ -38,9 +38,13 @@ const (
 // Error is an upstream failure. Detail is safe to show a client: it never
 // holds a key, a URL query string or upstream body bytes.
 type Error struct {
-	Kind       Kind
-	Status     int           // upstream HTTP status, 0 when none
-	RetryAfter time.Duration // from Retry-After on 429/503, 0 when absent
+	Kind   Kind
+	Status int // upstream HTTP status, 0 when none
+	// RetryAfter is how long the upstream asked us to wait: on 429/503 from
+	// Retry-After or its rate-limit headers (retryafter.FromHeaders); on
+	// not_found, the proactive hint of Response.ExhaustedFor. 0 when absent.
+	// Uncapped: callers apply retry.max_wait.
+	RetryAfter time.Duration
 	Detail     string
 	Err        error // underlying cause (also secret-free)
 }
@@ -94,6 +98,12 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   json.RawMessage
+	// ExhaustedFor is a proactive pause hint: the rate-limit headers of this
+	// successful answer say no units remain, for this long
+	// (retryafter.Exhausted). Pausing the key now spares the upstream a
+	// request it would refuse with 429. 0 when units remain or no header
+	// says. Uncapped: callers apply retry.max_wait.
+	ExhaustedFor time.Duration
 }
 
 // Client performs upstream calls. It is safe for concurrent use; build one

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
-	"github.com/intelgate/intelgate/internal/secret"
+	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/store"
 )
 
@@ -15,34 +15,19 @@ import (
 // The monitoring issue turns this into an alert rule.
 const keyAgeWarning = 90 * 24 * time.Hour
 
-type keyEntry struct {
-	id    string
-	value secret.Value
-}
-
-// keyring holds the resolved upstream keys per provider and environment.
-// For now a client uses the first key of its environment; the quota issue
-// replaces this with pools that skip revoked or exhausted keys.
-type keyring struct {
-	keys map[string]map[string][]keyEntry // provider → environment → keys
-}
-
-// keySecrets is what the keyring needs from resolved config secrets.
-type keySecrets interface {
-	Key(provider, keyID string) (secret.Value, bool)
-}
-
-func newKeyring(ctx context.Context, cfg *config.Config, secrets keySecrets, st store.Store, log *slog.Logger) (*keyring, error) {
+// resolveKeys turns each provider's configured keys into the governor's key
+// pool, records each key's fingerprint (logging a rotation when it changed
+// since the last start) and warns about old keys.
+func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secrets, st store.Store, log *slog.Logger) (map[string][]govern.Key, error) {
 	now := time.Now().UTC()
-	kr := &keyring{keys: map[string]map[string][]keyEntry{}}
+	out := map[string][]govern.Key{}
 	for name, p := range cfg.Providers {
-		kr.keys[name] = map[string][]keyEntry{}
 		for _, k := range p.Keys {
 			v, ok := secrets.Key(name, k.ID)
 			if !ok {
 				return nil, fmt.Errorf("provider %q key %q: secret not resolved", name, k.ID)
 			}
-			kr.keys[name][k.Environment] = append(kr.keys[name][k.Environment], keyEntry{id: k.ID, value: v})
+			out[name] = append(out[name], govern.Key{ID: k.ID, Environment: k.Environment, Value: v})
 			changed, err := st.RecordKeyFingerprint(ctx, name, k.ID, v.Fingerprint(), now)
 			if err != nil {
 				return nil, fmt.Errorf("recording fingerprint of provider %q key %q: %w", name, k.ID, err)
@@ -57,14 +42,5 @@ func newKeyring(ctx context.Context, cfg *config.Config, secrets keySecrets, st 
 			}
 		}
 	}
-	return kr, nil
-}
-
-// Key returns the first key of environment env for provider.
-func (k *keyring) Key(provider, env string) (string, secret.Value, bool) {
-	ks := k.keys[provider][env]
-	if len(ks) == 0 {
-		return "", secret.Value{}, false
-	}
-	return ks[0].id, ks[0].value, true
+	return out, nil
 }

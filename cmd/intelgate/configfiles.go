@@ -1,0 +1,46 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"slices"
+
+	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/upstream"
+)
+
+// checkFiles reads every file the configuration names (CA files, JSON
+// schemas, the listener's certificate) the way serve will, so that
+// `config validate` and `serve` report the same problems, each against
+// its field, before anything starts.
+func checkFiles(cfg *config.Config) config.ErrorList {
+	var list config.ErrorList
+	add := func(field string, err error) {
+		list = append(list, &config.FieldError{Field: field, Line: cfg.LineOf(field), Msg: err.Error(), Err: err})
+	}
+	names := make([]string, 0, len(cfg.Providers))
+	for n := range cfg.Providers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		p := cfg.Providers[n]
+		if p.TLS.CAFile != "" {
+			if _, err := upstream.RootPool(p.TLS.CAFile); err != nil {
+				add(fmt.Sprintf("providers.%s.tls.ca_file", n), err)
+			}
+		}
+		if p.SchemaFile != "" {
+			if err := provider.CompileSchema(p.SchemaFile); err != nil {
+				add(fmt.Sprintf("providers.%s.schema_file", n), err)
+			}
+		}
+	}
+	if t := cfg.Server.TLS; t != nil {
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			add("server.tls.cert_file", fmt.Errorf("loading the certificate and key: %w", err))
+		}
+	}
+	return list
+}

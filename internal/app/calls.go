@@ -1,0 +1,83 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/pipeline"
+	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/resilience"
+)
+
+// Calls holds each provider's pipeline and breaker; it is the gateway's
+// Caller and QuotaReporter.
+type Calls struct {
+	gov       *govern.Governor
+	pipelines map[string]*pipeline.Pipeline
+	breakers  map[string]*resilience.Breaker
+}
+
+func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governor, log *slog.Logger) (*Calls, error) {
+	c := &Calls{gov: gov, pipelines: map[string]*pipeline.Pipeline{}, breakers: map[string]*resilience.Breaker{}}
+	for _, p := range provs {
+		name := p.Name()
+		pc := cfg.Providers[name]
+		br := resilience.NewBreaker(name, resilience.BreakerSettings{
+			FailureRatio:     pc.Breaker.FailureRatio,
+			MinRequests:      pc.Breaker.MinRequests,
+			Window:           pc.Breaker.Window.Std(),
+			OpenFor:          pc.Breaker.OpenFor.Std(),
+			HalfOpenRequests: pc.Breaker.HalfOpenRequests,
+			OnStateChange: func(from, to string) {
+				log.Warn("circuit breaker state changed", "provider", name, "from", from, "to", to)
+			},
+		})
+		pl, err := pipeline.New(pipeline.Options{
+			Provider: p,
+			Governor: gov,
+			Breaker:  br,
+			Retry: resilience.Policy{MaxAttempts: pc.Retry.MaxAttempts, Base: pc.Retry.Backoff.Std(),
+				Cap: pc.Retry.MaxWait.Std()},
+			Budget:   resilience.NewBudget(pc.Retry.Budget, 1, nil),
+			MaxPause: pc.Retry.MaxWait.Std(),
+			Keys:     len(pc.Keys),
+			Log:      log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("building pipeline for provider %q: %w", name, err)
+		}
+		c.pipelines[name], c.breakers[name] = pl, br
+	}
+	return c, nil
+}
+
+// Call runs one lookup through the provider's pipeline.
+func (c *Calls) Call(ctx context.Context, name, env string, req provider.Request) (provider.Result, error) {
+	pl, ok := c.pipelines[name]
+	if !ok {
+		return provider.Result{}, fmt.Errorf("calling %q: %w", name, govern.ErrUnknownProvider)
+	}
+	res, _, err := pl.Lookup(ctx, env, req)
+	return res, err
+}
+
+// ProviderStatus reports a provider's keys for an environment.
+func (c *Calls) ProviderStatus(ctx context.Context, name, env string) ([]govern.KeyStatus, error) {
+	return c.gov.ProviderStatus(ctx, name, env)
+}
+
+// ClientStatus reports a client's own allowance.
+func (c *Calls) ClientStatus(ctx context.Context, client string) (govern.ClientStatus, error) {
+	return c.gov.ClientStatus(ctx, client)
+}
+
+// BreakerState is a provider's breaker state.
+func (c *Calls) BreakerState(name string) string {
+	if b, ok := c.breakers[name]; ok {
+		return b.State()
+	}
+	return ""
+}

@@ -1,0 +1,71 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/gateway"
+	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/govern/memory"
+	"github.com/intelgate/intelgate/internal/govern/redisstate"
+)
+
+// openState picks the governance backend: in-process limits and pauses
+// with quota counters in the SQLite store (embedded), or Redis for all of
+// it (several replicas). It returns the readiness checks to add.
+func (a *App) openState(ctx context.Context, cfg *config.Config, secrets *config.Secrets) (govern.State, map[string]gateway.Checker, error) {
+	ready := map[string]gateway.Checker{}
+	switch cfg.Shared.Driver {
+	case "redis":
+		st, err := redisstate.Open(ctx, secrets.SharedURL().Reveal(), redisstate.Options{
+			Prefix: cfg.Shared.Prefix, OpTimeout: cfg.Shared.Timeout.Std()})
+		if err != nil {
+			return nil, nil, fmt.Errorf("shared.url: %w", err)
+		}
+		a.closers = append(a.closers, st)
+		ready["shared"] = st
+		return st, ready, nil
+	default:
+		return memory.New(memory.Options{Quotas: a.store}), ready, nil
+	}
+}
+
+// newGovernor maps provider and client limits to governor policies. A
+// provider's limits apply to each of its keys: a key is one vendor account.
+func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.Key, log *slog.Logger) (*govern.Governor, error) {
+	var policies []govern.Policy
+	for name, p := range cfg.Providers {
+		policies = append(policies, govern.Policy{
+			Provider: name,
+			Keys:     keys[name],
+			Rate:     limitOf(p.Limits),
+			Day:      p.Limits.Quotas.Day,
+			Month:    p.Limits.Quotas.Month,
+			Calendar: govern.Calendar{Loc: p.Limits.Location()},
+			MaxWait:  p.Limits.MaxWait.Std(),
+		})
+	}
+	var clients []govern.ClientPolicy
+	for name, c := range cfg.Clients {
+		clients = append(clients, govern.ClientPolicy{
+			Client:   name,
+			Rate:     limitOf(c.Limits),
+			Day:      c.Limits.Quotas.Day,
+			Calendar: govern.Calendar{Loc: c.Limits.Location()},
+		})
+	}
+	g, err := govern.New(govern.Options{State: st, FailOpen: cfg.Shared.Fail == "open", Log: log}, policies, clients)
+	if err != nil {
+		return nil, fmt.Errorf("building governor: %w", err)
+	}
+	return g, nil
+}
+
+func limitOf(l config.Limits) govern.Limit {
+	if l.Rate.Unlimited() {
+		return govern.Limit{}
+	}
+	return govern.Limit{Rate: l.Rate.N, Period: l.Rate.Per, Burst: l.Burst}
+}

@@ -1,0 +1,301 @@
+package govern
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/secret"
+)
+
+// Key is one upstream key of a provider.
+type Key struct {
+	ID          string
+	Environment string
+	Value       secret.Value
+}
+
+// Policy is how one provider is paced. Limit and quotas apply to each key:
+// a key is one account at the vendor, with its own rate and quota.
+type Policy struct {
+	Provider string
+	Keys     []Key
+	Rate     Limit
+	Day      int64 // units per calendar day per key; 0 = unlimited
+	Month    int64 // units per calendar month per key; 0 = unlimited
+	Calendar Calendar
+	// MaxWait is how long Acquire may wait for capacity (bounded by the
+	// caller's deadline) before it gives up with a *LimitedError.
+	MaxWait time.Duration
+}
+
+// Clock is time as the governor sees it; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	// After is time.After: a channel that fires after d.
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Options configure a Governor.
+type Options struct {
+	State State
+	Clock Clock // default: the system clock
+	// FailOpen lets calls through unpaced when State is unavailable;
+	// the default (false) refuses them, so a Redis outage can never
+	// cost quota.
+	FailOpen bool
+	// RevokeFor is how long a key the upstream refused (401/403) stays out
+	// of rotation; rotating its secret brings it back at once, since
+	// revocation is keyed by the secret's fingerprint. Default 24h.
+	RevokeFor time.Duration
+	Log       *slog.Logger
+}
+
+// Governor hands out leases on upstream keys within every limit.
+type Governor struct {
+	state     State
+	clock     Clock
+	failOpen  bool
+	revokeFor time.Duration
+	log       *slog.Logger
+	policies  map[string]*Policy
+	clients   map[string]*ClientPolicy
+	failLog   atomic.Int64 // unix seconds of the last fail-open warning
+}
+
+// LimitedError says no unit is available within the allowed wait.
+type LimitedError struct {
+	Scope      string // "provider" or "client"
+	Name       string // provider or client name
+	Reason     string // "rate", "day_quota", "month_quota", "paused"
+	RetryAfter time.Duration
+}
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("%s %s: %s limit reached; retry after %s", e.Scope, e.Name, e.Reason, e.RetryAfter.Round(time.Millisecond))
+}
+
+var (
+	// ErrNoKeys: every key of the environment is revoked, or none exists.
+	ErrNoKeys = errors.New("no usable upstream key")
+	// ErrUnknownProvider: no policy for the provider.
+	ErrUnknownProvider = errors.New("unknown provider")
+)
+
+// New builds a Governor over provider and client policies.
+func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error) {
+	if o.State == nil {
+		return nil, errors.New("govern: State is required")
+	}
+	g := &Governor{state: o.State, clock: o.Clock, failOpen: o.FailOpen, revokeFor: o.RevokeFor,
+		log: o.Log, policies: map[string]*Policy{}, clients: map[string]*ClientPolicy{}}
+	if g.clock == nil {
+		g.clock = systemClock{}
+	}
+	if g.revokeFor <= 0 {
+		g.revokeFor = 24 * time.Hour
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	for i := range policies {
+		p := policies[i]
+		if _, dup := g.policies[p.Provider]; dup {
+			return nil, fmt.Errorf("govern: duplicate policy for provider %q", p.Provider)
+		}
+		g.policies[p.Provider] = &p
+	}
+	for i := range clients {
+		c := clients[i]
+		g.clients[c.Client] = &c
+	}
+	return g, nil
+}
+
+// Lease is the right to make one upstream call with Key.
+type Lease struct {
+	Provider string
+	KeyID    string
+	Key      secret.Value
+	windows  []Window
+	pace     bool // false when taken fail-open: nothing to refund
+}
+
+func rateKey(provider, keyID string) string  { return "r:p:" + provider + ":" + keyID }
+func pauseKey(provider, keyID string) string { return "p:" + provider + ":" + keyID }
+func revokedKey(provider string, k Key) string {
+	return "x:" + provider + ":" + k.ID + ":" + k.Value.Fingerprint()
+}
+
+// quotaWindows are the calendar counters for limits day and month of the
+// subject named by prefix at now, with the reason each one reports when full.
+func quotaWindows(prefix string, day, month int64, cal Calendar, now time.Time) ([]Window, []string) {
+	var ws []Window
+	var reasons []string
+	if day > 0 {
+		id, _, end := cal.Day(now)
+		ws = append(ws, Window{Key: prefix + ":d:" + id, Limit: day, Expires: end})
+		reasons = append(reasons, "day_quota")
+	}
+	if month > 0 {
+		id, _, end := cal.Month(now)
+		ws = append(ws, Window{Key: prefix + ":m:" + id, Limit: month, Expires: end})
+		reasons = append(reasons, "month_quota")
+	}
+	return ws, reasons
+}
+
+func (p *Policy) windows(k Key, now time.Time) ([]Window, []string) {
+	return quotaWindows("q:p:"+p.Provider+":"+k.ID, p.Day, p.Month, p.Calendar, now)
+}
+
+// Acquire returns a lease on a key of environment env with a unit of rate
+// and quota taken, waiting for capacity up to the policy's MaxWait and the
+// caller's deadline. When nothing frees up in time it returns a
+// *LimitedError whose RetryAfter is the limiter's honest estimate.
+func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, error) {
+	p, ok := g.policies[provider]
+	if !ok {
+		return nil, fmt.Errorf("acquiring %q: %w", provider, ErrUnknownProvider)
+	}
+	deadline := g.clock.Now().Add(p.MaxWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for {
+		lease, wait, reason, err := g.tryKeys(ctx, p, env)
+		if lease != nil || err != nil {
+			return lease, err
+		}
+		now := g.clock.Now()
+		if now.Add(wait).After(deadline) {
+			return nil, &LimitedError{Scope: "provider", Name: provider, Reason: reason, RetryAfter: wait}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-g.clock.After(wait):
+		}
+	}
+}
+
+// tryKeys makes one pass over env's keys in configured order (so backup
+// keys are only used when the primary is out of capacity). Without a lease
+// it returns the shortest wait until some key may have capacity.
+func (g *Governor) tryKeys(ctx context.Context, p *Policy, env string) (*Lease, time.Duration, string, error) {
+	now := g.clock.Now()
+	var (
+		best       time.Duration = -1
+		bestReason string
+		usable     int
+	)
+	consider := func(d time.Duration, reason string) {
+		if best < 0 || d < best {
+			best, bestReason = d, reason
+		}
+	}
+	for _, k := range p.Keys {
+		if k.Environment != env {
+			continue
+		}
+		if until, err := g.state.PausedUntil(ctx, revokedKey(p.Provider, k)); err != nil {
+			return g.unavailable(p, k, err)
+		} else if until.After(now) {
+			continue
+		}
+		usable++
+		until, err := g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID))
+		if err != nil {
+			return g.unavailable(p, k, err)
+		}
+		if until.After(now) {
+			consider(until.Sub(now), "paused")
+			continue
+		}
+		if !p.Rate.Unlimited() {
+			dec, err := g.state.Allow(ctx, rateKey(p.Provider, k.ID), p.Rate)
+			if err != nil {
+				return g.unavailable(p, k, err)
+			}
+			if !dec.Allowed {
+				consider(dec.RetryAfter, "rate")
+				continue
+			}
+		}
+		ws, reasons := p.windows(k, now)
+		if len(ws) > 0 {
+			ok, idx, err := g.state.Consume(ctx, ws)
+			if err != nil {
+				return g.unavailable(p, k, err)
+			}
+			if !ok {
+				consider(ws[idx].Expires.Sub(now), reasons[idx])
+				continue
+			}
+		}
+		return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value, windows: ws, pace: true}, 0, "", nil
+	}
+	if usable == 0 {
+		return nil, 0, "", fmt.Errorf("provider %q environment %q: %w", p.Provider, env, ErrNoKeys)
+	}
+	return nil, best, bestReason, nil
+}
+
+// unavailable applies the fail mode when the state backend fails.
+func (g *Governor) unavailable(p *Policy, k Key, err error) (*Lease, time.Duration, string, error) {
+	if !g.failOpen {
+		return nil, 0, "", fmt.Errorf("pacing provider %q: %w", p.Provider, err)
+	}
+	if now := g.clock.Now().Unix(); g.failLog.Swap(now) != now {
+		g.log.Warn("governance state unavailable; fail-open: calling upstream unpaced", "provider", p.Provider, "error", err)
+	}
+	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value}, 0, "", nil
+}
+
+// Refund gives back the quota unit of a lease whose call never reached the
+// upstream (cancelled, breaker open), so quota is spent only on real calls.
+func (g *Governor) Refund(ctx context.Context, l *Lease) {
+	if l == nil || !l.pace || len(l.windows) == 0 {
+		return
+	}
+	if err := g.state.Refund(ctx, l.windows); err != nil {
+		g.log.Warn("refunding quota", "provider", l.Provider, "key_id", l.KeyID, "error", err)
+	}
+}
+
+// Pause stops every replica from using the lease's key for d: the upstream
+// said slow down (429, 503 with Retry-After, remaining 0).
+func (g *Governor) Pause(ctx context.Context, l *Lease, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	until := g.clock.Now().Add(d)
+	if err := g.state.PauseUntil(ctx, pauseKey(l.Provider, l.KeyID), until); err != nil {
+		return fmt.Errorf("pausing provider %q key %q: %w", l.Provider, l.KeyID, err)
+	}
+	g.log.Info("upstream key paused", "provider", l.Provider, "key_id", l.KeyID, "until", until.UTC().Format(time.RFC3339Nano))
+	return nil
+}
+
+// Revoke takes the lease's key out of rotation on every replica after the
+// upstream refused it (401/403). The next Acquire uses the next key.
+func (g *Governor) Revoke(ctx context.Context, l *Lease) error {
+	p := g.policies[l.Provider]
+	for _, k := range p.Keys {
+		if k.ID != l.KeyID {
+			continue
+		}
+		if err := g.state.PauseUntil(ctx, revokedKey(l.Provider, k), g.clock.Now().Add(g.revokeFor)); err != nil {
+			return fmt.Errorf("revoking provider %q key %q: %w", l.Provider, l.KeyID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+// Package memory is the in-process governance state for a single node:
+// GCRA limits and pauses in maps, quotas in a QuotaCounter (SQLite in
+// production, so a restart keeps the day's usage; in memory for tests).
+package memory
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/govern"
+)
+
+var _ govern.State = (*State)(nil)
+
+// sweepEvery is how many operations pass between sweeps of expired entries:
+// often enough that memory stays bounded by the live keys, rare enough that
+// the O(n) scan is amortised to almost nothing.
+const sweepEvery = 1024
+
+// Options configures a State.
+type Options struct {
+	// Now is the clock; nil means time.Now. Tests inject a fake one.
+	Now func() time.Time
+	// Quotas counts calendar quotas; nil means an in-memory Counter on the
+	// same clock (fine for tests; production passes SQLite).
+	Quotas govern.QuotaCounter
+}
+
+// State is a govern.State held in this process.
+type State struct {
+	govern.QuotaCounter
+	now func() time.Time
+
+	mu     sync.Mutex
+	tats   map[string]time.Time // GCRA theoretical arrival time per key
+	pauses map[string]time.Time
+	ops    int
+}
+
+// New returns an empty State.
+func New(opts Options) *State {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	quotas := opts.Quotas
+	if quotas == nil {
+		quotas = NewCounter(now)
+	}
+	return &State{
+		QuotaCounter: quotas,
+		now:          now,
+		tats:         make(map[string]time.Time),
+		pauses:       make(map[string]time.Time),
+	}
+}
+
+// Allow takes one unit from key's bucket if one is available.
+func (s *State) Allow(_ context.Context, key string, l govern.Limit) (govern.Decision, error) {
+	return s.rate(key, l, true), nil
+}
+
+// Peek reports key's bucket without taking a unit.
+func (s *State) Peek(_ context.Context, key string, l govern.Limit) (govern.Decision, error) {
+	return s.rate(key, l, false), nil
+}
+
+func (s *State) rate(key string, l govern.Limit, take bool) govern.Decision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.tick(now)
+	d, tat := gcra(now, s.tats[key], l, take)
+	if take && d.Allowed && tat.After(now) {
+		s.tats[key] = tat
+	}
+	return d
+}
+
+// PauseUntil pauses key until until, extending and never shortening.
+func (s *State) PauseUntil(_ context.Context, key string, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.tick(now)
+	if until.After(now) && until.After(s.pauses[key]) {
+		s.pauses[key] = until
+	}
+	return nil
+}
+
+// PausedUntil returns the end of key's pause, or the zero time once it has
+// passed.
+func (s *State) PausedUntil(_ context.Context, key string) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.tick(now)
+	until, ok := s.pauses[key]
+	if !ok || !until.After(now) {
+		return time.Time{}, nil
+	}
+	return until, nil
+}
+
+// Ping always succeeds: the state is in this process.
+func (s *State) Ping(context.Context) error { return nil }
+
+// tick counts an operation and, every sweepEvery, drops entries that no
+// longer say anything: a TAT in the past reads exactly like a new key, and
+// a pause in the past like no pause. Callers hold s.mu.
+func (s *State) tick(now time.Time) {
+	s.ops++
+	if s.ops < sweepEvery {
+		return
+	}
+	s.ops = 0
+	for k, tat := range s.tats {
+		if !tat.After(now) {
+			delete(s.tats, k)
+		}
+	}
+	for k, until := range s.pauses {
+		if !until.After(now) {
+			delete(s.pauses, k)
+		}
+	}
+}
+
+// size reports the live entries, for tests of the sweep.
+func (s *State) size() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tats) + len(s.pauses)
+}

@@ -1,0 +1,159 @@
+package memory
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/govern/governtest"
+)
+
+// clock is a fake clock tests move by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock {
+	return &clock{now: time.Date(2026, 11, 27, 10, 15, 30, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	governtest.Run(t, governtest.Harness{
+		New:     func(*testing.T) govern.State { return New(Options{Now: clk.Now}) },
+		Advance: clk.Advance,
+		Now:     clk.Now,
+		NewShared: func(*testing.T) (govern.State, govern.State) {
+			// Two States over one counter share quotas, not rates: the
+			// in-process backend is one State per process, so the shared
+			// pair is the same State twice.
+			s := New(Options{Now: clk.Now})
+			return s, s
+		},
+	})
+}
+
+func TestConformanceWallClock(t *testing.T) {
+	t.Parallel()
+	governtest.Run(t, governtest.Harness{
+		New: func(*testing.T) govern.State { return New(Options{}) },
+	})
+}
+
+func TestCounterConformance(t *testing.T) {
+	t.Parallel()
+	governtest.RunQuota(t, func(*testing.T) govern.QuotaCounter { return NewCounter(nil) })
+}
+
+func TestSweepDropsExpiredEntries(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := New(Options{Now: clk.Now})
+	ctx := t.Context()
+	l := govern.Limit{Rate: 1, Period: time.Second, Burst: 1}
+	for i := range sweepEvery / 2 {
+		k := fmt.Sprintf("k%d", i)
+		_, err := s.Allow(ctx, k, l)
+		require.NoError(t, err)
+		require.NoError(t, s.PauseUntil(ctx, k, clk.Now().Add(time.Minute)))
+	}
+	require.Equal(t, sweepEvery, s.size())
+
+	clk.Advance(time.Hour)
+	for range sweepEvery {
+		_, err := s.Peek(ctx, "trigger", l)
+		require.NoError(t, err)
+	}
+	require.Zero(t, s.size(), "every TAT and pause is in the past")
+}
+
+func TestSweepKeepsLiveEntries(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := New(Options{Now: clk.Now})
+	ctx := t.Context()
+	slow := govern.Limit{Rate: 1, Period: time.Hour, Burst: 2}
+	_, err := s.Allow(ctx, "live", slow)
+	require.NoError(t, err)
+	require.NoError(t, s.PauseUntil(ctx, "paused", clk.Now().Add(2*time.Hour)))
+	clk.Advance(30 * time.Minute)
+	for range sweepEvery {
+		_, err = s.Peek(ctx, "other", slow)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2, s.size())
+	d, err := s.Peek(ctx, "live", slow)
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Minute, d.ResetAfter, "the TAT survived the sweep")
+}
+
+func TestCounterDropsExpiredWindows(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	c := NewCounter(clk.Now)
+	ctx := t.Context()
+	for i := range sweepEvery - 1 {
+		w := govern.Window{Key: fmt.Sprintf("d%d", i), Limit: 5, Expires: clk.Now().Add(time.Hour)}
+		ok, _, err := c.Consume(ctx, []govern.Window{w})
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	require.Equal(t, sweepEvery-1, c.size())
+
+	clk.Advance(time.Hour)
+	used, err := c.Used(ctx, []govern.Window{{Key: "d0", Limit: 5}})
+	require.NoError(t, err)
+	require.Equal(t, []int64{0}, used, "an expired window reads empty")
+	require.Zero(t, c.size())
+}
+
+func TestCounterNewPeriodStartsEmpty(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	c := NewCounter(clk.Now)
+	ctx := t.Context()
+	w := []govern.Window{{Key: "q:d", Limit: 1, Expires: clk.Now().Add(time.Minute)}}
+	ok, _, err := c.Consume(ctx, w)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, _, err = c.Consume(ctx, w)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	clk.Advance(time.Minute)
+	w[0].Expires = clk.Now().Add(time.Minute)
+	ok, _, err = c.Consume(ctx, w)
+	require.NoError(t, err)
+	require.True(t, ok, "the old window expired with its usage")
+}
+
+func TestQuotasOption(t *testing.T) {
+	t.Parallel()
+	c := NewCounter(nil)
+	s := New(Options{Quotas: c})
+	w := []govern.Window{{Key: "q", Limit: 3, Expires: time.Now().Add(time.Hour)}}
+	ok, _, err := s.Consume(t.Context(), w)
+	require.NoError(t, err)
+	require.True(t, ok)
+	used, err := c.Used(t.Context(), w)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1}, used, "State counts in the counter it was given")
+}

@@ -1,0 +1,43 @@
+package redisstate
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// PauseUntil pauses key until until (kept to the millisecond); it extends
+// a shorter pause and never shortens a longer one. The key expires at
+// until, so a pause needs no clean-up and an expired one never blocks a
+// shorter new one.
+func (s *State) PauseUntil(ctx context.Context, key string, until time.Time) error {
+	return s.do(ctx, "pause", func(ctx context.Context) error {
+		if until.IsZero() {
+			return nil // nothing to extend; still honours a cancelled ctx above
+		}
+		return pauseScript.Run(ctx, s.client, []string{s.key("pause", key)},
+			strconv.FormatInt(until.UnixMilli(), 10)).Err()
+	})
+}
+
+// PausedUntil returns the end of key's pause, or the zero time. Redis
+// drops the key at that end, so a past pause reads as none (give or take
+// the skew between Redis's clock and the caller's).
+func (s *State) PausedUntil(ctx context.Context, key string) (time.Time, error) {
+	var ms int64
+	err := s.do(ctx, "paused until", func(ctx context.Context) error {
+		var err error
+		ms, err = s.client.Get(ctx, s.key("pause", key)).Int64()
+		if errors.Is(err, redis.Nil) {
+			ms, err = 0, nil
+		}
+		return err
+	})
+	if err != nil || ms <= 0 {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms), nil
+}

@@ -1,0 +1,198 @@
+// Package pipeline runs one provider lookup through the resilience chain,
+// in DESIGN.md's order: coalesce identical in-flight lookups → governor (key
+// pool, rate, quota, shared pause) → circuit breaker → provider/transport,
+// with a retry loop around the last three. Each layer is its own package;
+// this file is where they meet, so the whole chain reads top to bottom.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/resilience"
+	"github.com/intelgate/intelgate/internal/upstream"
+)
+
+// Governor is what the pipeline needs of *govern.Governor.
+type Governor interface {
+	Acquire(ctx context.Context, provider, env string) (*govern.Lease, error)
+	Refund(ctx context.Context, l *govern.Lease)
+	Pause(ctx context.Context, l *govern.Lease, d time.Duration) error
+	Revoke(ctx context.Context, l *govern.Lease) error
+}
+
+// Options assemble a Pipeline for one provider.
+type Options struct {
+	Provider provider.Provider
+	Governor Governor
+	Breaker  *resilience.Breaker
+	Retry    resilience.Policy
+	Budget   *resilience.Budget
+	// MaxPause caps any wait an upstream asks for (retry.max_wait): a
+	// hostile or buggy Retry-After must not stop a key for days.
+	MaxPause time.Duration
+	// Keys is the number of upstream keys: how many times a refused key
+	// may fail over to the next one within one lookup.
+	Keys  int
+	Clock govern.Clock
+	Log   *slog.Logger
+}
+
+// Pipeline is one provider's call chain.
+type Pipeline struct {
+	o         Options
+	coalescer *resilience.Coalescer[provider.Result]
+}
+
+// New builds a Pipeline; Provider, Governor and Breaker are required.
+func New(o Options) (*Pipeline, error) {
+	if o.Provider == nil || o.Governor == nil || o.Breaker == nil {
+		return nil, errors.New("pipeline: Provider, Governor and Breaker are required")
+	}
+	if o.Retry.MaxAttempts < 1 {
+		o.Retry.MaxAttempts = 1
+	}
+	if o.Budget == nil {
+		o.Budget = resilience.NewBudget(0.1, 1, nil)
+	}
+	if o.Clock == nil {
+		o.Clock = wallClock{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{o: o, coalescer: resilience.NewCoalescer[provider.Result]()}, nil
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Lookup answers req for a client of environment env. Identical concurrent
+// lookups (same provider, key environment, type, value and upstream type)
+// share one upstream call; each caller still waits only until its own
+// deadline. shared reports that the answer came from another's call.
+func (p *Pipeline) Lookup(ctx context.Context, env string, req provider.Request) (res provider.Result, shared bool, err error) {
+	key := env + "\x00" + string(req.Indicator.Type) + "\x00" + req.Indicator.Value + "\x00" + req.UpstreamType
+	return p.coalescer.Do(ctx, key, func(ctx context.Context) (provider.Result, error) {
+		return p.attempts(ctx, env, req)
+	})
+}
+
+// attempts is the retry loop. A retry happens only for failures where one
+// can help (resilience.Retryable), within max_attempts, the retry budget
+// and the caller's deadline. A key the upstream refuses is revoked and the
+// next key tried at once: that is failover, not a retry.
+func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Request) (provider.Result, error) {
+	name := p.o.Provider.Name()
+	p.o.Budget.Deposit()
+	failovers := 0
+	for attempt := 1; ; {
+		lease, err := p.o.Governor.Acquire(ctx, name, env)
+		if err != nil {
+			return provider.Result{}, err
+		}
+		done, err := p.o.Breaker.AllowOutcome()
+		if err != nil {
+			p.o.Governor.Refund(ctx, lease) // never went upstream
+			return provider.Result{}, err
+		}
+		res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
+		done(resilience.OutcomeOf(err))
+		if err == nil {
+			if res.PauseFor > 0 { // the upstream says this key is spent for now
+				p.pause(ctx, lease, res.PauseFor)
+			}
+			return res, nil
+		}
+		if errors.Is(err, provider.ErrUnsafeIndicator) {
+			p.o.Governor.Refund(ctx, lease)
+			return provider.Result{}, err
+		}
+		var ue *upstream.Error
+		isUpstream := errors.As(err, &ue)
+		if isUpstream && ue.Kind == upstream.KindAuth {
+			p.revoke(ctx, lease, ue)
+			if failovers < p.o.Keys {
+				failovers++
+				continue
+			}
+			return provider.Result{}, err
+		}
+		throttled := isUpstream && (ue.Kind == upstream.KindRateLimited || (ue.Status == 503 && ue.RetryAfter > 0))
+		if throttled {
+			p.pause(ctx, lease, p.pauseFor(ue, attempt))
+		}
+		if ctx.Err() != nil || !resilience.Retryable(err) || attempt >= p.o.Retry.MaxAttempts || !p.o.Budget.Withdraw() {
+			return provider.Result{}, p.capped(err)
+		}
+		attempt++
+		if !throttled && !p.backoff(ctx, attempt-1) {
+			return provider.Result{}, p.capped(err)
+		}
+		// A throttled key is paused for every replica; the next Acquire
+		// waits for it (or another key) within max_wait and the deadline,
+		// or answers 429 with an honest Retry-After.
+	}
+}
+
+// pauseFor is how long to pause a key the upstream throttled: its own
+// estimate when it gave one, else a backoff of at least a second, capped.
+func (p *Pipeline) pauseFor(ue *upstream.Error, attempt int) time.Duration {
+	d := ue.RetryAfter
+	if d <= 0 {
+		d = max(time.Second, p.o.Retry.Backoff(attempt))
+	}
+	if p.o.MaxPause > 0 {
+		d = min(d, p.o.MaxPause)
+	}
+	return d
+}
+
+func (p *Pipeline) pause(ctx context.Context, l *govern.Lease, d time.Duration) {
+	if p.o.MaxPause > 0 {
+		d = min(d, p.o.MaxPause)
+	}
+	if err := p.o.Governor.Pause(ctx, l, d); err != nil {
+		p.o.Log.Warn("pausing upstream key", "provider", l.Provider, "key_id", l.KeyID, "error", err)
+	}
+}
+
+func (p *Pipeline) revoke(ctx context.Context, l *govern.Lease, ue *upstream.Error) {
+	p.o.Log.Error("security event: upstream rejected the gateway's key; taking it out of rotation",
+		"event", "upstream_auth_rejected", "provider", l.Provider, "key_id", l.KeyID, "upstream_status", ue.Status)
+	if err := p.o.Governor.Revoke(ctx, l); err != nil {
+		p.o.Log.Warn("revoking upstream key", "provider", l.Provider, "key_id", l.KeyID, "error", err)
+	}
+}
+
+// backoff waits the retry policy's full-jitter delay before retry number
+// attempt; it reports false when the wait would outlast the caller.
+func (p *Pipeline) backoff(ctx context.Context, attempt int) bool {
+	d := p.o.Retry.Backoff(attempt)
+	if dl, ok := ctx.Deadline(); ok && !p.o.Clock.Now().Add(d).Before(dl) {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-p.o.Clock.After(d):
+		return true
+	}
+}
+
+// capped bounds the Retry-After an upstream error carries to the client.
+func (p *Pipeline) capped(err error) error {
+	var ue *upstream.Error
+	if p.o.MaxPause > 0 && errors.As(err, &ue) && ue.RetryAfter > p.o.MaxPause {
+		c := *ue
+		c.RetryAfter = p.o.MaxPause
+		return &c
+	}
+	return err
+}
