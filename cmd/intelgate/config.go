@@ -58,7 +58,7 @@ func newConfigValidateCmd() *cobra.Command {
 				if err != nil {
 					return printProblems(stderr, path, err)
 				}
-				resolved = fmt.Sprintf("%d secrets resolved", s.Len())
+				resolved = fmt.Sprintf("%d secret(s) resolved", s.Len())
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK: %s, %s, %s\n", path,
 				countNames("provider", cfg.Providers), countNames("client", cfg.Clients), resolved)

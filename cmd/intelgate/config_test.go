@@ -53,7 +53,7 @@ func TestConfigValidateOK(t *testing.T) {
 	stdout, stderr, err := runConfigValidate(t, "--config", p)
 	require.NoError(t, err)
 	require.Empty(t, stderr)
-	require.Equal(t, p+": OK: 1 provider (socialeye), 1 client (siem), 1 secrets resolved\n", stdout)
+	require.Equal(t, p+": OK: 1 provider (socialeye), 1 client (siem), 1 secret(s) resolved\n", stdout)
 	require.NotContains(t, stdout, secretValue)
 }
 

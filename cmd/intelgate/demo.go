@@ -60,6 +60,7 @@ type demo struct {
 	sim             *sim.Server
 	app             *app.App
 	errc            chan error
+	unlock          func()
 }
 
 // startDemo writes the demo's files into dir, starts the simulator and the
@@ -76,15 +77,20 @@ func startDemo(ctx context.Context, dir, addr string, log *slog.Logger) (*demo, 
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("--dir %q: %w", dir, err)
 	}
+	unlock, err := lockDemoDir(abs)
+	if err != nil {
+		return nil, err
+	}
 
 	// The simulator's key is a fresh random one, kept in a 0600 file the
 	// gateway reads through a file: reference, as a real key would be.
 	simKey := "demo-" + randomHex(16)
-	simSrv, err := sim.Start("127.0.0.1:0", true, sim.New(sim.Options{APIKeys: []string{simKey}, Rate: 10, Burst: 20}))
+	simSrv, err := sim.Start("127.0.0.1:0", true, sim.New(sim.Options{APIKeys: []string{simKey}, Rate: 10, Burst: 10}))
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("starting simulator: %w", err)
 	}
-	d := &demo{dir: abs, sim: simSrv, errc: make(chan error, 1)}
+	d := &demo{dir: abs, sim: simSrv, errc: make(chan error, 1), unlock: unlock}
 	ok := false
 	defer func() {
 		if !ok {
@@ -139,6 +145,9 @@ func (d *demo) close() {
 	}
 	if d.sim != nil {
 		_ = d.sim.Close()
+	}
+	if d.unlock != nil {
+		d.unlock()
 	}
 }
 
@@ -199,6 +208,9 @@ providers:
       ca_file: sim-ca.pem
       pins: ["{{pin}}"]
     timeout: 10s
+    # The simulator allows 10 requests a second per key: pace to exactly
+    # that, so SocialEye never has to answer 429.
+    limits: {rate: 10/s, burst: 10, quotas: {day: 10000, month: 250000}, max_wait: 2s}
 clients:
   demo:
     token_sha256: {{token_sha256}}

@@ -55,6 +55,26 @@ func TestDemoServesAnswersWithTheWrittenToken(t *testing.T) {
 	require.True(t, strings.HasPrefix(string(body), "{"))
 }
 
+func TestDemoRefusesASecondDemoInTheSameDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := startDemo(ctx, dir, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	env := readEnvFile(t, filepath.Join(dir, "demo.env"))
+
+	_, err = startDemo(context.Background(), dir, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	require.ErrorContains(t, err, "another demo is running")
+	require.Equal(t, env, readEnvFile(t, filepath.Join(dir, "demo.env")), "the running demo's files are untouched")
+
+	cancel()
+	require.NoError(t, d.wait())
+	d.close()
+	d2, err := startDemo(context.Background(), dir, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	require.NoError(t, err, "the lock is released when the first demo stops")
+	d2.close()
+}
+
 func TestDemoRefusesNonLoopbackAddr(t *testing.T) {
 	t.Parallel()
 	_, err := startDemo(context.Background(), t.TempDir(), "0.0.0.0:8080", slog.New(slog.DiscardHandler))

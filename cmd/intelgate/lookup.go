@@ -47,7 +47,10 @@ token does not land in shell history or process listings:
 "intelgate demo" writes both to DIR/demo.env. Without --resolve the command
 prints one row per provider; --json prints the gateway's JSON instead. With
 --resolve it calls the SocialEye drop-in endpoint /v1/resolve and prints the
-upstream's JSON object.`,
+upstream's JSON object.
+
+Exit status: 0 when every provider answered (ok or not found), 2 when some
+provider failed (the output still shows the others), 1 on any other error.`,
 		Example: `  intelgate lookup 8.8.8.8
   intelgate lookup 'hxxp://evil[.]example/x' --providers socialeye --json
   intelgate lookup alice@example.com --type email --resolve`,
@@ -103,9 +106,31 @@ func runLookup(cmd *cobra.Command, getenv func(string) string, indicator string,
 		return failErr(stderr, err)
 	}
 	if f.json {
-		return printJSON(out, res.Raw)
+		err = printJSON(out, res.Raw)
+	} else {
+		err = printLookupTable(out, res)
 	}
-	return printLookupTable(out, res)
+	if err != nil {
+		return err
+	}
+	return partialFailure(stderr, res)
+}
+
+// partialFailure makes a lookup in which any provider failed exit 2, so a
+// script can tell "some answers missing" (2) from "no answer at all" (1)
+// and from success (0); the output above still holds what did answer.
+func partialFailure(stderr io.Writer, res *client.LookupResponse) error {
+	failed := 0
+	for _, r := range res.Results {
+		if r.Status == client.StatusError {
+			failed++
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	fmt.Fprintf(stderr, "%d of %d providers failed\n", failed, len(res.Results))
+	return exitCodeError{code: 2}
 }
 
 // printLookupTable shows one row per provider. Every string from the gateway

@@ -112,7 +112,8 @@ func TestLookupCmdPrintsTable(t *testing.T) {
 	env := startGateway(t, g)
 
 	r := runLookupCmd(t, env, "8[.]8[.]8[.]8", "--type", "ipv4", "--providers", "socialeye, whois,otx")
-	require.NoError(t, r.err)
+	require.Equal(t, exitCodeError{code: 2}, r.err, "one provider failed: exit 2, the rest still printed")
+	require.Equal(t, "1 of 3 providers failed\n", r.stderr)
 	require.Equal(t, `indicator   8[.]8[.]8[.]8
 type        ipv4
 normalized  8.8.8.8
@@ -132,9 +133,8 @@ func TestLookupCmdJSON(t *testing.T) {
 	t.Parallel()
 	g := &fakeGateway{status: 200, contentType: "application/json", body: lookupBody}
 	r := runLookupCmd(t, startGateway(t, g), "8.8.8.8", "--json")
-	require.NoError(t, r.err)
+	require.Equal(t, exitCodeError{code: 2}, r.err)
 	require.JSONEq(t, lookupBody, r.stdout)
-	require.Empty(t, r.stderr)
 }
 
 func TestLookupCmdResolve(t *testing.T) {

@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/auth"
@@ -143,7 +146,7 @@ func (g *Gateway) routes() {
 
 // Handler returns the complete HTTP handler with its middleware.
 func (g *Gateway) Handler() http.Handler {
-	return g.withRequestContext(securityHeaders(g.limitBody(g.methodCheck(g.mux))))
+	return g.withRequestContext(securityHeaders(g.limitBody(strictRequest(g.methodCheck(g.mux)))))
 }
 
 // ProviderNames lists the configured providers in result order.
@@ -157,6 +160,30 @@ func (g *Gateway) limitBody(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, g.maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// strictRequest refuses what the mux would otherwise bend: an unclean path
+// (the mux answers it with a redirect, which API clients should never have
+// to follow), a malformed query string (silently dropped parameters would
+// read as "missing"), and HEAD on the API (it would spend upstream quota on
+// an answer nobody receives).
+func strictRequest(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+			writeProblem(w, r, newProblem(kindNotFound, "no such endpoint (the path is not in canonical form)"))
+			return
+		}
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			writeProblem(w, r, newProblem(kindInvalidParameter, "malformed query string: "+err.Error()))
+			return
+		}
+		if r.Method == http.MethodHead && strings.HasPrefix(r.URL.Path, "/v1/") {
+			w.Header().Set("Allow", "GET")
+			writeProblem(w, r, newProblem(kindMethodNotAllowed, "HEAD is not allowed on "+r.URL.Path+"; use GET"))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -294,7 +295,7 @@ func TestUpstreamErrorMapping(t *testing.T) {
 		{&upstream.Error{Kind: upstream.KindAuth, Status: 401, Detail: "401"}, 502, "upstream-auth", ""},
 		{&upstream.Error{Kind: upstream.KindRateLimited, Status: 429, RetryAfter: 1500 * time.Millisecond}, 429, "upstream-rate-limited", "2"},
 		{&upstream.Error{Kind: upstream.KindUpstream, Status: 503}, 502, "upstream-error", ""},
-		{&upstream.Error{Kind: upstream.KindRejected, Status: 400}, 502, "upstream-error", ""},
+		{&upstream.Error{Kind: upstream.KindRejected, Status: 422}, 502, "upstream-error", ""},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.err.Kind), func(t *testing.T) {
@@ -328,6 +329,55 @@ func TestNotFound(t *testing.T) {
 	require.Equal(t, "not_found", resp.Results[0].Status)
 	require.Equal(t, "null", string(resp.Results[0].Data))
 	require.Nil(t, resp.Results[0].Error)
+}
+
+func TestResolvePassesUpstream400BackAsTheClientsError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, failingProvider("socialeye", &upstream.Error{Kind: upstream.KindRejected, Status: 400}, allTypes...))
+	rec := h.do(t, http.MethodGet, "/v1/resolve?query=x&type=bogus", testToken)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Equal(t, "type", decodeProblem(t, rec).Parameter)
+}
+
+func TestResolveForwardsTheQueryAsSent(t *testing.T) {
+	t.Parallel()
+	se := okProvider("socialeye", allTypes...)
+	h := newHarness(t, false, se)
+	for _, q := range []string{"John Smith", "10.0.0.0/8", "+1 555 123 4567"} {
+		rec := h.do(t, http.MethodGet, "/v1/resolve?type=AUTO&query="+url.QueryEscape(" "+q+" "), testToken)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	}
+	require.Equal(t, "John Smith", se.reqs[0].Indicator.Value, "only trimmed: SocialEye decides what a query means")
+	require.Equal(t, "10.0.0.0/8", se.reqs[1].Indicator.Value)
+	require.Equal(t, "+1 555 123 4567", se.reqs[2].Indicator.Value)
+	require.Equal(t, "auto", se.reqs[0].UpstreamType)
+}
+
+func TestStrictRequests(t *testing.T) {
+	t.Parallel()
+	se := okProvider("socialeye", allTypes...)
+	h := newHarness(t, false, se)
+	cases := []struct {
+		method, target string
+		status         int
+	}{
+		{http.MethodGet, "//v1/resolve?query=a", http.StatusNotFound},
+		{http.MethodGet, "/v1/../healthz", http.StatusNotFound},
+		{http.MethodGet, "/v1/resolve?query=%zz", http.StatusBadRequest},
+		{http.MethodGet, "/v1/resolve?query=a;b", http.StatusBadRequest},
+		{http.MethodHead, "/v1/resolve?query=a", http.StatusMethodNotAllowed},
+	}
+	for _, tc := range cases {
+		req := httptest.NewRequest(tc.method, "/", nil)
+		req.URL, _ = url.Parse(tc.target)
+		req.RequestURI = tc.target
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		rec := httptest.NewRecorder()
+		h.h.ServeHTTP(rec, req)
+		require.Equal(t, tc.status, rec.Code, tc.target)
+		require.Empty(t, rec.Header().Get("Location"), "never a redirect")
+	}
+	require.Empty(t, se.reqs, "none of these reached the provider")
 }
 
 func TestRoutingProblems(t *testing.T) {

@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/upstream"
 )
 
 // upstreamTypePattern bounds the pass-through type parameter of /v1/resolve:
@@ -30,7 +33,7 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	typ := q.Get("type")
+	typ := strings.ToLower(q.Get("type"))
 	if typ == "" {
 		typ = "auto"
 	}
@@ -53,9 +56,16 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	info.indicatorType, info.indicator = string(ind.Type), ind.Value
 
-	res, p := g.call(r.Context(), name, client, provider.Request{Indicator: ind, UpstreamType: typ})
-	if p != nil {
-		writeProblem(w, r, p)
+	res, err := g.caller.Call(r.Context(), name, client.Environment, provider.Request{Indicator: ind, UpstreamType: typ})
+	var ue *upstream.Error
+	switch {
+	case errors.As(err, &ue) && ue.Kind == upstream.KindRejected && ue.Status == http.StatusBadRequest:
+		// On a pass-through the client's own parameters went upstream: a
+		// 400 from SocialEye is the client's to fix, not an outage.
+		writeProblem(w, r, paramProblem("type", "provider "+name+" rejected the request's parameters (400 Bad Request); check query and type"))
+		return
+	case err != nil:
+		writeProblem(w, r, g.upstreamProblem(r.Context(), name, err))
 		return
 	}
 	if res.NotFound {

@@ -20,6 +20,12 @@ func (g *Gateway) upstreamProblem(ctx context.Context, providerName string, err 
 	if p := g.chainProblem(providerName, err); p != nil {
 		return p
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The client went away; nothing failed upstream and nobody reads
+		// this answer.
+		g.log.Info("client closed the request", "provider", providerName, "request_id", requestID(ctx))
+		return newProblem(problemKind{"client-closed", 499, "Client closed the request"}, "")
+	}
 	var ue *upstream.Error
 	if !errors.As(err, &ue) {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -50,6 +56,10 @@ func (g *Gateway) upstreamProblem(ctx context.Context, providerName string, err 
 		p = newProblem(kindNotFound, fmt.Sprintf("provider %s has no data for this indicator", providerName))
 	default:
 		p = newProblem(kindUpError, fmt.Sprintf("provider %s: %s", providerName, ue.Detail))
+	}
+	if ctx.Err() != nil && errors.Is(ue.Err, context.Canceled) {
+		g.log.Info("client closed the request", "provider", providerName, "request_id", requestID(ctx))
+		return p
 	}
 	if ue.Kind != upstream.KindAuth && ue.Kind != upstream.KindNotFound {
 		g.log.Log(ctx, level, "upstream call failed", "provider", providerName, "kind", string(ue.Kind),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 )
 
 // MaxFileSize bounds a file: secret. Keys and tokens are small; a bigger file
@@ -61,6 +62,9 @@ func (rv Resolver) env(name string) (Value, error) {
 	case v == "":
 		return Value{}, fmt.Errorf("environment variable %s is empty", name)
 	}
+	if i := controlAt(v); i >= 0 {
+		return Value{}, fmt.Errorf("environment variable %s contains a control character at byte %d; a key is one line of printable text", name, i)
+	}
 	return NewValue(v), nil
 }
 
@@ -86,5 +90,15 @@ func readFile(path string) (Value, error) {
 	if s == "" {
 		return Value{}, fmt.Errorf("secret file %s is empty", path)
 	}
+	if i := controlAt(s); i >= 0 {
+		return Value{}, fmt.Errorf("secret file %s contains a control character at byte %d (a second line break, a NUL?); a key is one line of printable text", path, i)
+	}
 	return NewValue(s), nil
+}
+
+// controlAt is the byte offset of the first control character in s, or -1.
+// A key with a stray CR or NUL would fail every upstream call with a
+// misleading transport error; it is refused where the operator can fix it.
+func controlAt(s string) int {
+	return strings.IndexFunc(s, unicode.IsControl)
 }

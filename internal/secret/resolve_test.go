@@ -55,7 +55,7 @@ func TestResolveFile(t *testing.T) {
 		{name: "plain", content: "k1", want: "k1"},
 		{name: "lf", content: "k1\n", want: "k1"},
 		{name: "crlf", content: "k1\r\n", want: "k1"},
-		{name: "only-one-newline", content: "k1\n\n", want: "k1\n"},
+		{name: "only-one-newline", content: "k1\n\n", wantErr: "control character at byte 2"},
 		{name: "inner-space-kept", content: " k 1 \n", want: " k 1 "},
 		{name: "empty", content: "", wantErr: "is empty"},
 		{name: "just-newline", content: "\n", wantErr: "is empty"},
@@ -70,7 +70,7 @@ func TestResolveFile(t *testing.T) {
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				require.True(t, v.IsZero())
-				if tt.content != "" && tt.content != "\n" {
+				if len(tt.content) >= 16 {
 					require.NotContains(t, err.Error(), tt.content[:16])
 				}
 				return
@@ -103,4 +103,27 @@ func TestResolveZeroAndCancelled(t *testing.T) {
 	cancel()
 	_, err = Resolve(ctx, mustRef(t, "env:HOME"))
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestResolveRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"crlf-twice": "sk_live_abc\r\n\n",
+		"nul":        "sk_live\x00abc",
+		"two-lines":  "sk_live_abc\nsecond\n",
+	} {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		ref, err := ParseRef("file:" + path)
+		require.NoError(t, err)
+		_, err = Resolve(context.Background(), ref)
+		require.ErrorContains(t, err, "control character", name)
+		require.NotContains(t, err.Error(), "sk_live")
+	}
+	r := Resolver{LookupEnv: func(string) (string, bool) { return "key\r", true }}
+	ref, err := ParseRef("env:KEY")
+	require.NoError(t, err)
+	_, err = r.Resolve(context.Background(), ref)
+	require.ErrorContains(t, err, "control character")
 }

@@ -105,8 +105,12 @@ func (c *Client) statusError(resp *http.Response, v Validation) *Error {
 		hint, _ := retryafter.Exhausted(resp.Header, c.now())
 		return &Error{Kind: KindNotFound, Status: code, RetryAfter: hint,
 			Detail: "upstream has no data for this query (" + status + ")"}
-	case code >= 200 && code <= 299:
+	case code == http.StatusOK || code == http.StatusCreated || code == http.StatusNonAuthoritativeInfo:
 		return nil
+	case code >= 200 && code <= 299:
+		// 204 has no body to validate, 206 is a partial body (we never
+		// send Range): neither is a complete answer.
+		return &Error{Kind: KindRejected, Status: code, Detail: "upstream answered " + status + ", not a complete JSON answer"}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return &Error{Kind: KindAuth, Status: code, Detail: "upstream refused the gateway's credentials (" + status + ")"}
 	case code == http.StatusTooManyRequests:

@@ -1,0 +1,289 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/govern/memory"
+	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/resilience"
+	"github.com/intelgate/intelgate/internal/secret"
+	"github.com/intelgate/intelgate/internal/upstream"
+)
+
+// autoClock advances instantly on After, so waits are exact and free.
+type autoClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *autoClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *autoClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	c.mu.Unlock()
+	return ch
+}
+
+// scripted is a provider whose answers come from a queue of errors (nil is
+// success); it records which key each call used.
+type scripted struct {
+	mu      sync.Mutex
+	answers []error
+	keys    []string
+	calls   atomic.Int32
+	gate    chan struct{} // when set, each call waits for it
+}
+
+func (s *scripted) Name() string                 { return "se" }
+func (s *scripted) Supports(indicator.Type) bool { return true }
+func (s *scripted) Lookup(ctx context.Context, req provider.Request, key secret.Value) (provider.Result, error) {
+	s.calls.Add(1)
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return provider.Result{}, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	s.keys = append(s.keys, key.Reveal())
+	var err error
+	if len(s.answers) > 0 {
+		err, s.answers = s.answers[0], s.answers[1:]
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return provider.Result{}, err
+	}
+	return provider.Result{Data: json.RawMessage(`{"ok":true}`)}, nil
+}
+
+type fixture struct {
+	p     *Pipeline
+	prov  *scripted
+	gov   *govern.Governor
+	clock *autoClock
+	log   *bytes.Buffer
+}
+
+type fixtureOptions struct {
+	answers     []error
+	keys        int
+	maxAttempts int
+	budget      *resilience.Budget
+	maxWait     time.Duration
+	day         int64
+	breaker     resilience.BreakerSettings
+}
+
+func newFixture(t *testing.T, o fixtureOptions) *fixture {
+	t.Helper()
+	clock := &autoClock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	if o.keys == 0 {
+		o.keys = 1
+	}
+	var keys []govern.Key
+	for i := range o.keys {
+		id := string(rune('a' + i))
+		keys = append(keys, govern.Key{ID: "k" + id, Environment: "prod", Value: secret.NewValue("secret-" + id)})
+	}
+	gov, err := govern.New(govern.Options{State: memory.New(memory.Options{Now: clock.Now}), Clock: clock},
+		[]govern.Policy{{Provider: "se", Keys: keys, MaxWait: o.maxWait, Day: o.day}}, nil)
+	require.NoError(t, err)
+	if o.maxAttempts == 0 {
+		o.maxAttempts = 3
+	}
+	if o.budget == nil {
+		o.budget = resilience.NewBudget(1, 100, clock.Now)
+	}
+	var logs bytes.Buffer
+	prov := &scripted{answers: o.answers}
+	p, err := New(Options{
+		Provider: prov, Governor: gov, Breaker: resilience.NewBreaker("se", o.breaker),
+		Retry:  resilience.Policy{MaxAttempts: o.maxAttempts, Base: 100 * time.Millisecond, Cap: time.Second, Rand: func() float64 { return 0.5 }},
+		Budget: o.budget, MaxPause: 30 * time.Second, Keys: o.keys, Clock: clock,
+		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	require.NoError(t, err)
+	return &fixture{p: p, prov: prov, gov: gov, clock: clock, log: &logs}
+}
+
+var req = provider.Request{Indicator: indicator.Indicator{Raw: "x", Value: "x", Type: indicator.Username}}
+
+func upErr(kind upstream.Kind, status int, retryAfter time.Duration) error {
+	return &upstream.Error{Kind: kind, Status: status, RetryAfter: retryAfter, Detail: string(kind)}
+}
+
+func TestRetriesOnlyWhereARetryCanHelp(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		answers   []error
+		wantCalls int32
+		wantErr   upstream.Kind
+	}{
+		{"success", nil, 1, ""},
+		{"503 then success", []error{upErr(upstream.KindUpstream, 503, 0)}, 2, ""},
+		{"timeouts exhaust attempts", []error{upErr(upstream.KindTimeout, 0, 0), upErr(upstream.KindTimeout, 0, 0), upErr(upstream.KindTimeout, 0, 0)}, 3, upstream.KindTimeout},
+		{"connect then success", []error{upErr(upstream.KindConnect, 0, 0)}, 2, ""},
+		{"400 never retried", []error{upErr(upstream.KindRejected, 400, 0)}, 1, upstream.KindRejected},
+		{"500 is not retried", []error{upErr(upstream.KindUpstream, 500, 0)}, 1, upstream.KindUpstream},
+		{"malformed never retried", []error{upErr(upstream.KindMalformed, 200, 0)}, 1, upstream.KindMalformed},
+		{"tls never retried", []error{upErr(upstream.KindTLS, 0, 0)}, 1, upstream.KindTLS},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOptions{answers: tc.answers})
+			_, _, err := f.p.Lookup(context.Background(), "prod", req)
+			require.Equal(t, tc.wantCalls, f.prov.calls.Load())
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			var ue *upstream.Error
+			require.True(t, errors.As(err, &ue), "%v", err)
+			require.Equal(t, tc.wantErr, ue.Kind)
+		})
+	}
+}
+
+func TestRetryBudgetStopsRetries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{answers: []error{upErr(upstream.KindUpstream, 503, 0)},
+		budget: resilience.NewBudget(0, 0, nil)})
+	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	require.Error(t, err)
+	require.Equal(t, int32(1), f.prov.calls.Load(), "an empty budget allows no retry")
+}
+
+func TestBackoffNeverOutlastsTheDeadline(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{answers: []error{upErr(upstream.KindUpstream, 502, 0)}})
+	ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(10*time.Millisecond))
+	defer cancel()
+	_, _, err := f.p.Lookup(ctx, "prod", req)
+	require.Error(t, err)
+	require.Equal(t, int32(1), f.prov.calls.Load())
+}
+
+func TestRefusedKeyFailsOverAndIsRevoked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{keys: 2, maxAttempts: 1, answers: []error{upErr(upstream.KindAuth, 401, 0)}})
+	res, _, err := f.p.Lookup(context.Background(), "prod", req)
+	require.NoError(t, err, "failover to the second key is not a retry")
+	require.JSONEq(t, `{"ok":true}`, string(res.Data))
+	require.Equal(t, []string{"secret-a", "secret-b"}, f.prov.keys)
+	require.Contains(t, f.log.String(), `"event":"upstream_auth_rejected"`)
+	require.Contains(t, f.log.String(), `"key_id":"ka"`)
+	require.NotContains(t, f.log.String(), "secret-a")
+
+	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
+	require.NoError(t, err)
+	require.True(t, st[0].Revoked)
+	require.False(t, st[1].Revoked)
+
+	// Both refused: a clear "no usable key".
+	f2 := newFixture(t, fixtureOptions{keys: 2, answers: []error{upErr(upstream.KindAuth, 401, 0), upErr(upstream.KindAuth, 403, 0)}})
+	_, _, err = f2.p.Lookup(context.Background(), "prod", req)
+	require.ErrorIs(t, err, govern.ErrNoKeys)
+}
+
+func TestUpstream429PausesTheKeyForEveryone(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{maxWait: 5 * time.Second, answers: []error{upErr(upstream.KindRateLimited, 429, 2*time.Second)}})
+	start := f.clock.Now()
+	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	require.NoError(t, err)
+	require.Equal(t, int32(2), f.prov.calls.Load())
+	require.Equal(t, start.Add(2*time.Second), f.clock.Now(), "the retry waited exactly the upstream's Retry-After")
+
+	// A pause longer than max_wait is answered with an honest, capped wait.
+	f = newFixture(t, fixtureOptions{maxWait: time.Second, answers: []error{upErr(upstream.KindRateLimited, 429, 1e6*time.Second)}})
+	_, _, err = f.p.Lookup(context.Background(), "prod", req)
+	var le *govern.LimitedError
+	require.True(t, errors.As(err, &le), "%v", err)
+	require.Equal(t, "paused", le.Reason)
+	require.Equal(t, 30*time.Second, le.RetryAfter, "a huge Retry-After is capped at retry.max_wait")
+	require.Equal(t, int32(1), f.prov.calls.Load())
+}
+
+func TestCoalescesIdenticalConcurrentLookups(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	f.prov.gate = make(chan struct{})
+	const n = 20
+	var wg sync.WaitGroup
+	var sharedCount atomic.Int32
+	for range n {
+		wg.Go(func() {
+			_, shared, err := f.p.Lookup(context.Background(), "prod", req)
+			require.NoError(t, err)
+			if shared {
+				sharedCount.Add(1)
+			}
+		})
+	}
+	require.Eventually(t, func() bool { return f.prov.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	close(f.prov.gate)
+	wg.Wait()
+	require.Equal(t, int32(1), f.prov.calls.Load())
+	require.Equal(t, int32(n-1), sharedCount.Load())
+
+	// A different indicator is its own upstream call.
+	other := req
+	other.Indicator.Value = "y"
+	_, shared, err := f.p.Lookup(context.Background(), "prod", other)
+	require.NoError(t, err)
+	require.False(t, shared)
+}
+
+func TestOpenBreakerFailsFastAndRefundsQuota(t *testing.T) {
+	t.Parallel()
+	fail := upErr(upstream.KindUpstream, 500, 0)
+	f := newFixture(t, fixtureOptions{day: 100, maxAttempts: 1, answers: []error{fail, fail, fail},
+		breaker: resilience.BreakerSettings{FailureRatio: 0.5, MinRequests: 3, Window: time.Minute, OpenFor: time.Minute}})
+	for range 3 {
+		_, _, err := f.p.Lookup(context.Background(), "prod", req)
+		require.Error(t, err)
+	}
+	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	require.ErrorIs(t, err, resilience.ErrOpen)
+	var oe *resilience.OpenError
+	require.True(t, errors.As(err, &oe))
+	require.Positive(t, oe.RetryAfter)
+	require.Equal(t, int32(3), f.prov.calls.Load(), "an open breaker sends nothing upstream")
+
+	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
+	require.NoError(t, err)
+	require.Equal(t, int64(3), st[0].Day.Used, "the refused call's quota unit was refunded")
+}
+
+func TestUnsafeIndicatorRefundsQuota(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{day: 5, answers: []error{provider.ErrUnsafeIndicator}})
+	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	require.ErrorIs(t, err, provider.ErrUnsafeIndicator)
+	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
+	require.NoError(t, err)
+	require.Equal(t, int64(0), st[0].Day.Used)
+}
