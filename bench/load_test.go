@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -72,7 +73,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	rank := int(float64(len(s))*p/100+0.999999999) - 1
+	rank := int(math.Ceil(float64(len(s))*p/100)) - 1
 	return s[min(max(rank, 0), len(s)-1)]
 }
 

@@ -53,6 +53,7 @@ func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.K
 			Client:   name,
 			Rate:     limitOf(c.Limits),
 			Day:      c.Limits.Quotas.Day,
+			Month:    c.Limits.Quotas.Month,
 			Calendar: govern.Calendar{Loc: c.Limits.Location()},
 		})
 	}

@@ -12,13 +12,14 @@ type ClientPolicy struct {
 	Client   string
 	Rate     Limit
 	Day      int64 // requests per calendar day; 0 = unlimited
+	Month    int64 // requests per calendar month; 0 = unlimited
 	Calendar Calendar
 }
 
 func clientRateKey(client string) string { return "r:c:" + client }
 
 func (c *ClientPolicy) windows(now time.Time) ([]Window, []string) {
-	return quotaWindows("q:c:"+c.Client, c.Day, 0, c.Calendar, now)
+	return quotaWindows("q:c:"+c.Client, c.Day, c.Month, c.Calendar, now)
 }
 
 // AdmitClient takes one unit of client's rate and daily quota. A client over

@@ -35,8 +35,9 @@ type KeyStatus struct {
 
 // ClientStatus is an application's own allowance.
 type ClientStatus struct {
-	Rate *RateStatus `json:"rate,omitempty"`
-	Day  *Usage      `json:"day,omitempty"`
+	Rate  *RateStatus `json:"rate,omitempty"`
+	Day   *Usage      `json:"day,omitempty"`
+	Month *Usage      `json:"month,omitempty"`
 }
 
 func rateStatus(l Limit, d Decision) *RateStatus {
@@ -123,13 +124,17 @@ func (g *Governor) ClientStatus(ctx context.Context, client string) (ClientStatu
 		}
 		cs.Rate = rateStatus(c.Rate, d)
 	}
-	ws, _ := c.windows(g.clock.Now())
+	ws, reasons := c.windows(g.clock.Now())
 	us, err := usages(ctx, g.state, ws)
 	if err != nil {
 		return cs, err
 	}
-	if len(us) > 0 {
-		cs.Day = us[0]
+	for i, r := range reasons {
+		if r == "day_quota" {
+			cs.Day = us[i]
+		} else {
+			cs.Month = us[i]
+		}
 	}
 	return cs, nil
 }

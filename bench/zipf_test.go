@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The upstream-efficiency workload: many applications asking about a
+// skewed set of indicators, as SOC enrichment does (a few hot indicators,
+// a long tail). The simulator enforces the same limit the gateway is
+// configured with, so every 429 it sends is a pacing failure of ours.
+const (
+	zipfClients    = 32
+	zipfLookups    = 2000
+	zipfIndicators = 1000 // ranks 0..999
+	zipfS          = 1.1  // Zipf exponent: rank k is asked ∝ 1/(1+k)^s
+	zipfSeed       = 42
+	zipfRate       = 200 // per second, gateway and simulator alike
+	zipfBurst      = 20
+)
+
+// zipfWorkload is the fixed, seeded sequence of queries and the number of
+// distinct ones among them.
+func zipfWorkload() ([]string, int) {
+	r := rand.New(rand.NewPCG(zipfSeed, zipfSeed))
+	z := rand.NewZipf(r, zipfS, 1, zipfIndicators-1)
+	qs := make([]string, zipfLookups)
+	seen := map[string]bool{}
+	for i := range qs {
+		qs[i] = fmt.Sprintf("zipf-user-%04d", z.Uint64())
+		seen[qs[i]] = true
+	}
+	return qs, len(seen)
+}
+
+// BenchmarkUpstreamEfficiency reports how many upstream calls the gateway
+// made per distinct indicator (floor 1.00 with a cache; without one,
+// coalescing removes only duplicates that are in flight at the same
+// moment), next to lookups/unique, the ratio with no deduplication at all.
+// sim_429s must be 0: the gateway paces to the limit the simulator enforces.
+func BenchmarkUpstreamEfficiency(b *testing.B) {
+	qs, unique := zipfWorkload()
+	var calls, sim429, gwFailed, peak float64
+	var elapsed time.Duration
+	for range b.N {
+		b.StopTimer()
+		s := startStack(b, stackOptions{simRate: zipfRate, simBurst: zipfBurst, conns: zipfClients,
+			limits: fmt.Sprintf("{rate: %d/s, burst: %d}", zipfRate, zipfBurst)})
+		b.StartTimer()
+		o := runLoad(context.Background(), zipfClients, len(qs), func(ctx context.Context, i int) error {
+			return s.resolve(ctx, qs[i])
+		})
+		b.StopTimer()
+		st := s.sim.Sim.Stats()
+		calls += float64(st.Requests)
+		sim429 += float64(st.RateLimited)
+		gwFailed += float64(o.failed())
+		peak = max(peak, float64(st.PeakPerSecond))
+		elapsed += o.elapsed
+		if o.failed() > 0 {
+			b.Logf("gateway answers other than 200: %v", o.statuses)
+		}
+		if st.RateLimited > 0 {
+			b.Logf("simulator sent %d 429s (statuses %v, peak %d/s against a limit of %d/s burst %d)",
+				st.RateLimited, st.ByStatus, st.PeakPerSecond, zipfRate, zipfBurst)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(calls/n/float64(unique), "calls/unique")
+	b.ReportMetric(float64(len(qs))/float64(unique), "lookups/unique")
+	b.ReportMetric(float64(unique), "unique")
+	b.ReportMetric(calls/n, "upstream_calls")
+	b.ReportMetric(sim429/n, "sim_429s")
+	b.ReportMetric(gwFailed/n, "client_non200")
+	b.ReportMetric(peak, "peak_per_s")
+	b.ReportMetric(float64(len(qs))*n/elapsed.Seconds(), "lookups/s")
+}
+
+// TestZipfWorkloadIsFixed pins the workload: the numbers in
+// docs/benchmarks.md are only comparable while it stays the same.
+func TestZipfWorkloadIsFixed(t *testing.T) {
+	t.Parallel()
+	a, ua := zipfWorkload()
+	b, ub := zipfWorkload()
+	require.Equal(t, a, b, "the Zipf workload must be deterministic")
+	require.Equal(t, ua, ub)
+	require.Len(t, a, zipfLookups)
+	require.Greater(t, ua, 1)
+	require.Less(t, ua, len(a), "a Zipf workload repeats its hot indicators")
+}
