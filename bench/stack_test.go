@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +45,7 @@ type stack struct {
 	sim    *sim.Server
 	gwURL  string
 	token  string
+	pauses *lineCounter // gateway log lines announcing a paused upstream key
 	client *http.Client // plaintext client for the gateway (and nginx)
 	direct *http.Client // TLS client trusting the simulator's certificate
 }
@@ -99,7 +102,10 @@ clients:
 	}
 	// Access logs are formatted as in production, then discarded: the cost
 	// of logging is part of the overhead being measured.
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	// Pauses are counted: each one stops the key for every caller, so they
+	// explain a throughput far below the configured rate.
+	pauses := &lineCounter{match: []byte(`"msg":"upstream key paused"`)}
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(pauses, nil)))
 	if err != nil {
 		tb.Fatalf("building gateway: %v", err)
 	}
@@ -124,6 +130,7 @@ clients:
 	s := &stack{
 		sim:    simSrv,
 		gwURL:  "http://" + ln.Addr().String(),
+		pauses: pauses,
 		token:  token,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns}},
 		direct: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
@@ -134,6 +141,20 @@ clients:
 	tb.Cleanup(s.client.CloseIdleConnections)
 	tb.Cleanup(s.direct.CloseIdleConnections)
 	return s
+}
+
+// lineCounter is an io.Writer for a slog JSON handler (one Write per
+// record) that counts the records containing match and discards them all.
+type lineCounter struct {
+	match []byte
+	n     atomic.Int64
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, c.match) {
+		c.n.Add(1)
+	}
+	return len(p), nil
 }
 
 // errStatus is a lookup that did not end in 200.

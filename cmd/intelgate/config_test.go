@@ -86,7 +86,10 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 
 func TestConfigValidateExamples(t *testing.T) {
 	t.Parallel()
-	for _, f := range []string{"../../examples/minimal.yaml", "../../examples/full.yaml"} {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 3)
+	for _, f := range files {
 		// The examples name certificates and keys of a real deployment.
 		stdout, stderr, err := runConfigValidate(t, "--config", f, "--skip-secrets", "--skip-files")
 		require.NoError(t, err, stderr)
