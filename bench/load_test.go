@@ -79,3 +79,15 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 // ms is d in milliseconds, the unit the benchmark metrics use.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// wait blocks for d, or until ctx ends (then it reports false).
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/intelgate/intelgate/internal/app"
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/retryafter"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -104,7 +105,7 @@ clients:
 	// of logging is part of the overhead being measured.
 	// Pauses are counted: each one stops the key for every caller, so they
 	// explain a throughput far below the configured rate.
-	pauses := &lineCounter{match: []byte(`"msg":"upstream key paused"`)}
+	pauses := &lineCounter{match: []byte(`"msg":"upstream asked to slow down; key paused for every replica"`)}
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(pauses, nil)))
 	if err != nil {
 		tb.Fatalf("building gateway: %v", err)
@@ -157,8 +158,12 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// errStatus is a lookup that did not end in 200.
-type errStatus struct{ code int }
+// errStatus is a lookup that did not end in 200; retryAfter is the
+// answer's Retry-After, when it had one.
+type errStatus struct {
+	code       int
+	retryAfter time.Duration
+}
 
 func (e errStatus) Error() string { return fmt.Sprintf("status %d", e.code) }
 
@@ -179,7 +184,8 @@ func get(ctx context.Context, c *http.Client, rawURL, bearer string) error {
 		return fmt.Errorf("reading body: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return errStatus{resp.StatusCode}
+		ra, _ := retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())
+		return errStatus{code: resp.StatusCode, retryAfter: ra}
 	}
 	return nil
 }

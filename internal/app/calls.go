@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern"
@@ -41,10 +42,11 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 			Breaker:  br,
 			Retry: resilience.Policy{MaxAttempts: pc.Retry.MaxAttempts, Base: pc.Retry.Backoff.Std(),
 				Cap: pc.Retry.MaxWait.Std()},
-			Budget:   resilience.NewBudget(pc.Retry.Budget, 1, nil),
-			MaxPause: pc.Retry.MaxWait.Std(),
-			Keys:     len(pc.Keys),
-			Log:      log,
+			Budget:       resilience.NewBudget(pc.Retry.Budget, 1, nil),
+			MaxPause:     pc.Retry.MaxWait.Std(),
+			Keys:         len(pc.Keys),
+			Log:          log,
+			RateInterval: rateInterval(pc.Limits),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("building pipeline for provider %q: %w", name, err)
@@ -80,4 +82,12 @@ func (c *Calls) BreakerState(name string) string {
 		return b.State()
 	}
 	return ""
+}
+
+func rateInterval(l config.Limits) time.Duration {
+	lim := limitOf(l)
+	if lim.Unlimited() {
+		return 0
+	}
+	return lim.Interval()
 }

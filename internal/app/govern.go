@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
@@ -40,7 +42,7 @@ func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.K
 		policies = append(policies, govern.Policy{
 			Provider: name,
 			Keys:     keys[name],
-			Rate:     limitOf(p.Limits),
+			Rate:     withHeadroom(limitOf(p.Limits)),
 			Day:      p.Limits.Quotas.Day,
 			Month:    p.Limits.Quotas.Month,
 			Calendar: govern.Calendar{Loc: p.Limits.Location()},
@@ -62,6 +64,33 @@ func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.K
 		return nil, fmt.Errorf("building governor: %w", err)
 	}
 	return g, nil
+}
+
+// jitterTolerance is how much delay skew between requests on their way
+// upstream (a TLS handshake, a scheduling hiccup) the pacing absorbs.
+const jitterTolerance = 50 * time.Millisecond
+
+// withHeadroom keeps the gateway a hair inside a provider's limit. The
+// upstream's bucket starts full and cannot bank capacity beyond its burst,
+// so if the first requests are delayed on the way (TLS handshakes) and then
+// arrive together with the ones paced after them, the upstream sees more at
+// once than our bucket accounted for. Holding back the units the rate earns
+// in jitterTolerance (at least one, at most half the burst) absorbs that;
+// the sustained rate, and so the usable quota, is unchanged. With a burst
+// of 1 each interval is stretched by 5% (at most 250ms) instead. Configure
+// the vendor's published limit; the margin is ours.
+func withHeadroom(l govern.Limit) govern.Limit {
+	if l.Unlimited() {
+		return l
+	}
+	if l.Burst >= 2 {
+		perTolerance := int(math.Ceil(float64(l.Rate) * float64(jitterTolerance) / float64(l.Period)))
+		l.Burst -= min(max(1, perTolerance), l.Burst/2)
+		return l
+	}
+	margin := min(l.Interval()/20, 250*time.Millisecond)
+	l.Period += margin * time.Duration(l.Rate)
+	return l
 }
 
 func limitOf(l config.Limits) govern.Limit {

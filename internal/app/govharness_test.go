@@ -204,9 +204,9 @@ func (c *govClient) quota(t *testing.T, base string) gateway.QuotaResponse {
 	return q
 }
 
-// requireProblem checks a problem+json answer of status and type slug and
+// govRequireProblem checks a problem+json answer of status and type slug and
 // returns its Retry-After in seconds (-1 when absent).
-func requireProblem(t *testing.T, r govResp, status int, slug string) int {
+func govRequireProblem(t *testing.T, r govResp, status int, slug string) int {
 	t.Helper()
 	require.Equal(t, status, r.status, string(r.body))
 	require.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
@@ -221,14 +221,14 @@ func requireProblem(t *testing.T, r govResp, status int, slug string) int {
 	return n
 }
 
-// resolvePath is a /v1/resolve lookup of a distinct username.
-func resolvePath(prefix string, i int) string {
+// govResolvePath is a /v1/resolve lookup of a distinct username.
+func govResolvePath(prefix string, i int) string {
 	return fmt.Sprintf("/v1/resolve?query=%s-%d", prefix, i)
 }
 
-// poll calls cond every interval until it reports true or timeout passes;
+// govPoll calls cond every interval until it reports true or timeout passes;
 // it reports whether cond became true.
-func poll(timeout, interval time.Duration, cond func() bool) bool {
+func govPoll(timeout, interval time.Duration, cond func() bool) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(interval)
@@ -245,8 +245,8 @@ func poll(timeout, interval time.Duration, cond func() bool) bool {
 	}
 }
 
-// logRecords returns the JSON log records whose field equals value.
-func logRecords(t *testing.T, logs string, field, value string) []map[string]any {
+// govLogRecords returns the JSON log records whose field equals value.
+func govLogRecords(t *testing.T, logs string, field, value string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for line := range strings.Lines(logs) {
@@ -259,11 +259,14 @@ func logRecords(t *testing.T, logs string, field, value string) []map[string]any
 	return out
 }
 
-// untilMidnightUTC is how long from now until the next UTC midnight.
-func untilMidnightUTC(now time.Time) time.Duration {
+// nextMidnightUTC is the UTC midnight that ends now's day.
+func nextMidnightUTC(now time.Time) time.Time {
 	now = now.UTC()
-	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Sub(now)
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
 }
+
+// untilMidnightUTC is how long from now until the next UTC midnight.
+func untilMidnightUTC(now time.Time) time.Duration { return nextMidnightUTC(now).Sub(now) }
 
 // skipNearMidnightUTC skips a day-quota test that could straddle midnight
 // UTC: the quota would rightly reset in the middle of it.
@@ -274,8 +277,8 @@ func skipNearMidnightUTC(t *testing.T) {
 	}
 }
 
-// redisURL returns the test Redis or skips.
-func redisURL(t *testing.T) string {
+// govRedisURL returns the test Redis or skips.
+func govRedisURL(t *testing.T) string {
 	t.Helper()
 	u := os.Getenv("INTELGATE_TEST_REDIS_URL")
 	if u == "" {
@@ -294,7 +297,7 @@ func redisShared(t *testing.T, url string, dirs ...string) string {
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	prefix := "intelgate-test:" + hex.EncodeToString(b) + ":"
+	prefix := "intelgate-apptest:" + hex.EncodeToString(b) + ":"
 	t.Cleanup(func() {
 		opts, err := redis.ParseURL(url)
 		if err != nil {

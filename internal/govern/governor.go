@@ -159,8 +159,11 @@ func (p *Policy) windows(k Key, now time.Time) ([]Window, []string) {
 
 // Acquire returns a lease on a key of environment env with a unit of rate
 // and quota taken, waiting for capacity up to the policy's MaxWait and the
-// caller's deadline. When nothing frees up in time it returns a
-// *LimitedError whose RetryAfter is the limiter's honest estimate.
+// caller's deadline. Waiting for rate is a booking, not a race: the next
+// unit is reserved in order and the caller sleeps until it is due, so
+// waiters are served first come, first served and none is refused while
+// capacity is due within its wait. When nothing frees up in time it returns
+// a *LimitedError whose RetryAfter is the limiter's honest estimate.
 func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, error) {
 	p, ok := g.policies[provider]
 	if !ok {
@@ -171,15 +174,27 @@ func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, e
 		deadline = d
 	}
 	for {
-		lease, wait, reason, err := g.tryKeys(ctx, p, env)
-		if lease != nil || err != nil {
-			return lease, err
+		budget := deadline.Sub(g.clock.Now())
+		lease, delay, wait, reason, err := g.tryKeys(ctx, p, env, budget)
+		if err != nil {
+			return nil, err
 		}
-		now := g.clock.Now()
-		if now.Add(wait).After(deadline) {
+		if lease != nil {
+			if delay <= 0 {
+				return lease, nil
+			}
+			select { // the booked unit is due after delay
+			case <-ctx.Done():
+				g.Refund(context.WithoutCancel(ctx), lease)
+				return nil, ctx.Err()
+			case <-g.clock.After(delay):
+				return lease, nil
+			}
+		}
+		if wait > budget {
 			return nil, &LimitedError{Scope: "provider", Name: provider, Reason: reason, RetryAfter: wait}
 		}
-		select {
+		select { // a pause ends, or a quota or booking frees up
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-g.clock.After(wait):
@@ -188,76 +203,116 @@ func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, e
 }
 
 // tryKeys makes one pass over env's keys in configured order (so backup
-// keys are only used when the primary is out of capacity). Without a lease
-// it returns the shortest wait until some key may have capacity.
-func (g *Governor) tryKeys(ctx context.Context, p *Policy, env string) (*Lease, time.Duration, string, error) {
+// keys are only used when the primary is out of capacity) for a unit free
+// now; failing that it books the soonest rate unit due within budget on the
+// key that has it. Without a lease it returns the shortest wait until some
+// key may have capacity, and why.
+func (g *Governor) tryKeys(ctx context.Context, p *Policy, env string, budget time.Duration) (
+	lease *Lease, delay, wait time.Duration, reason string, err error) {
 	now := g.clock.Now()
-	var (
-		best       time.Duration = -1
-		bestReason string
-		usable     int
-	)
-	consider := func(d time.Duration, reason string) {
-		if best < 0 || d < best {
-			best, bestReason = d, reason
+	wait = -1
+	consider := func(d time.Duration, r string) {
+		if wait < 0 || d < wait {
+			wait, reason = d, r
 		}
 	}
+	var (
+		usable   int
+		rateKeys []Key // keys whose only shortage is rate, soonest first below
+		rateWait = map[string]time.Duration{}
+	)
 	for _, k := range p.Keys {
 		if k.Environment != env {
 			continue
 		}
-		if until, err := g.state.PausedUntil(ctx, revokedKey(p.Provider, k)); err != nil {
+		until, err := g.state.PausedUntil(ctx, revokedKey(p.Provider, k))
+		if err != nil {
 			return g.unavailable(p, k, err)
-		} else if until.After(now) {
+		}
+		if until.After(now) {
 			continue
 		}
 		usable++
-		until, err := g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID))
-		if err != nil {
+		if until, err = g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID)); err != nil {
 			return g.unavailable(p, k, err)
 		}
 		if until.After(now) {
 			consider(until.Sub(now), "paused")
 			continue
 		}
-		if !p.Rate.Unlimited() {
-			dec, err := g.state.Allow(ctx, rateKey(p.Provider, k.ID), p.Rate)
-			if err != nil {
-				return g.unavailable(p, k, err)
-			}
-			if !dec.Allowed {
-				consider(dec.RetryAfter, "rate")
-				continue
-			}
+		l, d, r, err := g.take(ctx, p, k, now, 0)
+		if err != nil {
+			return g.unavailable(p, k, err)
 		}
-		ws, reasons := p.windows(k, now)
-		if len(ws) > 0 {
-			ok, idx, err := g.state.Consume(ctx, ws)
-			if err != nil {
-				return g.unavailable(p, k, err)
-			}
-			if !ok {
-				consider(ws[idx].Expires.Sub(now), reasons[idx])
-				continue
-			}
+		if l != nil {
+			return l, 0, 0, "", nil
 		}
-		return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value, windows: ws, pace: true}, 0, "", nil
+		consider(d, r)
+		if r == "rate" {
+			rateKeys = append(rateKeys, k)
+			rateWait[k.ID] = d
+		}
 	}
 	if usable == 0 {
-		return nil, 0, "", fmt.Errorf("provider %q environment %q: %w", p.Provider, env, ErrNoKeys)
+		return nil, 0, 0, "", fmt.Errorf("provider %q environment %q: %w", p.Provider, env, ErrNoKeys)
 	}
-	return nil, best, bestReason, nil
+	// Book on the key whose next rate unit comes soonest, if within budget.
+	var best *Key
+	for i := range rateKeys {
+		if best == nil || rateWait[rateKeys[i].ID] < rateWait[best.ID] {
+			best = &rateKeys[i]
+		}
+	}
+	if best != nil && rateWait[best.ID] <= budget {
+		l, d, r, err := g.take(ctx, p, *best, now, budget)
+		if err != nil {
+			return g.unavailable(p, *best, err)
+		}
+		if l != nil {
+			return l, d, 0, "", nil
+		}
+		consider(d, r)
+	}
+	return nil, 0, wait, reason, nil
+}
+
+// take books a unit of k's rate (due within maxWait; 0 means now) and then
+// a unit of its quota. Without a lease it returns how long until k may
+// have capacity and why.
+func (g *Governor) take(ctx context.Context, p *Policy, k Key, now time.Time, maxWait time.Duration) (*Lease, time.Duration, string, error) {
+	var delay time.Duration
+	if !p.Rate.Unlimited() {
+		dec, err := g.state.Reserve(ctx, rateKey(p.Provider, k.ID), p.Rate, maxWait)
+		if err != nil {
+			return nil, 0, "", err
+		}
+		if !dec.Allowed {
+			return nil, dec.RetryAfter, "rate", nil
+		}
+		delay = dec.RetryAfter
+	}
+	ws, reasons := p.windows(k, now)
+	if len(ws) > 0 {
+		ok, idx, err := g.state.Consume(ctx, ws)
+		if err != nil {
+			return nil, 0, "", err
+		}
+		if !ok {
+			return nil, ws[idx].Expires.Sub(now), reasons[idx], nil
+		}
+	}
+	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value, windows: ws, pace: true}, delay, "", nil
 }
 
 // unavailable applies the fail mode when the state backend fails.
-func (g *Governor) unavailable(p *Policy, k Key, err error) (*Lease, time.Duration, string, error) {
+func (g *Governor) unavailable(p *Policy, k Key, err error) (*Lease, time.Duration, time.Duration, string, error) {
 	if !g.failOpen {
-		return nil, 0, "", fmt.Errorf("pacing provider %q: %w", p.Provider, err)
+		return nil, 0, 0, "", fmt.Errorf("pacing provider %q: %w", p.Provider, err)
 	}
 	if now := g.clock.Now().Unix(); g.failLog.Swap(now) != now {
 		g.log.Warn("governance state unavailable; fail-open: calling upstream unpaced", "provider", p.Provider, "error", err)
 	}
-	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value}, 0, "", nil
+	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value}, 0, 0, "", nil
 }
 
 // Refund gives back the quota unit of a lease whose call never reached the
@@ -281,7 +336,7 @@ func (g *Governor) Pause(ctx context.Context, l *Lease, d time.Duration) error {
 	if err := g.state.PauseUntil(ctx, pauseKey(l.Provider, l.KeyID), until); err != nil {
 		return fmt.Errorf("pausing provider %q key %q: %w", l.Provider, l.KeyID, err)
 	}
-	g.log.Info("upstream key paused", "provider", l.Provider, "key_id", l.KeyID, "until", until.UTC().Format(time.RFC3339Nano))
+	g.log.Debug("upstream key paused", "provider", l.Provider, "key_id", l.KeyID, "until", until.UTC().Format(time.RFC3339Nano))
 	return nil
 }
 

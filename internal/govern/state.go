@@ -27,9 +27,11 @@ func (l Limit) Interval() time.Duration { return l.Period / time.Duration(l.Rate
 
 // Decision is the outcome of a rate check.
 type Decision struct {
-	Allowed    bool
-	Remaining  int           // units left right after this decision
-	RetryAfter time.Duration // when !Allowed: until one unit is available
+	Allowed   bool
+	Remaining int // units left right after this decision
+	// RetryAfter: when !Allowed, until one unit is available; when a
+	// Reserve is Allowed, how long until the booked unit may be used.
+	RetryAfter time.Duration
 	ResetAfter time.Duration // until the bucket is full again
 }
 
@@ -38,6 +40,12 @@ type Decision struct {
 type RateLimiter interface {
 	// Allow takes one unit from key's bucket if one is available.
 	Allow(ctx context.Context, key string, l Limit) (Decision, error)
+	// Reserve is Allow that also books the next unit when it is due within
+	// maxWait: the unit is taken now, in order, and RetryAfter says how
+	// long to wait before using it. Waiters served by booking instead of
+	// sleeping and racing are served in arrival order, and none is
+	// refused while capacity is due within its wait.
+	Reserve(ctx context.Context, key string, l Limit, maxWait time.Duration) (Decision, error)
 	// Peek reports key's bucket without taking a unit (Allowed says whether
 	// a unit is available now).
 	Peek(ctx context.Context, key string, l Limit) (Decision, error)

@@ -37,9 +37,15 @@ type Options struct {
 	MaxPause time.Duration
 	// Keys is the number of upstream keys: how many times a refused key
 	// may fail over to the next one within one lookup.
-	Keys  int
-	Clock govern.Clock
-	Log   *slog.Logger
+	Keys int
+	// RateInterval is the emission interval of the provider's configured
+	// rate (0 when unlimited). When the gateway paces a key itself, an
+	// upstream's "remaining 0" on a success is the expected steady state
+	// at that pace, so its proactive pause is capped at one interval; a
+	// 429 is still honoured in full.
+	RateInterval time.Duration
+	Clock        govern.Clock
+	Log          *slog.Logger
 }
 
 // Pipeline is one provider's call chain.
@@ -105,8 +111,11 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 		res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
 		done(resilience.OutcomeOf(err))
 		if err == nil {
-			if res.PauseFor > 0 { // the upstream says this key is spent for now
-				p.pause(ctx, lease, res.PauseFor)
+			if d := res.PauseFor; d > 0 { // the upstream says this key is spent for now
+				if p.o.RateInterval > 0 {
+					d = min(d, p.o.RateInterval)
+				}
+				p.pause(ctx, lease, d)
 			}
 			return res, nil
 		}
@@ -126,7 +135,10 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 		}
 		throttled := isUpstream && (ue.Kind == upstream.KindRateLimited || (ue.Status == 503 && ue.RetryAfter > 0))
 		if throttled {
-			p.pause(ctx, lease, p.pauseFor(ue, attempt))
+			d := p.pauseFor(ue, attempt)
+			p.o.Log.Info("upstream asked to slow down; key paused for every replica", "provider", lease.Provider,
+				"key_id", lease.KeyID, "upstream_status", ue.Status, "pause", d.String())
+			p.pause(ctx, lease, d)
 		}
 		if ctx.Err() != nil || !resilience.Retryable(err) || attempt >= p.o.Retry.MaxAttempts || !p.o.Budget.Withdraw() {
 			return provider.Result{}, p.capped(err)

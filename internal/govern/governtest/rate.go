@@ -24,6 +24,8 @@ func rateTests() []stateTest {
 		{"RateBurstBelowOneIsOne", testRateBurstBelowOne},
 		{"RateKeysIndependent", testRateKeys},
 		{"RateConcurrentExact", testRateConcurrent},
+		{"RateReserveBooksInOrder", testRateReserve},
+		{"RateReserveConcurrentExact", testRateReserveConcurrent},
 	}
 }
 
@@ -240,4 +242,65 @@ func testRateRetryAfter(t *testing.T, h Harness) {
 
 	h.Advance(d.RetryAfter)
 	allowN(t, s, k, l, 1)
+}
+
+// testRateReserve: once the burst is spent, Reserve books the next units in
+// order, each due one interval after the previous, and refuses (taking
+// nothing) a unit due beyond maxWait.
+func testRateReserve(t *testing.T, h Harness) {
+	s, k := h.New(t), key(t, "reserve")
+	l := govern.Limit{Rate: 1, Period: time.Hour, Burst: 2}
+	d, err := s.Reserve(t.Context(), k, l, 3*time.Hour)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	require.Zero(t, d.RetryAfter, "a unit available now needs no wait")
+	allowN(t, s, k, l, 1)
+
+	var waits []time.Duration
+	for range 2 {
+		d, err := s.Reserve(t.Context(), k, l, 3*time.Hour)
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+		require.Zero(t, d.Remaining)
+		waits = append(waits, d.RetryAfter)
+	}
+	require.InDelta(t, time.Hour, waits[0], float64(time.Minute), "first booked unit ~1 interval away")
+	require.InDelta(t, 2*time.Hour, waits[1], float64(time.Minute), "second booked unit ~2 intervals away")
+
+	d, err = s.Reserve(t.Context(), k, l, 2*time.Hour)
+	require.NoError(t, err)
+	require.False(t, d.Allowed, "the next unit is ~3h away, beyond maxWait")
+	require.Greater(t, d.RetryAfter, 2*time.Hour)
+	peek, err := s.Peek(t.Context(), k, l)
+	require.NoError(t, err)
+	require.InDelta(t, d.RetryAfter, peek.RetryAfter, float64(time.Minute), "a refused Reserve took nothing")
+
+	d, err = s.Reserve(t.Context(), k, l, 0)
+	require.NoError(t, err)
+	require.False(t, d.Allowed, "Reserve with no wait is Allow")
+}
+
+// testRateReserveConcurrent: many concurrent Reserves across two handles
+// book exactly the units due within maxWait, no more.
+func testRateReserveConcurrent(t *testing.T, h Harness) {
+	a, b := h.pair(t)
+	k := key(t, "reserve-concurrent")
+	l := govern.Limit{Rate: 1, Period: time.Hour, Burst: 3}
+	var booked atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 40 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			d, err := s.Reserve(t.Context(), k, l, 4*time.Hour+30*time.Minute)
+			require.NoError(t, err)
+			if d.Allowed {
+				booked.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int32(3+4), booked.Load(), "the burst plus the four units due within 4.5h")
 }

@@ -16,8 +16,10 @@ import (
 // the bucket holds B units and refills one every T. Remaining is how many
 // more units fit now, RetryAfter how long until the next one does, and
 // ResetAfter how long until the bucket is full (tat-now). take=false is
-// Peek: it asks whether one unit fits without storing anything.
-func gcra(now, tat time.Time, l govern.Limit, take bool) (govern.Decision, time.Time) {
+// Peek: it asks whether one unit fits without storing anything. With take
+// and maxWait > 0 it is Reserve: a unit due within maxWait is booked now
+// and RetryAfter says how long until it may be used.
+func gcra(now, tat time.Time, l govern.Limit, take bool, maxWait time.Duration) (govern.Decision, time.Time) {
 	if l.Unlimited() || l.Interval() <= 0 {
 		// interval <= 0: more units than nanoseconds per period, no limit
 		// worth enforcing.
@@ -35,7 +37,13 @@ func gcra(now, tat time.Time, l govern.Limit, take bool) (govern.Decision, time.
 	available := now.Sub(tat.Add(-tau))
 	resetAfter := tat.Sub(now)
 	if available < interval {
-		return govern.Decision{RetryAfter: interval - available, ResetAfter: resetAfter}, tat
+		wait := interval - available
+		if !take || wait > maxWait {
+			return govern.Decision{RetryAfter: wait, ResetAfter: resetAfter}, tat
+		}
+		// Reserve: book the next unit in order; the caller waits for it.
+		tat = tat.Add(interval)
+		return govern.Decision{Allowed: true, RetryAfter: wait, ResetAfter: resetAfter + interval}, tat
 	}
 	if !take {
 		return govern.Decision{Allowed: true, Remaining: int(available / interval), ResetAfter: resetAfter}, tat

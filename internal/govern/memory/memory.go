@@ -58,20 +58,25 @@ func New(opts Options) *State {
 
 // Allow takes one unit from key's bucket if one is available.
 func (s *State) Allow(_ context.Context, key string, l govern.Limit) (govern.Decision, error) {
-	return s.rate(key, l, true), nil
+	return s.rate(key, l, true, 0), nil
+}
+
+// Reserve books the next unit of key's bucket if it is due within maxWait.
+func (s *State) Reserve(_ context.Context, key string, l govern.Limit, maxWait time.Duration) (govern.Decision, error) {
+	return s.rate(key, l, true, max(maxWait, 0)), nil
 }
 
 // Peek reports key's bucket without taking a unit.
 func (s *State) Peek(_ context.Context, key string, l govern.Limit) (govern.Decision, error) {
-	return s.rate(key, l, false), nil
+	return s.rate(key, l, false, 0), nil
 }
 
-func (s *State) rate(key string, l govern.Limit, take bool) govern.Decision {
+func (s *State) rate(key string, l govern.Limit, take bool, maxWait time.Duration) govern.Decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.tick(now)
-	d, tat := gcra(now, s.tats[key], l, take)
+	d, tat := gcra(now, s.tats[key], l, take, maxWait)
 	if take && d.Allowed && tat.After(now) {
 		s.tats[key] = tat
 	}

@@ -12,18 +12,23 @@ import (
 
 // Allow takes one unit from key's bucket if one is available.
 func (s *State) Allow(ctx context.Context, key string, l govern.Limit) (govern.Decision, error) {
-	return s.gcra(ctx, "allow", allowScript, key, l)
+	return s.gcra(ctx, "allow", allowScript, key, l, 0)
+}
+
+// Reserve books the next unit of key's bucket if it is due within maxWait.
+func (s *State) Reserve(ctx context.Context, key string, l govern.Limit, maxWait time.Duration) (govern.Decision, error) {
+	return s.gcra(ctx, "reserve", allowScript, key, l, max(maxWait, 0))
 }
 
 // Peek reports key's bucket without taking a unit.
 func (s *State) Peek(ctx context.Context, key string, l govern.Limit) (govern.Decision, error) {
-	return s.gcra(ctx, "peek", peekScript, key, l)
+	return s.gcra(ctx, "peek", peekScript, key, l, 0)
 }
 
 // unlimitedRemaining is what an unlimited bucket reports as left.
 const unlimitedRemaining = int(^uint(0) >> 1)
 
-func (s *State) gcra(ctx context.Context, op string, script *redis.Script, key string, l govern.Limit) (govern.Decision, error) {
+func (s *State) gcra(ctx context.Context, op string, script *redis.Script, key string, l govern.Limit, maxWait time.Duration) (govern.Decision, error) {
 	if l.Unlimited() {
 		// No state to keep or share: answer without a round trip.
 		return govern.Decision{Allowed: true, Remaining: unlimitedRemaining}, nil
@@ -32,7 +37,7 @@ func (s *State) gcra(ctx context.Context, op string, script *redis.Script, key s
 	err := s.do(ctx, op, func(ctx context.Context) error {
 		var err error
 		out, err = script.Run(ctx, s.client, []string{s.key("rate", key)},
-			intervalMicros(l), max(l.Burst, 1)).Int64Slice()
+			intervalMicros(l), max(l.Burst, 1), maxWait.Microseconds()).Int64Slice()
 		if err == nil && len(out) != 4 {
 			err = fmt.Errorf("script returned %d values, want 4", len(out))
 		}

@@ -28,19 +28,27 @@ local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
 `
 
-// allowScript takes one unit from a GCRA bucket.
-// KEYS[1] bucket; ARGV[1] emission interval in µs (≥ 1); ARGV[2] burst (≥ 1).
-// Returns {allowed 0|1, remaining, retry_after_us, reset_after_us}. The TAT
-// expires (PX) when the bucket would be full again, so idle keys vanish.
+// allowScript takes one unit from a GCRA bucket, or books the next one.
+// KEYS[1] bucket; ARGV[1] emission interval in µs (≥ 1); ARGV[2] burst (≥ 1);
+// ARGV[3] max wait in µs (0 for Allow; Reserve books a unit due within it).
+// Returns {allowed 0|1, remaining, retry_after_us, reset_after_us}; when
+// allowed, retry_after_us is the wait before the booked unit may be used.
+// The TAT expires (PX) when the bucket would be full again, so idle keys
+// vanish.
 var allowScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end` + gcraHead + `
+local max_wait = tonumber(ARGV[3]) or 0
 local new_tat = tat + interval
 local allow_at = new_tat - burst * interval
-if allow_at > now then
-  return {0, 0, allow_at - now, tat - now}
+local wait = allow_at - now
+if wait > max_wait then
+  return {0, 0, wait, tat - now}
 end
 local ttl_ms = math.ceil((new_tat - now) / 1000)
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%.0f', ttl_ms))
+if wait > 0 then
+  return {1, 0, wait, new_tat - now}
+end
 return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
 `)
 
