@@ -20,6 +20,7 @@ import (
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
+	"github.com/intelgate/intelgate/internal/upstream"
 )
 
 // App is an assembled gateway.
@@ -49,9 +50,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 
 	// Providers first: they read CA and schema files, the likeliest
 	// start-up failures, before anything is written.
-	provs, resolveName, err := buildProviders(cfg, log)
+	provs, transports, resolveName, err := buildProviders(cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range transports {
+		a.closers = append(a.closers, idleCloser{t})
 	}
 	if a.store, err = openStore(ctx, cfg.Storage); err != nil {
 		return nil, err
@@ -131,20 +135,26 @@ func openStore(ctx context.Context, s config.Storage) (*sqlite.Store, error) {
 // buildProviders constructs providers in name order and picks the one behind
 // /v1/resolve: the provider named "socialeye", else the only one of kind
 // socialeye.
-func buildProviders(cfg *config.Config, log *slog.Logger) ([]provider.Provider, string, error) {
+func buildProviders(cfg *config.Config, log *slog.Logger) ([]provider.Provider, []*upstream.Client, string, error) {
 	names := make([]string, 0, len(cfg.Providers))
 	for n := range cfg.Providers {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	var provs []provider.Provider
+	var transports []*upstream.Client
 	var socialeye []string
 	for _, n := range names {
-		p, err := provider.New(n, cfg.Providers[n])
+		t, err := upstream.New(provider.ClientOptions(cfg.Providers[n]))
 		if err != nil {
-			return nil, "", err // already names the provider
+			return nil, nil, "", fmt.Errorf("building provider %q: upstream client: %w", n, err)
+		}
+		p, err := provider.NewWithDoer(n, cfg.Providers[n], t)
+		if err != nil {
+			return nil, nil, "", err // already names the provider
 		}
 		provs = append(provs, p)
+		transports = append(transports, t)
 		if cfg.Providers[n].Kind == "socialeye" {
 			socialeye = append(socialeye, n)
 		}
@@ -158,7 +168,16 @@ func buildProviders(cfg *config.Config, log *slog.Logger) ([]provider.Provider, 
 	case len(socialeye) > 1:
 		log.Warn("several socialeye providers and none named socialeye: /v1/resolve is disabled", "providers", socialeye)
 	}
-	return provs, resolve, nil
+	return provs, transports, resolve, nil
+}
+
+// idleCloser closes an upstream client's idle connections on shutdown, so
+// upstreams see a clean close rather than waiting out their idle timeout.
+type idleCloser struct{ c *upstream.Client }
+
+func (i idleCloser) Close() error {
+	i.c.CloseIdleConnections()
+	return nil
 }
 
 // Gateway is the HTTP API (for tests and the demo).

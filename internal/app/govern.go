@@ -21,6 +21,7 @@ func (a *App) openState(ctx context.Context, cfg *config.Config, secrets *config
 	ready := map[string]gateway.Checker{}
 	switch cfg.Shared.Driver {
 	case "redis":
+		redisstate.RouteLibraryLogs(a.log)
 		st, err := redisstate.Open(ctx, secrets.SharedURL().Reveal(), redisstate.Options{
 			Prefix: cfg.Shared.Prefix, OpTimeout: cfg.Shared.Timeout.Std()})
 		if err != nil {
@@ -68,7 +69,7 @@ func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.K
 
 // jitterTolerance is how much delay skew between requests on their way
 // upstream (a TLS handshake, a scheduling hiccup) the pacing absorbs.
-const jitterTolerance = 50 * time.Millisecond
+const jitterTolerance = 100 * time.Millisecond
 
 // withHeadroom keeps the gateway a hair inside a provider's limit. The
 // upstream's bucket starts full and cannot bank capacity beyond its burst,

@@ -15,7 +15,8 @@ func TestHeadroomKeepsTheSustainedRate(t *testing.T) {
 		in, want govern.Limit
 	}{
 		{govern.Limit{Rate: 200, Period: time.Second, Burst: 20}, govern.Limit{Rate: 200, Period: time.Second, Burst: 10}},
-		{govern.Limit{Rate: 50, Period: time.Second, Burst: 10}, govern.Limit{Rate: 50, Period: time.Second, Burst: 7}},
+		{govern.Limit{Rate: 50, Period: time.Second, Burst: 10}, govern.Limit{Rate: 50, Period: time.Second, Burst: 5}},
+		{govern.Limit{Rate: 20, Period: time.Second, Burst: 20}, govern.Limit{Rate: 20, Period: time.Second, Burst: 18}},
 		{govern.Limit{Rate: 10, Period: time.Second, Burst: 10}, govern.Limit{Rate: 10, Period: time.Second, Burst: 9}},
 		{govern.Limit{Rate: 10, Period: time.Second, Burst: 2}, govern.Limit{Rate: 10, Period: time.Second, Burst: 1}},
 		{govern.Limit{Rate: 4, Period: time.Minute, Burst: 1}, govern.Limit{Rate: 4, Period: time.Minute + 4*250*time.Millisecond, Burst: 1}},

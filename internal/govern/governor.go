@@ -336,6 +336,14 @@ func (g *Governor) Pause(ctx context.Context, l *Lease, d time.Duration) error {
 	if err := g.state.PauseUntil(ctx, pauseKey(l.Provider, l.KeyID), until); err != nil {
 		return fmt.Errorf("pausing provider %q key %q: %w", l.Provider, l.KeyID, err)
 	}
+	// When the pause ends the key restarts at its pace: waiters get their
+	// units one interval apart rather than all at once into an upstream
+	// that has just said it is full.
+	if p := g.policies[l.Provider]; p != nil && !p.Rate.Unlimited() {
+		if err := g.state.Drain(ctx, rateKey(l.Provider, l.KeyID), p.Rate, until); err != nil {
+			return fmt.Errorf("pausing provider %q key %q: %w", l.Provider, l.KeyID, err)
+		}
+	}
 	g.log.Debug("upstream key paused", "provider", l.Provider, "key_id", l.KeyID, "until", until.UTC().Format(time.RFC3339Nano))
 	return nil
 }

@@ -46,6 +46,11 @@ type RateLimiter interface {
 	// sleeping and racing are served in arrival order, and none is
 	// refused while capacity is due within its wait.
 	Reserve(ctx context.Context, key string, l Limit, maxWait time.Duration) (Decision, error)
+	// Drain empties key's bucket as of until: no unit is available before
+	// until, and from then units come one per interval, with no burst
+	// credit. After an upstream's pause the key restarts at its pace, not
+	// with every waiter at once.
+	Drain(ctx context.Context, key string, l Limit, until time.Time) error
 	// Peek reports key's bucket without taking a unit (Allowed says whether
 	// a unit is available now).
 	Peek(ctx context.Context, key string, l Limit) (Decision, error)

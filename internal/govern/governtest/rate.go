@@ -26,6 +26,7 @@ func rateTests() []stateTest {
 		{"RateConcurrentExact", testRateConcurrent},
 		{"RateReserveBooksInOrder", testRateReserve},
 		{"RateReserveConcurrentExact", testRateReserveConcurrent},
+		{"RateDrainEmptiesTheBucket", testRateDrain},
 	}
 }
 
@@ -303,4 +304,28 @@ func testRateReserveConcurrent(t *testing.T, h Harness) {
 	}
 	wg.Wait()
 	require.Equal(t, int32(3+4), booked.Load(), "the burst plus the four units due within 4.5h")
+}
+
+// testRateDrain: after Drain(until), nothing is available before until and
+// the burst is gone; a Drain to an earlier moment changes nothing.
+func testRateDrain(t *testing.T, h Harness) {
+	s, k := h.New(t), key(t, "drain")
+	until := h.now().Add(2 * time.Hour)
+	require.NoError(t, s.Drain(t.Context(), k, hourly, until))
+	d, err := s.Peek(t.Context(), k, hourly)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	require.InDelta(t, 2*time.Hour, d.RetryAfter, float64(time.Minute))
+	require.NoError(t, s.Drain(t.Context(), k, hourly, h.now().Add(time.Hour)))
+	d, err = s.Peek(t.Context(), k, hourly)
+	require.NoError(t, err)
+	require.InDelta(t, 2*time.Hour, d.RetryAfter, float64(time.Minute), "a drain never shortens")
+	// Booking after the drain: one unit per interval from until on.
+	d, err = s.Reserve(t.Context(), k, hourly, 10*time.Hour)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	require.InDelta(t, 2*time.Hour, d.RetryAfter, float64(time.Minute))
+	d, err = s.Reserve(t.Context(), k, hourly, 10*time.Hour)
+	require.NoError(t, err)
+	require.InDelta(t, 3*time.Hour, d.RetryAfter, float64(time.Minute), "no burst credit after a drain")
 }

@@ -66,6 +66,22 @@ func (s *State) Reserve(_ context.Context, key string, l govern.Limit, maxWait t
 	return s.rate(key, l, true, max(maxWait, 0)), nil
 }
 
+// Drain empties key's bucket as of until (see govern.RateLimiter).
+func (s *State) Drain(_ context.Context, key string, l govern.Limit, until time.Time) error {
+	if l.Unlimited() || l.Interval() <= 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// GCRA allows a unit when now >= tat+T-B·T; the first unit is due at
+	// until, and the bucket holds nothing more.
+	tat := until.Add(time.Duration(max(l.Burst, 1)-1) * l.Interval())
+	if tat.After(s.tats[key]) {
+		s.tats[key] = tat
+	}
+	return nil
+}
+
 // Peek reports key's bucket without taking a unit.
 func (s *State) Peek(_ context.Context, key string, l govern.Limit) (govern.Decision, error) {
 	return s.rate(key, l, false, 0), nil

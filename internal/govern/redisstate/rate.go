@@ -20,6 +20,17 @@ func (s *State) Reserve(ctx context.Context, key string, l govern.Limit, maxWait
 	return s.gcra(ctx, "reserve", allowScript, key, l, max(maxWait, 0))
 }
 
+// Drain empties key's bucket as of until (see govern.RateLimiter).
+func (s *State) Drain(ctx context.Context, key string, l govern.Limit, until time.Time) error {
+	if l.Unlimited() {
+		return nil
+	}
+	return s.do(ctx, "drain", func(ctx context.Context) error {
+		return drainScript.Run(ctx, s.client, []string{s.key("rate", key)},
+			intervalMicros(l), max(l.Burst, 1), until.UnixMicro()).Err()
+	})
+}
+
 // Peek reports key's bucket without taking a unit.
 func (s *State) Peek(ctx context.Context, key string, l govern.Limit) (govern.Decision, error) {
 	return s.gcra(ctx, "peek", peekScript, key, l, 0)

@@ -63,6 +63,24 @@ end
 return {1, remaining, 0, tat - now}
 `)
 
+// drainScript empties a GCRA bucket as of a moment: the TAT becomes at
+// least until + (burst-1)·interval, so the first unit is due at until.
+// KEYS[1] bucket; ARGV[1] interval µs; ARGV[2] burst; ARGV[3] until, µs
+// since 1970 (the caller's clock: a pause end is an absolute instant).
+var drainScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local new_tat = tonumber(ARGV[3]) + (burst - 1) * interval
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or 0
+if new_tat <= tat or new_tat <= now then return 0 end
+local ttl_ms = math.ceil((new_tat - now) / 1000)
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%.0f', ttl_ms))
+return 1
+`)
+
 // consumeScript takes one unit from every window, or none.
 // KEYS[1..n] counters; ARGV[1..n] limits; ARGV[n+1..2n] expiry, unix ms.
 // Returns -1 when taken, else the 0-based index of the first full window.
@@ -110,7 +128,7 @@ end
 return 0
 `)
 
-var allScripts = []*redis.Script{allowScript, peekScript, consumeScript, refundScript, pauseScript}
+var allScripts = []*redis.Script{allowScript, peekScript, drainScript, consumeScript, refundScript, pauseScript}
 
 // loadScripts puts every script in Redis's script cache.
 func (s *State) loadScripts(ctx context.Context) error {
