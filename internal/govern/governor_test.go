@@ -3,44 +3,19 @@ package govern_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/clocktest"
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/memory"
 	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
 )
 
-// autoClock is a fake clock whose After advances time by d at once: the
-// governor's waits take no wall time and are exactly measurable.
-type autoClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newAutoClock(t time.Time) *autoClock { return &autoClock{now: t} }
-
-func (c *autoClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *autoClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	ch <- now
-	return ch
-}
-
-func (c *autoClock) Advance(d time.Duration) { c.After(d) }
+func newAutoClock(t time.Time) *clocktest.Clock { return clocktest.New(t) }
 
 // t0 is far in the future so deadlines derived from the fake clock never
 // expire in real time, which contexts also check.
@@ -54,7 +29,7 @@ func keys(ids ...string) []govern.Key {
 	return ks
 }
 
-func newGovernor(t *testing.T, clock *autoClock, st govern.State, p govern.Policy, clients ...govern.ClientPolicy) *govern.Governor {
+func newGovernor(t *testing.T, clock *clocktest.Clock, st govern.State, p govern.Policy, clients ...govern.ClientPolicy) *govern.Governor {
 	t.Helper()
 	if p.Provider == "" {
 		p.Provider = "se"

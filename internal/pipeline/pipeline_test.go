@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/clocktest"
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/memory"
 	"github.com/intelgate/intelgate/internal/indicator"
@@ -21,27 +22,6 @@ import (
 	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
-
-// autoClock advances instantly on After, so waits are exact and free.
-type autoClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *autoClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *autoClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	c.mu.Unlock()
-	return ch
-}
 
 // scripted is a provider whose answers come from a queue of errors (nil is
 // success); it records which key each call used.
@@ -81,7 +61,7 @@ type fixture struct {
 	p     *Pipeline
 	prov  *scripted
 	gov   *govern.Governor
-	clock *autoClock
+	clock *clocktest.Clock
 	log   *bytes.Buffer
 }
 
@@ -99,7 +79,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	t.Helper()
 	// Far in the future: deadlines derived from this clock must never expire
 	// in real time, which contexts also check.
-	clock := &autoClock{now: time.Date(2099, 11, 27, 10, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2099, 11, 27, 10, 0, 0, 0, time.UTC))
 	if o.keys == 0 {
 		o.keys = 1
 	}
