@@ -61,7 +61,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store)
-	state, ready, err := a.openState(ctx, cfg, secrets)
+	state, ready, degradable, err := a.openState(ctx, cfg, secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		Quota:           a.calls,
 		Seen:            a.store,
 		Ready:           ready,
+		Degradable:      degradable,
 		Log:             log,
 		LogIndicators:   cfg.Server.LogIndicators,
 		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),

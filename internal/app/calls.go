@@ -47,6 +47,7 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 			Keys:         len(pc.Keys),
 			Log:          log,
 			RateInterval: rateInterval(pc.Limits),
+			RateWindow:   rateInterval(pc.Limits) * time.Duration(max(pc.Limits.Burst, 1)),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("building pipeline for provider %q: %w", name, err)

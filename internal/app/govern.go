@@ -17,21 +17,27 @@ import (
 // openState picks the governance backend: in-process limits and pauses
 // with quota counters in the SQLite store (embedded), or Redis for all of
 // it (several replicas). It returns the readiness checks to add.
-func (a *App) openState(ctx context.Context, cfg *config.Config, secrets *config.Secrets) (govern.State, map[string]gateway.Checker, error) {
-	ready := map[string]gateway.Checker{}
+func (a *App) openState(ctx context.Context, cfg *config.Config, secrets *config.Secrets) (govern.State, map[string]gateway.Checker, map[string]gateway.Checker, error) {
+	ready, degradable := map[string]gateway.Checker{}, map[string]gateway.Checker{}
 	switch cfg.Shared.Driver {
 	case "redis":
 		redisstate.RouteLibraryLogs(a.log)
 		st, err := redisstate.Open(ctx, secrets.SharedURL().Reveal(), redisstate.Options{
 			Prefix: cfg.Shared.Prefix, OpTimeout: cfg.Shared.Timeout.Std()})
 		if err != nil {
-			return nil, nil, fmt.Errorf("shared.url: %w", err)
+			return nil, nil, nil, fmt.Errorf("shared.url: %w", err)
 		}
 		a.closers = append(a.closers, st)
-		ready["shared"] = st
-		return st, ready, nil
+		// With fail: open the gateway serves without Redis (unpaced), so
+		// an outage degrades it rather than making it unready.
+		if cfg.Shared.Fail == "open" {
+			degradable["shared"] = st
+		} else {
+			ready["shared"] = st
+		}
+		return st, ready, degradable, nil
 	default:
-		return memory.New(memory.Options{Quotas: a.store}), ready, nil
+		return memory.New(memory.Options{Quotas: a.store}), ready, degradable, nil
 	}
 }
 

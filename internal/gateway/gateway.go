@@ -59,9 +59,13 @@ type Options struct {
 	Quota           QuotaReporter      // optional: GET /v1/quota
 	Seen            SeenRecorder       // optional
 	Ready           map[string]Checker // name → dependency, for /readyz
-	Log             *slog.Logger
-	LogIndicators   bool
-	MaxBodyBytes    int64
+	// Degradable are dependencies the gateway can work without (Redis with
+	// shared.fail: open): reported as "degraded", they keep /readyz 200 so
+	// a load balancer does not pull every replica at once.
+	Degradable    map[string]Checker
+	Log           *slog.Logger
+	LogIndicators bool
+	MaxBodyBytes  int64
 	// RequestTimeout bounds each request's work (waits, retries, upstream
 	// calls) so the answer is written before the server's write timeout
 	// cuts the connection. 0: no bound beyond the client's own.
@@ -80,6 +84,7 @@ type Gateway struct {
 	quota           QuotaReporter
 	seen            *seenThrottle
 	ready           map[string]Checker
+	degradable      map[string]Checker
 	log             *slog.Logger
 	logIndicators   bool
 	maxBodyBytes    int64
@@ -101,6 +106,7 @@ func New(o Options) (*Gateway, error) {
 		admit:           o.Admit,
 		quota:           o.Quota,
 		ready:           o.Ready,
+		degradable:      o.Degradable,
 		log:             o.Log,
 		logIndicators:   o.LogIndicators,
 		maxBodyBytes:    o.MaxBodyBytes,

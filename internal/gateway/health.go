@@ -17,27 +17,38 @@ func (g *Gateway) handleHealthz(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	names := make([]string, 0, len(g.ready))
-	for n := range g.ready {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	checks := make(map[string]string, len(names))
-	status := http.StatusOK
-	for _, n := range names {
+	checks := map[string]string{}
+	status, overall := http.StatusOK, "ok"
+	for _, n := range sortedNames(g.ready) {
 		if err := g.ready[n].Ping(ctx); err != nil {
 			g.log.Warn("readiness check failed", "dependency", n, "error", err)
 			checks[n] = "unavailable"
-			status = http.StatusServiceUnavailable
+			status, overall = http.StatusServiceUnavailable, "unavailable"
 			continue
 		}
 		checks[n] = "ok"
 	}
-	body := map[string]any{"status": "ok", "checks": checks}
-	if status != http.StatusOK {
-		body["status"] = "unavailable"
+	for _, n := range sortedNames(g.degradable) {
+		if err := g.degradable[n].Ping(ctx); err != nil {
+			g.log.Warn("readiness check failed; serving degraded", "dependency", n, "error", err)
+			checks[n] = "degraded"
+			if overall == "ok" {
+				overall = "degraded"
+			}
+			continue
+		}
+		checks[n] = "ok"
 	}
-	writeJSON(w, status, body)
+	writeJSON(w, status, map[string]any{"status": overall, "checks": checks})
+}
+
+func sortedNames(m map[string]Checker) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

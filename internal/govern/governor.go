@@ -188,8 +188,14 @@ func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, e
 				g.Refund(context.WithoutCancel(ctx), lease)
 				return nil, ctx.Err()
 			case <-g.clock.After(delay):
-				return lease, nil
 			}
+			// A pause or revocation that began while this waiter slept
+			// applies to it too: the upstream said stop for everyone.
+			if halted, err := g.halted(ctx, p, lease); err != nil || !halted {
+				return lease, err
+			}
+			g.Refund(context.WithoutCancel(ctx), lease)
+			continue
 		}
 		if wait > budget {
 			return nil, &LimitedError{Scope: "provider", Name: provider, Reason: reason, RetryAfter: wait}
@@ -200,6 +206,28 @@ func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, e
 		case <-g.clock.After(wait):
 		}
 	}
+}
+
+// halted reports whether the lease's key was paused or revoked since the
+// lease was booked.
+func (g *Governor) halted(ctx context.Context, p *Policy, l *Lease) (bool, error) {
+	now := g.clock.Now()
+	for _, k := range p.Keys {
+		if k.ID != l.KeyID {
+			continue
+		}
+		for _, key := range []string{pauseKey(p.Provider, k.ID), revokedKey(p.Provider, k)} {
+			until, err := g.state.PausedUntil(ctx, key)
+			if err != nil {
+				_, _, _, _, err = g.unavailable(p, k, err)
+				return false, err
+			}
+			if until.After(now) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // tryKeys makes one pass over env's keys in configured order (so backup

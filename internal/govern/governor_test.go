@@ -3,6 +3,7 @@ package govern_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,4 +266,41 @@ func TestFailModes(t *testing.T) {
 			require.ErrorIs(t, err, govern.ErrUnavailable)
 		}
 	}
+}
+
+// pausingClock pauses the key the first time a waiter sleeps for a booked
+// unit: the pause begins while the waiter is asleep.
+type pausingClock struct {
+	*clocktest.Clock
+	once  sync.Once
+	pause func()
+}
+
+func (c *pausingClock) After(d time.Duration) <-chan time.Time {
+	c.once.Do(c.pause)
+	return c.Clock.After(d)
+}
+
+func TestBookedWaiterHonoursAPauseThatBeganWhileItSlept(t *testing.T) {
+	t.Parallel()
+	base := newAutoClock(t0)
+	st := memory.New(memory.Options{Now: base.Now})
+	p := govern.Policy{Provider: "se", Keys: keys("k1"), Day: 100, MaxWait: 10 * time.Second,
+		Rate: govern.Limit{Rate: 1, Period: time.Second, Burst: 1}}
+	var g *govern.Governor
+	clock := &pausingClock{Clock: base}
+	g, err := govern.New(govern.Options{State: st, Clock: clock}, []govern.Policy{p}, nil)
+	require.NoError(t, err)
+	first, err := g.Acquire(context.Background(), "se", "prod")
+	require.NoError(t, err)
+	clock.pause = func() { require.NoError(t, g.Pause(context.Background(), first, 5*time.Second)) }
+
+	// This waiter books the next unit (due in 1s) and sleeps; meanwhile the
+	// upstream says 429 and the key is paused for 5s.
+	_, err = g.Acquire(context.Background(), "se", "prod")
+	require.NoError(t, err)
+	require.False(t, base.Now().Before(t0.Add(5*time.Second)), "the lease came only after the pause ended, at %s", base.Now())
+	ks, err := g.ProviderStatus(context.Background(), "se", "prod")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), ks[0].Day.Used, "the unit booked before the pause was refunded")
 }

@@ -44,8 +44,12 @@ type Options struct {
 	// at that pace, so its proactive pause is capped at one interval; a
 	// 429 is still honoured in full.
 	RateInterval time.Duration
-	Clock        govern.Clock
-	Log          *slog.Logger
+	// RateWindow is how long the configured bucket takes to fill
+	// (interval × burst): a "remaining 0" reset within it is the pace's
+	// steady state, a longer one a real exhaustion.
+	RateWindow time.Duration
+	Clock      govern.Clock
+	Log        *slog.Logger
 }
 
 // Pipeline is one provider's call chain.
@@ -84,10 +88,16 @@ func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // share one upstream call; each caller still waits only until its own
 // deadline. shared reports that the answer came from another's call.
 func (p *Pipeline) Lookup(ctx context.Context, env string, req provider.Request) (res provider.Result, shared bool, err error) {
-	key := env + "\x00" + string(req.Indicator.Type) + "\x00" + req.Indicator.Value + "\x00" + req.UpstreamType
-	return p.coalescer.Do(ctx, key, func(ctx context.Context) (provider.Result, error) {
+	return p.coalescer.Do(ctx, coalesceKey(env, req), func(ctx context.Context) (provider.Result, error) {
 		return p.attempts(ctx, env, req)
 	})
+}
+
+// coalesceKey identifies lookups that may share one upstream call: same key
+// environment (so the same keys), type, value and upstream type. The
+// pipeline is per provider, which completes the scope.
+func coalesceKey(env string, req provider.Request) string {
+	return env + "\x00" + string(req.Indicator.Type) + "\x00" + req.Indicator.Value + "\x00" + req.UpstreamType
 }
 
 // attempts is the retry loop. A retry happens only for failures where one
@@ -95,32 +105,14 @@ func (p *Pipeline) Lookup(ctx context.Context, env string, req provider.Request)
 // and the caller's deadline. A key the upstream refuses is revoked and the
 // next key tried at once: that is failover, not a retry.
 func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Request) (provider.Result, error) {
-	name := p.o.Provider.Name()
 	p.o.Budget.Deposit()
 	failovers := 0
 	for attempt := 1; ; {
-		lease, err := p.o.Governor.Acquire(ctx, name, env)
-		if err != nil {
-			return provider.Result{}, err
-		}
-		done, err := p.o.Breaker.AllowOutcome()
-		if err != nil {
-			p.o.Governor.Refund(ctx, lease) // never went upstream
-			return provider.Result{}, err
-		}
-		res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
-		done(resilience.OutcomeOf(err))
+		res, lease, err := p.once(ctx, env, req)
 		if err == nil {
-			if d := res.PauseFor; d > 0 { // the upstream says this key is spent for now
-				if p.o.RateInterval > 0 {
-					d = min(d, p.o.RateInterval)
-				}
-				p.pause(ctx, lease, d)
-			}
 			return res, nil
 		}
-		if errors.Is(err, provider.ErrUnsafeIndicator) {
-			p.o.Governor.Refund(ctx, lease)
+		if lease == nil { // refused before any upstream call: breaker, governor, unsafe input
 			return provider.Result{}, err
 		}
 		var ue *upstream.Error
@@ -153,6 +145,52 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 	}
 }
 
+// once makes one attempt: breaker first (an open breaker fails fast and
+// spends no rate or quota), then the governor, then the provider. It
+// returns the lease when the attempt went (or tried to go) upstream, nil
+// when it was refused before. The breaker always hears an outcome, even if
+// the provider panics, so a half-open probe slot is never leaked.
+func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (provider.Result, *govern.Lease, error) {
+	done, err := p.o.Breaker.AllowOutcome()
+	if err != nil {
+		return provider.Result{}, nil, err
+	}
+	outcome := resilience.Ignored
+	defer func() { done(outcome) }()
+	lease, err := p.o.Governor.Acquire(ctx, p.o.Provider.Name(), env)
+	if err != nil {
+		return provider.Result{}, nil, err
+	}
+	res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
+	outcome = resilience.OutcomeOf(err)
+	var ue *upstream.Error
+	switch {
+	case err == nil:
+		p.proactivePause(ctx, lease, res.PauseFor)
+		return res, lease, nil
+	case errors.Is(err, provider.ErrUnsafeIndicator):
+		p.refund(ctx, lease)
+		return provider.Result{}, nil, err
+	case errors.As(err, &ue) && ue.NotSent:
+		p.refund(ctx, lease) // quota is spent only on calls that left
+	}
+	return provider.Result{}, lease, err
+}
+
+// proactivePause acts on a success that says the key is spent ("remaining
+// 0, reset in d"). A reset within the key's own bucket time is the steady
+// state at the configured pace: pause one emission interval. A longer one
+// (a quota window, or no configured rate) is honoured in full.
+func (p *Pipeline) proactivePause(ctx context.Context, l *govern.Lease, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if p.o.RateInterval > 0 && d <= p.o.RateWindow.Truncate(time.Second)+time.Second {
+		d = min(d, p.o.RateInterval)
+	}
+	p.pause(ctx, l, d)
+}
+
 // pauseFor is how long to pause a key the upstream throttled: its own
 // estimate when it gave one, else a backoff of at least a second, capped.
 func (p *Pipeline) pauseFor(ue *upstream.Error, attempt int) time.Duration {
@@ -170,6 +208,8 @@ func (p *Pipeline) pause(ctx context.Context, l *govern.Lease, d time.Duration) 
 	if p.o.MaxPause > 0 {
 		d = min(d, p.o.MaxPause)
 	}
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	if err := p.o.Governor.Pause(ctx, l, d); err != nil {
 		p.o.Log.Warn("pausing upstream key", "provider", l.Provider, "key_id", l.KeyID, "error", err)
 	}
@@ -178,9 +218,24 @@ func (p *Pipeline) pause(ctx context.Context, l *govern.Lease, d time.Duration) 
 func (p *Pipeline) revoke(ctx context.Context, l *govern.Lease, ue *upstream.Error) {
 	p.o.Log.Error("security event: upstream rejected the gateway's key; taking it out of rotation",
 		"event", "upstream_auth_rejected", "provider", l.Provider, "key_id", l.KeyID, "upstream_status", ue.Status)
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	if err := p.o.Governor.Revoke(ctx, l); err != nil {
 		p.o.Log.Warn("revoking upstream key", "provider", l.Provider, "key_id", l.KeyID, "error", err)
 	}
+}
+
+func (p *Pipeline) refund(ctx context.Context, l *govern.Lease) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	p.o.Governor.Refund(ctx, l)
+}
+
+// detached is for bookkeeping the upstream's answer obliges us to do —
+// pause, revoke, refund — even if the caller has just gone: a 429 must
+// pause the key for everyone whoever is still listening.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 }
 
 // backoff waits the retry policy's full-jitter delay before retry number

@@ -225,7 +225,8 @@ func TestCoalescesIdenticalConcurrentLookups(t *testing.T) {
 			}
 		})
 	}
-	require.Eventually(t, func() bool { return f.prov.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return f.p.coalescer.Waiters(coalesceKey("prod", req)) == n },
+		5*time.Second, time.Millisecond, "every caller joined the one in-flight call")
 	close(f.prov.gate)
 	wg.Wait()
 	require.Equal(t, int32(1), f.prov.calls.Load())
@@ -268,4 +269,65 @@ func TestUnsafeIndicatorRefundsQuota(t *testing.T) {
 	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
 	require.NoError(t, err)
 	require.Equal(t, int64(0), st[0].Day.Used)
+}
+
+func TestAttemptsThatNeverLeftSpendNoQuota(t *testing.T) {
+	t.Parallel()
+	refused := &upstream.Error{Kind: upstream.KindConnect, NotSent: true, Detail: "connection refused"}
+	f := newFixture(t, fixtureOptions{day: 10, answers: []error{refused, refused, refused}})
+	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	require.Error(t, err)
+	require.Equal(t, int32(3), f.prov.calls.Load(), "a refused connection is retried")
+	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
+	require.NoError(t, err)
+	require.Zero(t, st[0].Day.Used, "no attempt reached the upstream, so no quota was spent")
+}
+
+func TestPanickingProviderDoesNotLeakAHalfOpenProbe(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{maxAttempts: 1,
+		breaker: resilience.BreakerSettings{FailureRatio: 0.5, MinRequests: 1, Window: time.Minute, OpenFor: time.Minute, HalfOpenRequests: 1}})
+	boom := &panicky{}
+	f.p.o.Provider = boom
+	for range 3 {
+		_, _, err := f.p.Lookup(context.Background(), "prod", req)
+		var pe *resilience.PanicError
+		require.True(t, errors.As(err, &pe), "%v", err)
+	}
+	require.Equal(t, resilience.StateClosed, f.p.o.Breaker.State(), "a panic is no verdict on the upstream, and frees its slot")
+}
+
+type panicky struct{ scripted }
+
+func (p *panicky) Lookup(context.Context, provider.Request, secret.Value) (provider.Result, error) {
+	panic("provider bug")
+}
+
+func TestProactivePauseFollowsTheResetLength(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		hint, want time.Duration
+	}{
+		{time.Second, 20 * time.Millisecond}, // bucket refill at the configured pace: one interval
+		{time.Hour, 30 * time.Second},        // a real exhaustion: honoured, capped by MaxPause
+		{1500 * time.Millisecond, 20 * time.Millisecond},
+	}
+	for _, tc := range cases {
+		f := newFixture(t, fixtureOptions{})
+		f.p.o.RateInterval, f.p.o.RateWindow = 20*time.Millisecond, time.Second
+		rec := &pauseRecorder{Governor: f.p.o.Governor}
+		f.p.o.Governor = rec
+		f.p.proactivePause(context.Background(), &govern.Lease{Provider: "se", KeyID: "ka"}, tc.hint)
+		require.Equal(t, tc.want, rec.last, "hint %s", tc.hint)
+	}
+}
+
+type pauseRecorder struct {
+	Governor
+	last time.Duration
+}
+
+func (r *pauseRecorder) Pause(_ context.Context, _ *govern.Lease, d time.Duration) error {
+	r.last = d
+	return nil
 }

@@ -183,3 +183,15 @@ func (f *flightCtx) Deadline() (time.Time, bool) {
 	}
 	return f.deadline, true
 }
+
+// Waiters reports how many callers wait on key's run (0 when none is in
+// flight): how much a coalesced call is saving right now, and what tests
+// wait for before releasing a run, instead of sleeping.
+func (c *Coalescer[T]) Waiters(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.calls[key]; ok {
+		return f.waiters
+	}
+	return 0
+}

@@ -13,20 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// waiters reports how many callers wait on key's run (0 when none is in
-// flight), so tests can wait for everyone to have joined without sleeping.
-func (c *Coalescer[T]) waiters(key string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if f, ok := c.calls[key]; ok {
-		return f.waiters
-	}
-	return 0
-}
-
 func waitForWaiters[T any](t *testing.T, c *Coalescer[T], key string, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return c.waiters(key) == n }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return c.Waiters(key) == n }, 5*time.Second, time.Millisecond,
 		"waiting for %d waiters on %q", n, key)
 }
 
@@ -67,7 +56,7 @@ func TestCoalescerSharesOneRun(t *testing.T) {
 	}
 	require.Equal(t, int32(1), runs.Load(), "one upstream call for all")
 	require.Equal(t, 1, started, "exactly one caller started the run")
-	require.Zero(t, c.waiters("socialeye|prod|ipv4|203.0.113.7"), "key forgotten after the run")
+	require.Zero(t, c.Waiters("socialeye|prod|ipv4|203.0.113.7"), "key forgotten after the run")
 
 	// The next call asks afresh rather than reusing a finished run.
 	_, shared, err := c.Do(t.Context(), "socialeye|prod|ipv4|203.0.113.7", func(context.Context) (string, error) {
@@ -136,7 +125,7 @@ func TestCoalescerWaiterLeavesOnItsDeadline(t *testing.T) {
 
 	ctx := <-runCtx
 	require.NoError(t, ctx.Err(), "the run is not cancelled while a waiter remains")
-	require.Equal(t, 1, c.waiters("k"))
+	require.Equal(t, 1, c.Waiters("k"))
 	close(release)
 	r := <-patient
 	require.NoError(t, r.err)
@@ -309,5 +298,5 @@ func TestCoalescerCallerAlreadyGone(t *testing.T) {
 		return "", nil
 	})
 	require.ErrorIs(t, err, context.Canceled)
-	require.Zero(t, c.waiters("k"))
+	require.Zero(t, c.Waiters("k"))
 }

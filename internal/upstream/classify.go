@@ -63,10 +63,17 @@ func (t *tracker) clientTrace() *httptrace.ClientTrace {
 // removed first: its text is the full request URL, query-string key
 // included.
 func (c *Client) classify(ctx context.Context, p phase, err error) *Error {
+	e := c.classifyKind(ctx, p, err)
+	e.NotSent = p < phaseAwaitHeaders
+	return e
+}
+
+func (c *Client) classifyKind(ctx context.Context, p phase, err error) *Error {
 	err = stripURL(err)
 	switch {
 	case errors.Is(context.Cause(ctx), errOverallTimeout):
-		return &Error{Kind: KindTimeout, Err: err,
+		// Err is our timeout, not the transport's "context canceled".
+		return &Error{Kind: KindTimeout, Err: errOverallTimeout,
 			Detail: fmt.Sprintf("no complete response within %s (timed out %s)", c.timeout, p)}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &Error{Kind: KindTimeout, Err: err, Detail: "the caller's deadline expired " + p.String()}

@@ -19,7 +19,9 @@ import (
 
 // errOverallTimeout is the cause of our own deadline, so a timeout can say
 // whether it was the configured limit or the caller's deadline.
-var errOverallTimeout = errors.New("upstream call exceeded its overall timeout")
+// It wraps context.DeadlineExceeded: an upstream that runs out its
+// timeout is a failure (the breaker counts it), never a cancellation.
+var errOverallTimeout = fmt.Errorf("upstream call exceeded its overall timeout: %w", context.DeadlineExceeded)
 
 // maxDrain bounds how much of an error response we read to let the
 // connection be reused; more than that, and closing it is cheaper.
@@ -36,8 +38,15 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 		// Do not touch the network for a caller that has already gone.
 		return nil, redact(c.classify(ctx, phaseStart, ctx.Err()), req)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errOverallTimeout)
-	defer cancel()
+	// Our own timer, not context.WithTimeout: that one arms no timer when
+	// the parent reports an earlier deadline, and a coalesced call's parent
+	// reports its waiters' deadlines without enforcing them.
+	ctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(c.timeout, func() { cancel(errOverallTimeout) })
+	defer func() {
+		timer.Stop()
+		cancel(nil)
+	}()
 	tr := &tracker{}
 	out := req.Clone(httptrace.WithClientTrace(ctx, tr.clientTrace()))
 	if out.Header.Get("Accept") == "" {
@@ -53,6 +62,13 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 	}
 	defer resp.Body.Close()
 	tr.set(phaseBody)
+	if ctx.Err() != nil {
+		// A response that races our own deadline is not trusted: the
+		// transport half-closes the connection on cancel, and the upstream
+		// may answer that (an empty 200 from a handler that saw EOF) before
+		// the client notices its own timeout. It is a timeout.
+		return nil, redact(c.classify(ctx, phaseAwaitHeaders, context.Cause(ctx)), req)
+	}
 
 	body, uerr := c.judge(ctx, resp, v)
 	if uerr != nil {

@@ -218,3 +218,23 @@ func TestRedactBackstop(t *testing.T) {
 	require.Equal(t, "response has Content-Type text/html; want application/json", kept.Detail,
 		"benign header values do not trigger redaction")
 }
+
+// lyingDeadline reports a deadline it never enforces, like a coalesced
+// call's context reporting its waiters' deadlines.
+type lyingDeadline struct{ context.Context }
+
+func (lyingDeadline) Deadline() (time.Time, bool) { return time.Now().Add(10 * time.Millisecond), true }
+
+// TestOwnTimeoutFiresWhateverTheParentReports: our timeout is armed even
+// when the parent claims an earlier deadline, and it is a deadline (the
+// breaker counts it), not a cancellation.
+func TestOwnTimeoutFiresWhateverTheParentReports(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	srv := startTLS(t, p.leaf, http.HandlerFunc(blockUntilGone), nil)
+	c := newClient(t, Options{CAFile: p.caFile, Timeout: 200 * time.Millisecond})
+	_, err := get(lyingDeadline{t.Context()}, t, c, srv.URL, Validation{})
+	requireKind(t, err, KindTimeout)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotErrorIs(t, err, context.Canceled)
+}

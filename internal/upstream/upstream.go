@@ -45,8 +45,12 @@ type Error struct {
 	// not_found, the proactive hint of Response.ExhaustedFor. 0 when absent.
 	// Uncapped: callers apply retry.max_wait.
 	RetryAfter time.Duration
-	Detail     string
-	Err        error // underlying cause (also secret-free)
+	// NotSent is true when the call failed before the request was written
+	// (refused connection, DNS, TLS handshake, caller already gone): the
+	// upstream never saw it, so it spent no quota.
+	NotSent bool
+	Detail  string
+	Err     error // underlying cause (also secret-free)
 }
 
 func (e *Error) Error() string {
