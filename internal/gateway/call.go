@@ -19,16 +19,17 @@ func (g *Gateway) call(ctx context.Context, name string, client *auth.Client, re
 	return res, nil
 }
 
-// admitted enforces the client's own rate and daily quota before any work:
-// a client over its allowance is told when to come back, at once.
-func (g *Gateway) admitted(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if g.admit != nil {
-			if err := g.admit.AdmitClient(r.Context(), clientFrom(r.Context()).Name); err != nil {
-				writeProblem(w, r, g.upstreamProblem(r.Context(), "", err))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+// admit takes a unit of the client's own rate and quota once the request
+// is known to be valid (a malformed request costs the client nothing), and
+// before any upstream work. A client over its allowance is told when to
+// come back, at once; admit reports false after writing that answer.
+func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) bool {
+	if g.admitter == nil {
+		return true
+	}
+	if err := g.admitter.AdmitClient(r.Context(), clientFrom(r.Context()).Name); err != nil {
+		writeProblem(w, r, g.upstreamProblem(r.Context(), "", err))
+		return false
+	}
+	return true
 }

@@ -80,7 +80,7 @@ type Gateway struct {
 	order           []string
 	resolveProvider string
 	caller          Caller
-	admit           ClientAdmitter
+	admitter        ClientAdmitter
 	quota           QuotaReporter
 	seen            *seenThrottle
 	ready           map[string]Checker
@@ -103,7 +103,7 @@ func New(o Options) (*Gateway, error) {
 		providers:       make(map[string]provider.Provider, len(o.Providers)),
 		resolveProvider: o.ResolveProvider,
 		caller:          o.Caller,
-		admit:           o.Admit,
+		admitter:        o.Admit,
 		quota:           o.Quota,
 		ready:           o.Ready,
 		degradable:      o.Degradable,
@@ -143,8 +143,8 @@ func (g *Gateway) routes() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.handleHealthz)
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
-	mux.Handle("GET /v1/resolve", g.authenticated(g.admitted(http.HandlerFunc(g.handleResolve))))
-	mux.Handle("GET /v1/lookup", g.authenticated(g.admitted(http.HandlerFunc(g.handleLookup))))
+	mux.Handle("GET /v1/resolve", g.authenticated(http.HandlerFunc(g.handleResolve)))
+	mux.Handle("GET /v1/lookup", g.authenticated(http.HandlerFunc(g.handleLookup)))
 	mux.Handle("GET /v1/quota", g.authenticated(http.HandlerFunc(g.handleQuota)))
 	mux.HandleFunc("/", g.handleNotFound)
 	g.mux = mux

@@ -477,3 +477,43 @@ func TestReadyz(t *testing.T) {
 		}
 	}
 }
+
+type countingAdmitter struct {
+	mu    sync.Mutex
+	calls int
+	limit int
+}
+
+func (c *countingAdmitter) AdmitClient(_ context.Context, client string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	if c.calls > c.limit {
+		return &govern.LimitedError{Scope: "client", Name: client, Reason: "day_quota", RetryAfter: 90 * time.Minute}
+	}
+	return nil
+}
+
+func TestClientAllowanceIsSpentOnlyByValidRequests(t *testing.T) {
+	t.Parallel()
+	se := okProvider("socialeye", allTypes...)
+	adm := &countingAdmitter{limit: 1}
+	g, err := New(Options{Auth: fakeAuth{}, Caller: callerFor(se), Providers: []provider.Provider{se},
+		ResolveProvider: "socialeye", Admit: adm})
+	require.NoError(t, err)
+	h := &harness{h: g.Handler(), log: &bytes.Buffer{}}
+
+	rec := h.do(t, http.MethodGet, "/v1/resolve?query=", testToken)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Zero(t, adm.calls, "a malformed request costs the client nothing")
+
+	rec = h.do(t, http.MethodGet, "/v1/resolve?query=a", testToken)
+	require.Equal(t, http.StatusOK, rec.Code)
+	rec = h.do(t, http.MethodGet, "/v1/lookup?indicator=8.8.8.8", testToken)
+	require.Equal(t, http.StatusTooManyRequests, rec.Code)
+	p := decodeProblem(t, rec)
+	require.Equal(t, problemBase+"rate-limited", p.Type)
+	require.Contains(t, p.Detail, "daily quota")
+	require.Equal(t, "5400", rec.Header().Get("Retry-After"))
+	require.Len(t, se.reqs, 1, "the refused lookup never reached a provider")
+}

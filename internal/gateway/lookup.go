@@ -69,6 +69,9 @@ func (g *Gateway) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info.providers = names
+	if !g.admit(w, r) {
+		return
+	}
 
 	results := make([]LookupResult, len(names))
 	var wg sync.WaitGroup

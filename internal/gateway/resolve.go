@@ -56,6 +56,9 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	info.indicatorType, info.indicator = string(ind.Type), ind.Value
 
+	if !g.admit(w, r) {
+		return
+	}
 	res, err := g.caller.Call(r.Context(), name, client.Environment, provider.Request{Indicator: ind, UpstreamType: typ})
 	var ue *upstream.Error
 	switch {
