@@ -17,6 +17,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "config",
 		Short: "Work with intelgate configuration files",
 		Args:  cobra.NoArgs,
+		RunE:  missingSubcommand,
 	}
 	cmd.AddCommand(newConfigValidateCmd())
 	return cmd

@@ -86,6 +86,9 @@ func runLookup(cmd *cobra.Command, getenv func(string) string, indicator string,
 	case err != nil:
 		return fail(stderr, "INTELGATE_URL: "+err.Error())
 	}
+	if f.timeout <= 0 {
+		return fail(stderr, fmt.Sprintf("--timeout %s: must be greater than 0", f.timeout))
+	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 	defer cancel()
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -27,4 +29,10 @@ func newRootCmd() *cobra.Command {
 		newPinCmd(),
 	)
 	return root
+}
+
+// missingSubcommand makes a parent command without its subcommand fail
+// (exit 1) instead of printing help and succeeding.
+func missingSubcommand(cmd *cobra.Command, _ []string) error {
+	return fmt.Errorf("%s needs a subcommand (see %s --help)", cmd.CommandPath(), cmd.CommandPath())
 }

@@ -20,6 +20,7 @@ func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Manage gateway client tokens",
+		RunE:  missingSubcommand,
 	}
 	cmd.AddCommand(newTokenNewCmd())
 	return cmd

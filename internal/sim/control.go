@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"encoding/json"
+	"io"
 	"net/http"
 )
 
@@ -19,8 +19,16 @@ func (s *Simulator) handleFaults(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		writeJSON(w, http.StatusOK, s.Faults())
 	case http.MethodPost:
+		// The whole body is one Faults object: UnmarshalJSON refuses null,
+		// non-objects and trailing data (a decoder would stop after the
+		// first value and skip UnmarshalJSON for null).
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_faults", "reading body: "+err.Error())
+			return
+		}
 		var f Faults
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxControlBody)).Decode(&f); err != nil {
+		if err := f.UnmarshalJSON(body); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_faults", err.Error())
 			return
 		}

@@ -46,7 +46,9 @@ func TestPostFaultsRejectsBadInput(t *testing.T) {
 		{"rate above one", `{"error_rate":2}`, "error_rate must be between 0 and 1"},
 		{"unknown field", `{"eror_rate":1}`, "unknown field"},
 		{"bad latency", `{"latency":"soon"}`, "latency"},
-		{"not JSON", `error_rate=1`, "invalid character"},
+		{"not JSON", `error_rate=1`, "want a JSON object"},
+		{"null", `null`, "want a JSON object"},
+		{"trailing data", `{"error_rate":0.5}{"x":1}`, "trailing data"},
 		{"negative size", `{"oversized_bytes":-5}`, "oversized_bytes"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -60,11 +61,17 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 // nanoseconds (what encoding/json would write for a bare time.Duration).
 // Unknown fields are errors, so a typo never silently disables a fault.
 func (f *Faults) UnmarshalJSON(b []byte) error {
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+		return fmt.Errorf("decoding faults: want a JSON object")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var w faultsJSON
 	if err := dec.Decode(&w); err != nil {
-		return fmt.Errorf("decoding faults: %w", err)
+		return fmt.Errorf("decoding faults: %s", strings.ReplaceAll(err.Error(), "sim.faultsJSON", "faults"))
+	}
+	if dec.More() {
+		return fmt.Errorf("decoding faults: trailing data after the JSON object")
 	}
 	lat, err := parseLatency(w.Latency)
 	if err != nil {
