@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -94,11 +95,7 @@ func printProblems(w io.Writer, path string, err error) error {
 
 // countNames renders "2 providers (abuseipdb, socialeye)".
 func countNames[V any](noun string, m map[string]V) string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(m))
 	if len(names) != 1 {
 		noun += "s"
 	}

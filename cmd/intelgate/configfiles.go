@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/intelgate/intelgate/internal/config"
@@ -19,11 +20,7 @@ func checkFiles(cfg *config.Config) config.ErrorList {
 	add := func(field string, err error) {
 		list = append(list, &config.FieldError{Field: field, Line: cfg.LineOf(field), Msg: err.Error(), Err: err})
 	}
-	names := make([]string, 0, len(cfg.Providers))
-	for n := range cfg.Providers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(cfg.Providers))
 	for _, n := range names {
 		p := cfg.Providers[n]
 		if p.TLS.CAFile != "" {

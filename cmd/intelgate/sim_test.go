@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,13 +10,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/logtest"
 	"github.com/intelgate/intelgate/internal/sim"
+	"github.com/intelgate/intelgate/internal/upstream"
 )
 
 // simEnv is a fake environment for simCommand.
@@ -103,30 +103,12 @@ func TestSimFlagsToOptions(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer safe to read while the command writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestSimCommandServesUntilCancelled(t *testing.T) {
 	t.Parallel()
 	caFile := filepath.Join(t.TempDir(), "sim-ca.pem")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut logtest.Buffer
 	cmd := simCommand(simEnv(nil), &simFlags{}) // no key variable: one is generated and printed
 	cmd.SetArgs([]string{"--addr", "127.0.0.1:0", "--ca-out", caFile, "--fail-rate", "0"})
 	cmd.SetOut(&out)
@@ -160,7 +142,7 @@ func TestSimCommandServesUntilCancelled(t *testing.T) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Equal(t, pin[1], sim.SPKIPin(resp.TLS.PeerCertificates[0]))
+	require.Equal(t, pin[1], upstream.Pin(resp.TLS.PeerCertificates[0]))
 
 	cancel()
 	select {
@@ -174,7 +156,7 @@ func TestSimCommandServesUntilCancelled(t *testing.T) {
 func TestSimCommandNeverPrintsSuppliedKey(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut logtest.Buffer
 	cmd := simCommand(simEnv(map[string]string{"SOCIALEYE_API_KEY": "se-secret-value-123"}), &simFlags{})
 	cmd.SetArgs([]string{"--addr", "127.0.0.1:0"})
 	cmd.SetOut(&out)

@@ -3,18 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/intelgate/intelgate/internal/auth"
+	"github.com/intelgate/intelgate/internal/config"
 )
-
-// clientName is what `token new` accepts: safe as a YAML key, a log field
-// and a metrics label without quoting.
-var clientName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -39,8 +35,8 @@ new token; replacing token_sha256 in the config revokes the old one.`,
 			if len(args) != 1 {
 				return fmt.Errorf("expected one CLIENT argument, got %d", len(args))
 			}
-			if !clientName.MatchString(args[0]) {
-				return fmt.Errorf("CLIENT argument %q: use 1 to 64 letters, digits, '-' or '_'", args[0])
+			if !config.ValidName(args[0]) { // the rule config validate applies to client names
+				return fmt.Errorf("CLIENT argument %q: use 1 to 64 letters, digits, '-' or '_', starting with a letter or digit", args[0])
 			}
 			return nil
 		},

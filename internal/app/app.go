@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/auth"
@@ -137,32 +138,24 @@ func openStore(ctx context.Context, s config.Storage) (*sqlite.Store, error) {
 // /v1/resolve: the provider named "socialeye", else the only one of kind
 // socialeye.
 func buildProviders(cfg *config.Config, log *slog.Logger) ([]provider.Provider, []*upstream.Client, string, error) {
-	names := make([]string, 0, len(cfg.Providers))
-	for n := range cfg.Providers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(cfg.Providers))
 	var provs []provider.Provider
 	var transports []*upstream.Client
 	var socialeye []string
 	for _, n := range names {
-		t, err := upstream.New(provider.ClientOptions(cfg.Providers[n]))
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("building provider %q: upstream client: %w", n, err)
-		}
-		p, err := provider.NewWithDoer(n, cfg.Providers[n], t)
+		p, t, err := provider.New(n, cfg.Providers[n])
 		if err != nil {
 			return nil, nil, "", err // already names the provider
 		}
 		provs = append(provs, p)
 		transports = append(transports, t)
-		if cfg.Providers[n].Kind == "socialeye" {
+		if cfg.Providers[n].Kind == provider.KindSocialEye {
 			socialeye = append(socialeye, n)
 		}
 	}
 	resolve := ""
 	switch {
-	case cfg.Providers["socialeye"] != nil && cfg.Providers["socialeye"].Kind == "socialeye":
+	case cfg.Providers["socialeye"] != nil && cfg.Providers["socialeye"].Kind == provider.KindSocialEye:
 		resolve = "socialeye"
 	case len(socialeye) == 1:
 		resolve = socialeye[0]

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/logtest"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -31,7 +30,7 @@ type stack struct {
 	url   string
 	token string
 	sim   *sim.Server
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 }
 
 type stackOptions struct {
@@ -41,23 +40,6 @@ type stackOptions struct {
 	timeout     string
 	faults      sim.Faults
 	extraConfig string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startStack runs the simulator over real TLS on loopback and a gateway
@@ -112,7 +94,7 @@ clients:
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
 
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	a, err := New(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern"
@@ -42,12 +41,13 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 			Breaker:  br,
 			Retry: resilience.Policy{MaxAttempts: pc.Retry.MaxAttempts, Base: pc.Retry.Backoff.Std(),
 				Cap: pc.Retry.MaxWait.Std()},
-			Budget:       resilience.NewBudget(pc.Retry.Budget, 1, nil),
-			MaxPause:     pc.Retry.MaxWait.Std(),
-			Keys:         len(pc.Keys),
-			Log:          log,
-			RateInterval: rateInterval(pc.Limits),
-			RateWindow:   rateInterval(pc.Limits) * time.Duration(max(pc.Limits.Burst, 1)),
+			// A floor of one retry a second lets a quiet gateway still
+			// retry; above it retries stay within the budget's share.
+			Budget:   resilience.NewBudget(pc.Retry.Budget, 1, nil),
+			MaxPause: pc.Retry.MaxWait.Std(),
+			Keys:     len(pc.Keys),
+			Log:      log,
+			Rate:     limitOf(pc.Limits),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("building pipeline for provider %q: %w", name, err)
@@ -83,12 +83,4 @@ func (c *Calls) BreakerState(name string) string {
 		return b.State()
 	}
 	return ""
-}
-
-func rateInterval(l config.Limits) time.Duration {
-	lim := limitOf(l)
-	if lim.Unlimited() {
-		return 0
-	}
-	return lim.Interval()
 }

@@ -6,7 +6,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/govern/redisstate"
+	"github.com/intelgate/intelgate/internal/resilience"
 )
 
 func TestHeadroomKeepsTheSustainedRate(t *testing.T) {
@@ -26,4 +29,17 @@ func TestHeadroomKeepsTheSustainedRate(t *testing.T) {
 	for _, tc := range cases {
 		require.Equal(t, tc.want, withHeadroom(tc.in), "%+v", tc.in)
 	}
+}
+
+// TestLibraryDefaultsMatchConfig pins the defaults that packages kept free
+// of the config package (so they need not import it) to config's own.
+func TestLibraryDefaultsMatchConfig(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, config.DefaultFailureRatio, resilience.DefaultFailureRatio)
+	require.Equal(t, config.DefaultMinRequests, resilience.DefaultMinRequests)
+	require.Equal(t, config.DefaultBreakerWindow.Std(), resilience.DefaultWindow)
+	require.Equal(t, config.DefaultBreakerOpenFor.Std(), resilience.DefaultOpenFor)
+	require.Equal(t, config.DefaultHalfOpenRequests, resilience.DefaultHalfOpenRequests)
+	require.Equal(t, config.DefaultSharedPrefix, redisstate.DefaultPrefix)
+	require.Equal(t, config.DefaultSharedTimeout.Std(), redisstate.DefaultOpTimeout)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
+	"github.com/intelgate/intelgate/internal/logtest"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -112,7 +113,7 @@ func newGovToken(t *testing.T) (token, hash string) {
 // govApp is one running gateway.
 type govApp struct {
 	url  string
-	logs *syncBuffer
+	logs *logtest.Buffer
 	stop func() // idempotent: shuts the server down and closes the app
 }
 
@@ -122,7 +123,7 @@ func runGovApp(t *testing.T, cfgPath string) *govApp {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	a, err := New(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -9,10 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/intelgate/intelgate/internal/config"
@@ -79,11 +79,7 @@ type Authenticator struct {
 // client(s): the hash is not secret, but a shared token would make the
 // client's identity ambiguous.
 func New(clients map[string]*config.Client, trustedProxies []netip.Prefix) (*Authenticator, error) {
-	names := make([]string, 0, len(clients))
-	for name := range clients {
-		names = append(names, name)
-	}
-	sort.Strings(names) // deterministic order and error messages
+	names := slices.Sorted(maps.Keys(clients)) // deterministic order and error messages
 	a := &Authenticator{trustedProxies: normalizePrefixes(trustedProxies)}
 	owner := make(map[[sha256.Size]byte]string, len(names))
 	var errs []error
@@ -137,6 +133,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Client, netip.Addr, erro
 		return nil, addr, ErrUnauthenticated
 	}
 	if !c.allowsSource(addr) {
+		if addrErr != nil { // keep why the source is unknown, for the log
+			return c, addr, fmt.Errorf("%w: %w", ErrSourceNotAllowed, addrErr)
+		}
 		return c, addr, ErrSourceNotAllowed
 	}
 	return c, addr, nil

@@ -3,8 +3,9 @@ package config
 import (
 	"encoding"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -246,11 +247,7 @@ func yamlFields(t reflect.Type) map[string]int {
 
 // suggest names the closest known field, for typos such as "listn".
 func suggest(name string, fields map[string]int) string {
-	names := make([]string, 0, len(fields))
-	for f := range fields {
-		names = append(names, f)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(fields))
 	best, bestDist := "", 3
 	for _, f := range names {
 		if dist := editDistance(name, f); dist < bestDist {

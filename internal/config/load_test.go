@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/intelgate/intelgate/internal/indicator"
 )
 
 func TestDefaults(t *testing.T) {

@@ -3,6 +3,8 @@ package config
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/intelgate/intelgate/internal/secret"
 )
@@ -72,7 +74,7 @@ func (c *Config) ResolveSecretsWith(ctx context.Context, r SecretResolver) (*Sec
 		}
 		return val
 	}
-	for _, name := range sortedKeys(c.Providers) {
+	for _, name := range slices.Sorted(maps.Keys(c.Providers)) {
 		s.keys[name] = map[string]secret.Value{}
 		for i, k := range c.Providers[name].Keys {
 			s.keys[name][k.ID] = resolve(fmt.Sprintf("providers.%s.keys[%d].secret", name, i), k.Secret)

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/secret"
 )
 
 func envResolver(env map[string]string) secret.Resolver {

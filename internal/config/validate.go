@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"regexp"
@@ -45,8 +46,12 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
 const nameRule = "must be 1–64 letters, digits, '-' or '_', starting with a letter or digit"
 
+// ValidName reports whether s may name a provider, client, environment or
+// key; tools that write config (intelgate token new) check with it.
+func ValidName(s string) bool { return namePattern.MatchString(s) }
+
 func (v *validator) name(field, s string) {
-	if !namePattern.MatchString(s) {
+	if !ValidName(s) {
 		v.add(field, "%s", nameRule)
 	}
 }
@@ -61,25 +66,16 @@ func (v *validator) config() {
 	if len(c.Providers) == 0 {
 		v.add("providers", "at least one provider is required")
 	}
-	for _, name := range sortedKeys(c.Providers) {
+	for _, name := range slices.Sorted(maps.Keys(c.Providers)) {
 		v.provider(name, c.Providers[name])
 	}
 	if len(c.Clients) == 0 {
 		v.add("clients", "at least one client is required")
 	}
 	tokens := map[string]string{}
-	for _, name := range sortedKeys(c.Clients) {
+	for _, name := range slices.Sorted(maps.Keys(c.Clients)) {
 		v.client(name, c.Clients[name], tokens)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func (v *validator) server() {

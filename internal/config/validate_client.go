@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ func (v *validator) client(name string, c *Client, tokens map[string]string) {
 		p, ok := v.cfg.Providers[pn]
 		switch {
 		case !ok:
-			v.add(pf, "undefined provider %s (defined: %s)", quote(pn), quotedList(sortedKeys(v.cfg.Providers)))
+			v.add(pf, "undefined provider %s (defined: %s)", quote(pn), quotedList(slices.Sorted(maps.Keys(v.cfg.Providers))))
 		case slices.Index(c.Providers, pn) < i:
 			v.add(pf, "provider %s listed twice", quote(pn))
 		case len(p.Keys) > 0 && len(p.KeysFor(c.Environment)) == 0:

@@ -1,9 +1,8 @@
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/upstream"
 )
 
 func (v *validator) provider(name string, p *Provider) {
@@ -90,9 +90,6 @@ func (v *validator) keys(f string, keys []Key) {
 	}
 }
 
-// pinPattern is the HPKP form: "sha256/" and the base64 of a 32-byte hash.
-var pinPattern = regexp.MustCompile(`^sha256/[A-Za-z0-9+/]{43}=$`)
-
 func (v *validator) providerTLS(f string, t ProviderTLS) {
 	v.minTLS(f+".min_version", t.MinVersion)
 	seen := map[string]bool{}
@@ -110,12 +107,10 @@ func (v *validator) providerTLS(f string, t ProviderTLS) {
 	}
 }
 
+// validPin accepts what the transport will: upstream.ParsePin owns the format.
 func validPin(pin string) bool {
-	if !pinPattern.MatchString(pin) {
-		return false
-	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(pin, "sha256/"))
-	return err == nil && len(b) == sha256.Size
+	_, err := upstream.ParsePin(pin)
+	return err == nil
 }
 
 func (v *validator) limits(f string, l Limits) {
@@ -212,7 +207,7 @@ func (v *validator) request(f string, r *HTTPRequest) {
 		v.add(f+".method", "must be GET or POST, not %s", quote(r.Method))
 	}
 	v.requestTarget(f, r)
-	for _, h := range sortedKeys(r.Headers) {
+	for _, h := range slices.Sorted(maps.Keys(r.Headers)) {
 		hf := f + ".headers." + h
 		canon := http.CanonicalHeaderKey(h)
 		switch {
@@ -265,7 +260,7 @@ func (v *validator) requestTarget(f string, r *HTTPRequest) {
 	default:
 		check(f+".path", r.Path)
 	}
-	for _, k := range sortedKeys(r.Query) {
+	for _, k := range slices.Sorted(maps.Keys(r.Query)) {
 		if k == "" {
 			v.add(f+".query", "parameter names must not be empty")
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/intelgate/intelgate/internal/auth"
+	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/provider"
 )
 
@@ -120,7 +121,7 @@ func New(o Options) (*Gateway, error) {
 		g.now = time.Now
 	}
 	if g.maxBodyBytes <= 0 {
-		g.maxBodyBytes = 1 << 20
+		g.maxBodyBytes = int64(config.DefaultMaxBodyBytes)
 	}
 	for _, p := range o.Providers {
 		if _, dup := g.providers[p.Name()]; dup {
@@ -194,15 +195,15 @@ func strictRequest(next http.Handler) http.Handler {
 	})
 }
 
-// methodCheck answers a wrong method on a known path with a problem (the
-// mux's own 405 is plain text).
+// methodCheck answers a wrong method on a known path with a problem: the
+// catch-all "/" route would otherwise call it a 404. Every route is GET.
 func (g *Gateway) methodCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := g.mux.Handler(r); pattern == "" || pattern == "/" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			probe := r.Clone(r.Context())
 			probe.Method = http.MethodGet
-			if _, p := g.mux.Handler(probe); p != "" && p != "/" && r.Method != http.MethodGet && r.Method != http.MethodHead {
-				w.Header().Set("Allow", "GET, HEAD")
+			if _, p := g.mux.Handler(probe); p != "/" {
+				w.Header().Set("Allow", "GET")
 				writeProblem(w, r, newProblem(kindMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
 				return
 			}
@@ -233,7 +234,7 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 			infoFrom(r.Context()).client = c.Name
 			g.log.Warn("security event: client token used from a source outside its source_cidrs",
 				"event", "source_not_allowed", "client", c.Name, "source", addr.String(),
-				"request_id", requestID(r.Context()))
+				"request_id", requestID(r.Context()), "error", err.Error())
 			writeProblem(w, r, newProblem(kindSourceNotAllowed, "this client may not call from "+addr.String()))
 			return
 		case err != nil:

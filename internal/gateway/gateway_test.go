@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -20,6 +18,7 @@ import (
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/logtest"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/upstream"
@@ -110,14 +109,12 @@ var allTypes = []indicator.Type{indicator.IPv4, indicator.IPv6, indicator.Domain
 
 type harness struct {
 	h   http.Handler
-	log *bytes.Buffer
+	log *logtest.Buffer
 }
 
 func newHarness(t *testing.T, logIndicators bool, provs ...provider.Provider) *harness {
 	t.Helper()
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	log, buf := logtest.JSONLogger()
 	resolve := ""
 	for _, p := range provs {
 		if p.Name() == "socialeye" {
@@ -127,18 +124,7 @@ func newHarness(t *testing.T, logIndicators bool, provs ...provider.Provider) *h
 	g, err := New(Options{Auth: fakeAuth{}, Caller: callerFor(provs...), Providers: provs, ResolveProvider: resolve,
 		Log: log, LogIndicators: logIndicators})
 	require.NoError(t, err)
-	return &harness{h: g.Handler(), log: &buf}
-}
-
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return &harness{h: g.Handler(), log: buf}
 }
 
 func (h *harness) do(t *testing.T, method, target, token string) *httptest.ResponseRecorder {
@@ -416,7 +402,7 @@ func TestAccessLogOmitsIndicatorUnlessEnabled(t *testing.T) {
 	}
 }
 
-func lastLogLine(t *testing.T, buf *bytes.Buffer) map[string]any {
+func lastLogLine(t *testing.T, buf *logtest.Buffer) map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	var m map[string]any
@@ -501,7 +487,7 @@ func TestClientAllowanceIsSpentOnlyByValidRequests(t *testing.T) {
 	g, err := New(Options{Auth: fakeAuth{}, Caller: callerFor(se), Providers: []provider.Provider{se},
 		ResolveProvider: "socialeye", Admit: adm})
 	require.NoError(t, err)
-	h := &harness{h: g.Handler(), log: &bytes.Buffer{}}
+	h := &harness{h: g.Handler(), log: &logtest.Buffer{}}
 
 	rec := h.do(t, http.MethodGet, "/v1/resolve?query=", testToken)
 	require.Equal(t, http.StatusBadRequest, rec.Code)

@@ -3,8 +3,9 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -19,36 +20,28 @@ func (g *Gateway) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	checks := map[string]string{}
 	status, overall := http.StatusOK, "ok"
-	for _, n := range sortedNames(g.ready) {
-		if err := g.ready[n].Ping(ctx); err != nil {
-			g.log.Warn("readiness check failed", "dependency", n, "error", err)
-			checks[n] = "unavailable"
-			status, overall = http.StatusServiceUnavailable, "unavailable"
-			continue
-		}
-		checks[n] = "ok"
+	if g.ping(ctx, g.ready, checks, "unavailable") {
+		status, overall = http.StatusServiceUnavailable, "unavailable"
 	}
-	for _, n := range sortedNames(g.degradable) {
-		if err := g.degradable[n].Ping(ctx); err != nil {
-			g.log.Warn("readiness check failed; serving degraded", "dependency", n, "error", err)
-			checks[n] = "degraded"
-			if overall == "ok" {
-				overall = "degraded"
-			}
-			continue
-		}
-		checks[n] = "ok"
+	if g.ping(ctx, g.degradable, checks, "degraded") && overall == "ok" {
+		overall = "degraded"
 	}
 	writeJSON(w, status, map[string]any{"status": overall, "checks": checks})
 }
 
-func sortedNames(m map[string]Checker) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
+// ping checks each dependency, recording "ok" or failed in checks, and
+// reports whether any failed.
+func (g *Gateway) ping(ctx context.Context, deps map[string]Checker, checks map[string]string, failed string) bool {
+	failedSome := false
+	for _, n := range slices.Sorted(maps.Keys(deps)) {
+		if err := deps[n].Ping(ctx); err != nil {
+			g.log.Warn("readiness check failed", "dependency", n, "state", failed, "error", err)
+			checks[n], failedSome = failed, true
+			continue
+		}
+		checks[n] = "ok"
 	}
-	sort.Strings(names)
-	return names
+	return failedSome
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -40,6 +40,11 @@ type ResultError struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// resultError is p as one provider's part of a lookup.
+func resultError(p *Problem) *ResultError {
+	return &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail}
+}
+
 // maxProvidersParam bounds the providers= list before we look at it.
 const maxProvidersParam = 64
 
@@ -85,7 +90,7 @@ func (g *Gateway) handleLookup(w http.ResponseWriter, r *http.Request) {
 						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 					p := newProblem(kindInternal, "an internal error occurred; quote the request id to your operator")
 					results[i] = LookupResult{Provider: name, Status: "error",
-						Error: &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail}}
+						Error: resultError(p)}
 				}
 			}()
 			results[i] = g.lookupOne(r, name, ind)
@@ -106,7 +111,7 @@ func (g *Gateway) lookupOne(r *http.Request, name string, ind indicator.Indicato
 	switch {
 	case p != nil:
 		out.Status = "error"
-		out.Error = &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail}
+		out.Error = resultError(p)
 	case res.NotFound:
 		now := g.now().UTC()
 		out.Status, out.FetchedAt = "not_found", &now

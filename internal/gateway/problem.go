@@ -62,9 +62,7 @@ func newProblem(k problemKind, detail string) *Problem {
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	p.RequestID = requestID(r.Context())
 	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Type", "application/problem+json") // the other headers: securityHeaders
 	// 429 and 503 always say when to come back (at least 1s), even when the
 	// cause gave no estimate: a client without one would retry at once.
 	if p.retryAfter > 0 || p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable {

@@ -67,15 +67,15 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ListenerOptio
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: orDefault(o.ReadHeaderTimeout, 5*time.Second),
-		ReadTimeout:       orDefault(o.ReadTimeout, 15*time.Second),
-		WriteTimeout:      orDefault(o.WriteTimeout, 60*time.Second),
-		IdleTimeout:       orDefault(o.IdleTimeout, 120*time.Second),
+		ReadHeaderTimeout: orDefault(o.ReadHeaderTimeout, config.DefaultReadHeaderTimeout.Std()),
+		ReadTimeout:       orDefault(o.ReadTimeout, config.DefaultReadTimeout.Std()),
+		WriteTimeout:      orDefault(o.WriteTimeout, config.DefaultWriteTimeout.Std()),
+		IdleTimeout:       orDefault(o.IdleTimeout, config.DefaultIdleTimeout.Std()),
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
 	}
 	if srv.MaxHeaderBytes <= 0 {
-		srv.MaxHeaderBytes = 16 << 10
+		srv.MaxHeaderBytes = int(config.DefaultMaxHeaderBytes)
 	}
 	if o.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(o.TLS.CertFile, o.TLS.KeyFile)
@@ -100,8 +100,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ListenerOptio
 		return fmt.Errorf("serving http: %w", err)
 	case <-ctx.Done():
 	}
-	o.Log.Info("shutting down: finishing in-flight requests", "timeout", orDefault(o.ShutdownTimeout, 30*time.Second).String())
-	sctx, cancel := context.WithTimeout(context.Background(), orDefault(o.ShutdownTimeout, 30*time.Second))
+	grace := orDefault(o.ShutdownTimeout, config.DefaultShutdownTimeout.Std())
+	o.Log.Info("shutting down: finishing in-flight requests", "timeout", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)

@@ -78,23 +78,19 @@ func (g *Gateway) chainProblem(providerName string, err error) *Problem {
 		p := newProblem(kindInvalidParameter, fmt.Sprintf("provider %s cannot look up this value safely (it would form a . or .. path segment)", providerName))
 		p.Parameter = "indicator"
 		return p
-	case errors.As(err, &limited) && limited.Scope == "client":
-		p := newProblem(kindRateLimited, fmt.Sprintf("client %s: %s reached; retry after %s", limited.Name,
-			limitReason(limited.Reason), roundUp(limited.RetryAfter)))
-		p.retryAfter = limited.RetryAfter
-		return p
 	case errors.As(err, &limited):
-		p := newProblem(kindUpRateLimited, fmt.Sprintf("provider %s: %s reached; retry after %s", limited.Name,
+		// The client's own allowance, or a provider's: same shape, its own type.
+		kind := kindUpRateLimited
+		if limited.Scope == "client" {
+			kind = kindRateLimited
+		}
+		p := newProblem(kind, fmt.Sprintf("%s %s: %s reached; retry after %s", limited.Scope, limited.Name,
 			limitReason(limited.Reason), roundUp(limited.RetryAfter)))
 		p.retryAfter = limited.RetryAfter
 		return p
-	case errors.As(err, &open):
+	case errors.As(err, &open): // the only error matching resilience.ErrOpen
 		p := newProblem(kindUnavailable, fmt.Sprintf("provider %s is failing; its circuit breaker is open", providerName))
 		p.retryAfter = open.RetryAfter
-		return p
-	case errors.Is(err, resilience.ErrOpen):
-		p := newProblem(kindUnavailable, fmt.Sprintf("provider %s is failing; its circuit breaker is open", providerName))
-		p.retryAfter = time.Second
 		return p
 	case errors.Is(err, govern.ErrNoKeys):
 		return newProblem(kindUnavailable, fmt.Sprintf("provider %s has no usable key for this client's environment (revoked by the upstream, or none configured)", providerName))

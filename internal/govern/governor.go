@@ -30,6 +30,10 @@ type Policy struct {
 	// MaxWait is how long Acquire may wait for capacity (bounded by the
 	// caller's deadline) before it gives up with a *LimitedError.
 	MaxWait time.Duration
+
+	// revoked holds each key's revocation state key, computed once: it
+	// includes a hash of the secret, which never changes for a Governor.
+	revoked map[string]string
 }
 
 // Clock is time as the governor sees it; tests inject a fake one.
@@ -39,10 +43,14 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-type systemClock struct{}
+// SystemClock is the wall clock.
+type SystemClock struct{}
 
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// Now is time.Now.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After is time.After.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Options configure a Governor.
 type Options struct {
@@ -98,7 +106,7 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 	g := &Governor{state: o.State, clock: o.Clock, failOpen: o.FailOpen, revokeFor: o.RevokeFor,
 		log: o.Log, policies: map[string]*Policy{}, clients: map[string]*ClientPolicy{}}
 	if g.clock == nil {
-		g.clock = systemClock{}
+		g.clock = SystemClock{}
 	}
 	if g.revokeFor <= 0 {
 		g.revokeFor = 24 * time.Hour
@@ -110,6 +118,10 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 		p := policies[i]
 		if _, dup := g.policies[p.Provider]; dup {
 			return nil, fmt.Errorf("govern: duplicate policy for provider %q", p.Provider)
+		}
+		p.revoked = make(map[string]string, len(p.Keys))
+		for _, k := range p.Keys {
+			p.revoked[k.ID] = "x:" + p.Provider + ":" + k.ID + ":" + k.Value.Fingerprint()
 		}
 		g.policies[p.Provider] = &p
 	}
@@ -129,11 +141,15 @@ type Lease struct {
 	pace     bool // false when taken fail-open: nothing to refund
 }
 
+// key is the pool key the lease was taken on.
+func (l *Lease) key() Key { return Key{ID: l.KeyID, Value: l.Key} }
+
+// revokedKey names the state key of keyID's revocation. Revocation is keyed
+// by the secret's fingerprint, so rotating the secret ends it at once.
+func (p *Policy) revokedKey(keyID string) string { return p.revoked[keyID] }
+
 func rateKey(provider, keyID string) string  { return "r:p:" + provider + ":" + keyID }
 func pauseKey(provider, keyID string) string { return "p:" + provider + ":" + keyID }
-func revokedKey(provider string, k Key) string {
-	return "x:" + provider + ":" + k.ID + ":" + k.Value.Fingerprint()
-}
 
 // quotaWindows are the calendar counters for limits day and month of the
 // subject named by prefix at now, with the reason each one reports when full.
@@ -212,19 +228,14 @@ func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, e
 // lease was booked.
 func (g *Governor) halted(ctx context.Context, p *Policy, l *Lease) (bool, error) {
 	now := g.clock.Now()
-	for _, k := range p.Keys {
-		if k.ID != l.KeyID {
-			continue
+	for _, key := range []string{pauseKey(p.Provider, l.KeyID), p.revokedKey(l.KeyID)} {
+		until, err := g.state.PausedUntil(ctx, key)
+		if err != nil {
+			_, _, _, _, err = g.unavailable(p, l.key(), err)
+			return false, err
 		}
-		for _, key := range []string{pauseKey(p.Provider, k.ID), revokedKey(p.Provider, k)} {
-			until, err := g.state.PausedUntil(ctx, key)
-			if err != nil {
-				_, _, _, _, err = g.unavailable(p, k, err)
-				return false, err
-			}
-			if until.After(now) {
-				return true, nil
-			}
+		if until.After(now) {
+			return true, nil
 		}
 	}
 	return false, nil
@@ -246,14 +257,15 @@ func (g *Governor) tryKeys(ctx context.Context, p *Policy, env string, budget ti
 	}
 	var (
 		usable   int
-		rateKeys []Key // keys whose only shortage is rate, soonest first below
-		rateWait = map[string]time.Duration{}
+		best     Key // the key whose next rate unit comes soonest
+		bestWait time.Duration
+		haveBest bool
 	)
 	for _, k := range p.Keys {
 		if k.Environment != env {
 			continue
 		}
-		until, err := g.state.PausedUntil(ctx, revokedKey(p.Provider, k))
+		until, err := g.state.PausedUntil(ctx, p.revokedKey(k.ID))
 		if err != nil {
 			return g.unavailable(p, k, err)
 		}
@@ -276,25 +288,18 @@ func (g *Governor) tryKeys(ctx context.Context, p *Policy, env string, budget ti
 			return l, 0, 0, "", nil
 		}
 		consider(d, r)
-		if r == "rate" {
-			rateKeys = append(rateKeys, k)
-			rateWait[k.ID] = d
+		if r == "rate" && (!haveBest || d < bestWait) {
+			best, bestWait, haveBest = k, d, true
 		}
 	}
 	if usable == 0 {
 		return nil, 0, 0, "", fmt.Errorf("provider %q environment %q: %w", p.Provider, env, ErrNoKeys)
 	}
 	// Book on the key whose next rate unit comes soonest, if within budget.
-	var best *Key
-	for i := range rateKeys {
-		if best == nil || rateWait[rateKeys[i].ID] < rateWait[best.ID] {
-			best = &rateKeys[i]
-		}
-	}
-	if best != nil && rateWait[best.ID] <= budget {
-		l, d, r, err := g.take(ctx, p, *best, now, budget)
+	if haveBest && bestWait <= budget {
+		l, d, r, err := g.take(ctx, p, best, now, budget)
 		if err != nil {
-			return g.unavailable(p, *best, err)
+			return g.unavailable(p, best, err)
 		}
 		if l != nil {
 			return l, d, 0, "", nil
@@ -379,14 +384,12 @@ func (g *Governor) Pause(ctx context.Context, l *Lease, d time.Duration) error {
 // Revoke takes the lease's key out of rotation on every replica after the
 // upstream refused it (401/403). The next Acquire uses the next key.
 func (g *Governor) Revoke(ctx context.Context, l *Lease) error {
-	p := g.policies[l.Provider]
-	for _, k := range p.Keys {
-		if k.ID != l.KeyID {
-			continue
-		}
-		if err := g.state.PauseUntil(ctx, revokedKey(l.Provider, k), g.clock.Now().Add(g.revokeFor)); err != nil {
-			return fmt.Errorf("revoking provider %q key %q: %w", l.Provider, l.KeyID, err)
-		}
+	p, ok := g.policies[l.Provider]
+	if !ok {
+		return fmt.Errorf("revoking %q: %w", l.Provider, ErrUnknownProvider)
+	}
+	if err := g.state.PauseUntil(ctx, p.revokedKey(l.KeyID), g.clock.Now().Add(g.revokeFor)); err != nil {
+		return fmt.Errorf("revoking provider %q key %q: %w", l.Provider, l.KeyID, err)
 	}
 	return nil
 }

@@ -48,16 +48,22 @@ func rateStatus(l Limit, d Decision) *RateStatus {
 		Burst: max(1, l.Burst), Remaining: d.Remaining}
 }
 
-func usages(ctx context.Context, st QuotaCounter, ws []Window) ([]*Usage, error) {
+// dayMonth reads ws's usage and splits it by the reason each window
+// reports: the day and month quotas (nil when not set).
+func dayMonth(ctx context.Context, st QuotaCounter, ws []Window, reasons []string) (day, month *Usage, err error) {
 	used, err := st.Used(ctx, ws)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]*Usage, len(ws))
 	for i, w := range ws {
-		out[i] = &Usage{Limit: w.Limit, Used: min(used[i], w.Limit), Remaining: max(0, w.Limit-used[i]), ResetsAt: w.Expires.UTC()}
+		u := &Usage{Limit: w.Limit, Used: min(used[i], w.Limit), Remaining: max(0, w.Limit-used[i]), ResetsAt: w.Expires.UTC()}
+		if reasons[i] == "day_quota" {
+			day = u
+		} else {
+			month = u
+		}
 	}
-	return out, nil
+	return day, month, nil
 }
 
 // ProviderStatus reports every key of environment env without taking units.
@@ -72,42 +78,40 @@ func (g *Governor) ProviderStatus(ctx context.Context, provider, env string) ([]
 		if k.Environment != env {
 			continue
 		}
-		ks := KeyStatus{ID: k.ID}
-		revoked, err := g.state.PausedUntil(ctx, revokedKey(provider, k))
+		ks, err := g.keyStatus(ctx, p, k, now)
 		if err != nil {
-			return nil, err
-		}
-		ks.Revoked = revoked.After(now)
-		paused, err := g.state.PausedUntil(ctx, pauseKey(provider, k.ID))
-		if err != nil {
-			return nil, err
-		}
-		if paused.After(now) {
-			u := paused.UTC()
-			ks.PausedUntil = &u
-		}
-		if !p.Rate.Unlimited() {
-			d, err := g.state.Peek(ctx, rateKey(provider, k.ID), p.Rate)
-			if err != nil {
-				return nil, err
-			}
-			ks.Rate = rateStatus(p.Rate, d)
-		}
-		ws, reasons := p.windows(k, now)
-		us, err := usages(ctx, g.state, ws)
-		if err != nil {
-			return nil, err
-		}
-		for i, r := range reasons {
-			if r == "day_quota" {
-				ks.Day = us[i]
-			} else {
-				ks.Month = us[i]
-			}
+			return nil, fmt.Errorf("status of provider %q key %q: %w", provider, k.ID, err)
 		}
 		out = append(out, ks)
 	}
 	return out, nil
+}
+
+func (g *Governor) keyStatus(ctx context.Context, p *Policy, k Key, now time.Time) (KeyStatus, error) {
+	ks := KeyStatus{ID: k.ID}
+	revoked, err := g.state.PausedUntil(ctx, p.revokedKey(k.ID))
+	if err != nil {
+		return ks, err
+	}
+	ks.Revoked = revoked.After(now)
+	paused, err := g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID))
+	if err != nil {
+		return ks, err
+	}
+	if paused.After(now) {
+		u := paused.UTC()
+		ks.PausedUntil = &u
+	}
+	if !p.Rate.Unlimited() {
+		d, err := g.state.Peek(ctx, rateKey(p.Provider, k.ID), p.Rate)
+		if err != nil {
+			return ks, err
+		}
+		ks.Rate = rateStatus(p.Rate, d)
+	}
+	ws, reasons := p.windows(k, now)
+	ks.Day, ks.Month, err = dayMonth(ctx, g.state, ws, reasons)
+	return ks, err
 }
 
 // ClientStatus reports client's own allowance without taking units.
@@ -120,21 +124,14 @@ func (g *Governor) ClientStatus(ctx context.Context, client string) (ClientStatu
 	if !c.Rate.Unlimited() {
 		d, err := g.state.Peek(ctx, clientRateKey(client), c.Rate)
 		if err != nil {
-			return cs, err
+			return cs, fmt.Errorf("status of client %q: %w", client, err)
 		}
 		cs.Rate = rateStatus(c.Rate, d)
 	}
 	ws, reasons := c.windows(g.clock.Now())
-	us, err := usages(ctx, g.state, ws)
-	if err != nil {
-		return cs, err
-	}
-	for i, r := range reasons {
-		if r == "day_quota" {
-			cs.Day = us[i]
-		} else {
-			cs.Month = us[i]
-		}
+	var err error
+	if cs.Day, cs.Month, err = dayMonth(ctx, g.state, ws, reasons); err != nil {
+		return cs, fmt.Errorf("status of client %q: %w", client, err)
 	}
 	return cs, nil
 }

@@ -2,6 +2,7 @@ package indicator
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -92,20 +93,20 @@ func normURLHost(u *url.URL) (string, error) {
 	if strings.HasPrefix(u.Host, "[") {
 		v, err := normIPv6(h)
 		if err != nil {
-			return "", errors.New("host: " + err.Error())
+			return "", fmt.Errorf("host: %w", err)
 		}
 		return "[" + v + "]", nil
 	}
 	if looksLikeIPv4(h) {
 		v, err := normIPv4(h)
 		if err != nil {
-			return "", errors.New("host: " + err.Error())
+			return "", fmt.Errorf("host: %w", err)
 		}
 		return v, nil
 	}
 	v, err := normDomain(h)
 	if err != nil {
-		return "", errors.New("host: " + err.Error())
+		return "", fmt.Errorf("host: %w", err)
 	}
 	return v, nil
 }

@@ -1,7 +1,9 @@
-// Package pipeline runs one provider lookup through the resilience chain,
-// in DESIGN.md's order: coalesce identical in-flight lookups → governor (key
-// pool, rate, quota, shared pause) → circuit breaker → provider/transport,
-// with a retry loop around the last three. Each layer is its own package;
+// Package pipeline runs one provider lookup through the resilience chain:
+// coalesce identical in-flight lookups, then a retry loop around circuit
+// breaker → governor (key pool, rate, quota, shared pause) →
+// provider/transport. The breaker comes before the governor (DESIGN.md lists
+// them the other way round) so that an open breaker fails fast without
+// waiting for, or spending, rate and quota. Each layer is its own package;
 // this file is where they meet, so the whole chain reads top to bottom.
 package pipeline
 
@@ -14,6 +16,7 @@ import (
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/resilience"
+	"github.com/intelgate/intelgate/internal/retryafter"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
 
@@ -38,18 +41,14 @@ type Options struct {
 	// Keys is the number of upstream keys: how many times a refused key
 	// may fail over to the next one within one lookup.
 	Keys int
-	// RateInterval is the emission interval of the provider's configured
-	// rate (0 when unlimited). When the gateway paces a key itself, an
-	// upstream's "remaining 0" on a success is the expected steady state
-	// at that pace, so its proactive pause is capped at one interval; a
-	// 429 is still honoured in full.
-	RateInterval time.Duration
-	// RateWindow is how long the configured bucket takes to fill
-	// (interval × burst): a "remaining 0" reset within it is the pace's
-	// steady state, a longer one a real exhaustion.
-	RateWindow time.Duration
-	Clock      govern.Clock
-	Log        *slog.Logger
+	// Rate is the provider's configured rate (zero when unlimited). When
+	// the gateway paces a key itself, an upstream's "remaining 0" on a
+	// success, with a reset within the time the bucket takes to fill, is
+	// the expected steady state at that pace: its proactive pause is
+	// capped at one emission interval. A 429 is still honoured in full.
+	Rate  govern.Limit
+	Clock govern.Clock
+	Log   *slog.Logger
 }
 
 // Pipeline is one provider's call chain.
@@ -70,18 +69,13 @@ func New(o Options) (*Pipeline, error) {
 		o.Budget = resilience.NewBudget(0.1, 1, nil)
 	}
 	if o.Clock == nil {
-		o.Clock = wallClock{}
+		o.Clock = govern.SystemClock{}
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Pipeline{o: o, coalescer: resilience.NewCoalescer[provider.Result]()}, nil
 }
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                         { return time.Now() }
-func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Lookup answers req for a client of environment env. Identical concurrent
 // lookups (same provider, key environment, type, value and upstream type)
@@ -118,8 +112,9 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 		var ue *upstream.Error
 		isUpstream := errors.As(err, &ue)
 		if isUpstream && ue.Kind == upstream.KindAuth {
-			p.revoke(ctx, lease, ue)
-			if failovers < p.o.Keys {
+			// Fail over only once the refused key is out of rotation;
+			// otherwise the next lease could hand out the same key again.
+			if p.revoke(ctx, lease, ue) && failovers < p.o.Keys {
 				failovers++
 				continue
 			}
@@ -185,10 +180,13 @@ func (p *Pipeline) proactivePause(ctx context.Context, l *govern.Lease, d time.D
 	if d <= 0 {
 		return
 	}
-	if p.o.RateInterval > 0 && d <= p.o.RateWindow.Truncate(time.Second)+time.Second {
-		d = min(d, p.o.RateInterval)
+	if r := p.o.Rate; !r.Unlimited() {
+		window := r.Interval() * time.Duration(max(r.Burst, 1)) // time to fill the bucket
+		if d <= window.Truncate(time.Second)+time.Second {
+			d = min(d, r.Interval())
+		}
 	}
-	p.pause(ctx, l, d)
+	p.pause(ctx, l, retryafter.Cap(d, p.o.MaxPause))
 }
 
 // pauseFor is how long to pause a key the upstream throttled: its own
@@ -198,16 +196,11 @@ func (p *Pipeline) pauseFor(ue *upstream.Error, attempt int) time.Duration {
 	if d <= 0 {
 		d = max(time.Second, p.o.Retry.Backoff(attempt))
 	}
-	if p.o.MaxPause > 0 {
-		d = min(d, p.o.MaxPause)
-	}
-	return d
+	return retryafter.Cap(d, p.o.MaxPause)
 }
 
+// pause stops every replica from using l's key for d (already capped).
 func (p *Pipeline) pause(ctx context.Context, l *govern.Lease, d time.Duration) {
-	if p.o.MaxPause > 0 {
-		d = min(d, p.o.MaxPause)
-	}
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	if err := p.o.Governor.Pause(ctx, l, d); err != nil {
@@ -215,14 +208,16 @@ func (p *Pipeline) pause(ctx context.Context, l *govern.Lease, d time.Duration) 
 	}
 }
 
-func (p *Pipeline) revoke(ctx context.Context, l *govern.Lease, ue *upstream.Error) {
+func (p *Pipeline) revoke(ctx context.Context, l *govern.Lease, ue *upstream.Error) bool {
 	p.o.Log.Error("security event: upstream rejected the gateway's key; taking it out of rotation",
 		"event", "upstream_auth_rejected", "provider", l.Provider, "key_id", l.KeyID, "upstream_status", ue.Status)
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	if err := p.o.Governor.Revoke(ctx, l); err != nil {
 		p.o.Log.Warn("revoking upstream key", "provider", l.Provider, "key_id", l.KeyID, "error", err)
+		return false
 	}
+	return true
 }
 
 func (p *Pipeline) refund(ctx context.Context, l *govern.Lease) {

@@ -1,11 +1,9 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/memory"
 	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/logtest"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/resilience"
 	"github.com/intelgate/intelgate/internal/secret"
@@ -62,7 +61,7 @@ type fixture struct {
 	prov  *scripted
 	gov   *govern.Governor
 	clock *clocktest.Clock
-	log   *bytes.Buffer
+	log   *logtest.Buffer
 }
 
 type fixtureOptions struct {
@@ -97,16 +96,16 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	if o.budget == nil {
 		o.budget = resilience.NewBudget(1, 100, clock.Now)
 	}
-	var logs bytes.Buffer
+	logger, logs := logtest.JSONLogger()
 	prov := &scripted{answers: o.answers}
 	p, err := New(Options{
 		Provider: prov, Governor: gov, Breaker: resilience.NewBreaker("se", o.breaker),
 		Retry:  resilience.Policy{MaxAttempts: o.maxAttempts, Base: 100 * time.Millisecond, Cap: time.Second, Rand: func() float64 { return 0.5 }},
 		Budget: o.budget, MaxPause: 30 * time.Second, Keys: o.keys, Clock: clock,
-		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Log: logger,
 	})
 	require.NoError(t, err)
-	return &fixture{p: p, prov: prov, gov: gov, clock: clock, log: &logs}
+	return &fixture{p: p, prov: prov, gov: gov, clock: clock, log: logs}
 }
 
 var req = provider.Request{Indicator: indicator.Indicator{Raw: "x", Value: "x", Type: indicator.Username}}
@@ -314,7 +313,7 @@ func TestProactivePauseFollowsTheResetLength(t *testing.T) {
 	}
 	for _, tc := range cases {
 		f := newFixture(t, fixtureOptions{})
-		f.p.o.RateInterval, f.p.o.RateWindow = 20*time.Millisecond, time.Second
+		f.p.o.Rate = govern.Limit{Rate: 50, Period: time.Second, Burst: 50} // 20ms apart, full in 1s
 		rec := &pauseRecorder{Governor: f.p.o.Governor}
 		f.p.o.Governor = rec
 		f.p.proactivePause(context.Background(), &govern.Lease{Provider: "se", KeyID: "ka"}, tc.hint)

@@ -35,11 +35,11 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	// Keep the prefix in escaped form and without its trailing slash, so
 	// appending "/v2/check" never yields "//".
 	prefix := strings.TrimRight(u.EscapedPath(), "/")
-	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: mustUnescapePath(prefix), RawPath: prefix}, nil
+	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: unescapePath(prefix), RawPath: prefix}, nil
 }
 
-// mustUnescapePath undoes EscapedPath output, which is always valid.
-func mustUnescapePath(p string) string {
+// unescapePath undoes EscapedPath output, which is always valid.
+func unescapePath(p string) string {
 	s, err := url.PathUnescape(p)
 	if err != nil {
 		return p

@@ -24,7 +24,7 @@ func TestExampleProvidersBuild(t *testing.T) {
 			cfg, err := config.Load(file)
 			require.NoError(t, err)
 			for name, pc := range cfg.Providers {
-				p, err := New(name, pc)
+				p, _, err := New(name, pc)
 				require.NoError(t, err, "provider %s", name)
 				require.Equal(t, name, p.Name())
 				for _, typ := range pc.Types {

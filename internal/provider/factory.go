@@ -20,15 +20,22 @@ const (
 // *upstream.Client so TLS policy, pins, timeouts and the size cap are per
 // provider. It fails on anything it cannot honour exactly: a provider that
 // starts half-configured would send keys somewhere nobody reviewed.
-func New(name string, cfg *config.Provider) (Provider, error) {
+//
+// It also returns the transport, which the caller owns: closing its idle
+// connections at shutdown is the caller's job.
+func New(name string, cfg *config.Provider) (Provider, *upstream.Client, error) {
 	if cfg == nil {
-		return nil, fmt.Errorf("building provider %q: no configuration", name)
+		return nil, nil, fmt.Errorf("building provider %q: no configuration", name)
 	}
 	client, err := upstream.New(ClientOptions(cfg))
 	if err != nil {
-		return nil, fmt.Errorf("building provider %q: upstream client: %w", name, err)
+		return nil, nil, fmt.Errorf("building provider %q: upstream client: %w", name, err)
 	}
-	return NewWithDoer(name, cfg, client)
+	p, err := NewWithDoer(name, cfg, client)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, client, nil
 }
 
 // NewWithDoer is New with the transport supplied, for tests and for callers

@@ -74,7 +74,7 @@ func (h *HTTP) Lookup(ctx context.Context, req Request, key secret.Value) (Resul
 		// made this segment; its value stays out of the message.
 		return Result{}, fmt.Errorf("provider %q: path: %w", h.name, ErrUnsafeIndicator)
 	}
-	u := &url.URL{Scheme: h.base.Scheme, Host: h.base.Host, Path: mustUnescapePath(escaped), RawPath: escaped}
+	u := &url.URL{Scheme: h.base.Scheme, Host: h.base.Host, Path: unescapePath(escaped), RawPath: escaped}
 	if u.EscapedPath() != escaped {
 		// net/url re-encodes Path when it distrusts RawPath, which would
 		// turn an escaped "%2F" back into "/"; refuse rather than send that.

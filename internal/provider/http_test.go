@@ -262,6 +262,6 @@ func TestNewNeedsConfigAndDoer(t *testing.T) {
 	require.ErrorContains(t, err, `building provider "p": no configuration`)
 	_, err = NewWithDoer("p", httpConfig("https://api.example.org", config.HTTPRequest{}), nil)
 	require.ErrorContains(t, err, `building provider "p": no upstream transport`)
-	_, err = New("p", nil)
+	_, _, err = New("p", nil)
 	require.ErrorContains(t, err, `building provider "p": no configuration`)
 }

@@ -75,7 +75,7 @@ func TestNewOverRealTLS(t *testing.T) {
 	}
 
 	t.Run("CA and matching pin, with a backup pin", func(t *testing.T) {
-		p, err := New("tlsprov", providerCfg(config.ProviderTLS{
+		p, _, err := New("tlsprov", providerCfg(config.ProviderTLS{
 			MinVersion: config.TLSVersion(tls.VersionTLS12), CAFile: caFile, Pins: []string{wrongPin, goodPin}}))
 		require.NoError(t, err)
 		res, err := lookup(t, p, "203.0.113.7")
@@ -96,7 +96,7 @@ func TestNewOverRealTLS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := hits.Load()
-			p, err := New("tlsprov", providerCfg(tc.tls))
+			p, _, err := New("tlsprov", providerCfg(tc.tls))
 			require.NoError(t, err)
 			_, err = lookup(t, p, "203.0.113.7")
 			var ue *upstream.Error

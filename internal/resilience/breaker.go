@@ -107,12 +107,11 @@ func (s BreakerSettings) withDefaults() BreakerSettings {
 // which is the wrong price on the request path; each replica judges the
 // upstream from its own traffic. Safe for concurrent use.
 type Breaker struct {
-	name    string
-	cb      *gobreaker.TwoStepCircuitBreaker[struct{}]
+	name string
+	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+	// openFor, with openedAt, gives RetryAfter. gobreaker reads time.Now
+	// itself and takes no clock, so this uses the wall clock too.
 	openFor time.Duration
-	// now reads the clock for RetryAfter. gobreaker reads time.Now itself
-	// and takes no clock, so this one must be the wall clock too.
-	now func() time.Time
 
 	mu       sync.Mutex
 	openedAt time.Time // when the breaker last opened
@@ -121,7 +120,7 @@ type Breaker struct {
 // NewBreaker builds the breaker for the provider called name.
 func NewBreaker(name string, s BreakerSettings) *Breaker {
 	s = s.withDefaults()
-	b := &Breaker{name: name, openFor: s.OpenFor, now: time.Now}
+	b := &Breaker{name: name, openFor: s.OpenFor}
 	bucket := s.Window / windowBuckets
 	ratio, minRequests := s.FailureRatio, uint32(min(s.MinRequests, int(^uint32(0)>>1)))
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
@@ -140,7 +139,7 @@ func NewBreaker(name string, s BreakerSettings) *Breaker {
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			if to == gobreaker.StateOpen {
 				b.mu.Lock()
-				b.openedAt = b.now()
+				b.openedAt = time.Now()
 				b.mu.Unlock()
 			}
 			if s.OnStateChange != nil {
@@ -158,28 +157,12 @@ func (b *Breaker) Name() string { return b.name }
 // itself move an open breaker whose OpenFor has passed to half-open.
 func (b *Breaker) State() string { return stateName(b.cb.State()) }
 
-// Allow asks whether an attempt may go upstream. On success it returns done,
-// which must be called exactly once with the attempt's outcome (later calls
-// are ignored); otherwise an *OpenError matching ErrOpen. An attempt whose
-// outcome says nothing about the upstream's health should use AllowOutcome
-// and report Ignored, or it will be counted.
-func (b *Breaker) Allow() (done func(success bool), err error) {
-	report, err := b.AllowOutcome()
-	if err != nil {
-		return nil, err
-	}
-	return func(success bool) {
-		if success {
-			report(Success)
-		} else {
-			report(Failure)
-		}
-	}, nil
-}
-
-// AllowOutcome is Allow with a three-way outcome (see OutcomeOf), so a
-// caller that went away or a request that never reached the upstream
-// neither trips the breaker nor holds a half-open probe slot.
+// AllowOutcome asks whether an attempt may go upstream. On success it
+// returns done, which must be called exactly once with the attempt's
+// outcome (later calls are ignored); otherwise an *OpenError matching
+// ErrOpen. The outcome is three-way (see OutcomeOf), so a caller that went
+// away or a request that never reached the upstream neither trips the
+// breaker nor holds a half-open probe slot.
 func (b *Breaker) AllowOutcome() (done func(Outcome), err error) {
 	report, err := b.cb.Allow()
 	if err != nil {
@@ -196,7 +179,7 @@ func (b *Breaker) openError(err error) error {
 		return &OpenError{Name: b.name, HalfOpen: true, RetryAfter: time.Second}
 	}
 	b.mu.Lock()
-	wait := b.openedAt.Add(b.openFor).Sub(b.now())
+	wait := b.openedAt.Add(b.openFor).Sub(time.Now())
 	b.mu.Unlock()
 	return &OpenError{Name: b.name, RetryAfter: min(max(wait, 0), b.openFor)}
 }

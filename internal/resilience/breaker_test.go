@@ -33,7 +33,7 @@ func (tr *transitions) list() []string {
 // attempt runs one attempt through b with the given outcome.
 func attempt(t *testing.T, b *Breaker, success bool) {
 	t.Helper()
-	done, err := b.Allow()
+	done, err := allow(b)
 	require.NoError(t, err)
 	done(success)
 }
@@ -72,7 +72,7 @@ func TestBreakerOpenFailsFastWithRetryAfter(t *testing.T) {
 	attempt(t, b, false)
 	require.Equal(t, StateOpen, b.State())
 
-	done, err := b.Allow()
+	done, err := allow(b)
 	require.Nil(t, done)
 	require.ErrorIs(t, err, ErrOpen)
 	var oe *OpenError
@@ -102,11 +102,11 @@ func TestBreakerLifecycle(t *testing.T) {
 	waitHalfOpen()
 
 	// Two probes may be in flight; a third is refused as half-open.
-	p1, err := b.Allow()
+	p1, err := allow(b)
 	require.NoError(t, err)
-	p2, err := b.Allow()
+	p2, err := allow(b)
 	require.NoError(t, err)
-	_, err = b.Allow()
+	_, err = allow(b)
 	var oe *OpenError
 	require.ErrorAs(t, err, &oe)
 	require.True(t, oe.HalfOpen)
@@ -119,9 +119,9 @@ func TestBreakerLifecycle(t *testing.T) {
 	waitHalfOpen()
 
 	// Two successful probes close it.
-	p1, err = b.Allow()
+	p1, err = allow(b)
 	require.NoError(t, err)
-	p2, err = b.Allow()
+	p2, err = allow(b)
 	require.NoError(t, err)
 	p1(true)
 	require.Equal(t, StateHalfOpen, b.State())
@@ -167,13 +167,13 @@ func TestBreakerIgnoredOutcomesDoNotTrip(t *testing.T) {
 	require.Equal(t, StateClosed, b.State())
 
 	attempt(t, b, true)
-	done, err := b.Allow()
+	done, err := allow(b)
 	require.NoError(t, err)
 	done(false)
 	require.Equal(t, StateOpen, b.State(), "1 of 2 failed: ratio 0.5 reached")
 
 	b2 := NewBreaker("p", BreakerSettings{FailureRatio: 0.5, MinRequests: 2, Window: time.Hour, OpenFor: time.Hour})
-	done, err = b2.Allow()
+	done, err = allow(b2)
 	require.NoError(t, err)
 	done(false)
 	done(false) // a second report is ignored
@@ -212,4 +212,19 @@ func TestBreakerDefaults(t *testing.T) {
 	require.Equal(t, StateClosed, b.State(), "below the default minimum")
 	attempt(t, b, false)
 	require.Equal(t, StateOpen, b.State())
+}
+
+// allow is AllowOutcome with a success/failure outcome, as most tests need.
+func allow(b *Breaker) (func(success bool), error) {
+	report, err := b.AllowOutcome()
+	if err != nil {
+		return nil, err
+	}
+	return func(success bool) {
+		if success {
+			report(Success)
+		} else {
+			report(Failure)
+		}
+	}, nil
 }

@@ -10,8 +10,8 @@
 //   - Coalescer: identical concurrent lookups share one upstream call, while
 //     each caller keeps its own deadline.
 //
-// Each is in-process and independent of the others; the gateway composes
-// them in the order DESIGN.md's request path gives (coalesce → governor →
-// breaker → retry → transport). Pacing and pauses shared between replicas
-// belong to internal/govern, not here.
+// Each is in-process and independent of the others; internal/pipeline
+// composes them (coalesce, then retries around breaker → governor →
+// transport). Pacing and pauses shared between replicas belong to
+// internal/govern, not here.
 package resilience

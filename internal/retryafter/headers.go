@@ -100,11 +100,7 @@ func parseReset(v string, now time.Time, allowEpoch bool) (time.Duration, bool) 
 		if n > maxEpoch {
 			return time.Duration(math.MaxInt64), true
 		}
-		t := time.Unix(n, 0)
-		if !t.After(now) {
-			return 0, true
-		}
-		return t.Sub(now), true
+		return until(time.Unix(n, 0), now), true
 	}
 	return secondsDuration(n), true
 }

@@ -34,17 +34,22 @@ func Parse(value string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if isDigits(v) {
-		return parseSeconds(v), true
+		return secondsDuration(saturatingInt(v)), true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return 0, false
 	}
+	return until(t, now), true
+}
+
+// until is how long from now to t: 0 for a moment at or before now. Sub
+// saturates at the largest Duration, so far-future moments are safe.
+func until(t, now time.Time) time.Duration {
 	if !t.After(now) {
-		return 0, true
+		return 0
 	}
-	// Sub saturates at the largest Duration, so far-future dates are safe.
-	return t.Sub(now), true
+	return t.Sub(now)
 }
 
 // Cap bounds d to [0, max]. A non-positive max means "no upper bound", so a
@@ -66,17 +71,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// parseSeconds converts an all-digit string, saturating instead of
-// overflowing; strconv would reject long values that are still valid.
-func parseSeconds(s string) time.Duration {
-	var n int64
-	for i := 0; i < len(s); i++ {
-		n = n*10 + int64(s[i]-'0')
-		if n > maxSeconds {
-			return time.Duration(math.MaxInt64)
-		}
-	}
-	return time.Duration(n) * time.Second
 }

@@ -49,6 +49,8 @@ func TestPostFaultsRejectsBadInput(t *testing.T) {
 		{"not JSON", `error_rate=1`, "want a JSON object"},
 		{"null", `null`, "want a JSON object"},
 		{"trailing data", `{"error_rate":0.5}{"x":1}`, "trailing data"},
+		{"trailing brace", `{"error_rate":0.5}}`, "trailing data"},
+		{"wrong type", `{"error_rate":"high"}`, "faults.error_rate"},
 		{"negative size", `{"oversized_bytes":-5}`, "oversized_bytes"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -68,9 +69,10 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	dec.DisallowUnknownFields()
 	var w faultsJSON
 	if err := dec.Decode(&w); err != nil {
-		return fmt.Errorf("decoding faults: %s", strings.ReplaceAll(err.Error(), "sim.faultsJSON", "faults"))
+		// The wire type's name is ours, not the client's vocabulary.
+		return fmt.Errorf("decoding faults: %s", strings.ReplaceAll(err.Error(), "faultsJSON.", "faults."))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("decoding faults: trailing data after the JSON object")
 	}
 	lat, err := parseLatency(w.Latency)

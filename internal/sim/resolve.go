@@ -2,6 +2,7 @@ package sim
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -52,7 +53,7 @@ func (s *Simulator) resolve(w http.ResponseWriter, r *http.Request, query, typ s
 	case query == "":
 		return writeError(w, http.StatusBadRequest, "missing_query", "query parameter is required")
 	case len(query) > MaxQueryLen:
-		return writeError(w, http.StatusBadRequest, "query_too_long", "query is longer than 2048 bytes")
+		return writeError(w, http.StatusBadRequest, "query_too_long", fmt.Sprintf("query is longer than %d bytes", MaxQueryLen))
 	case !slices.Contains(validTypes, typ):
 		return writeError(w, http.StatusBadRequest, "invalid_type", "type must be one of "+strings.Join(validTypes, ", "))
 	}

@@ -5,11 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -19,6 +17,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/intelgate/intelgate/internal/upstream"
 )
 
 // DefaultAddr is where Start listens when addr is empty: loopback, free port.
@@ -153,12 +153,5 @@ func GenerateCert(hosts []string, validFor time.Duration) (cert tls.Certificate,
 	}
 	cert = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return cert, certPEM, SPKIPin(leaf), nil
-}
-
-// SPKIPin is the HPKP-style pin of a certificate's public key:
-// "sha256/" + base64(SHA-256(SubjectPublicKeyInfo)).
-func SPKIPin(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
-	return "sha256/" + base64.StdEncoding.EncodeToString(sum[:])
+	return cert, certPEM, upstream.Pin(leaf), nil
 }

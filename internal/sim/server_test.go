@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/upstream"
 )
 
 func TestPinMatchesServedCertificate(t *testing.T) {
@@ -25,7 +27,7 @@ func TestPinMatchesServedCertificate(t *testing.T) {
 	require.GreaterOrEqual(t, state.Version, uint16(tls.VersionTLS12))
 	require.Len(t, state.PeerCertificates, 1)
 	served := state.PeerCertificates[0]
-	require.Equal(t, srv.Pin, SPKIPin(served))
+	require.Equal(t, srv.Pin, upstream.Pin(served))
 
 	block, _ := pem.Decode(srv.CAPEM)
 	require.NotNil(t, block)
@@ -77,7 +79,7 @@ func TestGenerateCert(t *testing.T) {
 	require.Equal(t, x509.ECDSA, leaf.PublicKeyAlgorithm)
 	require.WithinDuration(t, time.Now().Add(-time.Hour), leaf.NotBefore, time.Minute)
 	require.WithinDuration(t, time.Now().Add(time.Hour), leaf.NotAfter, time.Minute)
-	require.Equal(t, SPKIPin(leaf), pin)
+	require.Equal(t, upstream.Pin(leaf), pin)
 
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(certPEM))

@@ -77,7 +77,7 @@ type Options struct {
 	Pins                  []string      // "sha256/<base64>"; any one must match a chain cert's SPKI
 	DialTimeout           time.Duration // default 10s
 	TLSHandshakeTimeout   time.Duration // default 10s
-	ResponseHeaderTimeout time.Duration // default Timeout
+	ResponseHeaderTimeout time.Duration // 0 (default): covered by Timeout
 	Timeout               time.Duration // whole call; default 30s
 	MaxResponseBytes      int64         // default 5 MiB
 
@@ -86,9 +86,6 @@ type Options struct {
 	// session is tunnelled (CONNECT) end to end, so verification and pins
 	// still apply to the upstream's own certificate.
 	Proxy func(*http.Request) (*url.URL, error)
-	// UserAgent is sent when a request has none; default
-	// "intelgate/<module version>".
-	UserAgent string
 }
 
 // Validation says how to judge a response.
@@ -172,7 +169,7 @@ func New(o Options) (*Client, error) {
 		transport:      transport,
 		timeout:        o.Timeout,
 		maxBytes:       o.MaxResponseBytes,
-		userAgent:      o.UserAgent,
+		userAgent:      "intelgate/" + version(), // sent when a request has none
 		minVersionName: strings.TrimPrefix(tls.VersionName(tlsConfig.MinVersion), "TLS "),
 		now:            time.Now,
 	}, nil
@@ -188,17 +185,11 @@ func withDefaults(o Options) Options {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
-	if o.ResponseHeaderTimeout == 0 {
-		o.ResponseHeaderTimeout = o.Timeout
-	}
 	if o.MaxResponseBytes == 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if o.Proxy == nil {
 		o.Proxy = http.ProxyFromEnvironment
-	}
-	if o.UserAgent == "" {
-		o.UserAgent = "intelgate/" + version()
 	}
 	return o
 }

@@ -23,13 +23,8 @@ func TestConformance(t *testing.T) {
 		New:     func(*testing.T) govern.State { return New(Options{Now: clk.Now}) },
 		Advance: clk.Advance,
 		Now:     clk.Now,
-		NewShared: func(*testing.T) (govern.State, govern.State) {
-			// Two States over one counter share quotas, not rates: the
-			// in-process backend is one State per process, so the shared
-			// pair is the same State twice.
-			s := New(Options{Now: clk.Now})
-			return s, s
-		},
+		// No NewShared: the in-process backend is one State per process,
+		// and the suite's default pair (one State twice) is exactly that.
 	})
 }
 

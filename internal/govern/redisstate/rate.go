@@ -3,6 +3,7 @@ package redisstate
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,13 +37,10 @@ func (s *State) Peek(ctx context.Context, key string, l govern.Limit) (govern.De
 	return s.gcra(ctx, "peek", peekScript, key, l, 0)
 }
 
-// unlimitedRemaining is what an unlimited bucket reports as left.
-const unlimitedRemaining = int(^uint(0) >> 1)
-
 func (s *State) gcra(ctx context.Context, op string, script *redis.Script, key string, l govern.Limit, maxWait time.Duration) (govern.Decision, error) {
 	if l.Unlimited() {
 		// No state to keep or share: answer without a round trip.
-		return govern.Decision{Allowed: true, Remaining: unlimitedRemaining}, nil
+		return govern.Decision{Allowed: true, Remaining: math.MaxInt}, nil
 	}
 	var out []int64
 	err := s.do(ctx, op, func(ctx context.Context) error {
