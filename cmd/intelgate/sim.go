@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -92,9 +90,7 @@ func (f simFlags) options(getenv func(string) string) (o sim.Options, generated 
 	}
 	key := strings.TrimSpace(getenv(f.apiKeyEnv))
 	if key == "" {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		key = "sk_sim_" + hex.EncodeToString(b)
+		key = "sk_sim_" + randomHex(16)
 		generated = key
 	}
 	return sim.Options{APIKeys: []string{key}, Rate: f.rate, Burst: f.burst, Seed: f.seed, Faults: f.faults}, generated, nil
@@ -163,10 +159,7 @@ func printSimWelcome(w io.Writer, srv *sim.Server, f simFlags, generated string)
 		fmt.Fprintf(w, "  api key: from $%s\n", f.apiKeyEnv)
 	}
 	if f.rate > 0 {
-		burst := f.burst
-		if burst == 0 {
-			burst = max(1, int(f.rate)) // sim's default
-		}
+		burst := sim.Options{Rate: f.rate, Burst: f.burst}.EffectiveBurst()
 		fmt.Fprintf(w, "  limit:   %g requests/s per key, burst %d\n", f.rate, burst)
 	} else {
 		fmt.Fprintln(w, "  limit:   none")

@@ -190,15 +190,23 @@ func typeList(ts []indicator.Type) string {
 	return strings.Join(s, ", ")
 }
 
-// reservedHeaders are set by intelgate or the transport; letting config set
-// them would either break the call or smuggle a credential past the auth
-// setting.
-// (Authorization and Cookie would also be a credential written literally
-// into config.) The list matches what internal/provider refuses.
-var reservedHeaders = []string{
-	"Authorization", "Cookie", "Host", "Content-Length", "Transfer-Encoding",
-	"Connection", "Te", "Trailer", "Upgrade",
+// IsTransportHeader reports whether canon (a canonical header name) is the
+// transport's: setting it from config would redirect or reframe the call.
+// internal/provider refuses the same names when it builds a request.
+func IsTransportHeader(canon string) bool {
+	switch canon {
+	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Te", "Trailer", "Upgrade":
+		return true
+	}
+	return false
 }
+
+// IsCredentialHeader reports whether canon carries credentials: a static
+// value for it would be a secret written literally into config.
+func IsCredentialHeader(canon string) bool { return canon == "Authorization" || canon == "Cookie" }
+
+// reservedHeader: set by intelgate or the transport, or a credential.
+func reservedHeader(canon string) bool { return IsTransportHeader(canon) || IsCredentialHeader(canon) }
 
 var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
@@ -213,7 +221,7 @@ func (v *validator) request(f string, r *HTTPRequest) {
 		switch {
 		case !headerName.MatchString(h):
 			v.add(hf, "is not a valid header name")
-		case slices.Contains(reservedHeaders, canon):
+		case reservedHeader(canon):
 			v.add(hf, "%s is set by intelgate and cannot be configured", canon)
 		case r.Auth.In == "header" && strings.EqualFold(h, r.Auth.Name):
 			v.add(hf, "is the header auth.name puts the key in")
@@ -283,7 +291,7 @@ func (v *validator) auth(f string, r *HTTPRequest) {
 			v.add(f+".name", "required with in: %s: the %s name the key goes in", a.In, map[string]string{"header": "header", "query": "query parameter"}[a.In])
 		} else if a.In == "header" && !headerName.MatchString(a.Name) {
 			v.add(f+".name", "is not a valid header name")
-		} else if c := http.CanonicalHeaderKey(a.Name); a.In == "header" && c != "Authorization" && slices.Contains(reservedHeaders, c) {
+		} else if c := http.CanonicalHeaderKey(a.Name); a.In == "header" && c != "Authorization" && reservedHeader(c) {
 			// Authorization is allowed here for schemes other than Bearer
 			// ("Authorization: Token …" via prefix).
 			v.add(f+".name", "%s cannot carry the key", c)

@@ -76,8 +76,11 @@ func parseAuth(a config.Auth) (auth, error) {
 		if err := checkHeaderName(a.Name); err != nil {
 			return auth{}, fmt.Errorf("request.auth.name: %w", err)
 		}
-		if slices.Contains(transportHeaders, http.CanonicalHeaderKey(a.Name)) {
+		switch c := http.CanonicalHeaderKey(a.Name); {
+		case config.IsTransportHeader(c):
 			return auth{}, fmt.Errorf("request.auth.name: %s is set by the transport", a.Name)
+		case c == "Cookie": // Authorization is fine: a scheme prefix can go before the key
+			return auth{}, fmt.Errorf("request.auth.name: %s cannot carry an API key", a.Name)
 		}
 		if err := checkHeaderValue(a.Prefix); err != nil {
 			return auth{}, fmt.Errorf("request.auth.prefix: %w", err)
@@ -134,9 +137,6 @@ func parseQuery(q map[string]string, a auth) ([]queryParam, error) {
 	return params, nil
 }
 
-// Headers the transport owns, or that would redirect or reframe the request.
-var transportHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection", "Te", "Trailer", "Upgrade"}
-
 func parseHeaders(hs map[string]string, a auth) (http.Header, error) {
 	h := http.Header{"Accept": {"application/json"}}
 	for name, value := range hs {
@@ -145,9 +145,9 @@ func parseHeaders(hs map[string]string, a auth) (http.Header, error) {
 		}
 		canon := http.CanonicalHeaderKey(name)
 		switch {
-		case slices.Contains(transportHeaders, canon):
+		case config.IsTransportHeader(canon):
 			return nil, fmt.Errorf("request.headers.%s: set by the transport, not by config", name)
-		case canon == "Authorization" || canon == "Cookie":
+		case config.IsCredentialHeader(canon):
 			// Either would be a credential written literally into config,
 			// where only secret references belong. Non-Bearer schemes use
 			// auth {in: header, name: Authorization, prefix: "Token "}.

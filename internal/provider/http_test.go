@@ -231,6 +231,7 @@ func TestNewRejects(t *testing.T) {
 		{"auth in", withReq(func(r *config.HTTPRequest) { r.Auth = config.Auth{In: "cookie"} }), `request.auth.in: "cookie" is not bearer, header or query`},
 		{"header auth without name", withReq(func(r *config.HTTPRequest) { r.Auth = config.Auth{In: "header"} }), "request.auth.name: empty header name"},
 		{"header auth as Host", withReq(func(r *config.HTTPRequest) { r.Auth = config.Auth{In: "header", Name: "host"} }), "request.auth.name: host is set by the transport"},
+		{"header auth as Cookie", withReq(func(r *config.HTTPRequest) { r.Auth = config.Auth{In: "header", Name: "cookie"} }), "request.auth.name: cookie cannot carry an API key"},
 		{"query auth without name", withReq(func(r *config.HTTPRequest) { r.Auth = config.Auth{In: "query"} }), "request.auth.name: required for in: query"},
 		{"query auth with prefix", withReq(func(r *config.HTTPRequest) { r.Auth = config.Auth{In: "query", Name: "k", Prefix: "p"} }), "request.auth.prefix: only applies to in: header"},
 		{"bearer with name", withReq(func(r *config.HTTPRequest) { r.Auth = config.Auth{Name: "X"} }), "request.auth: name and prefix do not apply to in: bearer"},

@@ -74,11 +74,7 @@ func New(o Options) *Simulator {
 		}
 	}
 	if o.Rate > 0 {
-		burst := o.Burst
-		if burst <= 0 {
-			burst = max(1, int(o.Rate))
-		}
-		s.limits = newLimiter(o.Rate, burst)
+		s.limits = newLimiter(o.Rate, o.EffectiveBurst())
 	}
 	s.faults = o.Faults.clamped().withDefaults()
 	s.stats.reset()
@@ -131,4 +127,13 @@ func (s *Simulator) ResetStats() {
 	if s.limits != nil {
 		s.limits.reset()
 	}
+}
+
+// EffectiveBurst is the bucket size the simulator uses: Burst, or one
+// second's worth of Rate (at least 1) when Burst is not set.
+func (o Options) EffectiveBurst() int {
+	if o.Burst > 0 {
+		return o.Burst
+	}
+	return max(1, int(o.Rate))
 }
