@@ -36,7 +36,7 @@ func newConfigValidateCmd() *cobra.Command {
 		skipFiles   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "validate --config FILE [--skip-secrets]",
+		Use:   "validate --config FILE [--skip-secrets] [--skip-files]",
 		Short: "Check a configuration file and report every problem",
 		Long: "Check a configuration file: YAML syntax, unknown fields, values and cross-references,\n" +
 			"then read every file it names (CA files, JSON schemas, the TLS certificate) unless --skip-files,\n" +

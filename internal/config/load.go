@@ -76,8 +76,8 @@ func Parse(data []byte, baseDir string) (*Config, error) {
 }
 
 // Validate applies the defaults that depend on other settings and checks
-// c as Parse does — for configs assembled in code (tests, the demo). It
-// returns an ErrorList, or nil.
+// c as Parse does — for configs assembled in code rather than loaded from
+// a file. It returns an ErrorList, or nil.
 func (c *Config) Validate() error {
 	c.finish()
 	v := newValidator(c, nil)

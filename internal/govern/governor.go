@@ -349,7 +349,8 @@ func (g *Governor) unavailable(p *Policy, k Key, err error) (*Lease, time.Durati
 }
 
 // Refund gives back the quota unit of a lease whose call never reached the
-// upstream (cancelled, breaker open), so quota is spent only on real calls.
+// upstream (not sent, unsafe input, or the caller left while waiting for a
+// booked unit), so quota is spent only on real calls.
 func (g *Governor) Refund(ctx context.Context, l *Lease) {
 	if l == nil || !l.pace || len(l.windows) == 0 {
 		return

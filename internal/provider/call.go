@@ -66,8 +66,8 @@ func newRequest(ctx context.Context, method string, u *url.URL, body string) (*h
 }
 
 // call sends req and maps the answer. An upstream "no data" answer is a
-// result, not a failure: it is cached (negative TTL) and reported per
-// provider as not_found.
+// result, not a failure: it is reported per provider as not_found (and,
+// once the cache lands, cached for the negative TTL).
 func call(ctx context.Context, doer Doer, req *http.Request, v upstream.Validation, key string) (Result, error) {
 	resp, err := doer.Do(ctx, req, v)
 	if err != nil {
