@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +40,8 @@ type govCfg struct {
 	provider string   // extra lines of providers.socialeye (4 spaces)
 	client   string   // extra lines of clients.siem (4 spaces)
 	top      string   // extra top-level YAML (shared:, more clients)
+	tls      string   // providers.socialeye.tls flow map; default: the simulator's CA and pin
+	timeout  string   // providers.socialeye.timeout; default 5s
 }
 
 // govKey is one upstream key of the socialeye provider.
@@ -74,6 +75,12 @@ func writeGovConfig(t *testing.T, dir string, s *sim.Server, tokenHash string, c
 		keys = append(keys, fmt.Sprintf("{id: %s, secret: \"file:%s\"}", k.id, file))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ca.pem"), s.CAPEM, 0o600))
+	if c.tls == "" {
+		c.tls = fmt.Sprintf(`{ca_file: ca.pem, pins: ["%s"]}`, s.Pin)
+	}
+	if c.timeout == "" {
+		c.timeout = "5s"
+	}
 	server := `listen: "127.0.0.1:0"`
 	if c.server != "" {
 		server += ", " + c.server
@@ -87,8 +94,8 @@ providers:
     kind: socialeye
     base_url: %s
     keys: [%s]
-    tls: {ca_file: ca.pem, pins: ["%s"]}
-    timeout: 5s
+    tls: %s
+    timeout: %s
 %s
 clients:
   siem:
@@ -96,7 +103,7 @@ clients:
     providers: [socialeye]
     source_cidrs: [127.0.0.0/8]
 %s
-%s`, server, s.URL, strings.Join(keys, ", "), s.Pin, c.provider, tokenHash, c.client, c.top)
+%s`, server, s.URL, strings.Join(keys, ", "), c.tls, c.timeout, c.provider, tokenHash, c.client, c.top)
 	path := filepath.Join(dir, "intelgate.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
 	return path
@@ -123,8 +130,8 @@ func runGovApp(t *testing.T, cfgPath string) *govApp {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
-	logs := &logtest.Buffer{}
-	a, err := New(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+	log, logs := logtest.JSONLogger()
+	a, err := New(context.Background(), cfg, log)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
