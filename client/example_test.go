@@ -39,7 +39,7 @@ func fakeGateway() *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"client":{"name":"siem","environment":"prod","day":{"limit":5000,"used":12,"remaining":4988,"resets_at":"2026-11-28T00:00:00Z"}},
 			"providers":[{"provider":"socialeye","breaker":"closed","keys":[{"id":"prod-1","revoked":false,
-			"paused_until":"2026-11-27T10:00:05Z","rate":{"rate":10,"per_second":10,"period":"1s","burst":10,"remaining":3},
+			"paused_until":"2026-11-27T10:00:05Z","rate":{"rate":10,"per_second":10,"period":"1s","burst":9,"configured_burst":10,"remaining":3},
 			"month":{"limit":250000,"used":9120,"remaining":240880,"resets_at":"2026-12-01T00:00:00Z"}}]}]}`)
 	})
 	return httptest.NewServer(mux)
@@ -58,13 +58,13 @@ func ExampleClient_Quota() {
 	fmt.Printf("%s: %d requests left today\n", q.Client.Name, q.Client.Day.Remaining)
 	for _, p := range q.Providers {
 		for _, k := range p.Keys {
-			fmt.Printf("%s/%s breaker=%s rate-now=%d month-left=%d paused-until=%s\n", p.Provider, k.ID, p.Breaker,
-				k.Rate.Remaining, k.Month.Remaining, k.PausedUntil.Format(time.RFC3339))
+			fmt.Printf("%s/%s breaker=%s rate-now=%d burst=%d/%d month-left=%d paused-until=%s\n", p.Provider, k.ID, p.Breaker,
+				k.Rate.Remaining, k.Rate.Burst, k.Rate.ConfiguredBurst, k.Month.Remaining, k.PausedUntil.Format(time.RFC3339))
 		}
 	}
 	// Output:
 	// siem: 4988 requests left today
-	// socialeye/prod-1 breaker=closed rate-now=3 month-left=240880 paused-until=2026-11-27T10:00:05Z
+	// socialeye/prod-1 breaker=closed rate-now=3 burst=9/10 month-left=240880 paused-until=2026-11-27T10:00:05Z
 }
 
 func ExampleNew() {

@@ -44,13 +44,17 @@ type KeyStatus struct {
 	Month       *Usage      `json:"month"`
 }
 
-// RateStatus is a rate limit and the units available now.
+// RateStatus is a rate limit and the units available now. Burst is the
+// burst the gateway enforces; for a provider it keeps a little headroom
+// below the configured limit, so ConfiguredBurst is the burst as
+// configured (equal to Burst when there is no headroom).
 type RateStatus struct {
-	Rate      int     `json:"rate"`
-	PerSecond float64 `json:"per_second"`
-	Period    string  `json:"period"`
-	Burst     int     `json:"burst"`
-	Remaining int     `json:"remaining"`
+	Rate            int     `json:"rate"`
+	PerSecond       float64 `json:"per_second"`
+	Period          string  `json:"period"`
+	Burst           int     `json:"burst"`
+	ConfiguredBurst int     `json:"configured_burst"`
+	Remaining       int     `json:"remaining"`
 }
 
 // Usage is a calendar quota.

@@ -70,7 +70,7 @@ func (c *Client) attempt(ctx context.Context, target string) (*reply, verdict, e
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, verdict{retry: ctx.Err() == nil && transient(err)}, err
+		return nil, verdict{retry: ctx.Err() == nil && transient(err)}, withoutQuery(err)
 	}
 	defer func() {
 		// Drain a little so the connection can be reused, then close.
@@ -81,7 +81,7 @@ func (c *Client) attempt(ctx context.Context, target string) (*reply, verdict, e
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxSuccessBytes+1))
 		if err != nil {
-			return nil, verdict{}, fmt.Errorf("reading response from %s: %w", resp.Request.URL.Redacted(), err)
+			return nil, verdict{}, fmt.Errorf("reading response from %s: %w", stripQuery(resp.Request.URL), err)
 		}
 		if len(body) > maxSuccessBytes {
 			return nil, verdict{}, fmt.Errorf("response larger than %d bytes", maxSuccessBytes)

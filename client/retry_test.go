@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -175,6 +177,44 @@ func TestConnectionRefusedIsRetried(t *testing.T) {
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.Len(t, rec.recorded(), DefaultMaxAttempts-1)
 	require.NotContains(t, err.Error(), testToken)
+}
+
+// net/http quotes the whole request URL in a transport error; the query
+// holds the indicator, so the SDK's errors name only scheme://host/path and
+// keep the cause for errors.Is/As.
+func TestTransportErrorsOmitTheQuery(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	c, _ := newTestClient(t, "http://"+addr)
+	const indicator = "secret-host.corp.example"
+	_, lookupErr := c.Lookup(context.Background(), indicator, &LookupOptions{Type: "domain", Providers: []string{"socialeye"}})
+	_, resolveErr := c.Resolve(context.Background(), indicator, "domain")
+	for path, err := range map[string]error{"/v1/lookup": lookupErr, "/v1/resolve": resolveErr} {
+		require.ErrorIs(t, err, syscall.ECONNREFUSED, path)
+		var ue *url.Error
+		require.ErrorAs(t, err, &ue, path)
+		require.Equal(t, "http://"+addr+path, ue.URL)
+		msg := err.Error()
+		require.Contains(t, msg, `"http://`+addr+path+`"`)
+		for _, leak := range []string{indicator, "secret-host", "?", "indicator=", "query=", "socialeye"} {
+			require.NotContains(t, msg, leak, path)
+		}
+	}
+}
+
+func TestWithoutQuery(t *testing.T) {
+	t.Parallel()
+	plain := errors.New("not a url.Error")
+	require.Equal(t, plain, withoutQuery(plain))
+	got := withoutQuery(&url.Error{Op: "Get", URL: "https://gw.example:8443/v1/lookup?indicator=1.2.3.4#x", Err: io.EOF})
+	require.EqualError(t, got, `Get "https://gw.example:8443/v1/lookup": EOF`)
+	require.ErrorIs(t, got, io.EOF)
+	got = withoutQuery(&url.Error{Op: "Get", URL: "http://[::1%zz/v1?indicator=1.2.3.4", Err: io.EOF})
+	require.NotContains(t, got.Error(), "1.2.3.4")
 }
 
 // resetListener resets the first n connections after reading the request

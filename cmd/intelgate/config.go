@@ -25,10 +25,12 @@ func newConfigCmd() *cobra.Command {
 }
 
 // newConfigValidateCmd checks a config the way serve would before starting:
-// every problem at once, each naming its field and line, then — unless told
-// not to — resolves every secret reference so a missing variable or an
-// unreadable key file shows up here rather than at deploy time. It prints
-// no secret value, ever; the summary counts what resolved.
+// every problem at once, each naming its field and line — the fields, then,
+// unless told not to, the files the config names and every secret reference,
+// so a missing variable or an unreadable key file shows up here rather than
+// at deploy time, in the same run as a typo. Warnings (a key file others can
+// read) are printed but do not fail the run. It prints no secret value,
+// ever; the summary counts what resolved.
 func newConfigValidateCmd() *cobra.Command {
 	var (
 		path        string
@@ -41,26 +43,31 @@ func newConfigValidateCmd() *cobra.Command {
 		Long: "Check a configuration file: YAML syntax, unknown fields, values and cross-references,\n" +
 			"then read every file it names (CA files, JSON schemas, the TLS certificate) unless --skip-files,\n" +
 			"and resolve every secret reference (env:, file:) unless --skip-secrets.\n" +
-			"Problems go to stderr, one per line, and the exit status is 1.",
+			"Problems go to stderr, one per line, and the exit status is 1.\n" +
+			"Warnings go to stderr prefixed \"warning:\" and leave the exit status 0.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
-			cfg, err := config.Load(path)
+			cfg, problems, err := loadForValidation(path)
 			if err != nil {
 				return printProblems(stderr, path, err)
 			}
 			if !skipFiles {
-				if list := checkFiles(cfg); len(list) > 0 {
-					return printProblems(stderr, path, list)
-				}
+				problems = append(problems, checkFiles(cfg)...)
 			}
 			resolved := "secrets not resolved (--skip-secrets)"
 			if !skipSecrets {
 				s, err := cfg.ResolveSecrets(cmd.Context())
-				if err != nil {
+				printWarnings(stderr, path, s.Warnings())
+				if list, ok := asErrorList(err); ok {
+					problems = append(problems, list...)
+				} else if err != nil {
 					return printProblems(stderr, path, err)
 				}
 				resolved = fmt.Sprintf("%d secret(s) resolved", s.Len())
+			}
+			if len(problems) > 0 {
+				return printProblems(stderr, path, problems)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK: %s, %s, %s\n", path,
 				countNames("provider", cfg.Providers), countNames("client", cfg.Clients), resolved)
@@ -72,6 +79,36 @@ func newConfigValidateCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&skipFiles, "skip-files", false, "do not read the files the config names (CA files, JSON schemas, the TLS certificate)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// loadForValidation loads path and returns the field problems beside the
+// config as decoded, so the caller can go on to check files and secrets in
+// the same run. err is set only when there is no config to go on with (an
+// unreadable file, invalid YAML).
+func loadForValidation(path string) (*config.Config, config.ErrorList, error) {
+	cfg, err := config.LoadForValidation(path)
+	if err == nil {
+		return cfg, nil, nil
+	}
+	list, ok := asErrorList(err)
+	if !ok || cfg == nil {
+		return nil, nil, err
+	}
+	return cfg, list, nil
+}
+
+func asErrorList(err error) (config.ErrorList, bool) {
+	var list config.ErrorList
+	ok := errors.As(err, &list)
+	return list, ok
+}
+
+// printWarnings writes each warning on its own line, prefixed so that it
+// cannot be mistaken for a problem; warnings alone leave the exit status 0.
+func printWarnings(w io.Writer, path string, warnings config.ErrorList) {
+	for _, fe := range warnings {
+		fmt.Fprintf(w, "warning: %s: %s\n", path, fe.Error())
+	}
 }
 
 // printProblems writes each problem on its own line, prefixed with the file

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"crypto/tls"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
@@ -34,9 +35,15 @@ func checkFiles(cfg *config.Config) config.ErrorList {
 			}
 		}
 	}
-	if t := cfg.Server.TLS; t != nil {
-		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-			add("server.tls.cert_file", fmt.Errorf("loading the certificate and key: %w", err))
+	// Empty paths are a field error Load already reported.
+	if t := cfg.Server.TLS; t != nil && t.CertFile != "" && t.KeyFile != "" {
+		if _, err := gateway.LoadKeyPair(t.CertFile, t.KeyFile); err != nil {
+			var kp *gateway.KeyPairError
+			if errors.As(err, &kp) {
+				add(kp.Field, kp.Err)
+			} else {
+				add("server.tls.cert_file", err)
+			}
 		}
 	}
 	return list

@@ -32,6 +32,9 @@ on the embedded default (SQLite in DIR), creates a demo client token, prints a
 ready-to-paste curl and Python example, and writes DIR/demo.env. Loopback only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Logged even with --quiet: a SIGHUP that seems to do nothing
+			// needs saying why.
+			defer ignoreHangups(slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil)))()
 			d, err := startDemo(cmd.Context(), dir, addr, demoLogger(cmd.ErrOrStderr(), quiet))
 			if err != nil {
 				return err

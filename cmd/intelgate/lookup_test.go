@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -193,4 +194,25 @@ func TestLookupCmdNeedsOneIndicator(t *testing.T) {
 	t.Parallel()
 	r := runLookupCmd(t, map[string]string{}, "a", "b")
 	require.ErrorContains(t, r.err, "accepts 1 arg")
+}
+
+// A gateway that is down must not make `intelgate lookup` print the request
+// URL net/http quotes, which holds the indicator.
+func TestLookupCmdConnectionErrorHidesIndicator(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	base := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	const indicator = "hxxp://evil-indicator.example/payload"
+	env := map[string]string{"INTELGATE_URL": base, "INTELGATE_TOKEN": lookupTestToken}
+	for _, args := range [][]string{{indicator}, {"--resolve", indicator}} {
+		r := runLookupCmd(t, env, args...)
+		requireExit1(t, r.err)
+		require.Contains(t, r.stderr, "connection refused", args)
+		for _, leak := range []string{"evil-indicator", "indicator=", "query=", "?"} {
+			require.NotContains(t, r.stderr, leak, args)
+		}
+	}
 }

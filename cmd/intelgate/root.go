@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/intelgate/intelgate/internal/buildinfo"
 )
 
 // exitCodeError ends the process with code after the command has already
@@ -18,8 +20,11 @@ func newRootCmd() *cobra.Command {
 		Short:         "A self-hosted gateway in front of threat-intelligence APIs",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Read().String(), // enables --version
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(
+		newVersionCmd(),
 		newServeCmd(),
 		newDemoCmd(),
 		newSimCmd(),

@@ -20,6 +20,7 @@ func newServeCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			defer ignoreHangups(log)()
 			cfg, err := loadConfigOrReport(cmd, path)
 			if err != nil {
 				return err

@@ -65,6 +65,7 @@ unset a random (fake) key is generated and printed. See docs/simulator.md.`,
 	fl.Float64Var(&f.faults.OversizedRate, "oversized-rate", 0, "fraction answered with an oversized body")
 	fl.Int64Var(&f.faults.OversizedBytes, "oversized-bytes", sim.DefaultOversizedBytes, "size of an oversized body")
 	fl.Float64Var(&f.faults.ResetRate, "reset-rate", 0, "fraction whose connection is reset mid-response")
+	fl.StringVar(&f.faults.Reflect, "reflect", "", "echo the Authorization header in every answer, spelled "+strings.Join(sim.ReflectModes, "|"))
 	return cmd
 }
 
@@ -100,7 +101,7 @@ func (f simFlags) options(getenv func(string) string) (o sim.Options, generated 
 var flagNames = strings.NewReplacer(
 	"error_rate", "--fail-rate", "malformed_rate", "--malformed-rate", "non_object_rate", "--non-object-rate",
 	"wrong_type_rate", "--wrong-type-rate", "oversized_rate", "--oversized-rate", "reset_rate", "--reset-rate",
-	"oversized_bytes", "--oversized-bytes", "latency", "--latency",
+	"oversized_bytes", "--oversized-bytes", "latency", "--latency", "reflect", "--reflect",
 )
 
 // checkSimAddr refuses a non-loopback listen address unless allowed: the
@@ -183,6 +184,9 @@ func describeFaults(f sim.Faults) string {
 	add("oversized", f.OversizedRate)
 	if f.Latency > 0 {
 		parts = append(parts, "latency "+f.Latency.String())
+	}
+	if f.Reflect != "" {
+		parts = append(parts, "reflect "+f.Reflect)
 	}
 	if len(parts) == 0 {
 		return "none"

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/auth"
@@ -40,6 +41,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	secrets, err := cfg.ResolveSecrets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("resolving secrets: %w", err)
+	}
+	for _, w := range secrets.Warnings() {
+		log.Warn("configuration warning", "field", w.Field, "line", w.Line, "problem", w.Msg)
 	}
 	a := &App{cfg: cfg, log: log}
 	defer func() {
@@ -74,7 +78,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if err != nil {
 		return nil, err
 	}
-	if a.calls, err = newCalls(cfg, provs, gov, log); err != nil {
+	if a.calls, err = newCalls(cfg, provs, gov, keys, log); err != nil {
 		return nil, err
 	}
 	authn, err := auth.New(cfg.Clients, cfg.Server.TrustedProxies)
@@ -96,6 +100,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		LogIndicators:   cfg.Server.LogIndicators,
 		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),
 		RequestTimeout:  requestTimeout(cfg.Server.WriteTimeout.Std()),
+		TrustedProxies:  cfg.Server.TrustedProxies,
+		AuthFailures:    gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building gateway: %w", err)
@@ -177,8 +183,16 @@ func (i idleCloser) Close() error {
 // Gateway is the HTTP API (for tests and the demo).
 func (a *App) Gateway() *gateway.Gateway { return a.gateway }
 
-// Run serves on ln until ctx is cancelled, then shuts down gracefully.
+// Run serves on ln until ctx is cancelled, then shuts down gracefully. The
+// gateway's background work (the aggregated auth failure log) runs for as
+// long as serving does and has ended when Run returns.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer cancel()
+	bg.Go(func() { a.gateway.Run(ctx) })
+	bg.Go(func() { a.calls.Recheck(ctx) }) // revoked keys come back when their check passes
 	a.log.Info("intelgate serving", "addr", ln.Addr().String(), "tls", a.cfg.Server.TLS != nil,
 		"providers", a.gateway.ProviderNames(), "environment", a.cfg.Environment, "shared", a.cfg.Shared.Driver)
 	return gateway.Serve(ctx, ln, a.gateway.Handler(), gateway.ListenerOptionsFrom(a.cfg.Server, a.log))

@@ -153,7 +153,7 @@ func TestEndToEndUpstreamFailures(t *testing.T) {
 			require.NotContains(t, gw.logs.String(), simKey)
 			require.NotContains(t, gw.logs.String(), "revoked-key")
 			if tc.name == "wrong upstream key" {
-				require.Contains(t, gw.logs.String(), `"event":"upstream_auth_rejected"`)
+				require.Contains(t, gw.logs.String(), `"event":"upstream_key_revoked"`)
 			}
 		})
 	}

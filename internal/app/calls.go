@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/leak"
 	"github.com/intelgate/intelgate/internal/pipeline"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/resilience"
+	"github.com/intelgate/intelgate/internal/secret"
 )
 
 // Calls holds each provider's pipeline and breaker; it is the gateway's
@@ -20,7 +23,7 @@ type Calls struct {
 	breakers  map[string]*resilience.Breaker
 }
 
-func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governor, log *slog.Logger) (*Calls, error) {
+func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governor, keys map[string][]govern.Key, log *slog.Logger) (*Calls, error) {
 	c := &Calls{gov: gov, pipelines: map[string]*pipeline.Pipeline{}, breakers: map[string]*resilience.Breaker{}}
 	for _, p := range provs {
 		name := p.Name()
@@ -35,6 +38,7 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 				log.Warn("circuit breaker state changed", "provider", name, "from", from, "to", to)
 			},
 		})
+		check, checkRevokeOn := authCheck(p, pc, log)
 		pl, err := pipeline.New(pipeline.Options{
 			Provider: p,
 			Governor: gov,
@@ -43,11 +47,15 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 				Cap: pc.Retry.MaxWait.Std()},
 			// A floor of one retry a second lets a quiet gateway still
 			// retry; above it retries stay within the budget's share.
-			Budget:   resilience.NewBudget(pc.Retry.Budget, 1, nil),
-			MaxPause: pc.Retry.MaxWait.Std(),
-			Keys:     len(pc.Keys),
-			Log:      log,
-			Rate:     limitOf(pc.Limits),
+			Budget:        resilience.NewBudget(pc.Retry.Budget, 1, nil),
+			MaxPause:      pc.Retry.MaxWait.Std(),
+			Keys:          len(pc.Keys),
+			Log:           log,
+			Rate:          limitOf(pc.Limits),
+			Leaks:         leakDetector(keys[name]),
+			RevokeOn:      pc.RevokeOn,
+			Check:         check,
+			CheckRevokeOn: checkRevokeOn,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("building pipeline for provider %q: %w", name, err)
@@ -55,6 +63,37 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 		c.pipelines[name], c.breakers[name] = pl, br
 	}
 	return c, nil
+}
+
+// authCheck is the provider's auth check, or nil (logged: without one a
+// refused key is never revoked).
+func authCheck(p provider.Provider, pc *config.Provider, log *slog.Logger) (pipeline.AuthChecker, []int) {
+	ac, ok := p.(pipeline.AuthChecker)
+	if pc.AuthCheck == nil || !ok {
+		log.Warn("provider has no auth_check: a key the upstream refuses is reported, never taken out of rotation",
+			"provider", p.Name())
+		return nil, nil
+	}
+	return ac, pc.AuthCheck.RevokeOn
+}
+
+// Recheck re-checks every provider's revoked keys until ctx ends.
+func (c *Calls) Recheck(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, pl := range c.pipelines {
+		wg.Go(func() { pl.Recheck(ctx) })
+	}
+	wg.Wait()
+}
+
+// leakDetector finds any of a provider's keys in an answer: not only the
+// key a call used, since a proxy that caches or logs may echo another.
+func leakDetector(keys []govern.Key) *leak.Detector {
+	values := make([]secret.Value, len(keys))
+	for i, k := range keys {
+		values[i] = k.Value
+	}
+	return leak.New(values...)
 }
 
 // Call runs one lookup through the provider's pipeline.

@@ -46,14 +46,16 @@ func (a *App) openState(ctx context.Context, cfg *config.Config, secrets *config
 func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.Key, log *slog.Logger) (*govern.Governor, error) {
 	var policies []govern.Policy
 	for name, p := range cfg.Providers {
+		configured := limitOf(p.Limits)
 		policies = append(policies, govern.Policy{
-			Provider: name,
-			Keys:     keys[name],
-			Rate:     withHeadroom(limitOf(p.Limits)),
-			Day:      p.Limits.Quotas.Day,
-			Month:    p.Limits.Quotas.Month,
-			Calendar: govern.Calendar{Loc: p.Limits.Location()},
-			MaxWait:  p.Limits.MaxWait.Std(),
+			Provider:        name,
+			Keys:            keys[name],
+			Rate:            withHeadroom(configured),
+			ConfiguredBurst: configured.Burst,
+			Day:             p.Limits.Quotas.Day,
+			Month:           p.Limits.Quotas.Month,
+			Calendar:        govern.Calendar{Loc: p.Limits.Location()},
+			MaxWait:         p.Limits.MaxWait.Std(),
 		})
 	}
 	var clients []govern.ClientPolicy

@@ -12,10 +12,12 @@ import (
 )
 
 // TestRevokedKeyFailsOverToTheNext configures two keys of one environment,
-// the first of which the simulator refuses. The lookup must succeed on the
-// second key within the same request, the refusal must be logged as a
-// security event naming the first key (by id, never by value), /v1/quota
-// must show it revoked, and later lookups must not try it again.
+// the first of which the simulator refuses. The refusal makes the key
+// suspect; the auth check (socialeye's default, a fixed neutral query) is
+// refused too, which revokes it, and the lookup succeeds on the second key
+// within the same request. The revocation is logged as a security event
+// naming the first key (by id, never by value), /v1/quota shows it
+// revoked, and later lookups do not try it again.
 func TestRevokedKeyFailsOverToTheNext(t *testing.T) {
 	t.Parallel()
 	const wrongKey = "se-live-REVOKED-7f00aa"
@@ -30,11 +32,13 @@ func TestRevokedKeyFailsOverToTheNext(t *testing.T) {
 	r := c.get(t, gw.url, govResolvePath("failover", 0))
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	st := s.Sim.Stats()
-	require.Equal(t, map[int]int{http.StatusUnauthorized: 1, http.StatusOK: 1}, st.ByStatus,
-		"one refusal of prod-1, then the answer via prod-2")
+	require.Equal(t, map[int]int{http.StatusUnauthorized: 2, http.StatusOK: 1}, st.ByStatus,
+		"prod-1 refused on the lookup and on the auth check, then the answer via prod-2")
+	require.Equal(t, 1, st.ByQuery["example.com"], "the auth check is the fixed query, not the client's")
 
 	logs := gw.logs.String()
-	events := govLogRecords(t, logs, "event", "upstream_auth_rejected")
+	require.Len(t, govLogRecords(t, logs, "event", "upstream_key_suspect"), 1, logs)
+	events := govLogRecords(t, logs, "event", "upstream_key_revoked")
 	require.Len(t, events, 1, logs)
 	require.Equal(t, "prod-1", events[0]["key_id"])
 	require.Equal(t, "socialeye", events[0]["provider"])
@@ -48,8 +52,8 @@ func TestRevokedKeyFailsOverToTheNext(t *testing.T) {
 
 	r = c.get(t, gw.url, govResolvePath("failover", 1))
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	require.Equal(t, 1, s.Sim.Stats().ByStatus[http.StatusUnauthorized], "a revoked key must not be tried again")
-	require.Len(t, govLogRecords(t, gw.logs.String(), "event", "upstream_auth_rejected"), 1)
+	require.Equal(t, 2, s.Sim.Stats().ByStatus[http.StatusUnauthorized], "a revoked key must not be tried again")
+	require.Len(t, govLogRecords(t, gw.logs.String(), "event", "upstream_key_revoked"), 1)
 }
 
 // TestBreakerOpensFailsFastAndRecovers drives a small breaker through its

@@ -311,3 +311,27 @@ func TestErrorsNeverContainToken(t *testing.T) {
 		}
 	}
 }
+
+// TestProxiesTrust: the peer itself decides, written any way a listener
+// reports it; a header never does, and garbage is never trusted.
+func TestProxiesTrust(t *testing.T) {
+	t.Parallel()
+	p := auth.NewProxies([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::ffff:192.0.2.0/120"),
+		netip.MustParsePrefix("2001:db8::/32")})
+	for remote, want := range map[string]bool{
+		"10.1.2.3:443":            true,
+		"[::ffff:10.1.2.3]:443":   true,
+		"192.0.2.9:443":           true, // the mapped prefix was normalised to IPv4
+		"[2001:db8::1%eth0]:443":  true,
+		"11.0.0.1:443":            false,
+		"[2001:db9::1]:443":       false,
+		"":                        false,
+		"not-an-address":          false,
+		"10.1.2.3":                true, // no port, as some proxies' RemoteAddr
+		"[::ffff:11.0.0.1]:65535": false,
+	} {
+		require.Equal(t, want, p.TrustsPeer(remote), remote)
+	}
+	require.True(t, p.Trusts(netip.MustParseAddr("::ffff:10.0.0.1")))
+	require.False(t, p.Trusts(netip.Addr{}))
+}

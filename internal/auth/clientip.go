@@ -102,3 +102,32 @@ func normalizePrefixes(in []netip.Prefix) []netip.Prefix {
 	}
 	return out
 }
+
+// Proxies is a normalised server.trusted_proxies list, for the checks made
+// outside Authenticate: whose X-Request-Id to keep, which address the
+// authentication failure limit counts, which connections are exempt from
+// the per-source connection limit. Immutable; safe for concurrent use.
+type Proxies struct{ prefixes []netip.Prefix }
+
+// NewProxies normalises trusted as Authenticate does, so that both agree
+// on what is a proxy.
+func NewProxies(trusted []netip.Prefix) Proxies {
+	return Proxies{prefixes: normalizePrefixes(trusted)}
+}
+
+// ClientIP is ClientIP(r, trusted) without normalising the list again.
+func (p Proxies) ClientIP(r *http.Request) (netip.Addr, error) { return clientIP(r, p.prefixes) }
+
+// Trusts reports whether addr (unmapped, any zone dropped) is a trusted
+// proxy. An invalid address is never trusted.
+func (p Proxies) Trusts(addr netip.Addr) bool {
+	return addr.IsValid() && containsAddr(p.prefixes, addr.Unmap().WithZone(""))
+}
+
+// TrustsPeer reports whether a connection's remote address ("ip:port", as
+// in http.Request.RemoteAddr) is a trusted proxy: the peer itself, never
+// what a header claims.
+func (p Proxies) TrustsPeer(remoteAddr string) bool {
+	a, err := parseHost(remoteAddr)
+	return err == nil && containsAddr(p.prefixes, a)
+}

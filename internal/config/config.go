@@ -46,6 +46,31 @@ type Server struct {
 	ShutdownTimeout   Duration       `yaml:"shutdown_timeout"`    // default 30s
 	MaxHeaderBytes    ByteSize       `yaml:"max_header_bytes"`    // default 16KiB
 	MaxBodyBytes      ByteSize       `yaml:"max_body_bytes"`      // default 1MiB
+	// MaxConnections caps open inbound connections (default 4096). When
+	// full, idle keep-alive connections are closed, oldest first, so a new
+	// client is still served; only when none is idle is it refused.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerSource caps the connections of one source address
+	// (IPv6: one /64) so one host cannot hold them all (default 256).
+	// Connections from trusted_proxies are exempt: behind a proxy every
+	// connection carries the proxy's address.
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+	// AuthFailures bounds token guessing and the log volume it causes.
+	AuthFailures AuthFailures `yaml:"auth_failures"`
+}
+
+// AuthFailures is the per-source authentication failure limit. A source
+// (the client address after trusted_proxies; IPv6 grouped by /64) with Max
+// failures within Window is answered 429 for every authenticated request
+// until that window ends. At most MaxSources sources are tracked (least
+// recently failing forgotten first), so a flood of distinct addresses
+// cannot grow memory. Failures are logged as one line per source per
+// LogInterval, with counts.
+type AuthFailures struct {
+	Max         int      `yaml:"max"`          // default 10
+	Window      Duration `yaml:"window"`       // default 1m
+	MaxSources  int      `yaml:"max_sources"`  // default 10000
+	LogInterval Duration `yaml:"log_interval"` // default 1m
 }
 
 // ServerTLS is the listener's certificate.
@@ -105,6 +130,31 @@ type Provider struct {
 	Request *HTTPRequest `yaml:"request"`
 	// SchemaFile is an optional JSON Schema every 2xx body must match.
 	SchemaFile string `yaml:"schema_file"`
+	// RevokeOn lists the statuses that, answered to a lookup, make the key
+	// used suspect (default [401]). A suspect key is only taken out of
+	// rotation when AuthCheck confirms it: a lookup's indicator is chosen
+	// by a client, and a 403 is often about the resource, not the key.
+	RevokeOn []int `yaml:"revoke_on"`
+	// AuthCheck is the fixed request that confirms or clears a suspect key
+	// and re-checks a revoked one. socialeye has a default; without one an
+	// http provider never revokes a key, it only reports it.
+	AuthCheck *AuthCheck `yaml:"auth_check"`
+}
+
+// AuthCheck is a request known to succeed with a valid key: a vendor's
+// account or quota endpoint (Path, kind http only), or a fixed neutral
+// indicator looked up through the provider's own request (Indicator).
+type AuthCheck struct {
+	Indicator string `yaml:"indicator"`
+	// Type is the indicator's type (default: detected), for {type}.
+	Type indicator.Type `yaml:"type"`
+	// Path is appended to base_url and sent with GET, the provider's
+	// headers and its key placement; it takes no placeholders.
+	Path string `yaml:"path"`
+	// RevokeOn lists the statuses that, answered to the check, revoke the
+	// key (default [401, 403]): the check's target is fixed and ours, so
+	// a refusal there is about the key.
+	RevokeOn []int `yaml:"revoke_on"`
 }
 
 // HTTPRequest is the declarative description of a kind: http call.

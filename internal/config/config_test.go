@@ -43,6 +43,7 @@ var badFiles = map[string][]string{
 	"http-no-request":        {`line 3: providers.vt.request: required for kind http`},
 	"http-no-path":           {`line 10: providers.vt.request.path: required`},
 	"http-no-types":          {`line 3: providers.vt.types: required for kind http`},
+	"template-unquoted":      {`line 11: providers.vt.request.path: neither the path nor any query value contains {indicator}`, `line 12: providers.vt.request.query.ip: must be a single value: YAML reads an unquoted {indicator} as a mapping; quote it: "{indicator}"`},
 	"request-on-socialeye":   {`line 8: providers.socialeye.request: only allowed for kind http`},
 	"auth-header-no-name":    {`line 12: providers.vt.request.auth.name: required with in: header`},
 	"bad-method":             {`line 11: providers.vt.request.method: must be GET or POST, not "DELETE"`},
@@ -67,8 +68,21 @@ var badFiles = map[string][]string{
 		`line 10: providers.socialeye.limits.burst: must not be negative`,
 		`line 12: providers.socialeye.limits.quotas.day: must not be negative`,
 	},
-	"failure-ratio":           {`line 9: providers.socialeye.breaker.failure_ratio: must be greater than 0 and at most 1`},
-	"retry-attempts":          {`line 9: providers.socialeye.retry.max_attempts: must be at least 1`},
+	"failure-ratio":  {`line 9: providers.socialeye.breaker.failure_ratio: must be greater than 0 and at most 1`},
+	"retry-attempts": {`line 9: providers.socialeye.retry.max_attempts: must be at least 1`},
+	"revoke-on-status": {
+		`line 8: providers.socialeye.revoke_on[1]: must be 401 or 403, not 404`,
+		`line 9: providers.socialeye.auth_check.revoke_on[0]: must be 401 or 403, not 500`,
+	},
+	"auth-check-target": {
+		`line 8: providers.socialeye.auth_check.path: only for kind http; use indicator`,
+		`line 17: providers.vt.auth_check.path: must be a fixed path: no ?, #, or placeholders`,
+		`line 26: providers.abuse.auth_check: needs indicator (a fixed, neutral indicator) or path`,
+	},
+	"auth-check-indicator": {
+		`line 11: providers.abuse.auth_check.indicator: is a domain, which this provider's types do not include`,
+		`line 20: providers.other.auth_check.indicator: value is not a valid ipv4 address`,
+	},
 	"listen-not-hostport":     {`line 3: server.listen: must be host:port`},
 	"plaintext-non-loopback":  {`line 3: server.listen: "0.0.0.0:8080" is not a loopback address and server.tls is not set`},
 	"server-tls-incomplete":   {`line 4: server.tls.key_file: required when server.tls is set`},
@@ -100,6 +114,21 @@ var badFiles = map[string][]string{
 		`line 15: providers.socialeye.keys[1].id: duplicate key id "prod-1"`,
 		`line 19: clients.siem.token_sha256: must be 64 hex characters`,
 		`line 20: clients.siem.providers[1]: undefined provider "shodan"`,
+	},
+
+	// connection limits and authentication failures (server)
+	"max-connections-zero":        {`line 3: server.max_connections: must be at least 1`},
+	"per-source-connections-zero": {`line 3: server.max_connections_per_source: must be at least 1`},
+	"per-source-connections-over-max": {
+		`line 4: server.max_connections_per_source: must not exceed server.max_connections (100)`,
+	},
+	"auth-failures-count": {
+		`line 4: server.auth_failures.max: must be at least 1`,
+		`line 5: server.auth_failures.max_sources: must be at least 1`,
+	},
+	"auth-failures-duration": {
+		`line 3: server.auth_failures.window: must be greater than 0`,
+		`line 3: server.auth_failures.log_interval: must be greater than 0`,
 	},
 }
 

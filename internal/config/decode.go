@@ -140,10 +140,29 @@ func newValue(t reflect.Type) reflect.Value {
 
 func (d *decoder) scalar(path string, n *yaml.Node) bool {
 	if n.Kind != yaml.ScalarNode {
+		if name, ok := unquotedTemplate(n); ok {
+			d.fail(path, n, "must be a single value: YAML reads an unquoted {%s} as a mapping; quote it: \"{%s}\"", name, name)
+			return false
+		}
 		d.fail(path, n, "%v", errNotScalar)
 		return false
 	}
 	return true
+}
+
+// unquotedTemplate reports whether n is what YAML makes of a template such
+// as {indicator} written without quotes — a mapping of one key with no
+// value — and returns the name. It is the likeliest mistake in a flow map
+// (query: {ip: {indicator}}), and "not a mapping" alone does not say why.
+func unquotedTemplate(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.MappingNode || n.Style&yaml.FlowStyle == 0 || len(n.Content) != 2 {
+		return "", false
+	}
+	k, v := n.Content[0], n.Content[1]
+	if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode || v.ShortTag() != "!!null" || v.Value != "" {
+		return "", false
+	}
+	return k.Value, ValidName(k.Value)
 }
 
 func kindName(n *yaml.Node) string {

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
@@ -47,6 +48,13 @@ const (
 	DefaultSharedFail        = "closed"
 	DefaultSharedTimeout     = Duration(250 * time.Millisecond)
 	DefaultSharedPrefix      = "intelgate:"
+
+	DefaultMaxConnections          = 4096
+	DefaultMaxConnectionsPerSource = 256
+	DefaultAuthFailureMax          = 10
+	DefaultAuthFailureWindow       = Duration(time.Minute)
+	DefaultAuthFailureMaxSources   = 10000
+	DefaultAuthFailureLogInterval  = Duration(time.Minute)
 )
 
 // IndicatorTypes are the types a provider may list under types (every type
@@ -73,11 +81,20 @@ func (c *Config) setDefaults() {
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		MaxBodyBytes:      DefaultMaxBodyBytes,
+
+		MaxConnections:          DefaultMaxConnections,
+		MaxConnectionsPerSource: DefaultMaxConnectionsPerSource,
+		AuthFailures: AuthFailures{Max: DefaultAuthFailureMax, Window: DefaultAuthFailureWindow,
+			MaxSources: DefaultAuthFailureMaxSources, LogInterval: DefaultAuthFailureLogInterval},
 	}
 	c.Storage = Storage{Driver: DefaultStorageDriver, DSN: DefaultSQLiteDSN}
 	c.Shared = Shared{Driver: DefaultSharedDriver, Fail: DefaultSharedFail, Timeout: DefaultSharedTimeout,
 		Prefix: DefaultSharedPrefix}
 }
+
+// DefaultSocialEyeAuthCheck is the neutral query that confirms a socialeye
+// key: a name any valid key may resolve, chosen by no client.
+const DefaultSocialEyeAuthCheck = "example.com"
 
 // DefaultProvider returns a provider with every default set; Kind, BaseURL
 // and Keys are still to be filled in.
@@ -142,6 +159,15 @@ func (c *Config) finish() {
 			if p.Types == nil {
 				p.Types = IndicatorTypes()
 			}
+		}
+		if p.RevokeOn == nil {
+			p.RevokeOn = []int{http.StatusUnauthorized}
+		}
+		if p.Kind == "socialeye" && p.AuthCheck == nil {
+			p.AuthCheck = &AuthCheck{Indicator: DefaultSocialEyeAuthCheck}
+		}
+		if p.AuthCheck != nil && p.AuthCheck.RevokeOn == nil {
+			p.AuthCheck.RevokeOn = []int{http.StatusUnauthorized, http.StatusForbidden}
 		}
 		if p.Request != nil {
 			p.Request.Method = strings.ToUpper(p.Request.Method)

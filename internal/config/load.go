@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -13,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/intelgate/intelgate/internal/regfile"
 )
 
 // MaxFileSize bounds a config file; real ones are a few KiB.
@@ -22,29 +23,46 @@ const MaxFileSize = 4 << 20
 // file it returns an ErrorList holding every problem found. Relative paths
 // in the config are made absolute against the file's directory.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	cfg, err := LoadForValidation(path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadForValidation is Load, except that when the file decoded but has
+// problems it returns the config as decoded (defaulted, paths made
+// absolute) beside the ErrorList, so `config validate` can go on to check
+// the files and secrets it names and report everything in one run. The
+// config is nil only when there is none: the file could not be read or is
+// not YAML. Never run a gateway on a config returned with an error.
+func LoadForValidation(path string) (*Config, error) {
+	// regfile: a FIFO passed as --config fails at once instead of hanging.
+	data, _, err := regfile.Read(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading config %s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("reading config %s: larger than %d MiB", path, MaxFileSize>>20)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	return Parse(data, filepath.Dir(abs))
+	return parse(data, filepath.Dir(abs))
 }
 
 // Parse decodes, defaults and validates data as if read from a file in
 // baseDir ("" means the working directory). Like Load, it returns an
 // ErrorList with every problem.
 func Parse(data []byte, baseDir string) (*Config, error) {
+	cfg, err := parse(data, baseDir)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parse is Parse, returning the decoded config even when it has problems
+// (see LoadForValidation).
+func parse(data []byte, baseDir string) (*Config, error) {
 	if baseDir == "" {
 		baseDir = "."
 	}
@@ -68,10 +86,10 @@ func Parse(data []byte, baseDir string) (*Config, error) {
 
 	v := newValidator(cfg, d.errs)
 	v.config()
-	if err := append(d.errs, v.errs...).Err(); err != nil {
-		return nil, err
-	}
 	cfg.absolutePaths()
+	if err := append(d.errs, v.errs...).Err(); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 

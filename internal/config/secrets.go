@@ -15,13 +15,27 @@ type SecretResolver interface {
 	Resolve(ctx context.Context, r secret.Ref) (secret.Value, error)
 }
 
+// warningResolver is a SecretResolver that also reports problems that do
+// not stop a secret from being used (a key file readable by others);
+// secret.Resolver is one. A resolver without it reports no warnings.
+type warningResolver interface {
+	ResolveWithWarnings(ctx context.Context, r secret.Ref) (secret.Value, []string, error)
+}
+
 // Secrets are the resolved secrets of a config. Printing it shows no
 // secret (every Value prints as secret.Redacted).
 type Secrets struct {
 	keys       map[string]map[string]secret.Value // provider → key id → value
 	encryption map[string]secret.Value
 	sharedURL  secret.Value
+	warnings   ErrorList
 }
+
+// Warnings are the problems found while resolving that do not stop the
+// gateway (a key file group or others can read), each naming its field
+// like an error does. serve logs them at start; config validate prints
+// them. Nil when there are none.
+func (s *Secrets) Warnings() ErrorList { return s.warnings }
 
 // Key returns the secret of a provider's key, and whether there is one.
 func (s *Secrets) Key(provider, keyID string) (secret.Value, bool) {
@@ -60,15 +74,30 @@ func (c *Config) ResolveSecrets(ctx context.Context) (*Secrets, error) {
 // ResolveSecretsWith resolves every provider key, encryption key and
 // shared.url with r. It tries them all and returns an ErrorList naming each
 // field that failed — never a value — so a missing variable and an
-// unreadable file are reported together at startup.
+// unreadable file are reported together at startup. The Secrets returned
+// is never nil: on error it still carries the Warnings, so one run can
+// report both, but none of its values may be used.
 func (c *Config) ResolveSecretsWith(ctx context.Context, r SecretResolver) (*Secrets, error) {
 	s := &Secrets{keys: map[string]map[string]secret.Value{}, encryption: map[string]secret.Value{}}
 	var errs ErrorList
+	wr, _ := r.(warningResolver)
 	resolve := func(field string, ref secret.Ref) secret.Value {
 		if ref.IsZero() {
 			return secret.Value{}
 		}
-		val, err := r.Resolve(ctx, ref)
+		var (
+			val      secret.Value
+			warnings []string
+			err      error
+		)
+		if wr != nil {
+			val, warnings, err = wr.ResolveWithWarnings(ctx, ref)
+		} else {
+			val, err = r.Resolve(ctx, ref)
+		}
+		for _, w := range warnings {
+			s.warnings = append(s.warnings, &FieldError{Field: field, Line: c.lineOf(field), Msg: w})
+		}
 		if err != nil {
 			errs = append(errs, &FieldError{Field: field, Line: c.lineOf(field), Msg: fmt.Sprintf("%s: %v", ref, err), Err: err})
 		}
@@ -84,8 +113,9 @@ func (c *Config) ResolveSecretsWith(ctx context.Context, r SecretResolver) (*Sec
 		s.encryption[k.ID] = resolve(fmt.Sprintf("encryption.keys[%d].secret", i), k.Secret)
 	}
 	s.sharedURL = resolve("shared.url", c.Shared.URL)
+	s.warnings.sort()
 	if err := errs.Err(); err != nil {
-		return nil, err
+		return &Secrets{warnings: s.warnings}, err
 	}
 	return s, nil
 }

@@ -154,3 +154,55 @@ func TestNoSecretInOutput(t *testing.T) {
 	}
 	require.True(t, strings.Contains(string(js), "env:SOCIALEYE_API_KEY"), "references print as written")
 }
+
+// A key file others can read still works but is reported against its field,
+// with the errors of the same run; world-writable is an error.
+func TestResolveSecretsWarnings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte("sk_live_abc\n"), 0o600))
+		require.NoError(t, os.Chmod(p, mode))
+		return p
+	}
+	readable := write("readable.key", 0o644)
+	writable := write("writable.key", 0o666)
+	private := write("private.key", 0o600)
+	cfg, err := Parse(fmt.Appendf(nil, `
+providers:
+  socialeye:
+    kind: socialeye
+    keys:
+      - {id: a, secret: "file:%s"}
+      - {id: b, secret: "file:%s"}
+      - {id: c, secret: "file:%s"}
+clients:
+  siem: {token_sha256: b9ee274e07a2c1d654b9d6cfa643e88f1cf99de101bdc5b99f40ea0b11c2b7e7, providers: [socialeye]}
+`, readable, private, writable), dir)
+	require.NoError(t, err)
+
+	s, err := cfg.ResolveSecrets(context.Background())
+	require.EqualError(t, err, "line 8: providers.socialeye.keys[2].secret: file:"+writable+
+		": secret file "+writable+" has mode 0666: writable by others; chmod 600")
+	require.Equal(t, "line 6: providers.socialeye.keys[0].secret: file:"+readable+
+		" has mode 0644: readable by group/others; chmod 600", s.Warnings().Error())
+
+	require.NoError(t, os.Chmod(writable, 0o600))
+	s, err = cfg.ResolveSecrets(context.Background())
+	require.NoError(t, err)
+	require.Len(t, s.Warnings(), 1)
+	require.Equal(t, "providers.socialeye.keys[0].secret", s.Warnings()[0].Field)
+	require.NotContains(t, s.Warnings().Error(), "sk_live")
+
+	// A resolver without warnings (a later Vault one) reports none.
+	s, err = cfg.ResolveSecretsWith(context.Background(), plainResolver{})
+	require.NoError(t, err)
+	require.Empty(t, s.Warnings())
+}
+
+type plainResolver struct{}
+
+func (plainResolver) Resolve(context.Context, secret.Ref) (secret.Value, error) {
+	return secret.NewValue("v"), nil
+}

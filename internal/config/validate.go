@@ -104,6 +104,39 @@ func (v *validator) server() {
 	}
 	v.positiveSize("server.max_header_bytes", s.MaxHeaderBytes)
 	v.positiveSize("server.max_body_bytes", s.MaxBodyBytes)
+	v.connectionLimits(s)
+	v.authFailures(s.AuthFailures)
+}
+
+// connectionLimits refuses limits that would leave the listener unusable
+// or make the per-source cap meaningless.
+func (v *validator) connectionLimits(s Server) {
+	if s.MaxConnections < 1 {
+		v.add("server.max_connections", "must be at least 1")
+	}
+	switch {
+	case s.MaxConnectionsPerSource < 1:
+		v.add("server.max_connections_per_source", "must be at least 1")
+	case s.MaxConnections >= 1 && s.MaxConnectionsPerSource > s.MaxConnections:
+		v.add("server.max_connections_per_source", "must not exceed server.max_connections (%d)", s.MaxConnections)
+	}
+}
+
+// authFailures has no "off" value: a gateway that answers unlimited token
+// guesses from one address is the flood this limit exists for.
+func (v *validator) authFailures(a AuthFailures) {
+	if a.Max < 1 {
+		v.add("server.auth_failures.max", "must be at least 1")
+	}
+	if a.Window <= 0 {
+		v.add("server.auth_failures.window", "must be greater than 0")
+	}
+	if a.MaxSources < 1 {
+		v.add("server.auth_failures.max_sources", "must be at least 1 (it bounds the tracker's memory)")
+	}
+	if a.LogInterval <= 0 {
+		v.add("server.auth_failures.log_interval", "must be greater than 0")
+	}
 }
 
 // listen checks host:port and refuses plaintext beyond loopback unless the

@@ -51,6 +51,62 @@ func (v *validator) provider(name string, p *Provider) {
 	case p.Kind == "socialeye" && p.Request != nil:
 		v.add(f+".request", "only allowed for kind http (socialeye's request is built in)")
 	}
+	v.revokeOn(f+".revoke_on", p.RevokeOn)
+	if p.AuthCheck != nil {
+		v.authCheck(f+".auth_check", p)
+	}
+}
+
+// revokeOn allows only the statuses that speak about a key: 401 and 403.
+func (v *validator) revokeOn(f string, statuses []int) {
+	for i, s := range statuses {
+		if s != http.StatusUnauthorized && s != http.StatusForbidden {
+			v.add(fmt.Sprintf("%s[%d]", f, i), "must be 401 or 403, not %d", s)
+		}
+	}
+}
+
+// authCheck needs exactly one target: a fixed indicator, or (kind http) a
+// fixed path, which takes no placeholders since nothing varies.
+func (v *validator) authCheck(f string, p *Provider) {
+	c := p.AuthCheck
+	v.revokeOn(f+".revoke_on", c.RevokeOn)
+	if len(c.RevokeOn) == 0 {
+		v.add(f+".revoke_on", "must list at least one of 401, 403 (or remove auth_check)")
+	}
+	switch {
+	case c.Indicator == "" && c.Path == "":
+		v.add(f, "needs indicator (a fixed, neutral indicator) or path (an account or quota endpoint)")
+	case c.Indicator != "" && c.Path != "":
+		v.add(f, "takes indicator or path, not both")
+	case c.Path != "" && p.Kind != "http":
+		v.add(f+".path", "only for kind http; use indicator")
+	case c.Path != "":
+		switch {
+		case !strings.HasPrefix(c.Path, "/"):
+			v.add(f+".path", "must start with /")
+		case strings.ContainsAny(c.Path, "?#{}"):
+			v.add(f+".path", "must be a fixed path: no ?, #, or placeholders")
+		case hasDotSegment(c.Path):
+			v.add(f+".path", "must not contain empty (//), . or .. segments")
+		}
+	default:
+		hint := c.Type
+		if hint == "" {
+			hint = indicator.Auto
+		}
+		ind, err := indicator.Parse(c.Indicator, hint)
+		if err != nil {
+			v.add(f+".indicator", "%v", err)
+		} else if p.Kind == "http" && !slices.Contains(p.Types, ind.Type) {
+			// The request template is written for these types; socialeye
+			// resolves anything, whatever types the gateway sends it.
+			v.add(f+".indicator", "is a %s, which this provider's types do not include", ind.Type)
+		}
+	}
+	if c.Type != "" && c.Indicator == "" {
+		v.add(f+".type", "only with indicator")
+	}
 }
 
 // baseURL must be an absolute https URL with nothing that belongs elsewhere:

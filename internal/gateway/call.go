@@ -12,6 +12,7 @@ import (
 // upstream — coalescing, governor, breaker, retries, transport — is the
 // Caller's; the gateway only maps its outcome to the HTTP contract.
 func (g *Gateway) call(ctx context.Context, name string, client *auth.Client, req provider.Request) (provider.Result, *Problem) {
+	req.Client = client.Name
 	res, err := g.caller.Call(ctx, name, client.Environment, req)
 	if err != nil {
 		return provider.Result{}, g.upstreamProblem(ctx, name, err)

@@ -72,6 +72,15 @@ type Options struct {
 	// cuts the connection. 0: no bound beyond the client's own.
 	RequestTimeout time.Duration
 	Now            func() time.Time // default time.Now
+	// TrustedProxies is server.trusted_proxies, the list the Authenticator
+	// was built with: only a connection from one of them may set the
+	// request id (X-Request-Id), and the authentication failure limit
+	// counts the client address they forward, as Authenticate sees it.
+	TrustedProxies []netip.Prefix
+	// AuthFailures limits authentication failures per source; a zero field
+	// takes its config default (server.auth_failures). Its aggregated log
+	// is written by Run.
+	AuthFailures AuthFailureLimits
 }
 
 // Gateway serves the HTTP API.
@@ -92,6 +101,8 @@ type Gateway struct {
 	requestTimeout  time.Duration
 	now             func() time.Time
 	mux             *http.ServeMux
+	proxies         auth.Proxies
+	authFails       *authFailures
 }
 
 // New validates o and builds the Gateway.
@@ -123,6 +134,8 @@ func New(o Options) (*Gateway, error) {
 	if g.maxBodyBytes <= 0 {
 		g.maxBodyBytes = int64(config.DefaultMaxBodyBytes)
 	}
+	g.proxies = auth.NewProxies(o.TrustedProxies)
+	g.authFails = newAuthFailures(authFailureDefaults(o.AuthFailures), g.now, g.log)
 	for _, p := range o.Providers {
 		if _, dup := g.providers[p.Name()]; dup {
 			return nil, errors.New("gateway: duplicate provider " + p.Name())
@@ -226,27 +239,89 @@ func clientFrom(ctx context.Context) *auth.Client {
 // authenticated admits a request only with a valid token from an allowed
 // source. Every token failure is the same 401: the response never says
 // whether the token was missing, malformed or unknown.
+//
+// A source (the client address after trusted_proxies, IPv6 by /64) with
+// too many recent failures has its further failures answered 429 until its
+// window ends, and counted, not logged one by one. A valid token from that
+// source is still admitted: tokens are 256 random bits, so the block is not
+// what stops guessing — it bounds the work and the log lines a flood costs
+// — and refusing valid tokens would let anyone sharing an address (a NAT,
+// an IPv6 /64, an untrusted CDN edge) lock a real client out with ten bad
+// requests a minute.
 func (g *Gateway) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := infoFrom(r.Context())
+		src, _ := g.proxies.ClientIP(r) // invalid when unknown: tracked as one "unknown" source
 		c, addr, err := g.auth.Authenticate(r)
+		if err != nil {
+			if wait, blocked := g.authFails.blocked(src); blocked {
+				info.quiet = true // counted in the aggregated auth failure log instead
+				p := newProblem(kindAuthFailures, "too many failed authentication attempts from this address; retry later")
+				p.retryAfter = wait
+				writeProblem(w, r, p)
+				return
+			}
+		}
 		switch {
 		case errors.Is(err, auth.ErrSourceNotAllowed) && c != nil:
-			infoFrom(r.Context()).client = c.Name
+			// Counted like a bad token (a stolen token tried from outside
+			// its networks is a failure too), but logged one line each:
+			// it names the client, and the block bounds it to
+			// server.auth_failures.max lines per source per window.
+			g.authFails.fail(src)
+			info.client = c.Name
 			g.log.Warn("security event: client token used from a source outside its source_cidrs",
 				"event", "source_not_allowed", "client", c.Name, "source", addr.String(),
 				"request_id", requestID(r.Context()), "error", err.Error())
 			writeProblem(w, r, newProblem(kindSourceNotAllowed, "this client may not call from "+addr.String()))
 			return
 		case err != nil:
-			g.log.Warn("security event: authentication failed", "event", "auth_failed",
-				"source", addr.String(), "request_id", requestID(r.Context()))
+			// Not logged here: one line per failure is what a flood turns
+			// into gigabytes. The tracker logs one line per source per
+			// interval with the count (Run).
+			g.authFails.fail(src)
+			info.quiet = true
 			writeProblem(w, r, newProblem(kindUnauthenticated, "a valid gateway token is required: Authorization: Bearer <token>"))
 			return
 		}
-		infoFrom(r.Context()).client = c.Name
+		info.client = c.Name
 		if g.seen != nil {
 			g.seen.touch(c.Name, addr.String(), g.now())
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
 	})
+}
+
+// Run does the gateway's background work until ctx ends: it writes the
+// aggregated authentication failure log every log interval, and once more
+// on the way out. Call it beside Serve with the serving context; it
+// returns when ctx is done, so it leaves no goroutine behind.
+func (g *Gateway) Run(ctx context.Context) {
+	t := time.NewTicker(g.authFails.lim.LogInterval)
+	defer t.Stop()
+	g.authFails.run(ctx, t.C)
+}
+
+// authFailureDefaults fills zero fields from the config defaults, so a
+// Gateway built without config (tests, embedding) is still protected.
+func authFailureDefaults(l AuthFailureLimits) AuthFailureLimits {
+	if l.Max <= 0 {
+		l.Max = config.DefaultAuthFailureMax
+	}
+	if l.Window <= 0 {
+		l.Window = config.DefaultAuthFailureWindow.Std()
+	}
+	if l.MaxSources <= 0 {
+		l.MaxSources = config.DefaultAuthFailureMaxSources
+	}
+	if l.LogInterval <= 0 {
+		l.LogInterval = config.DefaultAuthFailureLogInterval.Std()
+	}
+	return l
+}
+
+// AuthFailureLimitsFrom maps server.auth_failures.
+func AuthFailureLimitsFrom(a config.AuthFailures) AuthFailureLimits {
+	return AuthFailureLimits{Max: a.Max, Window: a.Window.Std(), MaxSources: a.MaxSources,
+		LogInterval: a.LogInterval.Std()}
 }

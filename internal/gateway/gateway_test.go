@@ -410,19 +410,72 @@ func lastLogLine(t *testing.T, buf *logtest.Buffer) map[string]any {
 	return m
 }
 
-func TestRequestIDPropagation(t *testing.T) {
+// TestRequestIDFromTrustedProxiesOnly: a caller's X-Request-Id becomes the
+// request id only from a trusted proxy; anyone else's is logged beside the
+// gateway's own, and an unsafe one is not logged at all.
+func TestRequestIDFromTrustedProxiesOnly(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, false, okProvider("socialeye", allTypes...))
-	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
-	req.Header.Set("X-Request-Id", "caller-trace-0001")
-	rec := httptest.NewRecorder()
-	h.h.ServeHTTP(rec, req)
-	require.Equal(t, "caller-trace-0001", rec.Header().Get("X-Request-Id"))
+	log, buf := logtest.JSONLogger()
+	g, err := New(Options{Auth: fakeAuth{}, Caller: directCaller{}, Log: log,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	require.NoError(t, err)
+	cases := []struct {
+		name, remote, header string
+		kept                 bool   // the response's id is the caller's
+		logged               string // client_request_id in the access log; "" for none
+	}{
+		{"trusted proxy", "10.1.2.3:4000", "caller-trace-0001", true, ""},
+		{"direct caller", "192.0.2.1:4000", "caller-trace-0001", false, "caller-trace-0001"},
+		{"direct caller, IPv4-mapped", "[::ffff:192.0.2.1]:4000", "caller-trace-0002", false, "caller-trace-0002"},
+		{"trusted proxy, IPv4-mapped", "[::ffff:10.0.0.9]:4000", "caller-trace-0003", true, ""},
+		{"unsafe id from a proxy", "10.1.2.3:4000", "bad\nid injected into logs", false, ""},
+		{"unsafe id from a caller", "192.0.2.1:4000", "bad\nid injected into logs", false, ""},
+		{"too short", "192.0.2.1:4000", "short", false, ""},
+		{"none", "192.0.2.1:4000", "", false, ""},
+		{"trusted proxy appended its id to the caller's", "10.1.2.3:4000", "client-chosen-0001,proxy-id-00000001", false, "client-chosen-0001"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+			req.RemoteAddr = tc.remote
+			for v := range strings.SplitSeq(tc.header, ",") { // a comma: several header lines
+				if v != "" {
+					req.Header.Add("X-Request-Id", v)
+				}
+			}
+			rec := httptest.NewRecorder()
+			g.Handler().ServeHTTP(rec, req)
+			id := rec.Header().Get("X-Request-Id")
+			require.NotEmpty(t, id)
+			if tc.kept {
+				require.Equal(t, tc.header, id)
+			} else {
+				require.NotContains(t, tc.header, id)
+				require.Regexp(t, `^[0-9a-f]{24}$`, id, "the gateway's own id")
+			}
+			line := accessLine(t, buf, id)
+			if tc.logged == "" {
+				require.NotContains(t, line, "client_request_id")
+			} else {
+				require.Equal(t, tc.logged, line["client_request_id"])
+			}
+			require.NotContains(t, buf.String(), "injected")
+		})
+	}
+}
 
-	req.Header.Set("X-Request-Id", "bad\nid injected into logs")
-	rec = httptest.NewRecorder()
-	h.h.ServeHTTP(rec, req)
-	require.NotContains(t, rec.Header().Get("X-Request-Id"), "injected")
+// accessLine finds the access log line of the request with id.
+func accessLine(t *testing.T, buf *logtest.Buffer, id string) map[string]any {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		if m["msg"] == "request" && m["request_id"] == id {
+			return m
+		}
+	}
+	t.Fatalf("no access log line for request %s in:\n%s", id, buf.String())
+	return nil
 }
 
 func TestPanicBecomesProblemWithoutDetails(t *testing.T) {

@@ -38,11 +38,14 @@ type ResultError struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// Parameter names the request parameter this provider could not use
+	// (an indicator it cannot place safely), as on a 400 problem.
+	Parameter string `json:"parameter,omitempty"`
 }
 
 // resultError is p as one provider's part of a lookup.
 func resultError(p *Problem) *ResultError {
-	return &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail}
+	return &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Parameter: p.Parameter}
 }
 
 // maxProvidersParam bounds the providers= list before we look at it.
@@ -55,7 +58,10 @@ func (g *Gateway) handleLookup(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r.Context())
 	client := clientFrom(r.Context())
 	q := r.URL.Query()
-
+	if p := repeatedParam(q, "indicator", "type", "providers"); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
 	hint, err := indicator.ParseType(q.Get("type"))
 	if err != nil {
 		writeProblem(w, r, paramProblem("type", err.Error()))

@@ -28,6 +28,12 @@ type requestInfo struct {
 	indicatorType string
 	indicator     string
 	problem       string
+	// clientRequestID is the caller's own X-Request-Id when it was not
+	// adopted (the caller is not a trusted proxy), kept for correlation.
+	clientRequestID string
+	// quiet lowers the access log line to debug: the request is an
+	// authentication failure, already counted in the aggregated log.
+	quiet bool
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -77,14 +83,27 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // withRequestContext assigns the request id, records the access log line and
 // turns a panic into a 500 problem that carries no stack or secret.
+//
+// A caller's X-Request-Id becomes the request id only when the connection
+// comes from server.trusted_proxies (a proxy that set or vetted it) and
+// carries exactly one. From
+// anyone else it could be chosen to collide with another request's id and
+// so spoof log correlation; the gateway makes its own, and logs the
+// caller's (when it matches the safe pattern) as client_request_id.
 func (g *Gateway) withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := g.now()
-		id := r.Header.Get("X-Request-Id")
-		if !inboundIDPattern.MatchString(id) {
-			id = newRequestID()
-		}
 		info := &requestInfo{}
+		ids := r.Header.Values("X-Request-Id")
+		id := r.Header.Get("X-Request-Id")
+		switch {
+		case !inboundIDPattern.MatchString(id):
+			id = newRequestID()
+		case len(ids) != 1 || !g.proxies.TrustsPeer(r.RemoteAddr):
+			// Two ids mean a proxy appended its own to the client's
+			// rather than replacing it: neither is adopted.
+			info.clientRequestID, id = id, newRequestID()
+		}
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxInfo, info)
 		if g.requestTimeout > 0 {
@@ -122,13 +141,18 @@ func (g *Gateway) accessLog(r *http.Request, rec *statusRecorder, info *requestI
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", requestID(r.Context())),
+	}
+	if info.clientRequestID != "" {
+		attrs = append(attrs, slog.String("client_request_id", info.clientRequestID))
+	}
+	attrs = append(attrs,
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), // never the query: it holds the indicator
 		slog.Int("status", status),
 		slog.Int64("bytes", rec.bytes),
 		slog.Float64("latency_ms", float64(g.now().Sub(start).Microseconds())/1000),
 		slog.String("remote", r.RemoteAddr),
-	}
+	)
 	if info.client != "" {
 		attrs = append(attrs, slog.String("client", info.client))
 	}
@@ -144,7 +168,11 @@ func (g *Gateway) accessLog(r *http.Request, rec *statusRecorder, info *requestI
 	if info.problem != "" {
 		attrs = append(attrs, slog.String("problem", strings.TrimPrefix(info.problem, problemBase)))
 	}
-	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	level := slog.LevelInfo
+	if info.quiet {
+		level = slog.LevelDebug
+	}
+	g.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // securityHeaders are sent on every response: the API serves JSON only.

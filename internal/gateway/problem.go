@@ -51,6 +51,11 @@ var (
 	kindUpTimeout        = problemKind{"upstream-timeout", http.StatusGatewayTimeout, "Upstream timed out"}
 	kindInternal         = problemKind{"internal", http.StatusInternalServerError, "Internal error"}
 	kindUnavailable      = problemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
+
+	// Its own slug, not rate-limited: the remedy differs (fix the token or
+	// the proxy setup, not the request rate), and a client that backs off
+	// on rate-limited should not mistake a broken token for load.
+	kindAuthFailures = problemKind{"too-many-auth-failures", http.StatusTooManyRequests, "Too many authentication failures from this source"}
 )
 
 func newProblem(k problemKind, detail string) *Problem {

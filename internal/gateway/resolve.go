@@ -33,6 +33,10 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if p := repeatedParam(q, "query", "type"); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
 	typ := strings.ToLower(q.Get("type"))
 	if typ == "" {
 		typ = "auto"
@@ -59,7 +63,7 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 	if !g.admit(w, r) {
 		return
 	}
-	res, err := g.caller.Call(r.Context(), name, client.Environment, provider.Request{Indicator: ind, UpstreamType: typ})
+	res, err := g.caller.Call(r.Context(), name, client.Environment, provider.Request{Indicator: ind, UpstreamType: typ, Client: client.Name})
 	var ue *upstream.Error
 	switch {
 	case errors.As(err, &ue) && ue.Kind == upstream.KindRejected && ue.Status == http.StatusBadRequest:

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
 )
 
@@ -24,7 +25,13 @@ type ListenerOptions struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 	MaxHeaderBytes    int
-	Log               *slog.Logger
+	// MaxConnections and MaxConnectionsPerSource bound open connections
+	// (see connLimiter); 0 takes the config default. TrustedProxies are
+	// exempt from the per-source limit.
+	MaxConnections          int
+	MaxConnectionsPerSource int
+	TrustedProxies          []netip.Prefix
+	Log                     *slog.Logger
 }
 
 // ListenerOptionsFrom maps the server section of the config.
@@ -39,6 +46,10 @@ func ListenerOptionsFrom(s config.Server, log *slog.Logger) ListenerOptions {
 		ShutdownTimeout:   s.ShutdownTimeout.Std(),
 		MaxHeaderBytes:    int(s.MaxHeaderBytes),
 		Log:               log,
+
+		MaxConnections:          s.MaxConnections,
+		MaxConnectionsPerSource: s.MaxConnectionsPerSource,
+		TrustedProxies:          s.TrustedProxies,
 	}
 }
 
@@ -62,9 +73,19 @@ var ErrPlaintextNotLoopback = errors.New("refusing plaintext HTTP on a non-loopb
 // and returns. Plaintext is served only on a loopback listener unless
 // AllowPlaintext is set.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ListenerOptions) error {
+	return serve(ctx, ln, h, o, newConnLimiter(
+		orDefaultInt(o.MaxConnections, config.DefaultMaxConnections),
+		orDefaultInt(o.MaxConnectionsPerSource, config.DefaultMaxConnectionsPerSource),
+		auth.NewProxies(o.TrustedProxies), o.Log))
+}
+
+// serve is Serve with its connection limiter given, so tests can watch it.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, o ListenerOptions, lim *connLimiter) error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	errLog := newServerErrorLog(o.Log, time.Now)
+	defer errLog.flush()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: orDefault(o.ReadHeaderTimeout, config.DefaultReadHeaderTimeout.Std()),
@@ -72,13 +93,17 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ListenerOptio
 		WriteTimeout:      orDefault(o.WriteTimeout, config.DefaultWriteTimeout.Std()),
 		IdleTimeout:       orDefault(o.IdleTimeout, config.DefaultIdleTimeout.Std()),
 		MaxHeaderBytes:    o.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
+		ErrorLog:          errLog.logger(),
+		ConnState:         lim.connState,
 	}
 	if srv.MaxHeaderBytes <= 0 {
 		srv.MaxHeaderBytes = int(config.DefaultMaxHeaderBytes)
 	}
+	// The limit sits below TLS: a refused or evicted connection costs no
+	// handshake, and the server still sees the *tls.Conn itself.
+	ln = limitListener{Listener: ln, lim: lim}
 	if o.TLS != nil {
-		cert, err := tls.LoadX509KeyPair(o.TLS.CertFile, o.TLS.KeyFile)
+		cert, err := LoadKeyPair(o.TLS.CertFile, o.TLS.KeyFile)
 		if err != nil {
 			return fmt.Errorf("loading server.tls certificate: %w", err)
 		}
@@ -119,6 +144,13 @@ func isLoopback(a net.Addr) bool {
 		return false
 	}
 	return ap.Addr().Unmap().IsLoopback()
+}
+
+func orDefaultInt(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 func orDefault(d, def time.Duration) time.Duration {

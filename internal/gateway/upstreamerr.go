@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/govern"
@@ -44,11 +45,20 @@ func (g *Gateway) upstreamProblem(ctx context.Context, providerName string, err 
 		p = newProblem(kindUpUnavailable, fmt.Sprintf("provider %s: %s", providerName, ue.Detail))
 	case upstream.KindTimeout:
 		p = newProblem(kindUpTimeout, fmt.Sprintf("provider %s: %s", providerName, ue.Detail))
+	case upstream.KindCredentialLeak:
+		level = slog.LevelError // the pipeline has logged the security event
+		p = newProblem(kindUpInvalid, fmt.Sprintf("provider %s: %s", providerName, ue.Detail))
 	case upstream.KindTooLarge, upstream.KindContentType, upstream.KindMalformed, upstream.KindSchema:
 		p = newProblem(kindUpInvalid, fmt.Sprintf("provider %s: %s", providerName, ue.Detail))
 	case upstream.KindAuth:
 		// The call chain has logged the security event with the key id.
-		p = newProblem(kindUpAuth, fmt.Sprintf("provider %s rejected the gateway's credentials; the operator has been alerted", providerName))
+		detail := fmt.Sprintf("provider %s rejected the gateway's credentials; the operator has been alerted", providerName)
+		if ue.Status == http.StatusForbidden {
+			// Often about the resource (a plan-limited endpoint, a WAF
+			// rule), not the key: the call chain checks the key apart.
+			detail = fmt.Sprintf("provider %s refused this request (403 Forbidden); the operator has been alerted", providerName)
+		}
+		p = newProblem(kindUpAuth, detail)
 	case upstream.KindRateLimited:
 		p = newProblem(kindUpRateLimited, fmt.Sprintf("provider %s is rate limiting; retry later", providerName))
 		p.retryAfter = ue.RetryAfter
@@ -73,11 +83,14 @@ func (g *Gateway) upstreamProblem(ctx context.Context, providerName string, err 
 func (g *Gateway) chainProblem(providerName string, err error) *Problem {
 	var limited *govern.LimitedError
 	var open *resilience.OpenError
+	var unsafe *provider.UnsafeIndicatorError
 	switch {
+	case errors.As(err, &unsafe):
+		// The reason is one of the provider's fixed phrases; it never
+		// quotes the value.
+		return paramProblem("indicator", fmt.Sprintf("provider %s cannot place this value in its request path: it %s", providerName, unsafe.Reason))
 	case errors.Is(err, provider.ErrUnsafeIndicator):
-		p := newProblem(kindInvalidParameter, fmt.Sprintf("provider %s cannot look up this value safely (it would form a . or .. path segment)", providerName))
-		p.Parameter = "indicator"
-		return p
+		return paramProblem("indicator", fmt.Sprintf("provider %s cannot look up this value safely", providerName))
 	case errors.As(err, &limited):
 		// The client's own allowance, or a provider's: same shape, its own type.
 		kind := kindUpRateLimited

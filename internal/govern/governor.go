@@ -24,9 +24,14 @@ type Policy struct {
 	Provider string
 	Keys     []Key
 	Rate     Limit
-	Day      int64 // units per calendar day per key; 0 = unlimited
-	Month    int64 // units per calendar month per key; 0 = unlimited
-	Calendar Calendar
+	// ConfiguredBurst is the burst as configured when Rate runs a smaller
+	// one (the gateway's headroom below the vendor's limit); status reports
+	// both so an operator can tell our margin from a misread config. 0
+	// means Rate.Burst.
+	ConfiguredBurst int
+	Day             int64 // units per calendar day per key; 0 = unlimited
+	Month           int64 // units per calendar month per key; 0 = unlimited
+	Calendar        Calendar
 	// MaxWait is how long Acquire may wait for capacity (bounded by the
 	// caller's deadline) before it gives up with a *LimitedError.
 	MaxWait time.Duration
@@ -382,15 +387,88 @@ func (g *Governor) Pause(ctx context.Context, l *Lease, d time.Duration) error {
 	return nil
 }
 
-// Revoke takes the lease's key out of rotation on every replica after the
-// upstream refused it (401/403). The next Acquire uses the next key.
-func (g *Governor) Revoke(ctx context.Context, l *Lease) error {
-	p, ok := g.policies[l.Provider]
-	if !ok {
-		return fmt.Errorf("revoking %q: %w", l.Provider, ErrUnknownProvider)
+// Revoke takes provider's key keyID out of rotation on every replica, for
+// RevokeFor (default 24h) or until Restore. Callers revoke only on an
+// answer nobody but the gateway chose: the auth check's, never a lookup's.
+func (g *Governor) Revoke(ctx context.Context, provider, keyID string) error {
+	p, err := g.policy(provider, keyID)
+	if err != nil {
+		return err
 	}
-	if err := g.state.PauseUntil(ctx, p.revokedKey(l.KeyID), g.clock.Now().Add(g.revokeFor)); err != nil {
-		return fmt.Errorf("revoking provider %q key %q: %w", l.Provider, l.KeyID, err)
+	if err := g.state.PauseUntil(ctx, p.revokedKey(keyID), g.clock.Now().Add(g.revokeFor)); err != nil {
+		return fmt.Errorf("revoking provider %q key %q: %w", provider, keyID, err)
 	}
 	return nil
+}
+
+// Restore puts a revoked key back into rotation on every replica: its auth
+// check passed again.
+func (g *Governor) Restore(ctx context.Context, provider, keyID string) error {
+	p, err := g.policy(provider, keyID)
+	if err != nil {
+		return err
+	}
+	if err := g.state.Unpause(ctx, p.revokedKey(keyID)); err != nil {
+		return fmt.Errorf("restoring provider %q key %q: %w", provider, keyID, err)
+	}
+	return nil
+}
+
+// Revoked reports whether provider's key keyID is out of rotation.
+func (g *Governor) Revoked(ctx context.Context, provider, keyID string) (bool, error) {
+	p, err := g.policy(provider, keyID)
+	if err != nil {
+		return false, err
+	}
+	until, err := g.state.PausedUntil(ctx, p.revokedKey(keyID))
+	if err != nil {
+		return false, fmt.Errorf("reading revocation of provider %q key %q: %w", provider, keyID, err)
+	}
+	return until.After(g.clock.Now()), nil
+}
+
+// ClaimCheck reserves the right to check keyID's validity upstream for the
+// next every, across every replica: true for exactly one caller per
+// interval, so a flood of refusals costs at most one check per key per
+// interval. ReleaseClaim gives an unused claim back.
+func (g *Governor) ClaimCheck(ctx context.Context, provider, keyID string, every time.Duration) (bool, error) {
+	p, err := g.policy(provider, keyID)
+	if err != nil {
+		return false, err
+	}
+	ok, err := g.state.TryPause(ctx, "c"+p.revokedKey(keyID)[1:], g.clock.Now().Add(every))
+	if err != nil {
+		return false, fmt.Errorf("claiming the auth check of provider %q key %q: %w", provider, keyID, err)
+	}
+	return ok, nil
+}
+
+// ReleaseClaim ends a claim whose check did not run to an answer (the
+// caller left), so the next refusal may check at once.
+func (g *Governor) ReleaseClaim(ctx context.Context, provider, keyID string) error {
+	p, err := g.policy(provider, keyID)
+	if err != nil {
+		return err
+	}
+	return g.state.Unpause(ctx, "c"+p.revokedKey(keyID)[1:])
+}
+
+// Keys lists provider's keys in configured order.
+func (g *Governor) Keys(provider string) []Key {
+	p, ok := g.policies[provider]
+	if !ok {
+		return nil
+	}
+	return append([]Key(nil), p.Keys...)
+}
+
+func (g *Governor) policy(provider, keyID string) (*Policy, error) {
+	p, ok := g.policies[provider]
+	if !ok {
+		return nil, fmt.Errorf("provider %q: %w", provider, ErrUnknownProvider)
+	}
+	if _, ok := p.revoked[keyID]; !ok {
+		return nil, fmt.Errorf("provider %q: unknown key %q", provider, keyID)
+	}
+	return p, nil
 }

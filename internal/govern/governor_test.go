@@ -109,12 +109,12 @@ func TestRevokedKeyFailsOverThenNoKeys(t *testing.T) {
 	l, err := g.Acquire(context.Background(), "se", "prod")
 	require.NoError(t, err)
 	require.Equal(t, "k1", l.KeyID)
-	require.NoError(t, g.Revoke(context.Background(), l))
+	require.NoError(t, g.Revoke(context.Background(), l.Provider, l.KeyID))
 
 	l, err = g.Acquire(context.Background(), "se", "prod")
 	require.NoError(t, err)
 	require.Equal(t, "k2", l.KeyID, "a revoked key is out of rotation")
-	require.NoError(t, g.Revoke(context.Background(), l))
+	require.NoError(t, g.Revoke(context.Background(), l.Provider, l.KeyID))
 
 	_, err = g.Acquire(context.Background(), "se", "prod")
 	require.ErrorIs(t, err, govern.ErrNoKeys)

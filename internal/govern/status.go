@@ -14,13 +14,17 @@ type Usage struct {
 	ResetsAt  time.Time `json:"resets_at"`
 }
 
-// RateStatus is a rate limit's state.
+// RateStatus is a rate limit's state. Rate, PerSecond, Period and Burst are
+// what the gateway enforces; for a provider that is a hair inside the
+// configured limit (see withHeadroom in internal/app), so ConfiguredBurst
+// shows the burst as configured beside the effective Burst.
 type RateStatus struct {
-	Rate      int     `json:"rate"`
-	PerSecond float64 `json:"per_second"`
-	Period    string  `json:"period"`
-	Burst     int     `json:"burst"`
-	Remaining int     `json:"remaining"`
+	Rate            int     `json:"rate"`
+	PerSecond       float64 `json:"per_second"`
+	Period          string  `json:"period"`
+	Burst           int     `json:"burst"`
+	ConfiguredBurst int     `json:"configured_burst"`
+	Remaining       int     `json:"remaining"`
 }
 
 // KeyStatus is one upstream key's state. It names the key by id only.
@@ -40,12 +44,15 @@ type ClientStatus struct {
 	Month *Usage      `json:"month,omitempty"`
 }
 
-func rateStatus(l Limit, d Decision) *RateStatus {
+// rateStatus reports l; configuredBurst is the burst as configured, 0 when
+// it is l's own.
+func rateStatus(l Limit, configuredBurst int, d Decision) *RateStatus {
 	if l.Unlimited() {
 		return nil
 	}
+	burst := max(1, l.Burst)
 	return &RateStatus{Rate: l.Rate, PerSecond: float64(l.Rate) / l.Period.Seconds(), Period: l.Period.String(),
-		Burst: max(1, l.Burst), Remaining: d.Remaining}
+		Burst: burst, ConfiguredBurst: max(burst, configuredBurst), Remaining: d.Remaining}
 }
 
 // dayMonth reads ws's usage and splits it by the reason each window
@@ -107,7 +114,7 @@ func (g *Governor) keyStatus(ctx context.Context, p *Policy, k Key, now time.Tim
 		if err != nil {
 			return ks, err
 		}
-		ks.Rate = rateStatus(p.Rate, d)
+		ks.Rate = rateStatus(p.Rate, p.ConfiguredBurst, d)
 	}
 	ws, reasons := p.windows(k, now)
 	ks.Day, ks.Month, err = dayMonth(ctx, g.state, ws, reasons)
@@ -126,7 +133,7 @@ func (g *Governor) ClientStatus(ctx context.Context, client string) (ClientStatu
 		if err != nil {
 			return cs, fmt.Errorf("status of client %q: %w", client, err)
 		}
-		cs.Rate = rateStatus(c.Rate, d)
+		cs.Rate = rateStatus(c.Rate, 0, d)
 	}
 	ws, reasons := c.windows(g.clock.Now())
 	var err error

@@ -11,12 +11,17 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/leak"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/resilience"
 	"github.com/intelgate/intelgate/internal/retryafter"
+	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
 
@@ -25,7 +30,25 @@ type Governor interface {
 	Acquire(ctx context.Context, provider, env string) (*govern.Lease, error)
 	Refund(ctx context.Context, l *govern.Lease)
 	Pause(ctx context.Context, l *govern.Lease, d time.Duration) error
-	Revoke(ctx context.Context, l *govern.Lease) error
+	Revoke(ctx context.Context, provider, keyID string) error
+	Revoked(ctx context.Context, provider, keyID string) (bool, error)
+	ClaimCheck(ctx context.Context, provider, keyID string, every time.Duration) (bool, error)
+	ReleaseClaim(ctx context.Context, provider, keyID string) error
+	Restore(ctx context.Context, provider, keyID string) error
+	Keys(provider string) []govern.Key
+}
+
+// RequestChecker is a provider that can tell, without sending anything,
+// that it cannot place a request (an indicator that would leave its path
+// segment): provider.ErrUnsafeIndicator.
+type RequestChecker interface {
+	CheckRequest(req provider.Request) error
+}
+
+// AuthChecker confirms whether a key is valid with a fixed request nobody
+// but the operator chose (provider auth_check). nil error: accepted.
+type AuthChecker interface {
+	CheckAuth(ctx context.Context, key secret.Value) error
 }
 
 // Options assemble a Pipeline for one provider.
@@ -46,7 +69,21 @@ type Options struct {
 	// success, with a reset within the time the bucket takes to fill, is
 	// the expected steady state at that pace: its proactive pause is
 	// capped at one emission interval. A 429 is still honoured in full.
-	Rate  govern.Limit
+	Rate govern.Limit
+	// RevokeOn are the statuses that make a lookup's key suspect (default
+	// [401]); CheckRevokeOn those that revoke it when the auth check
+	// answers them (default [401, 403]).
+	RevokeOn, CheckRevokeOn []int
+	// Check confirms a suspect key. nil: the provider has no auth_check,
+	// and a refused key is reported but never taken out of rotation.
+	Check AuthChecker
+	// CheckEvery bounds auth checks to one per key per interval across
+	// every replica (default 1m).
+	CheckEvery time.Duration
+	// Leaks holds every secret of the provider's key pool: an answer that
+	// contains one, in any spelling, is refused before anyone sees it.
+	// nil checks nothing (tests of other layers).
+	Leaks *leak.Detector
 	Clock govern.Clock
 	Log   *slog.Logger
 }
@@ -55,6 +92,7 @@ type Options struct {
 type Pipeline struct {
 	o         Options
 	coalescer *resilience.Coalescer[provider.Result]
+	leaks     atomic.Int64
 }
 
 // New builds a Pipeline; Provider, Governor and Breaker are required.
@@ -73,6 +111,15 @@ func New(o Options) (*Pipeline, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.RevokeOn == nil {
+		o.RevokeOn = []int{http.StatusUnauthorized}
+	}
+	if o.CheckRevokeOn == nil {
+		o.CheckRevokeOn = []int{http.StatusUnauthorized, http.StatusForbidden}
+	}
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = time.Minute
 	}
 	return &Pipeline{o: o, coalescer: resilience.NewCoalescer[provider.Result]()}, nil
 }
@@ -96,8 +143,9 @@ func coalesceKey(env string, req provider.Request) string {
 
 // attempts is the retry loop. A retry happens only for failures where one
 // can help (resilience.Retryable), within max_attempts, the retry budget
-// and the caller's deadline. A key the upstream refuses is revoked and the
-// next key tried at once: that is failover, not a retry.
+// and the caller's deadline. A key the upstream refuses on a lookup is
+// suspect; only when the auth check confirms it is it revoked and the next
+// key tried at once: that is failover, not a retry.
 func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Request) (provider.Result, error) {
 	p.o.Budget.Deposit()
 	failovers := 0
@@ -114,7 +162,7 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 		if isUpstream && ue.Kind == upstream.KindAuth {
 			// Fail over only once the refused key is out of rotation;
 			// otherwise the next lease could hand out the same key again.
-			if p.revoke(ctx, lease, ue) && failovers < p.o.Keys {
+			if slices.Contains(p.o.RevokeOn, ue.Status) && p.suspect(ctx, lease, ue, req.Client) && failovers < p.o.Keys {
 				failovers++
 				continue
 			}
@@ -146,6 +194,13 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 // when it was refused before. The breaker always hears an outcome, even if
 // the provider panics, so a half-open probe slot is never leaked.
 func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (provider.Result, *govern.Lease, error) {
+	if rc, ok := p.o.Provider.(RequestChecker); ok {
+		// Before the breaker and the governor: an indicator the provider
+		// cannot place costs no rate unit, no quota and no probe slot.
+		if err := rc.CheckRequest(req); err != nil {
+			return provider.Result{}, nil, err
+		}
+	}
 	done, err := p.o.Breaker.AllowOutcome()
 	if err != nil {
 		return provider.Result{}, nil, err
@@ -157,6 +212,9 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (
 		return provider.Result{}, nil, err
 	}
 	res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
+	if err == nil && p.o.Leaks.Contains(res.Data) {
+		err = p.leaked(lease)
+	}
 	outcome = resilience.OutcomeOf(err)
 	var ue *upstream.Error
 	switch {
@@ -171,6 +229,20 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (
 	}
 	return provider.Result{}, lease, err
 }
+
+// leaked records an answer that reflected a key: a security event, since
+// something between the gateway and the vendor echoes what it is sent.
+func (p *Pipeline) leaked(l *govern.Lease) error {
+	p.leaks.Add(1)
+	p.o.Log.Error("security event: upstream answer contained credential material; discarded, not cached",
+		"event", "upstream_credential_reflected", "provider", l.Provider, "key_id", l.KeyID)
+	return &upstream.Error{Kind: upstream.KindCredentialLeak, Status: 200,
+		Detail: "the upstream answer contained credential material; it was discarded"}
+}
+
+// Leaks is how many upstream answers were discarded for holding credential
+// material since start (for metrics).
+func (p *Pipeline) Leaks() int64 { return p.leaks.Load() }
 
 // proactivePause acts on a success that says the key is spent ("remaining
 // 0, reset in d"). A reset within the key's own bucket time is the steady
@@ -208,16 +280,94 @@ func (p *Pipeline) pause(ctx context.Context, l *govern.Lease, d time.Duration) 
 	}
 }
 
-func (p *Pipeline) revoke(ctx context.Context, l *govern.Lease, ue *upstream.Error) bool {
-	p.o.Log.Error("security event: upstream rejected the gateway's key; taking it out of rotation",
-		"event", "upstream_auth_rejected", "provider", l.Provider, "key_id", l.KeyID, "upstream_status", ue.Status)
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	if err := p.o.Governor.Revoke(ctx, l); err != nil {
-		p.o.Log.Warn("revoking upstream key", "provider", l.Provider, "key_id", l.KeyID, "error", err)
+// suspect handles a lookup's 401/403. The client chose the indicator, and
+// a 403 is often about the resource (a plan-limited endpoint, a WAF rule),
+// so the refusal alone never revokes: the auth check — a fixed request —
+// decides, at most once per key per CheckEvery across replicas. It reports
+// whether the key is now out of rotation (revoked by this check or by a
+// concurrent one), so the lookup may fail over to the next key.
+func (p *Pipeline) suspect(ctx context.Context, l *govern.Lease, ue *upstream.Error, client string) bool {
+	log := p.o.Log.With("provider", l.Provider, "key_id", l.KeyID, "client", client)
+	log.Warn("security event: upstream refused a lookup with the gateway's key; key is suspect",
+		"event", "upstream_key_suspect", "upstream_status", ue.Status)
+	if p.o.Check == nil {
+		log.Warn("provider has no auth_check: the key stays in rotation; check it by hand",
+			"event", "upstream_key_unconfirmed")
 		return false
 	}
-	return true
+	bctx, cancel := detached(ctx)
+	claimed, err := p.o.Governor.ClaimCheck(bctx, l.Provider, l.KeyID, p.o.CheckEvery)
+	cancel()
+	if err != nil {
+		log.Warn("claiming the auth check", "error", err)
+		return false
+	}
+	if !claimed { // checked within the interval, here or on another replica
+		return p.revoked(ctx, l)
+	}
+	verdict, err := p.check(ctx, l.Key)
+	switch verdict {
+	case checkRefused:
+		log.Error("security event: auth check confirmed the upstream refuses the key; taking it out of rotation",
+			"event", "upstream_key_revoked", "check_status", statusOf(err))
+		bctx, cancel := detached(ctx)
+		defer cancel()
+		if err := p.o.Governor.Revoke(bctx, l.Provider, l.KeyID); err != nil {
+			log.Warn("revoking upstream key", "error", err)
+			return false
+		}
+		return true
+	case checkPassed:
+		log.Warn("auth check accepted the key: the refusal was about this request; key stays in rotation",
+			"event", "upstream_key_cleared")
+	default:
+		log.Warn("auth check was inconclusive; key stays in rotation", "event", "upstream_key_check_failed",
+			"error", err)
+		if ctx.Err() != nil { // the caller left mid-check: let the next refusal check
+			bctx, cancel := detached(ctx)
+			defer cancel()
+			_ = p.o.Governor.ReleaseClaim(bctx, l.Provider, l.KeyID)
+		}
+	}
+	return false
+}
+
+// revoked reports whether l's key is out of rotation now.
+func (p *Pipeline) revoked(ctx context.Context, l *govern.Lease) bool {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	r, err := p.o.Governor.Revoked(ctx, l.Provider, l.KeyID)
+	return err == nil && r
+}
+
+// checkVerdict is what an auth check said about a key.
+type checkVerdict int
+
+const (
+	checkInconclusive checkVerdict = iota // network, 5xx, 429, timeout: no answer about the key
+	checkPassed                           // the fixed request was served
+	checkRefused                          // refused with one of CheckRevokeOn
+)
+
+// check runs the auth check with key, bounded by the caller's deadline.
+func (p *Pipeline) check(ctx context.Context, key secret.Value) (checkVerdict, error) {
+	err := p.o.Check.CheckAuth(ctx, key)
+	if err == nil {
+		return checkPassed, nil
+	}
+	var ue *upstream.Error
+	if errors.As(err, &ue) && ue.Kind == upstream.KindAuth && slices.Contains(p.o.CheckRevokeOn, ue.Status) {
+		return checkRefused, err
+	}
+	return checkInconclusive, err
+}
+
+func statusOf(err error) int {
+	var ue *upstream.Error
+	if errors.As(err, &ue) {
+		return ue.Status
+	}
+	return 0
 }
 
 func (p *Pipeline) refund(ctx context.Context, l *govern.Lease) {

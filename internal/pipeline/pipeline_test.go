@@ -15,6 +15,7 @@ import (
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/memory"
 	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/leak"
 	"github.com/intelgate/intelgate/internal/logtest"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/resilience"
@@ -72,6 +73,10 @@ type fixtureOptions struct {
 	maxWait     time.Duration
 	day         int64
 	breaker     resilience.BreakerSettings
+	check       *scriptedCheck // nil: no auth check
+	revokeOn    []int
+	leaks       *leak.Detector
+	rate        govern.Limit
 }
 
 func newFixture(t *testing.T, o fixtureOptions) *fixture {
@@ -88,7 +93,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		keys = append(keys, govern.Key{ID: "k" + id, Environment: "prod", Value: secret.NewValue("secret-" + id)})
 	}
 	gov, err := govern.New(govern.Options{State: memory.New(memory.Options{Now: clock.Now}), Clock: clock},
-		[]govern.Policy{{Provider: "se", Keys: keys, MaxWait: o.maxWait, Day: o.day}}, nil)
+		[]govern.Policy{{Provider: "se", Keys: keys, MaxWait: o.maxWait, Day: o.day, Rate: o.rate}}, nil)
 	require.NoError(t, err)
 	if o.maxAttempts == 0 {
 		o.maxAttempts = 3
@@ -98,12 +103,16 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}
 	logger, logs := logtest.JSONLogger()
 	prov := &scripted{answers: o.answers}
-	p, err := New(Options{
+	opts := Options{
 		Provider: prov, Governor: gov, Breaker: resilience.NewBreaker("se", o.breaker),
 		Retry:  resilience.Policy{MaxAttempts: o.maxAttempts, Base: 100 * time.Millisecond, Cap: time.Second, Rand: func() float64 { return 0.5 }},
 		Budget: o.budget, MaxPause: 30 * time.Second, Keys: o.keys, Clock: clock,
-		Log: logger,
-	})
+		Log: logger, RevokeOn: o.revokeOn, Leaks: o.leaks,
+	}
+	if o.check != nil {
+		opts.Check = o.check
+	}
+	p, err := New(opts)
 	require.NoError(t, err)
 	return &fixture{p: p, prov: prov, gov: gov, clock: clock, log: logs}
 }
@@ -167,24 +176,31 @@ func TestBackoffNeverOutlastsTheDeadline(t *testing.T) {
 	require.Equal(t, int32(1), f.prov.calls.Load())
 }
 
-func TestRefusedKeyFailsOverAndIsRevoked(t *testing.T) {
+func TestRefusedKeyConfirmedByTheCheckFailsOverAndIsRevoked(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOptions{keys: 2, maxAttempts: 1, answers: []error{upErr(upstream.KindAuth, 401, 0)}})
-	res, _, err := f.p.Lookup(context.Background(), "prod", req)
+	check := &scriptedCheck{answers: []error{upErr(upstream.KindAuth, 401, 0)}}
+	f := newFixture(t, fixtureOptions{keys: 2, maxAttempts: 1, check: check,
+		answers: []error{upErr(upstream.KindAuth, 401, 0)}})
+	res, _, err := f.p.Lookup(context.Background(), "prod", clientReq("siem"))
 	require.NoError(t, err, "failover to the second key is not a retry")
 	require.JSONEq(t, `{"ok":true}`, string(res.Data))
 	require.Equal(t, []string{"secret-a", "secret-b"}, f.prov.keys)
-	require.Contains(t, f.log.String(), `"event":"upstream_auth_rejected"`)
-	require.Contains(t, f.log.String(), `"key_id":"ka"`)
-	require.NotContains(t, f.log.String(), "secret-a")
+	require.Equal(t, []string{"secret-a"}, check.keys, "the check used the refused key")
+	logs := f.log.String()
+	for _, want := range []string{`"event":"upstream_key_suspect"`, `"event":"upstream_key_revoked"`, `"key_id":"ka"`, `"client":"siem"`} {
+		require.Contains(t, logs, want)
+	}
+	require.NotContains(t, logs, "secret-a")
 
 	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
 	require.NoError(t, err)
 	require.True(t, st[0].Revoked)
 	require.False(t, st[1].Revoked)
 
-	// Both refused: a clear "no usable key".
-	f2 := newFixture(t, fixtureOptions{keys: 2, answers: []error{upErr(upstream.KindAuth, 401, 0), upErr(upstream.KindAuth, 403, 0)}})
+	// Both refused and confirmed: a clear "no usable key".
+	check2 := &scriptedCheck{answers: []error{upErr(upstream.KindAuth, 401, 0), upErr(upstream.KindAuth, 403, 0)}}
+	f2 := newFixture(t, fixtureOptions{keys: 2, check: check2,
+		answers: []error{upErr(upstream.KindAuth, 401, 0), upErr(upstream.KindAuth, 401, 0)}})
 	_, _, err = f2.p.Lookup(context.Background(), "prod", req)
 	require.ErrorIs(t, err, govern.ErrNoKeys)
 }
@@ -215,10 +231,11 @@ func TestCoalescesIdenticalConcurrentLookups(t *testing.T) {
 	const n = 20
 	var wg sync.WaitGroup
 	var sharedCount atomic.Int32
+	errs := make(chan error, n) // checked on the test goroutine
 	for range n {
 		wg.Go(func() {
 			_, shared, err := f.p.Lookup(context.Background(), "prod", req)
-			require.NoError(t, err)
+			errs <- err
 			if shared {
 				sharedCount.Add(1)
 			}
@@ -228,6 +245,10 @@ func TestCoalescesIdenticalConcurrentLookups(t *testing.T) {
 		5*time.Second, time.Millisecond, "every caller joined the one in-flight call")
 	close(f.prov.gate)
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 	require.Equal(t, int32(1), f.prov.calls.Load())
 	require.Equal(t, int32(n-1), sharedCount.Load())
 
@@ -268,6 +289,40 @@ func TestUnsafeIndicatorRefundsQuota(t *testing.T) {
 	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
 	require.NoError(t, err)
 	require.Equal(t, int64(0), st[0].Day.Used)
+}
+
+// placing refuses the indicator "../x" before anything is sent, as the
+// http provider does for a path template.
+type placing struct{ scripted }
+
+func (p *placing) CheckRequest(r provider.Request) error {
+	if r.Indicator.Value == "../x" {
+		return &provider.UnsafeIndicatorError{Reason: "contains '/', a path separator"}
+	}
+	return nil
+}
+
+// An indicator the provider cannot place is refused before the breaker and
+// the governor: it takes no unit of rate (with 1/min, the next lookup is
+// still served at once), no quota and never reaches the provider.
+func TestUnplaceableIndicatorCostsNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{day: 5, rate: govern.Limit{Rate: 1, Period: time.Minute, Burst: 1}})
+	prov := &placing{}
+	f.p.o.Provider = prov
+	bad := provider.Request{Indicator: indicator.Indicator{Raw: "../x", Value: "../x", Type: indicator.Username}}
+	for range 3 {
+		_, _, err := f.p.Lookup(context.Background(), "prod", bad)
+		require.ErrorIs(t, err, provider.ErrUnsafeIndicator)
+	}
+	require.Zero(t, prov.calls.Load())
+	start := f.clock.Now()
+	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	require.NoError(t, err)
+	require.Equal(t, start, f.clock.Now(), "the refused lookups took no unit of rate: no wait")
+	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st[0].Day.Used)
 }
 
 func TestAttemptsThatNeverLeftSpendNoQuota(t *testing.T) {

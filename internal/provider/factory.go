@@ -88,6 +88,7 @@ func compileSchema(path string) (*jsonschema.Schema, error) {
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(schemaLoader)
 	schema, err := c.Compile(path)
 	if err != nil {
 		return nil, fmt.Errorf("schema_file %q: %w", path, err)

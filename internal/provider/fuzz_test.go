@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/secret"
@@ -49,6 +51,19 @@ func FuzzHTTPPath(f *testing.F) {
 		}
 		if got, err := url.PathUnescape(segs[3]); err != nil || got != value {
 			t.Fatalf("segment %q decodes to %q, want %q", segs[3], got, value)
+		}
+		// No decoding a proxy chain may apply — percent-decoding once or
+		// twice, NFKC — turns the accepted segment into a separator or a
+		// dot segment.
+		dec := segs[3]
+		for range 3 {
+			if d, err := url.PathUnescape(dec); err == nil {
+				dec = d
+			}
+			dec = norm.NFKC.String(dec)
+			if strings.ContainsAny(dec, "/\\?#;") || (strings.Contains(dec, ".") && strings.Trim(dec, ". ") == "") {
+				t.Fatalf("accepted segment %q decodes to syntax %q", segs[3], dec)
+			}
 		}
 		if got := req.URL.Query().Get("q"); got != value {
 			t.Fatalf("query value %q, want %q", got, value)

@@ -34,6 +34,7 @@ type HTTP struct {
 	types      typeSet
 	doer       Doer
 	validation upstream.Validation
+	check      *authCheck
 }
 
 type queryParam struct {
@@ -55,30 +56,22 @@ func (h *HTTP) Name() string { return h.name }
 func (h *HTTP) Supports(t indicator.Type) bool { return h.types.supports(t) }
 
 // Lookup sends the templated request. The indicator is escaped for the
-// place it goes (path segment, query value, form value) and is never read
-// as URL syntax: "../", "?", "#" and "/" stay inside their segment.
+// place it goes (query value, form value) and is never read as URL syntax.
+// In the path, escaping is not enough — proxies decode and resolve before
+// the API sees the path — so a value that could become a separator or a
+// dot segment under any decoding is refused (segmentUnsafe) and nothing
+// is sent.
 func (h *HTTP) Lookup(ctx context.Context, req Request, key secret.Value) (Result, error) {
 	if key.IsZero() {
 		return Result{}, fmt.Errorf("provider %q: %w", h.name, errNoKey)
 	}
-	if req.Indicator.Value == "" {
-		return Result{}, fmt.Errorf("provider %q: empty indicator: %w", h.name, ErrUnsafeIndicator)
+	u, err := h.pathFor(req)
+	if err != nil {
+		return Result{}, err
 	}
 	vals := map[string]string{
 		placeholderIndicator: req.Indicator.Value,
 		placeholderType:      string(req.Indicator.Type),
-	}
-	escaped := h.base.RawPath + h.path.expand(vals, url.PathEscape)
-	if err := checkSegments(escaped); err != nil {
-		// The template passed the same check at startup, so the indicator
-		// made this segment; its value stays out of the message.
-		return Result{}, fmt.Errorf("provider %q: path: %w", h.name, ErrUnsafeIndicator)
-	}
-	u := &url.URL{Scheme: h.base.Scheme, Host: h.base.Host, Path: unescapePath(escaped), RawPath: escaped}
-	if u.EscapedPath() != escaped {
-		// net/url re-encodes Path when it distrusts RawPath, which would
-		// turn an escaped "%2F" back into "/"; refuse rather than send that.
-		return Result{}, fmt.Errorf("provider %q: path: %w", h.name, ErrUnsafeIndicator)
 	}
 
 	params := url.Values{}
@@ -103,13 +96,52 @@ func (h *HTTP) Lookup(ctx context.Context, req Request, key secret.Value) (Resul
 	if body != "" {
 		hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	switch h.auth.in {
-	case AuthBearer:
-		hreq.Header.Set("Authorization", "Bearer "+key.Reveal())
-	case AuthHeader:
-		hreq.Header.Set(h.auth.name, h.auth.prefix+key.Reveal())
-	}
+	h.auth.apply(hreq.Header, key)
 	return call(ctx, h.doer, hreq, h.validation, key.Reveal())
 }
 
 func identity(s string) string { return s }
+
+// CheckRequest reports, without sending anything, whether req can be
+// placed in this provider's request: the pipeline asks before it takes a
+// unit of rate or a breaker probe, so a refused indicator costs nobody
+// anything. Lookup checks again.
+func (h *HTTP) CheckRequest(req Request) error {
+	_, err := h.pathFor(req)
+	return err
+}
+
+// pathFor builds the request URL's path for req, refusing an indicator
+// that could leave its segment (segmentUnsafe) or that forms, with the
+// template's literal text, a segment servers resolve or trim to a dot
+// segment ("/..{indicator}" with " ").
+func (h *HTTP) pathFor(req Request) (*url.URL, error) {
+	if req.Indicator.Value == "" {
+		return nil, fmt.Errorf("provider %q: empty indicator: %w", h.name, ErrUnsafeIndicator)
+	}
+	if h.path.has(placeholderIndicator) {
+		if reason := segmentUnsafe(req.Indicator.Value); reason != "" {
+			return nil, fmt.Errorf("provider %q: path: %w", h.name, &UnsafeIndicatorError{Reason: reason})
+		}
+	}
+	vals := map[string]string{
+		placeholderIndicator: req.Indicator.Value,
+		placeholderType:      string(req.Indicator.Type),
+	}
+	escaped := h.base.RawPath + h.path.expand(vals, url.PathEscape)
+	if err := checkSegments(escaped); err != nil || dotSegment(escaped) {
+		// The template passed the same check at startup, so the indicator
+		// made this segment together with the template's literal text
+		// ("/.{indicator}" and "."); its value stays out of the message.
+		return nil, fmt.Errorf("provider %q: path: %w", h.name,
+			&UnsafeIndicatorError{Reason: "would form a '.' or '..' path segment with the path template"})
+	}
+	u := &url.URL{Scheme: h.base.Scheme, Host: h.base.Host, Path: unescapePath(escaped), RawPath: escaped}
+	if u.EscapedPath() != escaped {
+		// net/url re-encodes Path when it distrusts RawPath, which would
+		// turn an escaped "%2F" back into "/"; refuse rather than send that.
+		return nil, fmt.Errorf("provider %q: path: %w", h.name,
+			&UnsafeIndicatorError{Reason: "cannot be sent in the path exactly as escaped"})
+	}
+	return u, nil
+}

@@ -25,6 +25,10 @@ type Request struct {
 	// UpstreamType is the client's own type parameter for pass-through
 	// endpoints (/v1/resolve); "" lets the provider choose (auto).
 	UpstreamType string
+	// Client names the application that asked, for security-event logs
+	// (a refused key names who triggered it). Never sent upstream and not
+	// part of coalescing: a shared call is logged under its first caller.
+	Client string
 }
 
 // Result is a provider's answer. Data is a validated JSON object, nil when

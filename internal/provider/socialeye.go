@@ -27,6 +27,7 @@ type SocialEye struct {
 	types      typeSet
 	doer       Doer
 	validation upstream.Validation
+	check      *authCheck
 }
 
 func newSocialEye(name string, cfg *config.Provider, doer Doer, schema *jsonschema.Schema) (*SocialEye, error) {
@@ -41,10 +42,18 @@ func newSocialEye(name string, cfg *config.Provider, doer Doer, schema *jsonsche
 	if err != nil {
 		return nil, err
 	}
+	check, err := newAuthCheck(cfg.AuthCheck, base)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil && check.path != nil {
+		return nil, errors.New("auth_check.path: only for kind http; use auth_check.indicator")
+	}
 	endpoint := *base
 	endpoint.Path += "/v1/resolve"
 	endpoint.RawPath += "/v1/resolve"
 	return &SocialEye{
+		check:      check,
 		name:       name,
 		endpoint:   &endpoint,
 		types:      types,

@@ -50,6 +50,16 @@ func parseTemplate(s string) (template, error) {
 	return t, nil
 }
 
+// has reports whether the template uses the placeholder name.
+func (t template) has(name string) bool {
+	for _, p := range t {
+		if p.placeholder == name {
+			return true
+		}
+	}
+	return false
+}
+
 // expand substitutes placeholders; escape is applied to substituted values
 // only, never to literals, which the config author wrote already escaped.
 func (t template) expand(vals map[string]string, escape func(string) string) string {

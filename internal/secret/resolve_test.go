@@ -55,8 +55,13 @@ func TestResolveFile(t *testing.T) {
 		{name: "plain", content: "k1", want: "k1"},
 		{name: "lf", content: "k1\n", want: "k1"},
 		{name: "crlf", content: "k1\r\n", want: "k1"},
-		{name: "only-one-newline", content: "k1\n\n", wantErr: "control character at byte 2"},
-		{name: "inner-space-kept", content: " k 1 \n", want: " k 1 "},
+		{name: "only-one-newline", content: "k1\n\n", wantErr: "contains leading or trailing whitespace (trailing)"},
+		{name: "inner-space-kept", content: "k 1\n", want: "k 1"},
+		{name: "leading-space", content: " k1\n", wantErr: "contains leading or trailing whitespace (leading)"},
+		{name: "trailing-space", content: "k1 \n", wantErr: "contains leading or trailing whitespace (trailing)"},
+		{name: "trailing-tab", content: "k1\t", wantErr: "contains leading or trailing whitespace (trailing)"},
+		{name: "crlf-twice", content: "k1\r\n\r\n", wantErr: "contains leading or trailing whitespace (trailing)"},
+		{name: "bom", content: "\uFEFFk1\n", wantErr: "contains leading or trailing whitespace (a UTF-8 byte order mark)"},
 		{name: "empty", content: "", wantErr: "is empty"},
 		{name: "just-newline", content: "\n", wantErr: "is empty"},
 		{name: "max", content: strings.Repeat("a", MaxFileSize), want: strings.Repeat("a", MaxFileSize)},
@@ -109,9 +114,9 @@ func TestResolveRefusesControlCharacters(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	for name, content := range map[string]string{
-		"crlf-twice": "sk_live_abc\r\n\n",
-		"nul":        "sk_live\x00abc",
-		"two-lines":  "sk_live_abc\nsecond\n",
+		"cr-inside": "sk_live\rabc\n",
+		"nul":       "sk_live\x00abc",
+		"two-lines": "sk_live_abc\nsecond\n",
 	} {
 		path := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
@@ -121,9 +126,24 @@ func TestResolveRefusesControlCharacters(t *testing.T) {
 		require.ErrorContains(t, err, "control character", name)
 		require.NotContains(t, err.Error(), "sk_live")
 	}
-	r := Resolver{LookupEnv: func(string) (string, bool) { return "key\r", true }}
+	r := Resolver{LookupEnv: func(string) (string, bool) { return "key\x00x", true }}
 	ref, err := ParseRef("env:KEY")
 	require.NoError(t, err)
 	_, err = r.Resolve(context.Background(), ref)
 	require.ErrorContains(t, err, "control character")
+}
+
+func TestResolveEnvRefusesSurroundingWhitespace(t *testing.T) {
+	t.Parallel()
+	for name, value := range map[string]string{
+		"leading":  " sk_live_abc",
+		"trailing": "sk_live_abc\n",
+		"cr":       "sk_live_abc\r",
+		"bom":      "\uFEFFsk_live_abc",
+	} {
+		r := Resolver{LookupEnv: func(string) (string, bool) { return value, true }}
+		_, err := r.Resolve(context.Background(), mustRef(t, "env:KEY"))
+		require.ErrorContains(t, err, "environment variable KEY contains leading or trailing whitespace", name)
+		require.NotContains(t, err.Error(), "sk_live", name)
+	}
 }

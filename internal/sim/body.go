@@ -18,6 +18,12 @@ import (
 // "notfound-alice", "notfound@example.com", "notfound.example.com".
 const NotFoundPrefix = "notfound"
 
+// ForbiddenPrefix marks queries the simulated plan does not cover: any
+// query starting with it (case-insensitive) is answered 403 with a valid
+// key, as vendors answer a plan-limited resource. A 403 about the resource
+// must not cost the gateway its key.
+const ForbiddenPrefix = "restricted"
+
 // validTypes are the values accepted in the type parameter; anything else is 400.
 var validTypes = []string{"auto", "email", "phone", "username", "domain", "ipv4", "ipv6", "url", "md5", "sha1", "sha256"}
 

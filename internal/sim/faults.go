@@ -2,10 +2,15 @@ package sim
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,7 +35,14 @@ type Faults struct {
 	OversizedRate  float64       `json:"oversized_rate"`  // body larger than OversizedBytes
 	OversizedBytes int64         `json:"oversized_bytes"` // default 8 MiB
 	ResetRate      float64       `json:"reset_rate"`      // connection reset mid-response
+	// Reflect makes every answer echo the request's Authorization header,
+	// as a debug endpoint or misconfigured proxy does: in a response
+	// header, and in the body spelled as one of ReflectModes.
+	Reflect string `json:"reflect,omitempty"`
 }
+
+// ReflectModes are the spellings Faults.Reflect can echo the key in.
+var ReflectModes = []string{"raw", "percent", "json", "base64", "base64url", "hex"}
 
 // faultsJSON is the wire form: latency is a Go duration string ("250ms")
 // because nanosecond integers are unreadable in curl sessions.
@@ -43,6 +55,7 @@ type faultsJSON struct {
 	OversizedRate  float64         `json:"oversized_rate"`
 	OversizedBytes int64           `json:"oversized_bytes"`
 	ResetRate      float64         `json:"reset_rate"`
+	Reflect        string          `json:"reflect,omitempty"`
 }
 
 // MarshalJSON writes latency as a duration string such as "250ms".
@@ -55,6 +68,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		ErrorRate: f.ErrorRate, Latency: lat, MalformedRate: f.MalformedRate,
 		NonObjectRate: f.NonObjectRate, WrongTypeRate: f.WrongTypeRate,
 		OversizedRate: f.OversizedRate, OversizedBytes: f.OversizedBytes, ResetRate: f.ResetRate,
+		Reflect: f.Reflect,
 	})
 }
 
@@ -83,6 +97,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		ErrorRate: w.ErrorRate, Latency: lat, MalformedRate: w.MalformedRate,
 		NonObjectRate: w.NonObjectRate, WrongTypeRate: w.WrongTypeRate,
 		OversizedRate: w.OversizedRate, OversizedBytes: w.OversizedBytes, ResetRate: w.ResetRate,
+		Reflect: w.Reflect,
 	}
 	return nil
 }
@@ -127,6 +142,9 @@ func (f Faults) Validate() error {
 	if f.OversizedBytes < 0 {
 		return errors.New("oversized_bytes must not be negative")
 	}
+	if f.Reflect != "" && !slices.Contains(ReflectModes, f.Reflect) {
+		return fmt.Errorf("reflect must be one of %s, got %q", strings.Join(ReflectModes, ", "), f.Reflect)
+	}
 	return nil
 }
 
@@ -151,6 +169,9 @@ func (f Faults) clamped() Faults {
 	f.OversizedRate = clamp(f.OversizedRate)
 	f.ResetRate = clamp(f.ResetRate)
 	f.Latency = max(f.Latency, 0)
+	if !slices.Contains(ReflectModes, f.Reflect) {
+		f.Reflect = ""
+	}
 	return f
 }
 
@@ -187,4 +208,35 @@ func (s *Simulator) roll() (fault, Faults) {
 		u -= c.rate
 	}
 	return faultNone, f
+}
+
+// reflectAuthorization echoes auth into h and into body (a JSON object)
+// as a "debug" member, spelled as mode.
+func reflectAuthorization(h http.Header, body []byte, auth, mode string) []byte {
+	h.Set("X-Debug-Authorization", auth)
+	var enc string
+	switch mode {
+	case "percent":
+		enc = url.QueryEscape("https://api.example/echo?authorization=" + auth)
+	case "json": // every character as a \u escape
+		var b strings.Builder
+		for _, r := range auth {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		enc = b.String()
+	case "base64":
+		enc = base64.StdEncoding.EncodeToString([]byte("Authorization: " + auth))
+	case "base64url":
+		enc = base64.RawURLEncoding.EncodeToString([]byte("Authorization: " + auth))
+	case "hex":
+		enc = hex.EncodeToString([]byte(auth))
+	default: // raw
+		raw, _ := json.Marshal(auth)
+		enc = strings.Trim(string(raw), `"`)
+	}
+	member := `"debug":{"authorization":"` + enc + `"}`
+	if len(bytes.TrimSpace(body)) <= 2 {
+		return []byte("{" + member + "}")
+	}
+	return append([]byte("{"+member+","), bytes.TrimSpace(body)[1:]...)
 }

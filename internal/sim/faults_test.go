@@ -50,6 +50,16 @@ func TestFaultKinds(t *testing.T) {
 		{"default oversized size", Faults{OversizedRate: 1}, func(t *testing.T, r reply, _ int64) {
 			require.Len(t, r.body, int(DefaultOversizedBytes))
 		}},
+		{"reflect", Faults{Reflect: "json"}, func(t *testing.T, r reply, _ int64) {
+			require.Equal(t, 200, r.status)
+			require.Equal(t, "Bearer "+testKey, r.header.Get("X-Debug-Authorization"))
+			var v struct {
+				Debug struct{ Authorization string } `json:"debug"`
+			}
+			require.NoError(t, json.Unmarshal(r.body, &v), string(r.body))
+			require.Equal(t, "Bearer "+testKey, v.Debug.Authorization, "the \\u escapes decode to the header")
+			require.NotContains(t, string(r.body), testKey, "spelled as escapes, not raw")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,6 +193,7 @@ func TestFaultsValidateAndClamp(t *testing.T) {
 		{"NaN rate", Faults{ErrorRate: math.NaN()}, "error_rate"},
 		{"negative latency", Faults{Latency: -time.Second}, "latency must not be negative"},
 		{"negative size", Faults{OversizedBytes: -1}, "oversized_bytes"},
+		{"unknown reflect mode", Faults{Reflect: "rot13"}, "reflect must be one of raw, percent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

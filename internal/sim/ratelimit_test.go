@@ -124,6 +124,8 @@ func TestPeakPerSecondCountsAcceptedOnly(t *testing.T) {
 	require.Equal(t, 200, r.status)
 	var wire Stats
 	require.NoError(t, json.Unmarshal(r.body, &wire))
+	require.Len(t, st.Arrivals, 7, "every request's arrival is recorded")
+	st.Arrivals = nil // in-process only: not on the wire
 	require.Equal(t, st, wire)
 }
 

@@ -17,7 +17,7 @@ const MaxQueryLen = 2048
 func (s *Simulator) handleResolve(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
 	query := params.Get("query")
-	done := s.stats.begin(query)
+	done := s.stats.begin(query, time.Now()) // the wall clock: arrivals are compared with the sender's
 	defer done()
 	if code := s.resolve(w, r, query, params.Get("type")); code != 0 {
 		s.stats.status(code)
@@ -86,7 +86,13 @@ func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, query, typ st
 	if strings.HasPrefix(strings.ToLower(query), NotFoundPrefix) {
 		return writeError(w, http.StatusNotFound, "not_found", "no results for this query")
 	}
+	if strings.HasPrefix(strings.ToLower(query), ForbiddenPrefix) {
+		return writeError(w, http.StatusForbidden, "plan_restricted", "your plan does not cover this resource")
+	}
 	body := resolveBody(query, typ)
+	if f.Reflect != "" {
+		body = reflectAuthorization(w.Header(), body, r.Header.Get("Authorization"), f.Reflect)
+	}
 	switch kind {
 	case faultMalformed:
 		return writeBody(w, http.StatusOK, "application/json", body[:len(body)/2])

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,7 +18,15 @@ type Stats struct {
 	PeakPerSecond   int            `json:"peak_per_second"`  // most requests accepted in any wall-clock second
 	InFlight        int            `json:"in_flight"`        // requests being handled now
 	Resets          int            `json:"resets"`           // connections reset by the reset fault
+	// Arrivals are the arrival times of the first MaxArrivals /v1/resolve
+	// requests since the last reset, in arrival order: what a test needs to
+	// check a sender's pacing from the receiving end.
+	Arrivals []time.Time `json:"-"`
 }
+
+// MaxArrivals bounds Stats.Arrivals, so a long-running simulator does not
+// grow without end.
+const MaxArrivals = 10000
 
 // stats is the guarded live form of Stats.
 type stats struct {
@@ -37,10 +46,13 @@ func (st *stats) reset() {
 
 // begin records an arriving request and returns the function that marks it
 // finished.
-func (st *stats) begin(query string) (done func()) {
+func (st *stats) begin(query string, now time.Time) (done func()) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.s.Requests++
+	if len(st.s.Arrivals) < MaxArrivals {
+		st.s.Arrivals = append(st.s.Arrivals, now)
+	}
 	if query != "" {
 		st.s.ByQuery[query]++
 	}
@@ -91,5 +103,6 @@ func (st *stats) snapshot() Stats {
 	out := st.s
 	out.ByQuery = maps.Clone(st.s.ByQuery)
 	out.ByStatus = maps.Clone(st.s.ByStatus)
+	out.Arrivals = slices.Clone(st.s.Arrivals)
 	return out
 }

@@ -32,11 +32,11 @@ const maxDrain = 64 << 10
 // req is not modified.
 func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Response, error) {
 	if err := checkTarget(req); err != nil {
-		return nil, redact(err, req)
+		return nil, redact(err, req, v)
 	}
 	if ctx.Err() != nil {
 		// Do not touch the network for a caller that has already gone.
-		return nil, redact(c.classify(ctx, phaseStart, ctx.Err()), req)
+		return nil, redact(c.classify(ctx, phaseStart, ctx.Err()), req, v)
 	}
 	// Our own timer, not context.WithTimeout: that one arms no timer when
 	// the parent reports an earlier deadline, and a coalesced call's parent
@@ -58,7 +58,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 
 	resp, err := c.http.Do(out)
 	if err != nil {
-		return nil, redact(c.classify(ctx, tr.current(), err), req)
+		return nil, redact(c.classify(ctx, tr.current(), err), req, v)
 	}
 	defer resp.Body.Close()
 	tr.set(phaseBody)
@@ -67,12 +67,12 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 		// transport half-closes the connection on cancel, and the upstream
 		// may answer that (an empty 200 from a handler that saw EOF) before
 		// the client notices its own timeout. It is a timeout.
-		return nil, redact(c.classify(ctx, phaseAwaitHeaders, context.Cause(ctx)), req)
+		return nil, redact(c.classify(ctx, phaseAwaitHeaders, context.Cause(ctx)), req, v)
 	}
 
 	body, uerr := c.judge(ctx, resp, v)
 	if uerr != nil {
-		return nil, redact(uerr, req)
+		return nil, redact(uerr, req, v)
 	}
 	res := &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 	res.ExhaustedFor, _ = retryafter.Exhausted(resp.Header, c.now())
@@ -94,6 +94,9 @@ func (c *Client) judge(ctx context.Context, resp *http.Response, v Validation) (
 		return nil, e
 	}
 	if e := checkJSONObject(body); e != nil {
+		return nil, e
+	}
+	if e := checkIJSON(body); e != nil {
 		return nil, e
 	}
 	if v.Schema != nil {
@@ -204,20 +207,29 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// redact is the last line of defence behind "errors never carry secrets":
-// if any query value, header value (or token of one, e.g. the key after
-// "Bearer ") or the query string itself appears in the error's text, the
-// text is replaced. The classifiers above already avoid such text; this
-// catches what a future standard-library message might add.
-func redact(e *Error, req *http.Request) *Error {
+// redact is the last line of defence behind "errors never carry secrets".
+// A Detail reaches clients, who know their own indicator, so it is withheld
+// only when it holds credential material: v.Secrets (the key, in the forms
+// it takes on the wire), a credential-bearing header's value or token, or
+// URL userinfo — and, when the caller named no secrets, any query value,
+// since one of them may be a key. A cause (Err) reaches logs only, where
+// indicators are kept out by default, so it is withheld when it holds any
+// request material at all. The classifiers above already avoid such text;
+// this catches what a future standard-library message might add.
+func redact(e *Error, req *http.Request, v Validation) *Error {
 	if req == nil || req.URL == nil {
 		return e
 	}
-	secrets := requestSecrets(req)
-	if containsAny(e.Detail, secrets) {
-		e.Detail = "[detail withheld: it contained request material]"
+	credentials := credentialMaterial(req, v.Secrets)
+	query := queryMaterial(req)
+	detailBars := credentials
+	if len(v.Secrets) == 0 {
+		detailBars = append(slices.Clone(credentials), query...)
 	}
-	if e.Err != nil && containsAny(e.Err.Error(), secrets) {
+	if containsAny(e.Detail, detailBars) {
+		e.Detail = "[detail withheld: it contained credential material]"
+	}
+	if e.Err != nil && containsAny(e.Err.Error(), append(credentials, query...)) {
 		e.Err = errors.New("[cause withheld: it contained request material]")
 	}
 	return e
@@ -233,20 +245,20 @@ var benignHeaders = map[string]bool{
 // minSecretLen skips short values ("1", "ip") that would match innocently.
 const minSecretLen = 6
 
-func requestSecrets(req *http.Request) []string {
+// credentialMaterial is what in req is, or may be, a credential: secrets
+// in their wire forms, URL userinfo and the values (and each token, e.g.
+// the key after "Bearer ") of every header that is not known benign.
+func credentialMaterial(req *http.Request, secrets []string) []string {
 	var out []string
 	add := func(s string) {
 		if len(s) >= minSecretLen {
 			out = append(out, s)
 		}
 	}
-	add(req.URL.RawQuery)
-	if q, err := url.ParseQuery(req.URL.RawQuery); err == nil {
-		for _, vs := range q {
-			for _, v := range vs {
-				add(v)
-			}
-		}
+	for _, s := range secrets {
+		add(s)
+		add(url.QueryEscape(s))
+		add(url.PathEscape(s))
 	}
 	if pw, ok := req.URL.User.Password(); ok {
 		add(pw)
@@ -259,6 +271,25 @@ func requestSecrets(req *http.Request) []string {
 			add(v)
 			for _, f := range strings.Fields(v) {
 				add(f)
+			}
+		}
+	}
+	return out
+}
+
+// queryMaterial is the query string and each of its values.
+func queryMaterial(req *http.Request) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= minSecretLen {
+			out = append(out, s)
+		}
+	}
+	add(req.URL.RawQuery)
+	if q, err := url.ParseQuery(req.URL.RawQuery); err == nil {
+		for _, vs := range q {
+			for _, v := range vs {
+				add(v)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -210,13 +211,40 @@ func TestRedactBackstop(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Accept", "application/json")
 
-	e := redact(&Error{Kind: KindConnect, Detail: "saw " + key, Err: errors.New("dial " + key)}, req)
+	e := redact(&Error{Kind: KindConnect, Detail: "saw " + key, Err: errors.New("dial " + key)}, req, Validation{})
 	require.NotContains(t, e.Error(), key)
 	require.Contains(t, e.Detail, "withheld")
 
-	kept := redact(&Error{Kind: KindContentType, Detail: "response has Content-Type text/html; want application/json"}, req)
+	kept := redact(&Error{Kind: KindContentType, Detail: "response has Content-Type text/html; want application/json"}, req, Validation{})
 	require.Equal(t, "response has Content-Type text/html; want application/json", kept.Detail,
 		"benign header values do not trigger redaction")
+}
+
+// TestRedactWithholdsOnlyCredentials: when the caller names the key, a
+// detail that quotes the indicator (which the client sent and knows) is
+// kept; one that quotes the key, in any wire form, is withheld. The cause,
+// which only logs see, is withheld for either.
+func TestRedactWithholdsOnlyCredentials(t *testing.T) {
+	t.Parallel()
+	const key = "sk_live 9f8e/7d6c"
+	req, err := http.NewRequest(http.MethodGet, "https://api.example.test/v1/check?"+
+		url.Values{"indicator": {"evil.example.com"}, "apikey": {key}}.Encode(), nil)
+	require.NoError(t, err)
+	v := Validation{Secrets: []string{key}}
+
+	e := redact(&Error{Kind: KindRejected, Detail: "no record for evil.example.com", Err: errors.New("GET ?indicator=evil.example.com")}, req, v)
+	require.Equal(t, "no record for evil.example.com", e.Detail, "an indicator is not a secret")
+	require.Contains(t, e.Err.Error(), "withheld", "causes go to logs: no request material at all")
+
+	for _, form := range []string{key, url.QueryEscape(key), url.PathEscape(key)} {
+		e := redact(&Error{Kind: KindRejected, Detail: "saw " + form}, req, v)
+		require.Contains(t, e.Detail, "withheld", form)
+		require.NotContains(t, e.Detail, form)
+	}
+	// Without named secrets the transport cannot tell the key parameter
+	// from the indicator: both are withheld.
+	e = redact(&Error{Kind: KindRejected, Detail: "no record for evil.example.com"}, req, Validation{})
+	require.Contains(t, e.Detail, "withheld")
 }
 
 // lyingDeadline reports a deadline it never enforces, like a coalesced

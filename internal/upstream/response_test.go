@@ -10,6 +10,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/buildinfo"
 )
 
 // jsonOfSize is a JSON object of exactly n bytes (n ≥ 8).
@@ -75,6 +77,10 @@ func TestResponseValidation(t *testing.T) {
 		{name: "trailing garbage", handler: reply(200, "application/json", `{} {}`),
 			wantKind: KindMalformed, wantDetail: "not valid JSON"},
 		{name: "empty body", handler: reply(200, "application/json", ``), wantKind: KindMalformed},
+		{name: "duplicate member names", handler: reply(200, "application/json", `{"score":1,"score":99}`),
+			wantKind: KindMalformed, wantDetail: "not I-JSON (RFC 7493): duplicate member name"},
+		{name: "lone surrogate", handler: reply(200, "application/json", `{"s":"\udfff"}`),
+			wantKind: KindMalformed, wantDetail: "lone surrogate"},
 		{name: "array", handler: reply(200, "application/json", ` [1,2]`),
 			wantKind: KindMalformed, wantDetail: "response body is a JSON array, not an object"},
 		{name: "string", handler: reply(200, "application/json", `"hi"`), wantKind: KindMalformed, wantDetail: "JSON string"},
@@ -205,7 +211,7 @@ func TestRequestHeaders(t *testing.T) {
 	require.NoError(t, err)
 	h := <-seen
 	require.Equal(t, "application/json", h.Get("Accept"))
-	require.Regexp(t, `^intelgate/\S+$`, h.Get("User-Agent"))
+	require.Equal(t, "intelgate/"+buildinfo.Version(), h.Get("User-Agent"), "the version `intelgate version` prints")
 	require.Empty(t, req.Header.Get("Accept"), "the caller's request is not modified")
 
 	req.Header.Set("User-Agent", "custom/1")

@@ -8,9 +8,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/intelgate/intelgate/internal/regfile"
 )
+
+// MaxCAFileSize bounds a tls.ca_file: a full public CA bundle is about
+// 200 KiB; anything far bigger is the wrong file.
+const MaxCAFileSize = 4 << 20
 
 // pinPrefix is the HPKP (RFC 7469) pin syntax, the one `openssl … | base64`
 // recipes and other tools already produce.
@@ -108,7 +113,8 @@ func checkMinVersion(v uint16) (uint16, error) {
 }
 
 // RootPool is the system trust store plus, when caFile is set, every
-// certificate in that PEM file. A file that cannot be read, holds a block
+// certificate in that PEM file, which must be a regular file (it is read
+// without blocking, at most MaxCAFileSize). A file that cannot be read, holds a block
 // that is not a certificate (a private key pasted by mistake, say) or holds
 // no certificate at all is an error: a silently empty addition would turn a
 // private-CA deployment into "unknown authority" failures at request time.
@@ -122,7 +128,7 @@ func RootPool(caFile string) (*x509.CertPool, error) {
 	if caFile == "" {
 		return pool, nil
 	}
-	data, err := os.ReadFile(caFile)
+	data, _, err := regfile.Read(caFile, MaxCAFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading CA file: %w", err)
 	}

@@ -10,11 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/intelgate/intelgate/internal/buildinfo"
 )
 
 // Kind classifies an upstream failure; the gateway maps it to an HTTP status.
@@ -33,6 +34,10 @@ const (
 	KindRateLimited Kind = "rate_limited" // upstream 429 → 429 with Retry-After
 	KindUpstream    Kind = "upstream"     // 5xx → 502
 	KindRejected    Kind = "rejected"     // other 4xx, redirects, plaintext → 502
+	// KindCredentialLeak: the answer holds one of the provider's own keys
+	// in some spelling (a reflecting upstream or proxy) → 502. Set by the
+	// caller that knows the keys (internal/pipeline), never cached.
+	KindCredentialLeak Kind = "credential_leak"
 )
 
 // Error is an upstream failure. Detail is safe to show a client: it never
@@ -92,6 +97,11 @@ type Options struct {
 type Validation struct {
 	NotFoundStatus []int              // default [404]
 	Schema         *jsonschema.Schema // optional
+	// Secrets are the credential values the request carries (the key).
+	// An error detail is withheld only if it holds one of them (or another
+	// credential-bearing header); without them, any query value counts,
+	// since the transport cannot tell a key parameter from an indicator.
+	Secrets []string
 }
 
 // Response is a validated successful response: Body is a JSON object.
@@ -194,13 +204,9 @@ func withDefaults(o Options) Options {
 	return o
 }
 
-// version is the main module's version as the Go toolchain recorded it.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+// version is the main module's version as the Go toolchain recorded it,
+// the same one `intelgate version` prints.
+func version() string { return buildinfo.Version() }
 
 // CloseIdleConnections releases pooled connections, e.g. on config reload.
 func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }

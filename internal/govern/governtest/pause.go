@@ -16,11 +16,14 @@ func pauseTests() []stateTest {
 		{"PauseInThePastReadsZero", testPausePast},
 		{"PauseKeysIndependent", testPauseKeys},
 		{"PauseSharedAcrossHandles", testPauseShared},
+		{"TryPauseOnlyWhenFree", testTryPause},
+		{"TryPauseOneWinnerAcrossReplicas", testTryPauseRace},
+		{"UnpauseEndsAPause", testUnpause},
 	}
 }
 
 func pauseClockTests() []stateTest {
-	return []stateTest{{"PauseExpires", testPauseExpires}}
+	return []stateTest{{"PauseExpires", testPauseExpires}, {"TryPauseAfterExpiry", testTryPauseAfterExpiry}}
 }
 
 // at returns the backend's now plus d, whole seconds, so every backend
@@ -95,4 +98,78 @@ func testPauseExpires(t *testing.T, h Harness) {
 	next := at(h, 5*time.Second)
 	require.NoError(t, s.PauseUntil(t.Context(), k, next))
 	requirePaused(t, s, k, next)
+}
+
+func testTryPause(t *testing.T, h Harness) {
+	s, k := h.New(t), key(t, "try")
+	hour, two := at(h, time.Hour), at(h, 2*time.Hour)
+	ok, err := s.TryPause(t.Context(), k, hour)
+	require.NoError(t, err)
+	require.True(t, ok, "a free key is taken")
+	requirePaused(t, s, k, hour)
+	ok, err = s.TryPause(t.Context(), k, two)
+	require.NoError(t, err)
+	require.False(t, ok, "a held key is not taken again")
+	requirePaused(t, s, k, hour)
+
+	past := key(t, "try-past")
+	ok, err = s.TryPause(t.Context(), past, at(h, -time.Minute))
+	require.NoError(t, err)
+	require.False(t, ok, "an end already past takes nothing")
+	requirePaused(t, s, past, time.Time{})
+}
+
+// testTryPauseRace: callers on two replicas race for one key; exactly one
+// wins. Results are collected and checked on the test goroutine.
+func testTryPauseRace(t *testing.T, h Harness) {
+	a, b := h.pair(t)
+	k, until := key(t, "try-race"), at(h, time.Hour)
+	const callers = 16
+	type result struct {
+		ok  bool
+		err error
+	}
+	results := make(chan result, callers)
+	for i := range callers {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		go func() {
+			ok, err := s.TryPause(t.Context(), k, until)
+			results <- result{ok, err}
+		}()
+	}
+	wins := 0
+	for range callers {
+		r := <-results
+		require.NoError(t, r.err)
+		if r.ok {
+			wins++
+		}
+	}
+	require.Equal(t, 1, wins)
+}
+
+func testUnpause(t *testing.T, h Harness) {
+	a, b := h.pair(t)
+	k := key(t, "unpause")
+	require.NoError(t, a.PauseUntil(t.Context(), k, at(h, time.Hour)))
+	require.NoError(t, b.Unpause(t.Context(), k))
+	requirePaused(t, a, k, time.Time{})
+	ok, err := a.TryPause(t.Context(), k, at(h, time.Minute))
+	require.NoError(t, err)
+	require.True(t, ok, "an unpaused key is free")
+	require.NoError(t, a.Unpause(t.Context(), key(t, "never-paused")), "unpausing a free key is no error")
+}
+
+func testTryPauseAfterExpiry(t *testing.T, h Harness) {
+	s, k := h.New(t), key(t, "try-expiry")
+	ok, err := s.TryPause(t.Context(), k, at(h, 10*time.Second))
+	require.NoError(t, err)
+	require.True(t, ok)
+	h.Advance(11 * time.Second)
+	ok, err = s.TryPause(t.Context(), k, at(h, 10*time.Second))
+	require.NoError(t, err)
+	require.True(t, ok, "an expired pause leaves the key free")
 }

@@ -125,6 +125,30 @@ func (s *State) PausedUntil(_ context.Context, key string) (time.Time, error) {
 	return until, nil
 }
 
+// TryPause pauses key until until if it is not paused now.
+func (s *State) TryPause(_ context.Context, key string, until time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.tick(now)
+	if cur, ok := s.pauses[key]; ok && cur.After(now) {
+		return false, nil
+	}
+	if !until.After(now) {
+		return false, nil
+	}
+	s.pauses[key] = until
+	return true, nil
+}
+
+// Unpause ends key's pause.
+func (s *State) Unpause(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pauses, key)
+	return nil
+}
+
 // Ping always succeeds: the state is in this process.
 func (s *State) Ping(context.Context) error { return nil }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -33,10 +34,18 @@ func testPrefix(t *testing.T) string {
 	return "intelgate-test:" + hex.EncodeToString(b[:]) + ":"
 }
 
+// testOpTimeout bounds each Redis call in the conformance suite. The
+// production default (250ms) is a fail-fast budget for a healthy Redis next
+// to the gateway; under -race on two busy cores, forty concurrent callers'
+// round trips can take longer than that without anything being wrong. The
+// suite tests behaviour, not latency: the timeout path has its own tests
+// (failure_test.go).
+const testOpTimeout = 10 * time.Second
+
 // open returns a State with its own client on the test Redis.
 func open(t *testing.T, prefix string) *redisstate.State {
 	t.Helper()
-	s, err := redisstate.Open(t.Context(), redisURL(t), redisstate.Options{Prefix: prefix})
+	s, err := redisstate.Open(t.Context(), redisURL(t), redisstate.Options{Prefix: prefix, OpTimeout: testOpTimeout})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s

@@ -41,3 +41,32 @@ func (s *State) PausedUntil(ctx context.Context, key string) (time.Time, error) 
 	}
 	return time.UnixMilli(ms), nil
 }
+
+// TryPause pauses key until until if no pause is in force: SET NX with
+// the value and expiry PauseUntil writes, so the two agree on what a pause
+// is. An end already past takes nothing.
+func (s *State) TryPause(ctx context.Context, key string, until time.Time) (bool, error) {
+	var ok bool
+	err := s.do(ctx, "try pause", func(ctx context.Context) error {
+		if !until.After(time.Now()) {
+			return nil
+		}
+		err := s.client.SetArgs(ctx, s.key("pause", key), strconv.FormatInt(until.UnixMilli(), 10),
+			redis.SetArgs{Mode: "NX", ExpireAt: until}).Err()
+		switch {
+		case err == nil:
+			ok = true
+		case errors.Is(err, redis.Nil): // held by someone else
+			err = nil
+		}
+		return err
+	})
+	return ok, err
+}
+
+// Unpause deletes key's pause.
+func (s *State) Unpause(ctx context.Context, key string) error {
+	return s.do(ctx, "unpause", func(ctx context.Context) error {
+		return s.client.Del(ctx, s.key("pause", key)).Err()
+	})
+}

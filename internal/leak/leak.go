@@ -1,0 +1,273 @@
+// Package leak finds credential material in upstream answers before they
+// reach a client or the cache.
+//
+// An upstream — or a debug endpoint, error page or misconfigured proxy in
+// front of it — may reflect the request it received, Authorization header
+// included, in its body. A gateway that returns a validated JSON object
+// byte for byte would then hand the provider's key to every client. The
+// Detector is built once from every secret a provider holds and checks a
+// body in one pass over its bytes (Aho-Corasick over every spelling a
+// reflecting server could produce), plus one pass over the decoded value of
+// each JSON string that uses escapes, since "\u0041" and "A" are the same
+// text to whoever reads the JSON.
+package leak
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/url"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
+
+	"github.com/intelgate/intelgate/internal/secret"
+)
+
+// minDerivedLen is the shortest derived spelling (a base64 middle, say)
+// worth matching: shorter ones would match innocent text. A secret's raw
+// form is always matched, whatever its length.
+const minDerivedLen = 8
+
+// Detector reports whether a body holds any of a fixed set of secrets, in
+// any of the encodings Forms lists. It is immutable and safe for concurrent
+// use; a changed key pool builds a new one.
+type Detector struct {
+	trie  *ahocorasick.Trie
+	empty bool
+}
+
+// New builds a Detector for secrets; zero values are skipped.
+func New(secrets ...secret.Value) *Detector {
+	var patterns []string
+	seen := map[string]bool{}
+	for _, s := range secrets {
+		if s.IsZero() {
+			continue
+		}
+		for _, f := range Forms(s.Reveal()) {
+			if !seen[f] {
+				seen[f] = true
+				patterns = append(patterns, f)
+			}
+		}
+	}
+	if len(patterns) == 0 {
+		return &Detector{empty: true}
+	}
+	return &Detector{trie: ahocorasick.NewTrieBuilder().AddStrings(patterns).Build()}
+}
+
+// Forms are the spellings of s that a server reflecting it could produce:
+// raw (which covers "Bearer s" and any text around it), percent-encoded
+// (query and path escaping, every byte escaped, upper- and lower-case hex),
+// base64 and base64url at each of the three byte alignments it can have
+// inside a longer encoded text (padded or not: only the characters that
+// depend on s alone are matched), and hex in both cases. JSON string
+// escapes are not listed: Contains decodes escaped strings instead.
+func Forms(s string) []string {
+	if s == "" {
+		return nil
+	}
+	forms := []string{s}
+	add := func(f string) {
+		if len(f) >= minDerivedLen && f != s {
+			forms = append(forms, f)
+		}
+	}
+	for _, esc := range []string{url.QueryEscape(s), url.PathEscape(s), percentAll(s)} {
+		add(esc)
+		add(lowerEscapes(esc))
+	}
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		for offset := range 3 {
+			add(base64Middle(enc, s, offset))
+		}
+	}
+	h := hex.EncodeToString([]byte(s))
+	add(h)
+	add(strings.ToUpper(h))
+	return forms
+}
+
+// percentAll escapes every byte, as some encoders do.
+func percentAll(s string) string {
+	const digits = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(3 * len(s))
+	for i := 0; i < len(s); i++ {
+		b.WriteByte('%')
+		b.WriteByte(digits[s[i]>>4])
+		b.WriteByte(digits[s[i]&0xf])
+	}
+	return b.String()
+}
+
+// lowerEscapes lower-cases the hex digits of every %XX escape, the other
+// spelling RFC 3986 allows.
+func lowerEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1] = lowerHex(b[i+1])
+			b[i+2] = lowerHex(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func lowerHex(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// base64Middle is the part of the encoding of s that is the same wherever
+// s sits in a longer text, when offset bytes of that text precede it within
+// a 3-byte group: the characters whose six bits all come from s.
+func base64Middle(enc *base64.Encoding, s string, offset int) string {
+	buf := make([]byte, offset+len(s))
+	copy(buf[offset:], s)
+	full := enc.EncodeToString(buf)
+	startBit, endBit := 8*offset, 8*(offset+len(s))
+	first := (startBit + 5) / 6 // first character wholly inside s
+	last := endBit / 6          // one past the last such character
+	if first >= last || last > len(full) {
+		return ""
+	}
+	return full[first:last]
+}
+
+// Contains reports whether body holds any secret in any of its Forms, raw
+// or inside a JSON string once that string's escapes are decoded. body need
+// not be JSON; when it is, it should already be known valid.
+func (d *Detector) Contains(body []byte) bool {
+	if d == nil || d.empty {
+		return false
+	}
+	if d.trie.MatchFirst(body) != nil {
+		return true
+	}
+	found := false
+	escapedStrings(body, func(decoded []byte) bool {
+		found = d.trie.MatchFirst(decoded) != nil
+		return !found
+	})
+	return found
+}
+
+// ContainsString is Contains for text such as an error message.
+func (d *Detector) ContainsString(s string) bool { return d.Contains([]byte(s)) }
+
+// escapedStrings calls fn with the decoded value of every JSON string in
+// body that contains a backslash escape (the others are matched as raw
+// bytes already), until fn returns false. Outside strings valid JSON has
+// no quote characters, so a scan for quotes that skips escaped characters
+// finds every string. The decoded value is only valid during the call.
+func escapedStrings(body []byte, fn func(decoded []byte) bool) {
+	var buf []byte
+	for i := 0; i < len(body); i++ {
+		if body[i] != '"' {
+			continue
+		}
+		start, escaped := i+1, false
+		for i++; i < len(body) && body[i] != '"'; i++ {
+			if body[i] == '\\' {
+				escaped = true
+				i++
+			}
+		}
+		if i >= len(body) {
+			return // unterminated: not JSON, and its raw bytes were scanned
+		}
+		if !escaped {
+			continue
+		}
+		buf = unescape(buf[:0], body[start:i])
+		if !fn(buf) {
+			return
+		}
+	}
+}
+
+// unescape appends the value of the JSON string content s (between its
+// quotes) to dst. Malformed escapes are kept as written and a lone
+// surrogate becomes U+FFFD, as encoding/json decodes them: the point is
+// what a client's decoder would read.
+func unescape(dst, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(s[i+1:])
+			if !ok {
+				dst = append(dst, '\\', 'u')
+				continue
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if r2, ok := lowSurrogate(s[i+1:]); ok {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 6
+					}
+				}
+				if utf16.IsSurrogate(r) {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, s[i])
+		}
+	}
+	return dst
+}
+
+// lowSurrogate reads a "\uXXXX" at the start of s.
+func lowSurrogate(s []byte) (rune, bool) {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return 0, false
+	}
+	return hex4(s[2:])
+}
+
+func hex4(s []byte) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[:4] {
+		var v byte
+		switch {
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'f':
+			v = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(v)
+	}
+	return r, true
+}
