@@ -15,6 +15,12 @@ import (
 // The monitoring issue turns this into an alert rule.
 const keyAgeWarning = 90 * 24 * time.Hour
 
+// minKeyLen is the shortest upstream key start-up accepts without a
+// warning. Vendors issue keys of 32 characters and more; a shorter one is
+// usually a placeholder ("demo", "test"), and the reflection check would
+// find it in answers that merely contain the same word.
+const minKeyLen = 16
+
 // resolveKeys turns each provider's configured keys into the governor's key
 // pool, records each key's fingerprint (logging a rotation when it changed
 // since the last start) and warns about old keys.
@@ -35,6 +41,10 @@ func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secret
 			if changed {
 				log.Info("upstream key changed since last start (rotation)", "provider", name, "key_id", k.ID,
 					"fingerprint", v.Fingerprint())
+			}
+			if n := len(v.Reveal()); n < minKeyLen {
+				log.Warn("upstream key is short: the reflection check matches it as written, so innocent answers containing the same text are refused",
+					"provider", name, "key_id", k.ID, "length", n, "recommended_min", minKeyLen)
 			}
 			if !k.RotatedAt.IsZero() && now.Sub(k.RotatedAt.Time) > keyAgeWarning {
 				log.Warn("upstream key is old; rotate it", "provider", name, "key_id", k.ID,

@@ -430,7 +430,8 @@ func (g *Governor) Revoked(ctx context.Context, provider, keyID string) (bool, e
 // ClaimCheck reserves the right to check keyID's validity upstream for the
 // next every, across every replica: true for exactly one caller per
 // interval, so a flood of refusals costs at most one check per key per
-// interval. ReleaseClaim gives an unused claim back.
+// interval. A claim is never given back early: a caller that leaves must
+// not let the next one check again at once.
 func (g *Governor) ClaimCheck(ctx context.Context, provider, keyID string, every time.Duration) (bool, error) {
 	p, err := g.policy(provider, keyID)
 	if err != nil {
@@ -443,14 +444,52 @@ func (g *Governor) ClaimCheck(ctx context.Context, provider, keyID string, every
 	return ok, nil
 }
 
-// ReleaseClaim ends a claim whose check did not run to an answer (the
-// caller left), so the next refusal may check at once.
-func (g *Governor) ReleaseClaim(ctx context.Context, provider, keyID string) error {
+// AcquireKey is Acquire for one named key: a unit of its rate and quota
+// for a call the gateway makes on its own behalf (an auth check), so that
+// what the vendor counts, the governor counts too. It waits for rate within
+// the policy's MaxWait and ctx, and honours the key's pause (not its
+// revocation: re-checking a revoked key is the point).
+func (g *Governor) AcquireKey(ctx context.Context, provider, keyID string) (*Lease, error) {
 	p, err := g.policy(provider, keyID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return g.state.Unpause(ctx, "c"+p.revokedKey(keyID)[1:])
+	var k Key
+	for _, c := range p.Keys {
+		if c.ID == keyID {
+			k = c
+		}
+	}
+	now := g.clock.Now()
+	until, err := g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID))
+	if err != nil {
+		l, _, _, _, err := g.unavailable(p, k, err)
+		return l, err
+	}
+	if until.After(now) {
+		return nil, &LimitedError{Scope: "provider", Name: provider, Reason: "paused", RetryAfter: until.Sub(now)}
+	}
+	budget := p.MaxWait
+	if d, ok := ctx.Deadline(); ok && d.Sub(now) < budget {
+		budget = d.Sub(now)
+	}
+	l, delay, reason, err := g.take(ctx, p, k, now, max(budget, 0))
+	if err != nil {
+		l, _, _, _, err := g.unavailable(p, k, err)
+		return l, err
+	}
+	if l == nil {
+		return nil, &LimitedError{Scope: "provider", Name: provider, Reason: reason, RetryAfter: delay}
+	}
+	if delay > 0 {
+		select {
+		case <-ctx.Done():
+			g.Refund(context.WithoutCancel(ctx), l)
+			return nil, ctx.Err()
+		case <-g.clock.After(delay):
+		}
+	}
+	return l, nil
 }
 
 // Keys lists provider's keys in configured order.

@@ -13,9 +13,9 @@
 package leak
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"net/url"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -59,13 +59,14 @@ func New(secrets ...secret.Value) *Detector {
 	return &Detector{trie: ahocorasick.NewTrieBuilder().AddStrings(patterns).Build()}
 }
 
-// Forms are the spellings of s that a server reflecting it could produce:
-// raw (which covers "Bearer s" and any text around it), percent-encoded
-// (query and path escaping, every byte escaped, upper- and lower-case hex),
-// base64 and base64url at each of the three byte alignments it can have
-// inside a longer encoded text (padded or not: only the characters that
-// depend on s alone are matched), and hex in both cases. JSON string
-// escapes are not listed: Contains decodes escaped strings instead.
+// Forms are the spellings of s matched directly: raw (which covers
+// "Bearer s" and any text around it), base64 and base64url at each of the
+// three byte alignments it can have inside a longer encoded text (padded
+// or not: only the characters that depend on s alone are matched), and
+// hex in both cases. Percent-encoding and JSON string escapes are not
+// listed: encoders disagree on what they escape (Go, Python's quote and a
+// URL nested in a query parameter each differ), so Contains decodes them
+// instead and matches these forms in the result.
 func Forms(s string) []string {
 	if s == "" {
 		return nil
@@ -76,10 +77,6 @@ func Forms(s string) []string {
 			forms = append(forms, f)
 		}
 	}
-	for _, esc := range []string{url.QueryEscape(s), url.PathEscape(s), percentAll(s)} {
-		add(esc)
-		add(lowerEscapes(esc))
-	}
 	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
 		for offset := range 3 {
 			add(base64Middle(enc, s, offset))
@@ -89,40 +86,6 @@ func Forms(s string) []string {
 	add(h)
 	add(strings.ToUpper(h))
 	return forms
-}
-
-// percentAll escapes every byte, as some encoders do.
-func percentAll(s string) string {
-	const digits = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(3 * len(s))
-	for i := 0; i < len(s); i++ {
-		b.WriteByte('%')
-		b.WriteByte(digits[s[i]>>4])
-		b.WriteByte(digits[s[i]&0xf])
-	}
-	return b.String()
-}
-
-// lowerEscapes lower-cases the hex digits of every %XX escape, the other
-// spelling RFC 3986 allows.
-func lowerEscapes(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' {
-			b[i+1] = lowerHex(b[i+1])
-			b[i+2] = lowerHex(b[i+2])
-			i += 2
-		}
-	}
-	return string(b)
-}
-
-func lowerHex(c byte) byte {
-	if 'A' <= c && c <= 'F' {
-		return c + ('a' - 'A')
-	}
-	return c
 }
 
 // base64Middle is the part of the encoding of s that is the same wherever
@@ -141,22 +104,77 @@ func base64Middle(enc *base64.Encoding, s string, offset int) string {
 	return full[first:last]
 }
 
-// Contains reports whether body holds any secret in any of its Forms, raw
-// or inside a JSON string once that string's escapes are decoded. body need
-// not be JSON; when it is, it should already be known valid.
+// Contains reports whether body holds any secret in any of its Forms: in
+// the raw bytes, inside a JSON string once that string's escapes are
+// decoded, or in either once percent-escapes are decoded (twice, for a URL
+// nested in a query parameter). body need not be JSON; when it is, it
+// should already be known valid.
 func (d *Detector) Contains(body []byte) bool {
 	if d == nil || d.empty {
 		return false
 	}
-	if d.trie.MatchFirst(body) != nil {
+	if d.matchDecoded(body) {
 		return true
 	}
 	found := false
 	escapedStrings(body, func(decoded []byte) bool {
-		found = d.trie.MatchFirst(decoded) != nil
+		found = d.matchDecoded(decoded)
 		return !found
 	})
 	return found
+}
+
+// matchDecoded matches b, then b percent-decoded once and twice (a URL
+// nested in a query parameter). A form body or query string also spells a
+// space '+', decoded at the level it was written at, so at each level a
+// text holding '+' is decoded both ways: at most seven matches, and only
+// for text that holds '%'.
+func (d *Detector) matchDecoded(b []byte) bool { return d.matchLevels(b, 2) }
+
+func (d *Detector) matchLevels(b []byte, levels int) bool {
+	if d.trie.MatchFirst(b) != nil {
+		return true
+	}
+	if levels == 0 || bytes.IndexByte(b, '%') < 0 {
+		return false
+	}
+	if d.matchLevels(percentDecode(b), levels-1) {
+		return true
+	}
+	return bytes.IndexByte(b, '+') >= 0 &&
+		d.matchLevels(percentDecode(bytes.ReplaceAll(b, []byte("+"), []byte(" "))), levels-1)
+}
+
+// percentDecode decodes every %XX (either hex case) and leaves anything
+// else, a malformed escape included, as it is: what a lenient server
+// would read.
+func percentDecode(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '%' && i+2 < len(b) {
+			if hi, ok := unhex(b[i+1]); ok {
+				if lo, ok := unhex(b[i+2]); ok {
+					out = append(out, hi<<4|lo)
+					i += 2
+					continue
+				}
+			}
+		}
+		out = append(out, b[i])
+	}
+	return out
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // ContainsString is Contains for text such as an error message.

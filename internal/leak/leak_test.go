@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -31,8 +32,12 @@ func reflections(text string) map[string]string {
 		"raw":                  text,
 		"query-escaped":        url.QueryEscape(text),
 		"path-escaped":         url.PathEscape(text),
-		"lowercase-percent":    strings.ToLower(url.QueryEscape(text)),
-		"every-byte-percent":   percentAll(text),
+		"lowercase-percent":    lowerEscapes(url.QueryEscape(text)),
+		"every-byte-percent":   percentAll(text, "%02X"),
+		"every-byte-lowercase": percentAll(text, "%02x"),
+		"mixed-case-percent":   mixedCase(percentAll(text, "%02X")),
+		"python-quote":         pythonQuote(text),
+		"nested-url":           url.QueryEscape("https://app.example/cb?next=" + url.QueryEscape("https://api.example/?k="+text)),
 		"json-unicode-escapes": jsonEscaped(text),
 		"json-marshal":         strings.Trim(string(marshalled), `"`),
 		"base64-std":           base64.StdEncoding.EncodeToString([]byte(text)),
@@ -44,11 +49,59 @@ func reflections(text string) map[string]string {
 	}
 }
 
+// percentAll escapes every byte with format ("%02X" or "%02x").
+func percentAll(s, format string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteString("%" + fmt.Sprintf(format, s[i]))
+	}
+	return b.String()
+}
+
+// lowerEscapes lower-cases the hex digits of every %XX escape.
+func lowerEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = byte(unicode.ToLower(rune(b[i+1]))), byte(unicode.ToLower(rune(b[i+2])))
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+// mixedCase lower-cases every other hex digit of the escapes.
+func mixedCase(s string) string {
+	out := []byte(s)
+	for i := range out {
+		if i%2 == 0 && out[i] >= 'A' && out[i] <= 'F' {
+			out[i] += 'a' - 'A'
+		}
+	}
+	return string(out)
+}
+
+// pythonQuote is urllib.parse.quote's default: it keeps '/' and escapes
+// '+', '=' and the rest Go's escapers treat differently.
+func pythonQuote(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.-~/", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
 func TestDetectorFindsEveryReflection(t *testing.T) {
 	t.Parallel()
 	keys := []string{
-		"se_live_4f9a8b7c6d5e4f3a2b1c", // plain
-		"k+y/with=sp ce&amp;%25ü~<>",   // every escaping rule has work to do
+		"se_live_4f9a8b7c6d5e4f3a2b1c",           // plain
+		"k+y/with=sp ce&amp;%25ü~<>",             // every escaping rule has work to do
+		"Zm9v+YmFy/c2VjcmV0a2V5MTIzNDU2Nzg5MA==", // base64-style: +, / and = escape differently per encoder
 	}
 	for _, key := range keys {
 		d := New(secret.NewValue("unrelated-other-key-000"), secret.NewValue(key))

@@ -33,7 +33,7 @@ type Governor interface {
 	Revoke(ctx context.Context, provider, keyID string) error
 	Revoked(ctx context.Context, provider, keyID string) (bool, error)
 	ClaimCheck(ctx context.Context, provider, keyID string, every time.Duration) (bool, error)
-	ReleaseClaim(ctx context.Context, provider, keyID string) error
+	AcquireKey(ctx context.Context, provider, keyID string) (*govern.Lease, error)
 	Restore(ctx context.Context, provider, keyID string) error
 	Keys(provider string) []govern.Key
 }
@@ -213,7 +213,7 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (
 	}
 	res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
 	if err == nil && p.o.Leaks.Contains(res.Data) {
-		err = p.leaked(lease)
+		err = p.leaked(lease, req.Client)
 	}
 	outcome = resilience.OutcomeOf(err)
 	var ue *upstream.Error
@@ -232,10 +232,10 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (
 
 // leaked records an answer that reflected a key: a security event, since
 // something between the gateway and the vendor echoes what it is sent.
-func (p *Pipeline) leaked(l *govern.Lease) error {
+func (p *Pipeline) leaked(l *govern.Lease, client string) error {
 	p.leaks.Add(1)
 	p.o.Log.Error("security event: upstream answer contained credential material; discarded, not cached",
-		"event", "upstream_credential_reflected", "provider", l.Provider, "key_id", l.KeyID)
+		"event", "upstream_credential_reflected", "provider", l.Provider, "key_id", l.KeyID, "client", client)
 	return &upstream.Error{Kind: upstream.KindCredentialLeak, Status: 200,
 		Detail: "the upstream answer contained credential material; it was discarded"}
 }
@@ -305,7 +305,7 @@ func (p *Pipeline) suspect(ctx context.Context, l *govern.Lease, ue *upstream.Er
 	if !claimed { // checked within the interval, here or on another replica
 		return p.revoked(ctx, l)
 	}
-	verdict, err := p.check(ctx, l.Key)
+	verdict, err := p.check(ctx, l.Provider, l.KeyID)
 	switch verdict {
 	case checkRefused:
 		log.Error("security event: auth check confirmed the upstream refuses the key; taking it out of rotation",
@@ -323,11 +323,6 @@ func (p *Pipeline) suspect(ctx context.Context, l *govern.Lease, ue *upstream.Er
 	default:
 		log.Warn("auth check was inconclusive; key stays in rotation", "event", "upstream_key_check_failed",
 			"error", err)
-		if ctx.Err() != nil { // the caller left mid-check: let the next refusal check
-			bctx, cancel := detached(ctx)
-			defer cancel()
-			_ = p.o.Governor.ReleaseClaim(bctx, l.Provider, l.KeyID)
-		}
 	}
 	return false
 }
@@ -349,14 +344,30 @@ const (
 	checkRefused                          // refused with one of CheckRevokeOn
 )
 
-// check runs the auth check with key, bounded by the caller's deadline.
-func (p *Pipeline) check(ctx context.Context, key secret.Value) (checkVerdict, error) {
-	err := p.o.Check.CheckAuth(ctx, key)
-	if err == nil {
-		return checkPassed, nil
+// checkTimeout bounds an auth check beyond the transport's own timeout.
+const checkTimeout = time.Minute
+
+// check runs the auth check with the key keyID. It runs on a context of
+// its own: the caller whose lookup was refused may leave, and a check cut
+// short would leave a dead key unconfirmed for the whole claim interval.
+// It takes a unit of the key's rate and quota like any call, since the
+// vendor counts it; a key without capacity (or paused) is not checked now.
+func (p *Pipeline) check(ctx context.Context, provider, keyID string) (checkVerdict, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+	defer cancel()
+	lease, err := p.o.Governor.AcquireKey(ctx, provider, keyID)
+	if err != nil {
+		return checkInconclusive, err
 	}
+	err = p.o.Check.CheckAuth(ctx, lease.Key)
 	var ue *upstream.Error
-	if errors.As(err, &ue) && ue.Kind == upstream.KindAuth && slices.Contains(p.o.CheckRevokeOn, ue.Status) {
+	isUpstream := errors.As(err, &ue)
+	switch {
+	case err == nil:
+		return checkPassed, nil
+	case isUpstream && ue.NotSent:
+		p.refund(ctx, lease)
+	case isUpstream && ue.Kind == upstream.KindAuth && slices.Contains(p.o.CheckRevokeOn, ue.Status):
 		return checkRefused, err
 	}
 	return checkInconclusive, err

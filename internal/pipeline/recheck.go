@@ -70,7 +70,7 @@ func (p *Pipeline) recheckOnce(ctx context.Context, state map[string]*recheck) {
 			st.advance(now)
 			continue
 		}
-		verdict, err := p.check(ctx, k.Value)
+		verdict, err := p.check(ctx, name, k.ID)
 		switch verdict {
 		case checkPassed:
 			if err := p.o.Governor.Restore(ctx, name, k.ID); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,4 +213,48 @@ func TestReflectedKeyIsRefused(t *testing.T) {
 	require.Contains(t, f.log.String(), `"event":"upstream_credential_reflected"`)
 	require.Contains(t, f.log.String(), `"key_id":"ka"`)
 	require.NotContains(t, f.log.String(), "secret-a")
+}
+
+// gatedCheck blocks every check until gate is closed, whatever its
+// context says, then refuses the key.
+type gatedCheck struct {
+	calls atomic.Int32
+	gate  chan struct{}
+}
+
+func (c *gatedCheck) CheckAuth(ctx context.Context, _ secret.Value) error {
+	c.calls.Add(1)
+	select {
+	case <-c.gate:
+		return upErr(upstream.KindAuth, http.StatusUnauthorized, 0)
+	case <-ctx.Done():
+		return &upstream.Error{Kind: upstream.KindConnect, Err: ctx.Err(), Detail: "canceled"}
+	}
+}
+
+// A caller that hangs up while the auth check runs does not cut the check
+// short: the check reaches its answer, a dead key is revoked, and the
+// claim is not handed to the next caller early.
+func TestDepartingCallerDoesNotCancelTheCheck(t *testing.T) {
+	t.Parallel()
+	check := &gatedCheck{gate: make(chan struct{})}
+	f := newFixture(t, fixtureOptions{keys: 2, answers: []error{upErr(upstream.KindAuth, 401, 0)}})
+	f.p.o.Check = check
+
+	ctx, cancel := context.WithCancel(context.Background())
+	left := make(chan error, 1)
+	go func() {
+		_, _, err := f.p.Lookup(ctx, "prod", clientReq("mallory"))
+		left <- err
+	}()
+	require.Eventually(t, func() bool { return check.calls.Load() == 1 }, 10*time.Second, time.Millisecond)
+	cancel()
+	require.ErrorIs(t, <-left, context.Canceled, "the caller has gone")
+
+	close(check.gate)
+	require.Eventually(t, func() bool { // no require in here: Eventually polls on its own goroutine
+		r, err := f.gov.Revoked(context.Background(), "se", "ka")
+		return err == nil && r
+	}, 10*time.Second, time.Millisecond, "the check ran to its answer after the caller left")
+	require.Equal(t, int32(1), check.calls.Load())
 }

@@ -77,6 +77,14 @@ func TestAuthCheckOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, p.(*SocialEye).CheckAuth(context.Background(), secret.NewValue(testKey)))
 
+	// A fixed endpoint's 404 is a wrong path, not an accepted key.
+	doer = &fakeDoer{err: &upstream.Error{Kind: upstream.KindNotFound, Status: 404}}
+	p, err = NewWithDoer("vt", httpCheckConfig(config.Auth{In: AuthBearer}, &config.AuthCheck{Path: "/v1/acount-typo"}), doer)
+	require.NoError(t, err)
+	err = p.(*HTTP).CheckAuth(context.Background(), secret.NewValue(testKey))
+	require.ErrorAs(t, err, &ue)
+	require.Equal(t, upstream.KindRejected, ue.Kind, "inconclusive: neither accepted nor refused")
+
 	// Without auth_check there is nothing to ask.
 	p, err = NewWithDoer("vt", httpCheckConfig(config.Auth{In: AuthBearer}, nil), &fakeDoer{})
 	require.NoError(t, err)

@@ -152,6 +152,9 @@ func (w *ijsonWalker) str(name bool) ([]byte, string) {
 		if !utf8.Valid(raw) {
 			return nil, "invalid UTF-8 in a string"
 		}
+		if hasNoncharacter(raw) {
+			return nil, "a Unicode noncharacter in a string"
+		}
 		return raw, ""
 	}
 	var out []byte
@@ -212,7 +215,30 @@ func (w *ijsonWalker) str(name bool) ([]byte, string) {
 	if !utf8.Valid(out) {
 		return nil, "invalid UTF-8 in a string"
 	}
+	if hasNoncharacter(out) {
+		return nil, "a Unicode noncharacter in a string"
+	}
 	return out, ""
+}
+
+// hasNoncharacter reports whether valid UTF-8 b holds a noncharacter
+// (U+FDD0–U+FDEF, or U+xFFFE/U+xFFFF in any plane), which I-JSON forbids
+// with the surrogates. Every one of them is encoded with a lead byte of
+// 0xEF or 0xF0–0xF4, so text without those bytes is passed at once.
+func hasNoncharacter(b []byte) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < 0xEF {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r >= 0xFDD0 && r <= 0xFDEF || r&0xFFFE == 0xFFFE {
+			return true
+		}
+		i += n
+	}
+	return false
 }
 
 func hex4(b []byte) rune {

@@ -43,16 +43,21 @@ func (s *State) PausedUntil(ctx context.Context, key string) (time.Time, error) 
 }
 
 // TryPause pauses key until until if no pause is in force: SET NX with
-// the value and expiry PauseUntil writes, so the two agree on what a pause
-// is. An end already past takes nothing.
+// the value PauseUntil writes and a relative expiry (PX), not an absolute
+// one: PXAT needs Redis 6.2, and an absolute instant on a replica whose
+// clock is behind Redis's would be in Redis's past — the SET would succeed
+// and the key vanish at once, so every caller would "win". A relative TTL
+// holds for its length whatever the clocks say. An end already past takes
+// nothing.
 func (s *State) TryPause(ctx context.Context, key string, until time.Time) (bool, error) {
 	var ok bool
 	err := s.do(ctx, "try pause", func(ctx context.Context) error {
-		if !until.After(time.Now()) {
+		ttl := time.Until(until).Truncate(time.Millisecond)
+		if ttl <= 0 {
 			return nil
 		}
 		err := s.client.SetArgs(ctx, s.key("pause", key), strconv.FormatInt(until.UnixMilli(), 10),
-			redis.SetArgs{Mode: "NX", ExpireAt: until}).Err()
+			redis.SetArgs{Mode: "NX", TTL: ttl}).Err()
 		switch {
 		case err == nil:
 			ok = true
