@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -32,10 +34,13 @@ on the embedded default (SQLite in DIR), creates a demo client token, prints a
 ready-to-paste curl and Python example, and writes DIR/demo.env. Loopback only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Logged even with --quiet: a SIGHUP that seems to do nothing
-			// needs saying why.
-			defer ignoreHangups(slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil)))()
-			d, err := startDemo(cmd.Context(), dir, addr, demoLogger(cmd.ErrOrStderr(), quiet))
+			// The demo runs in a terminal: a hang-up (the terminal closed)
+			// stops it as Ctrl-C does, gracefully, rather than leaving a
+			// gateway holding the port and the demo directory's lock.
+			// serve, a daemon, treats SIGHUP as a reload request instead.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
+			defer stop()
+			d, err := startDemo(ctx, dir, addr, demoLogger(cmd.ErrOrStderr(), quiet))
 			if err != nil {
 				return err
 			}

@@ -156,3 +156,42 @@ clients:
 	log.wait(t, "shutting down", deadline)
 	require.NotContains(t, log.String(), "sk_live_signal_test_key")
 }
+
+// TestDemoStopsOnSIGHUP: the demo runs in a terminal, so a hang-up stops
+// it gracefully (exit 0, directory lock released) instead of leaving it
+// holding its port.
+func TestDemoStopsOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	deadline := time.Now().Add(60 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "demo", "--dir", dir, "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	log := &processLog{added: make(chan struct{}, 1), ended: make(chan struct{})}
+	go log.read(bufio.NewScanner(stderr))
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = cmd.Process.Kill()
+			<-log.ended
+			_ = cmd.Wait()
+		}
+	})
+	log.wait(t, "intelgate serving", deadline)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	<-log.ended
+	err = cmd.Wait()
+	exited = true
+	require.NoError(t, err, "a hang-up is a clean exit; log:\n%s", log)
+	log.wait(t, "shutting down", deadline)
+
+	// The lock is released: a second demo on the same directory starts.
+	unlock, err := lockDemoDir(dir)
+	require.NoError(t, err, "the demo released its directory lock")
+	unlock()
+}
