@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/intelgate/intelgate/internal/nginxtest"
 )
 
 // The overhead workload: every request a distinct query (so the gateway
@@ -33,7 +35,7 @@ type target struct {
 // The ratios gateway/direct and gateway/nginx are the numbers to compare
 // across machines; the absolute ones are this machine's.
 func BenchmarkOverhead(b *testing.B) {
-	if _, err := nginxBinary(); err != nil {
+	if _, err := nginxtest.Binary(); err != nil {
 		b.Skip(err.Error())
 	}
 	s := startStack(b, stackOptions{conns: ovClients})

@@ -5,19 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +20,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/nginxtest"
 	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/sim"
 )
@@ -185,56 +181,17 @@ http {
 // INTELGATE_TEST_REQUIRE_NGINX=1 (CI), where that is a failure.
 func startTLSNginx(t *testing.T, upstreamAddr string) *tlsNginx {
 	t.Helper()
-	bin, err := findNginx()
-	if err != nil {
-		if os.Getenv("INTELGATE_TEST_REQUIRE_NGINX") == "1" {
-			t.Fatalf("INTELGATE_TEST_REQUIRE_NGINX=1 but %v", err)
-		}
-		t.Skipf("%v; the path-escape test against a real proxy did not run", err)
-	}
 	cert, certPEM, pin, err := sim.GenerateCert([]string{"127.0.0.1"}, time.Hour)
 	require.NoError(t, err)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
 	require.NoError(t, err)
-
-	dir := t.TempDir()
-	// nginx workers drop to an unprivileged user when started as root;
-	// they must be able to reach the temp paths inside dir.
-	require.NoError(t, os.Chmod(dir, 0o755))
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "tmp"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
-	addr := freeAddr(t)
-	conf := filepath.Join(dir, "nginx.conf")
-	require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, tlsNginxConf, dir, addr, upstreamAddr), 0o644))
-
-	cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT) // only this nginx, by pid
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	if err := waitForListener(addr, exited, 20*time.Second); err != nil {
-		select {
-		case <-exited:
-			err = fmt.Errorf("%w (%v)", err, waitErr)
-		default:
-		}
-		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		t.Fatalf("nginx did not start: %v\n%s", err, log)
-	}
+	n := nginxtest.Start(t, map[string][]byte{
+		"cert.pem": certPEM,
+		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}, func(dir, addr string) string { return fmt.Sprintf(tlsNginxConf, dir, addr, upstreamAddr) })
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(certPEM))
-	return &tlsNginx{addr: addr, caFile: filepath.Join(dir, "cert.pem"), pin: pin, pool: pool}
+	return &tlsNginx{addr: n.Addr, caFile: filepath.Join(n.Dir, "cert.pem"), pin: pin, pool: pool}
 }
 
 // provider is a kind: http provider with the indicator in its path, going
@@ -270,50 +227,4 @@ func (n *tlsNginx) getRaw(t *testing.T, escapedPath string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
-}
-
-// findNginx looks on PATH and where Debian installs it (/usr/sbin is not on
-// every user's PATH).
-func findNginx() (string, error) {
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p, nil
-	}
-	const debian = "/usr/sbin/nginx"
-	if _, err := os.Stat(debian); err == nil {
-		return debian, nil
-	}
-	return "", errors.New("nginx is not installed (apt-get install -y nginx)")
-}
-
-// freeAddr reserves a free loopback port and releases it for nginx. Another
-// process could take it in between; nginx then fails to start, loudly.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
-// waitForListener polls until addr accepts connections, the process exits,
-// or the timeout passes.
-func waitForListener(addr string, exited <-chan struct{}, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var d net.Dialer
-		if c, err := d.DialContext(ctx, "tcp", addr); err == nil {
-			return c.Close()
-		}
-		select {
-		case <-exited:
-			return errors.New("nginx exited")
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", addr, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
