@@ -70,7 +70,7 @@ func (c *Client) attempt(ctx context.Context, target string) (*reply, verdict, e
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, verdict{retry: ctx.Err() == nil && transient(err)}, withoutQuery(err)
+		return nil, verdict{retry: ctx.Err() == nil && transient(err)}, withoutQuery(err, req.URL)
 	}
 	defer func() {
 		// Drain a little so the connection can be reused, then close.

@@ -208,13 +208,24 @@ func TestTransportErrorsOmitTheQuery(t *testing.T) {
 
 func TestWithoutQuery(t *testing.T) {
 	t.Parallel()
+	requested, err := url.Parse("https://gw.example:8443/v1/lookup?indicator=1.2.3.4#x")
+	require.NoError(t, err)
 	plain := errors.New("not a url.Error")
-	require.Equal(t, plain, withoutQuery(plain))
-	got := withoutQuery(&url.Error{Op: "Get", URL: "https://gw.example:8443/v1/lookup?indicator=1.2.3.4#x", Err: io.EOF})
+	require.Equal(t, plain, withoutQuery(plain, requested))
+	got := withoutQuery(&url.Error{Op: "Get", URL: requested.String(), Err: io.EOF}, requested)
 	require.EqualError(t, got, `Get "https://gw.example:8443/v1/lookup": EOF`)
 	require.ErrorIs(t, got, io.EOF)
-	got = withoutQuery(&url.Error{Op: "Get", URL: "http://[::1%zz/v1?indicator=1.2.3.4", Err: io.EOF})
+
+	// After a same-origin redirect net/http names the redirect's target,
+	// whose path may hold the indicator: the requested URL is reported.
+	got = withoutQuery(&url.Error{Op: "Get", URL: "https://gw.example:8443/echo/1.2.3.4", Err: io.EOF}, requested)
+	require.EqualError(t, got, `Get "https://gw.example:8443/v1/lookup": EOF`)
+
+	// An unparseable Location is quoted by net/http in the cause.
+	got = withoutQuery(&url.Error{Op: "Get", URL: requested.String(),
+		Err: errors.New(`failed to parse Location header "http://[::1%zz/?indicator=1.2.3.4": invalid URL escape`)}, requested)
 	require.NotContains(t, got.Error(), "1.2.3.4")
+	require.Contains(t, got.Error(), "unusable redirect")
 }
 
 // resetListener resets the first n connections after reading the request

@@ -38,13 +38,23 @@ func checkFiles(cfg *config.Config) config.ErrorList {
 	// Empty paths are a field error Load already reported.
 	if t := cfg.Server.TLS; t != nil && t.CertFile != "" && t.KeyFile != "" {
 		if _, err := gateway.LoadKeyPair(t.CertFile, t.KeyFile); err != nil {
-			var kp *gateway.KeyPairError
-			if errors.As(err, &kp) {
-				add(kp.Field, kp.Err)
-			} else {
-				add("server.tls.cert_file", err)
+			for _, e := range unjoin(err) {
+				var kp *gateway.KeyPairError
+				if errors.As(e, &kp) {
+					add(kp.Field, kp.Err)
+				} else {
+					add("server.tls.cert_file", e)
+				}
 			}
 		}
 	}
 	return list
+}
+
+// unjoin lists the errors errors.Join combined (err itself otherwise).
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

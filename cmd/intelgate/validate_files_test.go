@@ -108,3 +108,28 @@ clients:
 		" has mode 0644: readable by group/others; chmod 600\n", stderr)
 	require.Contains(t, stdout, ": OK: ")
 }
+
+// The listener's key file must not be readable or writable by every user,
+// and a broken certificate does not hide a broken key: both are reported.
+func TestConfigValidateChecksTheListenerKeyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "cert.fifo"), 0o600))
+	key := filepath.Join(dir, "server.key")
+	require.NoError(t, os.WriteFile(key, []byte("-----BEGIN PRIVATE KEY-----\n"), 0o600))
+	require.NoError(t, os.Chmod(key, 0o644))
+	p := filepath.Join(dir, "intelgate.yaml")
+	require.NoError(t, os.WriteFile(p, fmt.Appendf(nil, `server: {tls: {cert_file: cert.fifo, key_file: server.key}}
+providers:
+  socialeye:
+    kind: socialeye
+    keys: [{id: prod-1, secret: "env:INTELGATE_TEST_UNUSED"}]
+clients:
+  siem: {token_sha256: %s, providers: [socialeye]}
+`, validateHash), 0o600))
+	_, stderr, err := runConfigValidate(t, "--config", p, "--skip-secrets")
+	require.Equal(t, exitCodeError{code: 1}, err)
+	require.Contains(t, stderr, "server.tls.cert_file: reading the certificate: "+filepath.Join(dir, "cert.fifo")+" is a named pipe (FIFO)")
+	require.Contains(t, stderr, "server.tls.key_file: "+key+" has mode 0644: readable or writable by every user")
+	require.NotContains(t, stderr, "BEGIN PRIVATE KEY")
+}

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -158,6 +160,9 @@ func (t *authFailures) len() int {
 	return t.lru.Len()
 }
 
+// maxFailureLines bounds the per-source lines of one flush.
+const maxFailureLines = 100
+
 // authFailureLine is one aggregated log line, gathered under the lock and
 // written after it, so that logging never holds up authentication.
 type authFailureLine struct {
@@ -196,6 +201,22 @@ func (t *authFailures) flush() {
 	t.mu.Unlock()
 
 	interval := t.lim.LogInterval.String()
+	if len(lines) > maxFailureLines {
+		// Many sources at once (a /48 of IPv6 /64s, a botnet): the busiest
+		// get their own line, the rest one line together.
+		slices.SortFunc(lines, func(a, b authFailureLine) int {
+			return cmp.Compare(b.failures+b.refused, a.failures+a.refused)
+		})
+		var failures, refused int
+		for _, l := range lines[maxFailureLines:] {
+			failures += l.failures
+			refused += l.refused
+		}
+		t.log.Warn("security event: authentication failures from more sources than are logged one by one",
+			"event", "auth_failed", "source", "others", "sources", len(lines)-maxFailureLines,
+			"failures", failures, "refused", refused, "interval", interval)
+		lines = lines[:maxFailureLines]
+	}
 	for _, l := range lines {
 		attrs := []any{"event", "auth_failed", "source", l.source, "failures", l.failures,
 			"refused", l.refused, "blocked", l.blocked, "interval", interval}

@@ -322,3 +322,21 @@ func TestAuthFailuresEvictUnblockedFirst(t *testing.T) {
 	require.LessOrEqual(t, f.g.authFails.len(), 4)
 	requireBlocked(t, f.do(t, attacker, "igt_wrong", ""), "60")
 }
+
+// Failures from many sources at once are at most maxFailureLines lines
+// per source, the busiest, plus one line for the rest.
+func TestAuthFailuresLogLinesAreCapped(t *testing.T) {
+	t.Parallel()
+	f := newFloodHarness(t, AuthFailureLimits{Max: 3, Window: time.Minute, MaxSources: 1000, LogInterval: time.Minute})
+	for i := range 300 {
+		f.do(t, fmt.Sprintf("198.51.%d.%d:1", i/250, i%250+1), "igt_wrong", "")
+	}
+	for range 2 {
+		f.do(t, "192.0.2.77:1", "igt_wrong", "") // the busiest source
+	}
+	f.g.authFails.flush()
+	logs := f.log.String()
+	require.Equal(t, maxFailureLines+1, strings.Count(logs, `"event":"auth_failed"`))
+	require.Contains(t, logs, `"source":"192.0.2.77","failures":2`, "the busiest source has its own line")
+	require.Contains(t, logs, `"source":"others","sources":201,"failures":201`)
+}

@@ -41,12 +41,19 @@ type connLimiter struct {
 	mu       sync.Mutex
 	conns    map[net.Conn]*trackedConn
 	bySource map[netip.Prefix]int
-	// waiting holds the closable connections in the order they began to
-	// wait: StateNew ones from their accept (nothing sent yet, or a
-	// request header not yet complete), StateIdle ones from the end of
+	// waiting holds each source's closable connections in the order they
+	// began to wait: StateNew ones from their accept (nothing sent yet, or
+	// a request header not yet complete), StateIdle ones from the end of
 	// their last answer. Front is oldest. Active connections are not in it.
-	waiting list.List
-	idle    int // how many of waiting are StateIdle (for tests and logs)
+	waiting map[netip.Prefix]*list.List
+	// byWaiting indexes sources by how many connections they have waiting,
+	// and heaviest is the largest such count, so the source to take room
+	// from is found in constant time however many connections are open: the
+	// choice is made on every accept at the limit, under mu.
+	byWaiting map[int]map[netip.Prefix]struct{}
+	heaviest  int
+	nwaiting  int // connections waiting, all sources
+	idle      int // how many of them are StateIdle (for tests and logs)
 	// Refusals and closes since the last log line: a flood of
 	// connections must not become a flood of log lines.
 	refused, closed int
@@ -69,7 +76,8 @@ func newConnLimiter(max, perSource int, proxies auth.Proxies, log *slog.Logger) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &connLimiter{max: max, perSource: perSource, proxies: proxies, log: log, now: time.Now,
-		conns: make(map[net.Conn]*trackedConn), bySource: make(map[netip.Prefix]int)}
+		conns: make(map[net.Conn]*trackedConn), bySource: make(map[netip.Prefix]int),
+		waiting: make(map[netip.Prefix]*list.List), byWaiting: make(map[int]map[netip.Prefix]struct{})}
 }
 
 // peerSource is a connection's source key. exempt: trusted proxies (every
@@ -98,7 +106,7 @@ func (l *connLimiter) admit(c net.Conn) bool {
 		if !exempt && l.bySource[key] >= l.perSource {
 			// Only this source's own connections make room for it: one
 			// source must not push out everyone else's keep-alives.
-			v := l.oldestClosable(func(t *trackedConn) bool { return t.source == key && !t.exempt })
+			v := l.oldestOf(key)
 			if v == nil {
 				return false
 			}
@@ -114,7 +122,7 @@ func (l *connLimiter) admit(c net.Conn) bool {
 			l.forget(v)
 		}
 		t := &trackedConn{conn: c, source: key, exempt: exempt}
-		t.el = l.waiting.PushBack(t)
+		l.list(t, false)
 		l.conns[c] = t
 		if !exempt {
 			l.bySource[key]++
@@ -131,40 +139,63 @@ func (l *connLimiter) admit(c net.Conn) bool {
 	return ok
 }
 
-// oldestClosable is the longest-waiting connection that matches. A linear
-// scan: it runs only when a limit is reached, over at most max_connections
-// entries, and usually stops at the first.
-func (l *connLimiter) oldestClosable(match func(*trackedConn) bool) *trackedConn {
-	for el := l.waiting.Front(); el != nil; el = el.Next() {
-		if t := el.Value.(*trackedConn); match(t) {
-			return t
-		}
+// oldestOf is the longest-waiting connection of source, or nil.
+func (l *connLimiter) oldestOf(source netip.Prefix) *trackedConn {
+	q := l.waiting[source]
+	if q == nil || q.Len() == 0 {
+		return nil
 	}
-	return nil
+	return q.Front().Value.(*trackedConn)
 }
 
-// heaviestClosable is the longest-waiting connection of the source that
+// heaviestClosable is the longest-waiting connection of a source that
 // holds the most waiting connections. Making room at the total limit from
 // whoever holds most means a flood from a few sources closes its own
 // connections first, not a client that has just connected and is still in
 // its handshake; FIFO across everyone would let any source that keeps
-// opening connections close other people's. A scan of at most
-// max_connections entries, run only when the limit is reached.
+// opening connections close other people's.
 func (l *connLimiter) heaviestClosable() *trackedConn {
-	counts := make(map[netip.Prefix]int)
-	var heaviest netip.Prefix
-	most := 0
-	for el := l.waiting.Front(); el != nil; el = el.Next() {
-		t := el.Value.(*trackedConn)
-		counts[t.source]++
-		if counts[t.source] > most {
-			heaviest, most = t.source, counts[t.source]
+	for src := range l.byWaiting[l.heaviest] {
+		return l.oldestOf(src)
+	}
+	return nil
+}
+
+// list puts t at the back of its source's waiting queue; the caller holds mu.
+func (l *connLimiter) list(t *trackedConn, idle bool) {
+	q := l.waiting[t.source]
+	if q == nil {
+		q = list.New()
+		l.waiting[t.source] = q
+	}
+	t.el, t.idle = q.PushBack(t), idle
+	l.nwaiting++
+	if idle {
+		l.idle++
+	}
+	l.reindex(t.source, q.Len()-1, q.Len())
+}
+
+// reindex moves source from the byWaiting bucket of from to that of to.
+func (l *connLimiter) reindex(source netip.Prefix, from, to int) {
+	if b := l.byWaiting[from]; b != nil {
+		delete(b, source)
+		if len(b) == 0 {
+			delete(l.byWaiting, from)
 		}
 	}
-	if most == 0 {
-		return nil
+	if to > 0 {
+		if l.byWaiting[to] == nil {
+			l.byWaiting[to] = make(map[netip.Prefix]struct{})
+		}
+		l.byWaiting[to][source] = struct{}{}
 	}
-	return l.oldestClosable(func(t *trackedConn) bool { return t.source == heaviest })
+	if to > l.heaviest {
+		l.heaviest = to
+	}
+	for l.heaviest > 0 && len(l.byWaiting[l.heaviest]) == 0 {
+		l.heaviest--
+	}
 }
 
 // forget stops tracking t; the caller holds mu.
@@ -182,11 +213,17 @@ func (l *connLimiter) unlist(t *trackedConn) {
 	if t.el == nil {
 		return
 	}
-	l.waiting.Remove(t.el)
+	q := l.waiting[t.source]
+	q.Remove(t.el)
+	l.nwaiting--
 	if t.idle {
 		l.idle--
 	}
 	t.el, t.idle = nil, false
+	l.reindex(t.source, q.Len()+1, q.Len())
+	if q.Len() == 0 {
+		delete(l.waiting, t.source)
+	}
 }
 
 // connState is the http.Server ConnState hook. Events for a connection the
@@ -206,8 +243,7 @@ func (l *connLimiter) connState(c net.Conn, state http.ConnState) {
 		l.unlist(t)
 	case http.StateIdle:
 		l.unlist(t)
-		t.el, t.idle = l.waiting.PushBack(t), true
-		l.idle++
+		l.list(t, true)
 	case http.StateClosed, http.StateHijacked:
 		l.forget(t)
 	}
@@ -242,7 +278,7 @@ func (l *connLimiter) note(refused bool, closed int) {
 func (l *connLimiter) counts() (open, idle, waiting int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.conns), l.idle, l.waiting.Len()
+	return len(l.conns), l.idle, l.nwaiting
 }
 
 // limitListener admits accepted connections through a connLimiter. A

@@ -309,3 +309,34 @@ func TestConnLimitTakesRoomFromTheHeaviestSource(t *testing.T) {
 	require.NoError(t, err, "the client that connected first was not the one closed")
 	require.Equal(t, "ok", body)
 }
+
+// fakeConn is a net.Conn with a chosen peer address and nothing behind it.
+type fakeConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c *fakeConn) RemoteAddr() net.Addr { return c.remote }
+func (c *fakeConn) Close() error         { return nil }
+
+// BenchmarkConnLimitAdmitAtLimit is the cost of an accept when the limit
+// is reached and every connection comes from its own source: choosing the
+// connection to close must not grow with max_connections.
+func BenchmarkConnLimitAdmitAtLimit(b *testing.B) {
+	const max = 4096
+	l := newConnLimiter(max, 256, auth.NewProxies(nil), nil)
+	addr := func(i int) net.Addr {
+		return &net.TCPAddr{IP: net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)), Port: 4000}
+	}
+	for i := range max {
+		l.admit(&fakeConn{remote: addr(i)})
+	}
+	b.ReportAllocs()
+	i := max
+	for b.Loop() {
+		if !l.admit(&fakeConn{remote: addr(i)}) {
+			b.Fatal("refused while connections were waiting")
+		}
+		i++
+	}
+}

@@ -44,7 +44,13 @@ func (s *serverErrorLog) logger() *log.Logger { return log.New(s, "", 0) }
 func (s *serverErrorLog) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
 	kind := "server_error"
-	if strings.Contains(msg, "TLS handshake error") {
+	switch {
+	case strings.Contains(msg, "http: panic serving"):
+		// A bug of ours, with its stack: never throttled, never hidden
+		// behind a flood of handshake errors.
+		s.log.Error(msg, "event", "server_panic")
+		return len(p), nil
+	case strings.Contains(msg, "TLS handshake error"):
 		kind = "tls_handshake_failed"
 	}
 	now := s.now()

@@ -23,6 +23,9 @@ func TestServerErrorLogThrottlesHandshakeFloods(t *testing.T) {
 		l.Printf("http: TLS handshake error from 192.0.2.%d:4000: client sent an HTTP request to an HTTPS server", i%250)
 	}
 	l.Printf("http: Accept error: too many open files; retrying in 5ms")
+	l.Printf("http: panic serving 192.0.2.1:4000: boom")
+	l.Printf("http: panic serving 192.0.2.2:4000: boom")
+	require.Equal(t, 2, strings.Count(buf.String(), `"event":"server_panic"`), "panics are never throttled")
 	require.Equal(t, 1, strings.Count(buf.String(), "TLS handshake error"), buf.String())
 	require.Equal(t, 1, strings.Count(buf.String(), "Accept error"), "another kind has its own budget")
 
@@ -34,5 +37,5 @@ func TestServerErrorLogThrottlesHandshakeFloods(t *testing.T) {
 	el.flush()
 	require.Contains(t, buf.String(), `"msg":"suppressed similar server errors"`)
 	require.Contains(t, buf.String(), `"suppressed_since_last":1`)
-	require.Equal(t, 4, strings.Count(strings.TrimSpace(buf.String()), "\n")+1, "four lines in all:\n%s", buf.String())
+	require.Equal(t, 6, strings.Count(strings.TrimSpace(buf.String()), "\n")+1, "six lines in all:\n%s", buf.String())
 }

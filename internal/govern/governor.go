@@ -437,7 +437,7 @@ func (g *Governor) ClaimCheck(ctx context.Context, provider, keyID string, every
 	if err != nil {
 		return false, err
 	}
-	ok, err := g.state.TryPause(ctx, "c"+p.revokedKey(keyID)[1:], g.clock.Now().Add(every))
+	ok, err := g.state.TryPause(ctx, "c"+p.revokedKey(keyID)[1:], every)
 	if err != nil {
 		return false, fmt.Errorf("claiming the auth check of provider %q key %q: %w", provider, keyID, err)
 	}

@@ -85,11 +85,12 @@ type Pauser interface {
 	PauseUntil(ctx context.Context, key string, until time.Time) error
 	// PausedUntil returns the end of key's pause, or the zero time.
 	PausedUntil(ctx context.Context, key string) (time.Time, error)
-	// TryPause pauses key until until only if it is not paused now, and
-	// reports whether it did: atomically, so of several replicas racing
-	// for one key exactly one wins. It is how "at most once per interval
-	// across every replica" is made (an auth check per key per minute).
-	TryPause(ctx context.Context, key string, until time.Time) (bool, error)
+	// TryPause pauses key for d only if it is not paused now, and reports
+	// whether it did: atomically, so of several replicas racing for one
+	// key exactly one wins. It is how "at most once per interval across
+	// every replica" is made (an auth check per key per minute). A length,
+	// not an end: no replica's clock decides when it expires.
+	TryPause(ctx context.Context, key string, d time.Duration) (bool, error)
 	// Unpause ends key's pause now (a revoked key that passed its check).
 	Unpause(ctx context.Context, key string) error
 }

@@ -36,16 +36,21 @@ const minDerivedLen = 8
 type Detector struct {
 	trie  *ahocorasick.Trie
 	empty bool
+	// spaced: some secret holds a space, which a form body or query
+	// string spells '+'; only then is '+' also read as a space.
+	spaced bool
 }
 
 // New builds a Detector for secrets; zero values are skipped.
 func New(secrets ...secret.Value) *Detector {
 	var patterns []string
 	seen := map[string]bool{}
+	spaced := false
 	for _, s := range secrets {
 		if s.IsZero() {
 			continue
 		}
+		spaced = spaced || strings.Contains(s.Reveal(), " ")
 		for _, f := range Forms(s.Reveal()) {
 			if !seen[f] {
 				seen[f] = true
@@ -56,7 +61,7 @@ func New(secrets ...secret.Value) *Detector {
 	if len(patterns) == 0 {
 		return &Detector{empty: true}
 	}
-	return &Detector{trie: ahocorasick.NewTrieBuilder().AddStrings(patterns).Build()}
+	return &Detector{trie: ahocorasick.NewTrieBuilder().AddStrings(patterns).Build(), spaced: spaced}
 }
 
 // Forms are the spellings of s matched directly: raw (which covers
@@ -125,24 +130,29 @@ func (d *Detector) Contains(body []byte) bool {
 }
 
 // matchDecoded matches b, then b percent-decoded once and twice (a URL
-// nested in a query parameter). A form body or query string also spells a
-// space '+', decoded at the level it was written at, so at each level a
-// text holding '+' is decoded both ways: at most seven matches, and only
-// for text that holds '%'.
+// nested in a query parameter). When a secret holds a space, each level is
+// also read with '+' as a space (how a form body or query string spells
+// it, at the level it was written at). At most seven matches, and more
+// than one only for text that holds '%' or, with such a secret, '+'.
 func (d *Detector) matchDecoded(b []byte) bool { return d.matchLevels(b, 2) }
 
 func (d *Detector) matchLevels(b []byte, levels int) bool {
 	if d.trie.MatchFirst(b) != nil {
 		return true
 	}
+	if d.spaced && bytes.IndexByte(b, '+') >= 0 {
+		spaced := bytes.ReplaceAll(b, []byte("+"), []byte(" "))
+		if d.trie.MatchFirst(spaced) != nil {
+			return true
+		}
+		if levels > 0 && bytes.IndexByte(spaced, '%') >= 0 && d.matchLevels(percentDecode(spaced), levels-1) {
+			return true
+		}
+	}
 	if levels == 0 || bytes.IndexByte(b, '%') < 0 {
 		return false
 	}
-	if d.matchLevels(percentDecode(b), levels-1) {
-		return true
-	}
-	return bytes.IndexByte(b, '+') >= 0 &&
-		d.matchLevels(percentDecode(bytes.ReplaceAll(b, []byte("+"), []byte(" "))), levels-1)
+	return d.matchLevels(percentDecode(b), levels-1)
 }
 
 // percentDecode decodes every %XX (either hex case) and leaves anything

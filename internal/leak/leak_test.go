@@ -122,6 +122,23 @@ func TestDetectorFindsEveryReflection(t *testing.T) {
 	}
 }
 
+// A key with a space, reflected from a form body or query string where a
+// space is '+', once or inside a nested, percent-encoded URL.
+func TestDetectorReadsPlusAsSpaceForSpacedKeys(t *testing.T) {
+	t.Parallel()
+	const key = "SECRET KEY-0123456789abcdef"
+	d := New(secret.NewValue(key))
+	for _, body := range []string{
+		`{"q":"auth=SECRET+KEY-0123456789abcdef"}`,
+		`{"u":"x%3Fauth%3DSECRET%2BKEY-0123456789abcdef"}`,
+		`{"u":"` + url.QueryEscape("https://a.example/?next="+url.QueryEscape("https://b.example/?k="+key)) + `"}`,
+	} {
+		require.True(t, d.Contains([]byte(body)), body)
+	}
+	// Without a spaced key, '+' is only itself: a timestamp stays innocent.
+	require.False(t, New(secret.NewValue("SECRETKEY-0123456789abcdef")).Contains([]byte(`{"t":"2026-12-01T00:00:00+00:00"}`)))
+}
+
 func TestDetectorIgnoresInnocentBodies(t *testing.T) {
 	t.Parallel()
 	key := "se_live_4f9a8b7c6d5e4f3a2b1c"

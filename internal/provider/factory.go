@@ -86,9 +86,13 @@ func compileSchema(path string) (*jsonschema.Schema, error) {
 	if path == "" {
 		return nil, nil
 	}
+	loader, err := schemaLoader(path)
+	if err != nil {
+		return nil, fmt.Errorf("schema_file %q: %w", path, err)
+	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
-	c.UseLoader(schemaLoader)
+	c.UseLoader(loader)
 	schema, err := c.Compile(path)
 	if err != nil {
 		return nil, fmt.Errorf("schema_file %q: %w", path, err)

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strconv"
 )
 
@@ -32,6 +33,13 @@ var ErrTooLarge = errors.New("file too large")
 // (so Mode is the target's when path is a symlink). A larger file, or one
 // that is not regular, is an error naming path and what it is.
 func Read(path string, limit int64) ([]byte, fs.FileInfo, error) {
+	// Refuse what is plainly not a regular file before opening it: opening
+	// a device can have effects of its own (a tape rewinds, a watchdog
+	// arms). The fstat of the opened descriptor below is the check that
+	// holds if the path is swapped in between.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, nil, &notRegularError{path: path, kind: describe(st.Mode())}
+	}
 	f, err := openNonblocking(path)
 	if err != nil {
 		return nil, nil, err

@@ -83,7 +83,7 @@ func (rv Resolver) env(name string) (Value, error) {
 		return Value{}, fmt.Errorf("environment variable %s contains leading or trailing whitespace (%s)", name, what)
 	}
 	if i := controlAt(v); i >= 0 {
-		return Value{}, fmt.Errorf("environment variable %s contains a control character at byte %d; a key is one line of printable text", name, i)
+		return Value{}, fmt.Errorf("environment variable %s contains a control character (or an invisible one) at byte %d; a key is one line of printable text", name, i)
 	}
 	return NewValue(v), nil
 }
@@ -111,7 +111,7 @@ func readFile(ref Ref) (Value, []string, error) {
 		return Value{}, nil, fmt.Errorf("secret file %s contains leading or trailing whitespace (%s); only one final newline is allowed", path, what)
 	}
 	if i := controlAt(s); i >= 0 {
-		return Value{}, nil, fmt.Errorf("secret file %s contains a control character at byte %d (a second line break, a NUL?); a key is one line of printable text", path, i)
+		return Value{}, nil, fmt.Errorf("secret file %s contains a control character (or an invisible one) at byte %d (a second line break, a NUL, a zero-width space?); a key is one line of printable text", path, i)
 	}
 	var warnings []string
 	if warning != "" {
@@ -161,6 +161,12 @@ func surroundingSpace(s string) string {
 // controlAt is the byte offset of the first control character in s, or -1.
 // A key with a stray CR or NUL would fail every upstream call with a
 // misleading transport error; it is refused where the operator can fix it.
+// controlAt is the byte offset of the first character a key of printable
+// text cannot hold: a control character, an invisible formatting character
+// (a zero-width space or BOM pasted along with it), a line or paragraph
+// separator, or a byte that is not UTF-8. -1 when there is none.
 func controlAt(s string) int {
-	return strings.IndexFunc(s, unicode.IsControl)
+	return strings.IndexFunc(s, func(r rune) bool {
+		return r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+	})
 }

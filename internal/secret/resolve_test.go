@@ -114,9 +114,11 @@ func TestResolveRefusesControlCharacters(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	for name, content := range map[string]string{
-		"cr-inside": "sk_live\rabc\n",
-		"nul":       "sk_live\x00abc",
-		"two-lines": "sk_live_abc\nsecond\n",
+		"cr-inside":               "sk_live\rabc\n",
+		"nul":                     "sk_live\x00abc",
+		"two-lines":               "sk_live_abc\nsecond\n",
+		"zero-width space inside": "sk_live\u200babc\n",
+		"not UTF-8":               "sk_live\xffabc\n",
 	} {
 		path := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))

@@ -102,28 +102,31 @@ func testPauseExpires(t *testing.T, h Harness) {
 
 func testTryPause(t *testing.T, h Harness) {
 	s, k := h.New(t), key(t, "try")
-	hour, two := at(h, time.Hour), at(h, 2*time.Hour)
-	ok, err := s.TryPause(t.Context(), k, hour)
+	ok, err := s.TryPause(t.Context(), k, time.Hour)
 	require.NoError(t, err)
 	require.True(t, ok, "a free key is taken")
-	requirePaused(t, s, k, hour)
-	ok, err = s.TryPause(t.Context(), k, two)
+	until, err := s.PausedUntil(t.Context(), k)
+	require.NoError(t, err)
+	require.WithinDuration(t, h.now().Add(time.Hour), until, time.Minute, "paused for the length asked")
+	ok, err = s.TryPause(t.Context(), k, 2*time.Hour)
 	require.NoError(t, err)
 	require.False(t, ok, "a held key is not taken again")
-	requirePaused(t, s, k, hour)
-
-	past := key(t, "try-past")
-	ok, err = s.TryPause(t.Context(), past, at(h, -time.Minute))
+	again, err := s.PausedUntil(t.Context(), k)
 	require.NoError(t, err)
-	require.False(t, ok, "an end already past takes nothing")
-	requirePaused(t, s, past, time.Time{})
+	require.True(t, until.Equal(again), "a refused TryPause changes nothing")
+
+	none := key(t, "try-zero")
+	ok, err = s.TryPause(t.Context(), none, 0)
+	require.NoError(t, err)
+	require.False(t, ok, "an empty length takes nothing")
+	requirePaused(t, s, none, time.Time{})
 }
 
 // testTryPauseRace: callers on two replicas race for one key; exactly one
 // wins. Results are collected and checked on the test goroutine.
 func testTryPauseRace(t *testing.T, h Harness) {
 	a, b := h.pair(t)
-	k, until := key(t, "try-race"), at(h, time.Hour)
+	k := key(t, "try-race")
 	const callers = 16
 	type result struct {
 		ok  bool
@@ -136,7 +139,7 @@ func testTryPauseRace(t *testing.T, h Harness) {
 			s = b
 		}
 		go func() {
-			ok, err := s.TryPause(t.Context(), k, until)
+			ok, err := s.TryPause(t.Context(), k, time.Hour)
 			results <- result{ok, err}
 		}()
 	}
@@ -157,7 +160,7 @@ func testUnpause(t *testing.T, h Harness) {
 	require.NoError(t, a.PauseUntil(t.Context(), k, at(h, time.Hour)))
 	require.NoError(t, b.Unpause(t.Context(), k))
 	requirePaused(t, a, k, time.Time{})
-	ok, err := a.TryPause(t.Context(), k, at(h, time.Minute))
+	ok, err := a.TryPause(t.Context(), k, time.Minute)
 	require.NoError(t, err)
 	require.True(t, ok, "an unpaused key is free")
 	require.NoError(t, a.Unpause(t.Context(), key(t, "never-paused")), "unpausing a free key is no error")
@@ -165,11 +168,11 @@ func testUnpause(t *testing.T, h Harness) {
 
 func testTryPauseAfterExpiry(t *testing.T, h Harness) {
 	s, k := h.New(t), key(t, "try-expiry")
-	ok, err := s.TryPause(t.Context(), k, at(h, 10*time.Second))
+	ok, err := s.TryPause(t.Context(), k, 10*time.Second)
 	require.NoError(t, err)
 	require.True(t, ok)
 	h.Advance(11 * time.Second)
-	ok, err = s.TryPause(t.Context(), k, at(h, 10*time.Second))
+	ok, err = s.TryPause(t.Context(), k, 10*time.Second)
 	require.NoError(t, err)
 	require.True(t, ok, "an expired pause leaves the key free")
 }

@@ -125,8 +125,8 @@ func (s *State) PausedUntil(_ context.Context, key string) (time.Time, error) {
 	return until, nil
 }
 
-// TryPause pauses key until until if it is not paused now.
-func (s *State) TryPause(_ context.Context, key string, until time.Time) (bool, error) {
+// TryPause pauses key for d if it is not paused now.
+func (s *State) TryPause(_ context.Context, key string, d time.Duration) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -134,10 +134,10 @@ func (s *State) TryPause(_ context.Context, key string, until time.Time) (bool, 
 	if cur, ok := s.pauses[key]; ok && cur.After(now) {
 		return false, nil
 	}
-	if !until.After(now) {
+	if d <= 0 {
 		return false, nil
 	}
-	s.pauses[key] = until
+	s.pauses[key] = now.Add(d)
 	return true, nil
 }
 

@@ -89,7 +89,7 @@ func every(ctx context.Context, s *redisstate.State) map[string]error {
 	_, errs["Used"] = s.Used(ctx, ws)
 	errs["PauseUntil"] = s.PauseUntil(ctx, "k", time.Now().Add(time.Minute))
 	_, errs["PausedUntil"] = s.PausedUntil(ctx, "k")
-	_, errs["TryPause"] = s.TryPause(ctx, "k", time.Now().Add(time.Minute))
+	_, errs["TryPause"] = s.TryPause(ctx, "k", time.Minute)
 	errs["Unpause"] = s.Unpause(ctx, "k")
 	return errs
 }

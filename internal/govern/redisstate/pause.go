@@ -42,22 +42,20 @@ func (s *State) PausedUntil(ctx context.Context, key string) (time.Time, error) 
 	return time.UnixMilli(ms), nil
 }
 
-// TryPause pauses key until until if no pause is in force: SET NX with
-// the value PauseUntil writes and a relative expiry (PX), not an absolute
-// one: PXAT needs Redis 6.2, and an absolute instant on a replica whose
-// clock is behind Redis's would be in Redis's past — the SET would succeed
-// and the key vanish at once, so every caller would "win". A relative TTL
-// holds for its length whatever the clocks say. An end already past takes
-// nothing.
-func (s *State) TryPause(ctx context.Context, key string, until time.Time) (bool, error) {
+// TryPause pauses key for d if no pause is in force: SET NX with a
+// relative expiry (PX), so Redis alone decides when it ends — an absolute
+// one (PXAT, Redis 6.2+) from a replica whose clock is behind Redis's would
+// already be past, and the key would vanish at once. The value is the end
+// on this replica's clock, as PauseUntil writes it, for PausedUntil.
+func (s *State) TryPause(ctx context.Context, key string, d time.Duration) (bool, error) {
 	var ok bool
 	err := s.do(ctx, "try pause", func(ctx context.Context) error {
-		ttl := time.Until(until).Truncate(time.Millisecond)
-		if ttl <= 0 {
+		d = d.Truncate(time.Millisecond)
+		if d <= 0 {
 			return nil
 		}
-		err := s.client.SetArgs(ctx, s.key("pause", key), strconv.FormatInt(until.UnixMilli(), 10),
-			redis.SetArgs{Mode: "NX", TTL: ttl}).Err()
+		err := s.client.SetArgs(ctx, s.key("pause", key), strconv.FormatInt(time.Now().Add(d).UnixMilli(), 10),
+			redis.SetArgs{Mode: "NX", TTL: d}).Err()
 		switch {
 		case err == nil:
 			ok = true
