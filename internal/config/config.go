@@ -119,6 +119,10 @@ type Provider struct {
 	TLS              ProviderTLS `yaml:"tls"`
 	Timeout          Duration    `yaml:"timeout"`            // default 30s
 	MaxResponseBytes ByteSize    `yaml:"max_response_bytes"` // default 5MiB
+	// MaxConnections bounds the connections open to the upstream at once
+	// (default 64), and as many are kept idle for reuse: a call beyond the
+	// idle pool would otherwise dial and handshake TLS anew.
+	MaxConnections int `yaml:"max_connections"`
 	Limits           Limits      `yaml:"limits"`
 	Retry            Retry       `yaml:"retry"`
 	Breaker          Breaker     `yaml:"breaker"`

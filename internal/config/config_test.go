@@ -68,8 +68,9 @@ var badFiles = map[string][]string{
 		`line 10: providers.socialeye.limits.burst: must not be negative`,
 		`line 12: providers.socialeye.limits.quotas.day: must not be negative`,
 	},
-	"failure-ratio":  {`line 9: providers.socialeye.breaker.failure_ratio: must be greater than 0 and at most 1`},
-	"retry-attempts": {`line 9: providers.socialeye.retry.max_attempts: must be at least 1`},
+	"failure-ratio":        {`line 9: providers.socialeye.breaker.failure_ratio: must be greater than 0 and at most 1`},
+	"retry-attempts":       {`line 9: providers.socialeye.retry.max_attempts: must be at least 1`},
+	"upstream-connections": {`line 8: providers.socialeye.max_connections: must be between 1 and 10000, not 0`},
 	"revoke-on-status": {
 		`line 8: providers.socialeye.revoke_on[1]: must be 401 or 403, not 404`,
 		`line 9: providers.socialeye.auth_check.revoke_on[0]: must be 401 or 403, not 500`,

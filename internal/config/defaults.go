@@ -92,6 +92,11 @@ func (c *Config) setDefaults() {
 		Prefix: DefaultSharedPrefix}
 }
 
+// DefaultUpstreamConnections is providers.*.max_connections: enough for
+// a busy gateway's concurrency towards one vendor, few enough that a stuck
+// upstream cannot make it hold thousands of sockets.
+const DefaultUpstreamConnections = 64
+
 // DefaultSocialEyeAuthCheck is the neutral query that confirms a socialeye
 // key: a name any valid key may resolve, chosen by no client.
 const DefaultSocialEyeAuthCheck = "example.com"
@@ -108,6 +113,7 @@ func (p *Provider) setDefaults() {
 	p.TLS.MinVersion = DefaultMinTLSVersion
 	p.Timeout = DefaultProviderTimeout
 	p.MaxResponseBytes = DefaultMaxResponseBytes
+	p.MaxConnections = DefaultUpstreamConnections
 	p.Retry = Retry{MaxAttempts: DefaultRetryMaxAttempts, MaxWait: DefaultRetryMaxWait,
 		Backoff: DefaultRetryBackoff, Budget: DefaultRetryBudget}
 	p.Breaker = Breaker{

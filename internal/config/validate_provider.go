@@ -36,6 +36,9 @@ func (v *validator) provider(name string, p *Provider) {
 			wt.Std())
 	}
 	v.positiveSize(f+".max_response_bytes", p.MaxResponseBytes)
+	if p.MaxConnections < 1 || p.MaxConnections > 10000 {
+		v.add(f+".max_connections", "must be between 1 and 10000, not %d", p.MaxConnections)
+	}
 	v.limits(f+".limits", p.Limits)
 	if p.Retry.MaxAttempts < 1 {
 		v.add(f+".retry.max_attempts", "must be at least 1 (1 means no retries)")

@@ -76,6 +76,7 @@ func ClientOptions(cfg *config.Provider) upstream.Options {
 		Pins:             cfg.TLS.Pins,
 		Timeout:          cfg.Timeout.Std(),
 		MaxResponseBytes: int64(cfg.MaxResponseBytes),
+		MaxConnections:   cfg.MaxConnections,
 	}
 }
 

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -140,4 +141,22 @@ func TestResetStatsRefillsBuckets(t *testing.T) {
 	require.Equal(t, Stats{ByQuery: map[string]int{}, ByStatus: map[int]int{}}, srv.Sim.Stats())
 	require.Equal(t, 200, get(t, c, srv, "alice", testKey).status)
 	require.Equal(t, 405, do(t, c, "GET", srv.URL+"/_sim/reset", "", nil).status)
+}
+
+// The per-query counts hold at most MaxQueries distinct queries; later
+// ones are counted together, so a long benchmark does not grow the
+// simulator without end.
+func TestStatsByQueryIsBounded(t *testing.T) {
+	t.Parallel()
+	var st stats
+	st.reset()
+	for i := range MaxQueries + 10 {
+		st.begin(fmt.Sprintf("q-%d", i), time.Time{})()
+	}
+	st.begin("q-0", time.Time{})() // a tracked query is still counted
+	s := st.snapshot()
+	require.Len(t, s.ByQuery, MaxQueries)
+	require.Equal(t, 2, s.ByQuery["q-0"])
+	require.Equal(t, 10, s.UntrackedQueries)
+	require.Equal(t, MaxQueries+11, s.Requests)
 }

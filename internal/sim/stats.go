@@ -11,7 +11,10 @@ import (
 // the /_sim control endpoints are not counted.
 type Stats struct {
 	Requests        int            `json:"requests"`         // every /v1/resolve request, whatever its outcome
-	ByQuery         map[string]int `json:"by_query"`         // requests per query parameter (non-empty only)
+	ByQuery         map[string]int `json:"by_query"`         // requests per query parameter (non-empty only; the first MaxQueries distinct)
+	// UntrackedQueries counts requests for queries beyond the first
+	// MaxQueries distinct ones, which ByQuery does not hold.
+	UntrackedQueries int `json:"untracked_queries"`
 	ByStatus        map[int]int    `json:"by_status"`        // responses per HTTP status; resets and abandoned requests have none
 	RateLimited     int            `json:"rate_limited"`     // 429s sent
 	PeakConcurrency int            `json:"peak_concurrency"` // most requests in flight at once
@@ -23,6 +26,10 @@ type Stats struct {
 	// check a sender's pacing from the receiving end.
 	Arrivals []time.Time `json:"-"`
 }
+
+// MaxQueries bounds Stats.ByQuery: a benchmark of millions of distinct
+// queries must not grow the simulator without end (1.5M once took 585 MB).
+const MaxQueries = 100000
 
 // MaxArrivals bounds Stats.Arrivals, so a long-running simulator does not
 // grow without end.
@@ -54,7 +61,11 @@ func (st *stats) begin(query string, now time.Time) (done func()) {
 		st.s.Arrivals = append(st.s.Arrivals, now)
 	}
 	if query != "" {
-		st.s.ByQuery[query]++
+		if _, ok := st.s.ByQuery[query]; ok || len(st.s.ByQuery) < MaxQueries {
+			st.s.ByQuery[query]++
+		} else {
+			st.s.UntrackedQueries++
+		}
 	}
 	st.s.InFlight++
 	st.s.PeakConcurrency = max(st.s.PeakConcurrency, st.s.InFlight)

@@ -73,6 +73,7 @@ const (
 	DefaultTLSHandshakeTimeout = 10 * time.Second
 	DefaultTimeout             = 30 * time.Second
 	DefaultMaxResponseBytes    = 5 << 20
+	DefaultMaxConnections      = 64
 )
 
 // Options configure a Client.
@@ -85,6 +86,10 @@ type Options struct {
 	ResponseHeaderTimeout time.Duration // 0 (default): covered by Timeout
 	Timeout               time.Duration // whole call; default 30s
 	MaxResponseBytes      int64         // default 5 MiB
+	// MaxConnections bounds the connections open to the upstream host at
+	// once; as many are kept idle for reuse (default 64). A call beyond
+	// the bound waits for a connection, within its timeout.
+	MaxConnections int
 
 	// Proxy chooses an HTTP proxy per request; nil reads HTTPS_PROXY and
 	// NO_PROXY from the environment. Through an http:// proxy the TLS
@@ -145,6 +150,9 @@ func New(o Options) (*Client, error) {
 			return nil, fmt.Errorf("upstream %s must not be negative, got %s", name, d)
 		}
 	}
+	if o.MaxConnections < 0 {
+		return nil, fmt.Errorf("upstream MaxConnections must not be negative, got %d", o.MaxConnections)
+	}
 	if o.MaxResponseBytes < 0 {
 		return nil, fmt.Errorf("upstream MaxResponseBytes must not be negative, got %d", o.MaxResponseBytes)
 	}
@@ -164,8 +172,9 @@ func New(o Options) (*Client, error) {
 		ResponseHeaderTimeout:  headerTimeout,
 		ExpectContinueTimeout:  time.Second,
 		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           64,
-		MaxIdleConnsPerHost:    16,
+		MaxConnsPerHost:        o.MaxConnections,
+		MaxIdleConns:           o.MaxConnections,
+		MaxIdleConnsPerHost:    o.MaxConnections,
 		IdleConnTimeout:        90 * time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
@@ -197,6 +206,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.MaxResponseBytes == 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = DefaultMaxConnections
 	}
 	if o.Proxy == nil {
 		o.Proxy = http.ProxyFromEnvironment
