@@ -122,11 +122,11 @@ type Provider struct {
 	// MaxConnections bounds the connections open to the upstream at once
 	// (default 64), and as many are kept idle for reuse: a call beyond the
 	// idle pool would otherwise dial and handshake TLS anew.
-	MaxConnections int `yaml:"max_connections"`
-	Limits           Limits      `yaml:"limits"`
-	Retry            Retry       `yaml:"retry"`
-	Breaker          Breaker     `yaml:"breaker"`
-	Cache            Cache       `yaml:"cache"`
+	MaxConnections int     `yaml:"max_connections"`
+	Limits         Limits  `yaml:"limits"`
+	Retry          Retry   `yaml:"retry"`
+	Breaker        Breaker `yaml:"breaker"`
+	Cache          Cache   `yaml:"cache"`
 	// Types the provider answers for; socialeye defaults to all types.
 	Types []indicator.Type `yaml:"types"`
 	// Request describes a kind: http provider's call (required for http,

@@ -10,17 +10,17 @@ import (
 // Stats are counters for tests and benchmarks. They cover /v1/resolve only;
 // the /_sim control endpoints are not counted.
 type Stats struct {
-	Requests        int            `json:"requests"`         // every /v1/resolve request, whatever its outcome
-	ByQuery         map[string]int `json:"by_query"`         // requests per query parameter (non-empty only; the first MaxQueries distinct)
+	Requests int            `json:"requests"` // every /v1/resolve request, whatever its outcome
+	ByQuery  map[string]int `json:"by_query"` // requests per query parameter (non-empty only; the first MaxQueries distinct)
 	// UntrackedQueries counts requests for queries beyond the first
 	// MaxQueries distinct ones, which ByQuery does not hold.
-	UntrackedQueries int `json:"untracked_queries"`
-	ByStatus        map[int]int    `json:"by_status"`        // responses per HTTP status; resets and abandoned requests have none
-	RateLimited     int            `json:"rate_limited"`     // 429s sent
-	PeakConcurrency int            `json:"peak_concurrency"` // most requests in flight at once
-	PeakPerSecond   int            `json:"peak_per_second"`  // most requests accepted in any wall-clock second
-	InFlight        int            `json:"in_flight"`        // requests being handled now
-	Resets          int            `json:"resets"`           // connections reset by the reset fault
+	UntrackedQueries int         `json:"untracked_queries"`
+	ByStatus         map[int]int `json:"by_status"`        // responses per HTTP status; resets and abandoned requests have none
+	RateLimited      int         `json:"rate_limited"`     // 429s sent
+	PeakConcurrency  int         `json:"peak_concurrency"` // most requests in flight at once
+	PeakPerSecond    int         `json:"peak_per_second"`  // most requests accepted in any wall-clock second
+	InFlight         int         `json:"in_flight"`        // requests being handled now
+	Resets           int         `json:"resets"`           // connections reset by the reset fault
 	// Arrivals are the arrival times of the first MaxArrivals /v1/resolve
 	// requests since the last reset, in arrival order: what a test needs to
 	// check a sender's pacing from the receiving end.
