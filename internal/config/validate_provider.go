@@ -116,22 +116,8 @@ func (v *validator) authCheck(f string, p *Provider) {
 // credentials go in keys, queries in request.query. The value is not echoed
 // because a URL with userinfo carries a password.
 func (v *validator) baseURL(field, raw string) {
-	if raw == "" {
-		v.add(field, "required: the upstream's https:// URL")
-		return
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
-		v.add(field, "must be an absolute https:// URL")
-	case u.Scheme != "https":
-		v.add(field, "must use https:// (upstream keys never travel in clear text)")
-	case u.User != nil:
-		v.add(field, "must not contain userinfo (credentials belong in keys, as secret references)")
-	case u.RawQuery != "" || u.ForceQuery:
-		v.add(field, "must not contain a query (use request.query)")
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		v.add(field, "must not contain a fragment")
+	if _, err := upstream.ParseBaseURL(raw); err != nil {
+		v.add(field, "%s", err.Error())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/tlspolicy"
 )
 
 // ListenerOptions are the inbound listener's safety settings.
@@ -51,18 +52,6 @@ func ListenerOptionsFrom(s config.Server, log *slog.Logger) ListenerOptions {
 		MaxConnectionsPerSource: s.MaxConnectionsPerSource,
 		TrustedProxies:          s.TrustedProxies,
 	}
-}
-
-// inboundCipherSuites are the TLS 1.2 suites the listener accepts: ECDHE for
-// forward secrecy, AEAD only (no CBC, no RSA key exchange). TLS 1.3 suites
-// are not configurable and all qualify.
-var inboundCipherSuites = []uint16{
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // ErrPlaintextNotLoopback refuses to serve tokens in clear text over a network.
@@ -108,11 +97,11 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, o ListenerOptio
 			return fmt.Errorf("loading server.tls certificate: %w", err)
 		}
 		minV := uint16(o.TLS.MinVersion)
-		if minV < tls.VersionTLS12 {
-			minV = tls.VersionTLS12
+		if minV < tlspolicy.MinVersion {
+			minV = tlspolicy.MinVersion
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: minV, Certificates: []tls.Certificate{cert},
-			CipherSuites: inboundCipherSuites}
+			CipherSuites: tlspolicy.CipherSuites()}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	} else if !o.AllowPlaintext && !isLoopback(ln.Addr()) {
 		return ErrPlaintextNotLoopback

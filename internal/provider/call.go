@@ -12,30 +12,13 @@ import (
 	"github.com/intelgate/intelgate/internal/upstream"
 )
 
-// parseBaseURL accepts only what a provider's base_url may be: an absolute
-// https URL with a host, optionally a path prefix, and nothing that could
-// carry credentials or be silently dropped (userinfo, query, fragment).
+// parseBaseURL is upstream.ParseBaseURL, its error named for the field.
 func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
+	u, err := upstream.ParseBaseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("base_url: %w", err)
 	}
-	switch {
-	case u.Scheme != "https":
-		return nil, fmt.Errorf("base_url: scheme must be https, got %q", u.Scheme)
-	case u.Host == "":
-		return nil, errors.New("base_url: no host")
-	case u.User != nil:
-		return nil, errors.New("base_url: must not contain user info; keys belong in keys")
-	case u.RawQuery != "" || u.ForceQuery:
-		return nil, errors.New("base_url: must not contain a query; use request.query")
-	case u.Fragment != "":
-		return nil, errors.New("base_url: must not contain a fragment")
-	}
-	// Keep the prefix in escaped form and without its trailing slash, so
-	// appending "/v2/check" never yields "//".
-	prefix := strings.TrimRight(u.EscapedPath(), "/")
-	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: unescapePath(prefix), RawPath: prefix}, nil
+	return u, nil
 }
 
 // unescapePath undoes EscapedPath output, which is always valid.

@@ -146,9 +146,9 @@ func TestNewRejects(t *testing.T) {
 		want string
 	}{
 		{"unknown kind", with(func(c *config.Provider) { c.Kind = "graphql" }), `kind: "graphql" is not one of socialeye, http`},
-		{"plain http base", with(func(c *config.Provider) { c.BaseURL = "http://api.example.org" }), "base_url: scheme must be https"},
-		{"no host", with(func(c *config.Provider) { c.BaseURL = "https:///x" }), "base_url: no host"},
-		{"userinfo", with(func(c *config.Provider) { c.BaseURL = "https://u:p@api.example.org" }), "base_url: must not contain user info"},
+		{"plain http base", with(func(c *config.Provider) { c.BaseURL = "http://api.example.org" }), "base_url: must use https://"},
+		{"no host", with(func(c *config.Provider) { c.BaseURL = "https:///x" }), "base_url: must be an absolute https:// URL"},
+		{"userinfo", with(func(c *config.Provider) { c.BaseURL = "https://u:p@api.example.org" }), "base_url: must not contain userinfo"},
 		{"base query", with(func(c *config.Provider) { c.BaseURL = "https://api.example.org/?k=v" }), "base_url: must not contain a query"},
 		{"base fragment", with(func(c *config.Provider) { c.BaseURL = "https://api.example.org/#f" }), "base_url: must not contain a fragment"},
 		{"http without request", with(func(c *config.Provider) { c.Request = nil }), "request: required for kind http"},

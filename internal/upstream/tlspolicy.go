@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/intelgate/intelgate/internal/regfile"
+	"github.com/intelgate/intelgate/internal/tlspolicy"
 )
 
 // MaxCAFileSize bounds a tls.ca_file: a full public CA bundle is about
@@ -20,18 +21,6 @@ const MaxCAFileSize = 4 << 20
 // pinPrefix is the HPKP (RFC 7469) pin syntax, the one `openssl … | base64`
 // recipes and other tools already produce.
 const pinPrefix = "sha256/"
-
-// cipherSuites are the TLS 1.2 suites we offer: forward secrecy (ECDHE) and
-// AEAD only. No CBC (padding oracles, Lucky13), no static RSA key exchange.
-// TLS 1.3 suites are not configurable and are all AEAD already.
-var cipherSuites = []uint16{
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-}
 
 // curves: the post-quantum hybrid first (TLS 1.3 only; it still contains
 // X25519, so it is never weaker), then X25519 and P-256.
@@ -86,7 +75,7 @@ func TLSConfig(o Options) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{
 		MinVersion:       minVersion,
-		CipherSuites:     cipherSuites,
+		CipherSuites:     tlspolicy.CipherSuites(),
 		CurvePreferences: curves,
 		RootCAs:          roots,
 		// Renegotiation lets a server swap certificates mid-connection

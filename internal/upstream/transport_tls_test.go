@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/tlspolicy"
 	"github.com/intelgate/intelgate/internal/upstream/upstreamtest"
 	"github.com/stretchr/testify/require"
 )
@@ -161,7 +162,7 @@ func TestClientHelloOffersOnlyPolicy(t *testing.T) {
 	}
 	tls13 := []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384, tls.TLS_CHACHA20_POLY1305_SHA256}
 	for _, s := range h.CipherSuites {
-		require.True(t, slices.Contains(cipherSuites, s) || slices.Contains(tls13, s), "offered %s", tls.CipherSuiteName(s))
+		require.True(t, slices.Contains(tlspolicy.CipherSuites(), s) || slices.Contains(tls13, s), "offered %s", tls.CipherSuiteName(s))
 	}
 	for _, cv := range h.SupportedCurves {
 		require.Contains(t, curves, cv)
