@@ -61,6 +61,9 @@ type ResultError struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
+	// Parameter names the request parameter this provider could not use
+	// (an indicator it cannot place in its request path), if any.
+	Parameter string `json:"parameter,omitempty"`
 }
 
 // Lookup asks every permitted provider about indicator (GET /v1/lookup).

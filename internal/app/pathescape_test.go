@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/client"
 	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/sim"
 )
@@ -76,6 +77,8 @@ clients:
 		var resp gateway.LookupResponse
 		require.NoError(t, json.Unmarshal(r.body, &resp), string(r.body))
 		require.Equal(t, "username", string(resp.Type))
+		var sdk client.LookupResponse // the SDK reads every field, error.parameter included
+		strictDecode(t, r.body, &sdk)
 		out := map[string]gateway.LookupResult{}
 		for _, res := range resp.Results {
 			out[res.Provider] = res
