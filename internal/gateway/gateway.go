@@ -14,6 +14,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/auth"
@@ -294,12 +295,18 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 
 // Run does the gateway's background work until ctx ends: it writes the
 // aggregated authentication failure log every log interval, and once more
-// on the way out. Call it beside Serve with the serving context; it
-// returns when ctx is done, so it leaves no goroutine behind.
+// on the way out, and records clients' last-seen times. Call it beside
+// Serve with the serving context; it returns when ctx is done and its work
+// is written, so it leaves no goroutine behind.
 func (g *Gateway) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if g.seen != nil {
+		wg.Go(func() { g.seen.run(ctx) })
+	}
 	t := time.NewTicker(g.authFails.lim.LogInterval)
 	defer t.Stop()
 	g.authFails.run(ctx, t.C)
+	wg.Wait()
 }
 
 // authFailureDefaults fills zero fields from the config defaults, so a

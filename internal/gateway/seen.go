@@ -8,7 +8,8 @@ import (
 )
 
 // seenThrottle records client last-seen times in the store at most once per
-// interval per client, on a background goroutine: a durable write per
+// interval per client, on a background goroutine (run, for as long as
+// Gateway.Run runs): a durable write per
 // request would make SQLite the gateway's bottleneck for a fact that needs
 // minute precision at best. When the queue is full a touch is dropped; the
 // next one after the interval records it.
@@ -28,21 +29,36 @@ type seenEvent struct {
 }
 
 func newSeenThrottle(rec SeenRecorder, interval time.Duration, log *slog.Logger) *seenThrottle {
-	s := &seenThrottle{rec: rec, interval: interval, log: log, last: map[string]time.Time{},
+	return &seenThrottle{rec: rec, interval: interval, log: log, last: map[string]time.Time{},
 		queue: make(chan seenEvent, 256)}
-	go s.run()
-	return s
 }
 
-// run writes queued touches. It lives as long as the process: the
-// Gateway has no Close, and the queue holds only small values.
-func (s *seenThrottle) run() {
-	for ev := range s.queue {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := s.rec.TouchClient(ctx, ev.client, ev.addr, ev.at); err != nil {
-			s.log.Warn("recording client last-seen", "client", ev.client, "error", err)
+// run writes queued touches until ctx ends, then writes what is still
+// queued (bounded by the queue's size) and returns: Gateway.Run gives it
+// the serving lifetime, so it leaves no goroutine behind.
+func (s *seenThrottle) run(ctx context.Context) {
+	for {
+		select {
+		case ev := <-s.queue:
+			s.write(ev)
+		case <-ctx.Done():
+			for {
+				select {
+				case ev := <-s.queue:
+					s.write(ev)
+				default:
+					return
+				}
+			}
 		}
-		cancel()
+	}
+}
+
+func (s *seenThrottle) write(ev seenEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.rec.TouchClient(ctx, ev.client, ev.addr, ev.at); err != nil {
+		s.log.Warn("recording client last-seen", "client", ev.client, "error", err)
 	}
 }
 
