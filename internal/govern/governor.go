@@ -65,9 +65,11 @@ type Options struct {
 	// the default (false) refuses them, so a Redis outage can never
 	// cost quota.
 	FailOpen bool
-	// RevokeFor is how long a key the upstream refused (401/403) stays out
-	// of rotation; rotating its secret brings it back at once, since
-	// revocation is keyed by the secret's fingerprint. Default 24h.
+	// RevokeFor is how long a revocation lasts unless renewed (every
+	// refused re-check renews it) or ended by Restore (a passed re-check);
+	// rotating the secret ends it at once, since revocation is keyed by
+	// the secret's fingerprint. Default 24h: a revocation lapses only when
+	// no replica has re-checked the key for that long.
 	RevokeFor time.Duration
 	Log       *slog.Logger
 }
