@@ -83,6 +83,46 @@ func (l *processLog) String() string {
 	return l.raw.String()
 }
 
+// mainProcess is the test binary running as intelgate (runMainEnv), with
+// its stderr log collected.
+type mainProcess struct {
+	cmd    *exec.Cmd
+	log    *processLog
+	exited bool
+}
+
+// startMain runs `intelgate args…` as a real process, killed at deadline or
+// at the end of the test if it is still running.
+func startMain(t *testing.T, deadline time.Time, args ...string) *mainProcess {
+	t.Helper()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &mainProcess{cmd: cmd, log: &processLog{added: make(chan struct{}, 1), ended: make(chan struct{})}}
+	go p.log.read(bufio.NewScanner(stderr))
+	t.Cleanup(func() {
+		if !p.exited {
+			_ = cmd.Process.Kill()
+			<-p.log.ended
+			_ = cmd.Wait()
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit (after its stderr closed) and returns
+// its exit error.
+func (p *mainProcess) wait() error {
+	<-p.log.ended
+	err := p.cmd.Wait()
+	p.exited = true
+	return err
+}
+
 // TestServeSurvivesSIGHUP runs `intelgate serve` as a real process: a
 // SIGHUP is logged as "reload not supported yet" and the gateway keeps
 // answering; SIGTERM then shuts it down cleanly with status 0. Start-up
@@ -107,23 +147,8 @@ clients:
 	// A generous bound for a loaded 2-core machine under -race; the
 	// process is killed if the test gets that far.
 	deadline := time.Now().Add(60 * time.Second)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "serve", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	log := &processLog{added: make(chan struct{}, 1), ended: make(chan struct{})}
-	go log.read(bufio.NewScanner(stderr))
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			<-log.ended
-			_ = cmd.Wait()
-		}
-	})
+	p := startMain(t, deadline, "serve", "--config", cfgPath)
+	cmd, log := p.cmd, p.log
 
 	serving := log.wait(t, "intelgate serving", deadline)
 	addr, _ := serving["addr"].(string)
@@ -148,9 +173,7 @@ clients:
 	healthz()
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	<-log.ended // stderr closes when the process exits
-	err = cmd.Wait()
-	exited = true
+	err := p.wait()
 	require.NoError(t, err, "SIGTERM is a clean exit 0; log:\n%s", log)
 	require.Equal(t, 0, cmd.ProcessState.ExitCode())
 	log.wait(t, "shutting down", deadline)
@@ -164,29 +187,12 @@ func TestDemoStopsOnSIGHUP(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	deadline := time.Now().Add(60 * time.Second)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "demo", "--dir", dir, "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	log := &processLog{added: make(chan struct{}, 1), ended: make(chan struct{})}
-	go log.read(bufio.NewScanner(stderr))
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			<-log.ended
-			_ = cmd.Wait()
-		}
-	})
+	p := startMain(t, deadline, "demo", "--dir", dir, "--addr", "127.0.0.1:0")
+	cmd, log := p.cmd, p.log
 	log.wait(t, "intelgate serving", deadline)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
-	<-log.ended
-	err = cmd.Wait()
-	exited = true
+	err := p.wait()
 	require.NoError(t, err, "a hang-up is a clean exit; log:\n%s", log)
 	log.wait(t, "shutting down", deadline)
 

@@ -10,6 +10,7 @@ import (
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/redisstate"
 	"github.com/intelgate/intelgate/internal/resilience"
+	"github.com/intelgate/intelgate/internal/upstream"
 )
 
 func TestHeadroomKeepsTheSustainedRate(t *testing.T) {
@@ -42,4 +43,7 @@ func TestLibraryDefaultsMatchConfig(t *testing.T) {
 	require.Equal(t, config.DefaultHalfOpenRequests, resilience.DefaultHalfOpenRequests)
 	require.Equal(t, config.DefaultSharedPrefix, redisstate.DefaultPrefix)
 	require.Equal(t, config.DefaultSharedTimeout.Std(), redisstate.DefaultOpTimeout)
+	require.Equal(t, config.DefaultUpstreamConnections, upstream.DefaultMaxConnections)
+	require.Equal(t, config.DefaultProviderTimeout.Std(), upstream.DefaultTimeout)
+	require.Equal(t, int64(config.DefaultMaxResponseBytes), int64(upstream.DefaultMaxResponseBytes))
 }

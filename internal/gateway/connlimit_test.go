@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
-	"github.com/intelgate/intelgate/internal/sim"
 )
 
 // limitServer serves on real loopback through a connection limiter the
@@ -245,12 +242,7 @@ func TestConnLimitPerSourceRefusesWhenAllBusy(t *testing.T) {
 // the server's *tls.Conn as the connection it admitted.
 func TestConnLimitWithTLS(t *testing.T) {
 	t.Parallel()
-	cert, certPEM, _, err := sim.GenerateCert([]string{"127.0.0.1"}, time.Hour)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(certFile, certPEM, 0o600))
-	require.NoError(t, os.WriteFile(keyFile, keyPEM(t, cert), 0o600))
+	certFile, keyFile, certPEM := writeServerCert(t)
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(certPEM))
 

@@ -80,12 +80,7 @@ func TestServeFinishesInFlightRequestsOnShutdown(t *testing.T) {
 
 func TestServeTLSRefusesOldClients(t *testing.T) {
 	t.Parallel()
-	cert, certPEM, _, err := sim.GenerateCert([]string{"127.0.0.1"}, time.Hour)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(certFile, certPEM, 0o600))
-	require.NoError(t, os.WriteFile(keyFile, keyPEM(t, cert), 0o600))
+	certFile, keyFile, certPEM := writeServerCert(t)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -112,6 +107,19 @@ func TestServeTLSRefusesOldClients(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, conn.ConnectionState().Version, uint16(tls.VersionTLS12))
 	require.NoError(t, conn.Close())
+}
+
+// writeServerCert writes a fresh certificate for 127.0.0.1 and its key
+// (0600) for server.tls, and returns their paths and the certificate PEM.
+func writeServerCert(t *testing.T) (certFile, keyFile string, certPEM []byte) {
+	t.Helper()
+	cert, certPEM, _, err := sim.GenerateCert([]string{"127.0.0.1"}, time.Hour)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, certPEM, 0o600))
+	require.NoError(t, os.WriteFile(keyFile, keyPEM(t, cert), 0o600))
+	return certFile, keyFile, certPEM
 }
 
 func keyPEM(t *testing.T, cert tls.Certificate) []byte {

@@ -34,8 +34,7 @@ const minDerivedLen = 8
 // any of the encodings Forms lists. It is immutable and safe for concurrent
 // use; a changed key pool builds a new one.
 type Detector struct {
-	trie  *ahocorasick.Trie
-	empty bool
+	trie *ahocorasick.Trie // nil: no secrets, nothing to find
 	// spaced: some secret holds a space, which a form body or query
 	// string spells '+'; only then is '+' also read as a space.
 	spaced bool
@@ -59,7 +58,7 @@ func New(secrets ...secret.Value) *Detector {
 		}
 	}
 	if len(patterns) == 0 {
-		return &Detector{empty: true}
+		return &Detector{}
 	}
 	return &Detector{trie: ahocorasick.NewTrieBuilder().AddStrings(patterns).Build(), spaced: spaced}
 }
@@ -115,7 +114,7 @@ func base64Middle(enc *base64.Encoding, s string, offset int) string {
 // nested in a query parameter). body need not be JSON; when it is, it
 // should already be known valid.
 func (d *Detector) Contains(body []byte) bool {
-	if d == nil || d.empty {
+	if d == nil || d.trie == nil {
 		return false
 	}
 	if d.matchDecoded(body) {

@@ -92,6 +92,7 @@ type Options struct {
 type Pipeline struct {
 	o         Options
 	coalescer *resilience.Coalescer[provider.Result]
+	placer    RequestChecker // the provider, when it can refuse a request before sending
 	leaks     atomic.Int64
 }
 
@@ -121,7 +122,8 @@ func New(o Options) (*Pipeline, error) {
 	if o.CheckEvery <= 0 {
 		o.CheckEvery = time.Minute
 	}
-	return &Pipeline{o: o, coalescer: resilience.NewCoalescer[provider.Result]()}, nil
+	placer, _ := o.Provider.(RequestChecker)
+	return &Pipeline{o: o, coalescer: resilience.NewCoalescer[provider.Result](), placer: placer}, nil
 }
 
 // Lookup answers req for a client of environment env. Identical concurrent
@@ -194,10 +196,10 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 // when it was refused before. The breaker always hears an outcome, even if
 // the provider panics, so a half-open probe slot is never leaked.
 func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (provider.Result, *govern.Lease, error) {
-	if rc, ok := p.o.Provider.(RequestChecker); ok {
+	if p.placer != nil {
 		// Before the breaker and the governor: an indicator the provider
 		// cannot place costs no rate unit, no quota and no probe slot.
-		if err := rc.CheckRequest(req); err != nil {
+		if err := p.placer.CheckRequest(req); err != nil {
 			return provider.Result{}, nil, err
 		}
 	}

@@ -309,7 +309,7 @@ func TestUnplaceableIndicatorCostsNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{day: 5, rate: govern.Limit{Rate: 1, Period: time.Minute, Burst: 1}})
 	prov := &placing{}
-	f.p.o.Provider = prov
+	f.p.o.Provider, f.p.placer = prov, prov
 	bad := provider.Request{Indicator: indicator.Indicator{Raw: "../x", Value: "../x", Type: indicator.Username}}
 	for range 3 {
 		_, _, err := f.p.Lookup(context.Background(), "prod", bad)

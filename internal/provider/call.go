@@ -52,7 +52,7 @@ func newRequest(ctx context.Context, method string, u *url.URL, body string) (*h
 // result, not a failure: it is reported per provider as not_found (and,
 // once the cache lands, cached for the negative TTL).
 func call(ctx context.Context, doer Doer, req *http.Request, v upstream.Validation, key string) (Result, error) {
-	v.Secrets = []string{key} // error details are withheld for the key, not for the indicator
+	v.Secret = key // error details are withheld for the key, not for the indicator
 	resp, err := doer.Do(ctx, req, v)
 	if err != nil {
 		var ue *upstream.Error

@@ -82,6 +82,6 @@ func TestSocialEyeValidationDefaults(t *testing.T) {
 	_, err := p.Lookup(context.Background(), Request{Indicator: indicator.Indicator{Value: "x", Type: indicator.Username}}, secret.NewValue(testKey))
 	require.NoError(t, err)
 	_, _, v := doer.only(t)
-	require.Equal(t, upstream.Validation{Secrets: []string{testKey}}, v,
+	require.Equal(t, upstream.Validation{Secret: testKey}, v,
 		"default validation, and the key named so error details are withheld for it alone")
 }

@@ -65,15 +65,10 @@ func (h *HTTP) Lookup(ctx context.Context, req Request, key secret.Value) (Resul
 	if key.IsZero() {
 		return Result{}, fmt.Errorf("provider %q: %w", h.name, errNoKey)
 	}
-	u, err := h.pathFor(req)
+	u, vals, err := h.pathFor(req)
 	if err != nil {
 		return Result{}, err
 	}
-	vals := map[string]string{
-		placeholderIndicator: req.Indicator.Value,
-		placeholderType:      string(req.Indicator.Type),
-	}
-
 	params := url.Values{}
 	for _, p := range h.query {
 		params.Set(p.name, p.value.expand(vals, identity))
@@ -107,21 +102,22 @@ func identity(s string) string { return s }
 // unit of rate or a breaker probe, so a refused indicator costs nobody
 // anything. Lookup checks again.
 func (h *HTTP) CheckRequest(req Request) error {
-	_, err := h.pathFor(req)
+	_, _, err := h.pathFor(req)
 	return err
 }
 
 // pathFor builds the request URL's path for req, refusing an indicator
 // that could leave its segment (segmentUnsafe) or that forms, with the
 // template's literal text, a segment servers resolve or trim to a dot
-// segment ("/..{indicator}" with " ").
-func (h *HTTP) pathFor(req Request) (*url.URL, error) {
+// segment ("/..{indicator}" with " "). It also returns the placeholder
+// values, for the query templates.
+func (h *HTTP) pathFor(req Request) (*url.URL, map[string]string, error) {
 	if req.Indicator.Value == "" {
-		return nil, fmt.Errorf("provider %q: empty indicator: %w", h.name, ErrUnsafeIndicator)
+		return nil, nil, fmt.Errorf("provider %q: empty indicator: %w", h.name, ErrUnsafeIndicator)
 	}
 	if h.path.has(placeholderIndicator) {
 		if reason := segmentUnsafe(req.Indicator.Value); reason != "" {
-			return nil, fmt.Errorf("provider %q: path: %w", h.name, &UnsafeIndicatorError{Reason: reason})
+			return nil, nil, fmt.Errorf("provider %q: path: %w", h.name, &UnsafeIndicatorError{Reason: reason})
 		}
 	}
 	vals := map[string]string{
@@ -133,15 +129,15 @@ func (h *HTTP) pathFor(req Request) (*url.URL, error) {
 		// The template passed the same check at startup, so the indicator
 		// made this segment together with the template's literal text
 		// ("/.{indicator}" and "."); its value stays out of the message.
-		return nil, fmt.Errorf("provider %q: path: %w", h.name,
+		return nil, nil, fmt.Errorf("provider %q: path: %w", h.name,
 			&UnsafeIndicatorError{Reason: "would form a '.' or '..' path segment with the path template"})
 	}
 	u := &url.URL{Scheme: h.base.Scheme, Host: h.base.Host, Path: unescapePath(escaped), RawPath: escaped}
 	if u.EscapedPath() != escaped {
 		// net/url re-encodes Path when it distrusts RawPath, which would
 		// turn an escaped "%2F" back into "/"; refuse rather than send that.
-		return nil, fmt.Errorf("provider %q: path: %w", h.name,
+		return nil, nil, fmt.Errorf("provider %q: path: %w", h.name,
 			&UnsafeIndicatorError{Reason: "cannot be sent in the path exactly as escaped"})
 	}
-	return u, nil
+	return u, vals, nil
 }

@@ -58,7 +58,7 @@ func newHTTP(name string, cfg *config.Provider, doer Doer, schema *jsonschema.Sc
 	if h.check != nil && h.check.ind != nil {
 		// A check that can never be sent would leave every refused key
 		// unconfirmed: say so at start-up.
-		if _, err := h.pathFor(Request{Indicator: *h.check.ind}); err != nil {
+		if _, _, err := h.pathFor(Request{Indicator: *h.check.ind}); err != nil {
 			var ue *UnsafeIndicatorError
 			if errors.As(err, &ue) {
 				return nil, fmt.Errorf("auth_check.indicator: cannot be placed in the request path: it %s", ue.Reason)

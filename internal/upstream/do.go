@@ -209,7 +209,7 @@ func isLoopback(host string) bool {
 
 // redact is the last line of defence behind "errors never carry secrets".
 // A Detail reaches clients, who know their own indicator, so it is withheld
-// only when it holds credential material: v.Secrets (the key, in the forms
+// only when it holds credential material: v.Secret (the key, in the forms
 // it takes on the wire), a credential-bearing header's value or token, or
 // URL userinfo — and, when the caller named no secrets, any query value,
 // since one of them may be a key. A cause (Err) reaches logs only, where
@@ -220,10 +220,10 @@ func redact(e *Error, req *http.Request, v Validation) *Error {
 	if req == nil || req.URL == nil {
 		return e
 	}
-	credentials := credentialMaterial(req, v.Secrets)
+	credentials := credentialMaterial(req, v.Secret)
 	query := queryMaterial(req)
 	detailBars := credentials
-	if len(v.Secrets) == 0 {
+	if v.Secret == "" {
 		detailBars = append(slices.Clone(credentials), query...)
 	}
 	if containsAny(e.Detail, detailBars) {
@@ -245,20 +245,19 @@ var benignHeaders = map[string]bool{
 // minSecretLen skips short values ("1", "ip") that would match innocently.
 const minSecretLen = 6
 
-// credentialMaterial is what in req is, or may be, a credential: secrets
-// in their wire forms, URL userinfo and the values (and each token, e.g.
-// the key after "Bearer ") of every header that is not known benign.
-func credentialMaterial(req *http.Request, secrets []string) []string {
+// credentialMaterial is what in req is, or may be, a credential: the
+// secret in its wire forms (whatever its length: it is known to be one),
+// URL userinfo and the values (and each token, e.g. the key after
+// "Bearer ") of every header that is not known benign.
+func credentialMaterial(req *http.Request, secret string) []string {
 	var out []string
 	add := func(s string) {
 		if len(s) >= minSecretLen {
 			out = append(out, s)
 		}
 	}
-	for _, s := range secrets {
-		add(s)
-		add(url.QueryEscape(s))
-		add(url.PathEscape(s))
+	if secret != "" {
+		out = append(out, secret, url.QueryEscape(secret), url.PathEscape(secret))
 	}
 	if pw, ok := req.URL.User.Password(); ok {
 		add(pw)

@@ -230,7 +230,7 @@ func TestRedactWithholdsOnlyCredentials(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, "https://api.example.test/v1/check?"+
 		url.Values{"indicator": {"evil.example.com"}, "apikey": {key}}.Encode(), nil)
 	require.NoError(t, err)
-	v := Validation{Secrets: []string{key}}
+	v := Validation{Secret: key}
 
 	e := redact(&Error{Kind: KindRejected, Detail: "no record for evil.example.com", Err: errors.New("GET ?indicator=evil.example.com")}, req, v)
 	require.Equal(t, "no record for evil.example.com", e.Detail, "an indicator is not a secret")

@@ -102,11 +102,11 @@ type Options struct {
 type Validation struct {
 	NotFoundStatus []int              // default [404]
 	Schema         *jsonschema.Schema // optional
-	// Secrets are the credential values the request carries (the key).
-	// An error detail is withheld only if it holds one of them (or another
-	// credential-bearing header); without them, any query value counts,
-	// since the transport cannot tell a key parameter from an indicator.
-	Secrets []string
+	// Secret is the credential the request carries (the key). An error
+	// detail is withheld only if it holds it (or another credential-bearing
+	// header); without it, any query value counts, since the transport
+	// cannot tell a key parameter from an indicator.
+	Secret string
 }
 
 // Response is a validated successful response: Body is a JSON object.
