@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/secret"
 )
 
@@ -41,26 +42,10 @@ type Policy struct {
 	revoked map[string]string
 }
 
-// Clock is time as the governor sees it; tests inject a fake one.
-type Clock interface {
-	Now() time.Time
-	// After is time.After: a channel that fires after d.
-	After(d time.Duration) <-chan time.Time
-}
-
-// SystemClock is the wall clock.
-type SystemClock struct{}
-
-// Now is time.Now.
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// After is time.After.
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Options configure a Governor.
 type Options struct {
 	State State
-	Clock Clock // default: the system clock
+	Clock clock.Clock // default: the system clock
 	// FailOpen lets calls through unpaced when State is unavailable;
 	// the default (false) refuses them, so a Redis outage can never
 	// cost quota.
@@ -77,7 +62,7 @@ type Options struct {
 // Governor hands out leases on upstream keys within every limit.
 type Governor struct {
 	state     State
-	clock     Clock
+	clock     clock.Clock
 	failOpen  bool
 	revokeFor time.Duration
 	log       *slog.Logger
@@ -110,11 +95,8 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 	if o.State == nil {
 		return nil, errors.New("govern: State is required")
 	}
-	g := &Governor{state: o.State, clock: o.Clock, failOpen: o.FailOpen, revokeFor: o.RevokeFor,
+	g := &Governor{state: o.State, clock: clock.Or(o.Clock), failOpen: o.FailOpen, revokeFor: o.RevokeFor,
 		log: o.Log, policies: map[string]*Policy{}, clients: map[string]*ClientPolicy{}}
-	if g.clock == nil {
-		g.clock = SystemClock{}
-	}
 	if g.revokeFor <= 0 {
 		g.revokeFor = 24 * time.Hour
 	}

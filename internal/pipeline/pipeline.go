@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/leak"
 	"github.com/intelgate/intelgate/internal/provider"
@@ -84,7 +85,7 @@ type Options struct {
 	// contains one, in any spelling, is refused before anyone sees it.
 	// nil checks nothing (tests of other layers).
 	Leaks *leak.Detector
-	Clock govern.Clock
+	Clock clock.Clock
 	Log   *slog.Logger
 }
 
@@ -107,9 +108,7 @@ func New(o Options) (*Pipeline, error) {
 	if o.Budget == nil {
 		o.Budget = resilience.NewBudget(0.1, 1, nil)
 	}
-	if o.Clock == nil {
-		o.Clock = govern.SystemClock{}
-	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
