@@ -106,7 +106,7 @@ clients:
 	// Pauses are counted: each one stops the key for every caller, so they
 	// explain a throughput far below the configured rate.
 	pauses := &lineCounter{match: []byte(`"msg":"upstream asked to slow down; key paused for every replica"`)}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(pauses, nil)))
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(pauses, nil)), app.Options{})
 	if err != nil {
 		tb.Fatalf("building gateway: %v", err)
 	}

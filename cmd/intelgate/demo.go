@@ -127,7 +127,7 @@ func startDemo(ctx context.Context, dir, addr string, log *slog.Logger) (*demo, 
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
 	}
-	if d.app, err = app.New(ctx, cfg, log); err != nil {
+	if d.app, err = app.New(ctx, cfg, log, app.Options{}); err != nil {
 		return nil, fmt.Errorf("starting gateway: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -25,7 +25,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), cfg, log)
+			a, err := app.New(cmd.Context(), cfg, log, app.Options{})
 			if err != nil {
 				return reportConfigError(cmd, err)
 			}

@@ -20,6 +20,8 @@ import (
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/lookup"
+	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
 	"github.com/intelgate/intelgate/internal/upstream"
@@ -35,9 +37,16 @@ type App struct {
 	gateway *gateway.Gateway
 }
 
+// Options are what an App takes besides its config.
+type Options struct {
+	// Observer hears every step of every lookup (metrics, audit and alerts
+	// attach here); nil: none.
+	Observer observe.Observer
+}
+
 // New builds every layer from cfg; nothing serves until Run. On error,
 // whatever was opened is closed again.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (_ *App, err error) {
 	secrets, err := cfg.ResolveSecrets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("resolving secrets: %w", err)
@@ -78,8 +87,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if err != nil {
 		return nil, err
 	}
-	if a.calls, err = newCalls(cfg, provs, gov, keys, log); err != nil {
+	if a.calls, err = newCalls(cfg, provs, gov, keys, o.Observer, log); err != nil {
 		return nil, err
+	}
+	lookups, err := lookup.New(lookup.Options{Providers: provs, ResolveProvider: resolveName, Caller: a.calls,
+		Admit: gov, Observer: o.Observer, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("building lookup service: %w", err)
 	}
 	authn, err := auth.New(cfg.Clients, cfg.Server.TrustedProxies)
 	if err != nil {
@@ -87,21 +101,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	ready["store"] = a.store
 	a.gateway, err = gateway.New(gateway.Options{
-		Auth:            authn,
-		Providers:       provs,
-		ResolveProvider: resolveName,
-		Caller:          a.calls,
-		Admit:           gov,
-		Quota:           a.calls,
-		Seen:            a.store,
-		Ready:           ready,
-		Degradable:      degradable,
-		Log:             log,
-		LogIndicators:   cfg.Server.LogIndicators,
-		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),
-		RequestTimeout:  requestTimeout(cfg.Server.WriteTimeout.Std()),
-		TrustedProxies:  cfg.Server.TrustedProxies,
-		AuthFailures:    gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
+		Auth:           authn,
+		Lookups:        lookups,
+		Quota:          a.calls,
+		Seen:           a.store,
+		Ready:          ready,
+		Degradable:     degradable,
+		Log:            log,
+		LogIndicators:  cfg.Server.LogIndicators,
+		MaxBodyBytes:   int64(cfg.Server.MaxBodyBytes),
+		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.Std()),
+		TrustedProxies: cfg.Server.TrustedProxies,
+		AuthFailures:   gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building gateway: %w", err)

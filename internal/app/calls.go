@@ -9,21 +9,22 @@ import (
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/leak"
+	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/pipeline"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/resilience"
 	"github.com/intelgate/intelgate/internal/secret"
 )
 
-// Calls holds each provider's pipeline and breaker; it is the gateway's
-// Caller and QuotaReporter.
+// Calls holds each provider's pipeline and breaker; it is the lookup
+// service's Caller and the gateway's QuotaReporter.
 type Calls struct {
 	gov       *govern.Governor
 	pipelines map[string]*pipeline.Pipeline
 	breakers  map[string]*resilience.Breaker
 }
 
-func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governor, keys map[string][]govern.Key, log *slog.Logger) (*Calls, error) {
+func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governor, keys map[string][]govern.Key, obs observe.Observer, log *slog.Logger) (*Calls, error) {
 	c := &Calls{gov: gov, pipelines: map[string]*pipeline.Pipeline{}, breakers: map[string]*resilience.Breaker{}}
 	for _, p := range provs {
 		name := p.Name()
@@ -36,6 +37,9 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 			HalfOpenRequests: pc.Breaker.HalfOpenRequests,
 			OnStateChange: func(from, to string) {
 				log.Warn("circuit breaker state changed", "provider", name, "from", from, "to", to)
+				if obs != nil {
+					obs.Observe(context.Background(), observe.BreakerChanged{Provider: name, From: from, To: to})
+				}
 			},
 		})
 		check, checkRevokeOn := authCheck(p, pc, log)
@@ -56,6 +60,7 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 			RevokeOn:      pc.RevokeOn,
 			Check:         check,
 			CheckRevokeOn: checkRevokeOn,
+			Observer:      obs,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("building pipeline for provider %q: %w", name, err)
@@ -97,13 +102,12 @@ func leakDetector(keys []govern.Key) *leak.Detector {
 }
 
 // Call runs one lookup through the provider's pipeline.
-func (c *Calls) Call(ctx context.Context, name, env string, req provider.Request) (provider.Result, error) {
+func (c *Calls) Call(ctx context.Context, name, env string, req provider.Request) (pipeline.Outcome, error) {
 	pl, ok := c.pipelines[name]
 	if !ok {
-		return provider.Result{}, fmt.Errorf("calling %q: %w", name, govern.ErrUnknownProvider)
+		return pipeline.Outcome{}, fmt.Errorf("calling %q: %w", name, govern.ErrUnknownProvider)
 	}
-	res, _, err := pl.Lookup(ctx, env, req)
-	return res, err
+	return pl.Lookup(ctx, env, req)
 }
 
 // ProviderStatus reports a provider's keys for an environment.

@@ -128,10 +128,16 @@ type govApp struct {
 // a loopback port until stop or the end of the test.
 func runGovApp(t *testing.T, cfgPath string) *govApp {
 	t.Helper()
+	return runGovAppWith(t, cfgPath, Options{})
+}
+
+// runGovAppWith is runGovApp with app options (an observer).
+func runGovAppWith(t *testing.T, cfgPath string, o Options) *govApp {
+	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
 	log, logs := logtest.JSONLogger()
-	a, err := New(context.Background(), cfg, log)
+	a, err := New(context.Background(), cfg, log, o)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -1,7 +1,7 @@
 // Package gateway is intelgate's inbound HTTP API: routes, client
-// authentication, the lookup handlers and the problem+json error contract.
-// It holds no upstream logic of its own; it drives providers through the
-// small interfaces declared here.
+// authentication, the problem+json error contract, and handlers that map
+// HTTP to the lookup service (internal/lookup) and its outcomes back to
+// HTTP. It holds no lookup or upstream logic of its own.
 package gateway
 
 import (
@@ -12,31 +12,18 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
-	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/lookup"
 )
 
 // Authenticator identifies the calling application.
 type Authenticator interface {
 	Authenticate(r *http.Request) (*auth.Client, netip.Addr, error)
-}
-
-// Caller runs one provider lookup for a client environment through the
-// resilience chain: coalescing, the governor (key pool, rate, quota,
-// pauses), the circuit breaker and retries (internal/pipeline).
-type Caller interface {
-	Call(ctx context.Context, provider, environment string, req provider.Request) (provider.Result, error)
-}
-
-// ClientAdmitter enforces each client's own rate and daily quota.
-type ClientAdmitter interface {
-	AdmitClient(ctx context.Context, client string) error
 }
 
 // SeenRecorder remembers when each client was last seen.
@@ -51,16 +38,13 @@ type Checker interface {
 
 // Options are the Gateway's dependencies.
 type Options struct {
-	Auth      Authenticator
-	Providers []provider.Provider // order is the order of lookup results
-	// ResolveProvider names the provider behind the SocialEye drop-in
-	// /v1/resolve; empty disables the endpoint (404).
-	ResolveProvider string
-	Caller          Caller
-	Admit           ClientAdmitter     // optional: client limits
-	Quota           QuotaReporter      // optional: GET /v1/quota
-	Seen            SeenRecorder       // optional
-	Ready           map[string]Checker // name → dependency, for /readyz
+	Auth Authenticator
+	// Lookups answers /v1/lookup and /v1/resolve; its providers are the
+	// ones /v1/quota reports.
+	Lookups *lookup.Service
+	Quota   QuotaReporter      // optional: GET /v1/quota
+	Seen    SeenRecorder       // optional
+	Ready   map[string]Checker // name → dependency, for /readyz
 	// Degradable are dependencies the gateway can work without (Redis with
 	// shared.fail: open): reported as "degraded", they keep /readyz 200 so
 	// a load balancer does not pull every replica at once.
@@ -86,45 +70,38 @@ type Options struct {
 
 // Gateway serves the HTTP API.
 type Gateway struct {
-	auth            Authenticator
-	providers       map[string]provider.Provider
-	order           []string
-	resolveProvider string
-	caller          Caller
-	admitter        ClientAdmitter
-	quota           QuotaReporter
-	seen            *seenThrottle
-	ready           map[string]Checker
-	degradable      map[string]Checker
-	log             *slog.Logger
-	logIndicators   bool
-	maxBodyBytes    int64
-	requestTimeout  time.Duration
-	now             func() time.Time
-	mux             *http.ServeMux
-	proxies         auth.Proxies
-	authFails       *authFailures
+	auth           Authenticator
+	lookups        *lookup.Service
+	quota          QuotaReporter
+	seen           *seenThrottle
+	ready          map[string]Checker
+	degradable     map[string]Checker
+	log            *slog.Logger
+	logIndicators  bool
+	maxBodyBytes   int64
+	requestTimeout time.Duration
+	now            func() time.Time
+	mux            *http.ServeMux
+	proxies        auth.Proxies
+	authFails      *authFailures
 }
 
 // New validates o and builds the Gateway.
 func New(o Options) (*Gateway, error) {
-	if o.Auth == nil || o.Caller == nil {
-		return nil, errors.New("gateway: Auth and Caller are required")
+	if o.Auth == nil || o.Lookups == nil {
+		return nil, errors.New("gateway: Auth and Lookups are required")
 	}
 	g := &Gateway{
-		auth:            o.Auth,
-		providers:       make(map[string]provider.Provider, len(o.Providers)),
-		resolveProvider: o.ResolveProvider,
-		caller:          o.Caller,
-		admitter:        o.Admit,
-		quota:           o.Quota,
-		ready:           o.Ready,
-		degradable:      o.Degradable,
-		log:             o.Log,
-		logIndicators:   o.LogIndicators,
-		maxBodyBytes:    o.MaxBodyBytes,
-		requestTimeout:  o.RequestTimeout,
-		now:             o.Now,
+		auth:           o.Auth,
+		lookups:        o.Lookups,
+		quota:          o.Quota,
+		ready:          o.Ready,
+		degradable:     o.Degradable,
+		log:            o.Log,
+		logIndicators:  o.LogIndicators,
+		maxBodyBytes:   o.MaxBodyBytes,
+		requestTimeout: o.RequestTimeout,
+		now:            o.Now,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -137,16 +114,6 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.proxies = auth.NewProxies(o.TrustedProxies)
 	g.authFails = newAuthFailures(authFailureDefaults(o.AuthFailures), g.now, g.log)
-	for _, p := range o.Providers {
-		if _, dup := g.providers[p.Name()]; dup {
-			return nil, errors.New("gateway: duplicate provider " + p.Name())
-		}
-		g.providers[p.Name()] = p
-		g.order = append(g.order, p.Name())
-	}
-	if g.resolveProvider != "" && g.providers[g.resolveProvider] == nil {
-		return nil, errors.New("gateway: resolve provider " + g.resolveProvider + " is not configured")
-	}
 	if o.Seen != nil {
 		g.seen = newSeenThrottle(o.Seen, time.Minute, g.log)
 	}
@@ -171,7 +138,7 @@ func (g *Gateway) Handler() http.Handler {
 }
 
 // ProviderNames lists the configured providers in result order.
-func (g *Gateway) ProviderNames() []string { return slices.Clone(g.order) }
+func (g *Gateway) ProviderNames() []string { return g.lookups.Providers() }
 
 // limitBody caps request bodies; no endpoint of this API needs a large one.
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
@@ -230,11 +197,17 @@ func (g *Gateway) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, r, newProblem(kindNotFound, "no such endpoint: "+r.URL.Path))
 }
 
-type clientKey struct{}
+type identityKey struct{}
 
-func clientFrom(ctx context.Context) *auth.Client {
-	c, _ := ctx.Value(clientKey{}).(*auth.Client)
-	return c
+// identityFrom is the authenticated caller, as the lookup service takes it.
+func identityFrom(ctx context.Context) lookup.Identity {
+	id, _ := ctx.Value(identityKey{}).(lookup.Identity)
+	return id
+}
+
+func identityOf(c *auth.Client, addr netip.Addr, requestID string) lookup.Identity {
+	return lookup.Identity{Client: c.Name, Environment: c.Environment, Providers: c.Providers,
+		Source: addr, RequestID: requestID}
 }
 
 // authenticated admits a request only with a valid token from an allowed
@@ -289,7 +262,8 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 		if g.seen != nil {
 			g.seen.touch(c.Name, addr.String(), g.now())
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
+		id := identityOf(c, addr, requestID(r.Context()))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})
 }
 

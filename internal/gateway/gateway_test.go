@@ -19,6 +19,8 @@ import (
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/logtest"
+	"github.com/intelgate/intelgate/internal/lookup"
+	"github.com/intelgate/intelgate/internal/pipeline"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/upstream"
@@ -48,11 +50,24 @@ func (fakeAuth) Authenticate(r *http.Request) (*auth.Client, netip.Addr, error) 
 // chain is internal/pipeline's and tested there.
 type directCaller map[string]provider.Provider
 
-func (d directCaller) Call(ctx context.Context, name, env string, req provider.Request) (provider.Result, error) {
+func (d directCaller) Call(ctx context.Context, name, env string, req provider.Request) (pipeline.Outcome, error) {
 	if env != "prod" {
-		return provider.Result{}, govern.ErrNoKeys
+		return pipeline.Outcome{}, govern.ErrNoKeys
 	}
-	return d[name].Lookup(ctx, req, secret.NewValue(upstreamKy))
+	res, err := d[name].Lookup(ctx, req, secret.NewValue(upstreamKy))
+	return pipeline.Outcome{Result: res}, err
+}
+
+// newLookups is the lookup service over o's providers, called directly
+// (directCaller) unless o names a Caller.
+func newLookups(t *testing.T, o lookup.Options) *lookup.Service {
+	t.Helper()
+	if o.Caller == nil {
+		o.Caller = callerFor(o.Providers...)
+	}
+	s, err := lookup.New(o)
+	require.NoError(t, err)
+	return s
 }
 
 func callerFor(provs ...provider.Provider) directCaller {
@@ -121,8 +136,9 @@ func newHarness(t *testing.T, logIndicators bool, provs ...provider.Provider) *h
 			resolve = "socialeye"
 		}
 	}
-	g, err := New(Options{Auth: fakeAuth{}, Caller: callerFor(provs...), Providers: provs, ResolveProvider: resolve,
-		Log: log, LogIndicators: logIndicators})
+	g, err := New(Options{Auth: fakeAuth{},
+		Lookups: newLookups(t, lookup.Options{Providers: provs, ResolveProvider: resolve, Log: log}),
+		Log:     log, LogIndicators: logIndicators})
 	require.NoError(t, err)
 	return &harness{h: g.Handler(), log: buf}
 }
@@ -416,7 +432,7 @@ func lastLogLine(t *testing.T, buf *logtest.Buffer) map[string]any {
 func TestRequestIDFromTrustedProxiesOnly(t *testing.T) {
 	t.Parallel()
 	log, buf := logtest.JSONLogger()
-	g, err := New(Options{Auth: fakeAuth{}, Caller: directCaller{}, Log: log,
+	g, err := New(Options{Auth: fakeAuth{}, Lookups: newLookups(t, lookup.Options{}), Log: log,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	require.NoError(t, err)
 	cases := []struct {
@@ -497,7 +513,7 @@ func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
 func TestReadyz(t *testing.T) {
 	t.Parallel()
 	for _, failing := range []bool{false, true} {
-		g, err := New(Options{Auth: fakeAuth{}, Caller: directCaller{}, Ready: map[string]Checker{
+		g, err := New(Options{Auth: fakeAuth{}, Lookups: newLookups(t, lookup.Options{}), Ready: map[string]Checker{
 			"store": pingFunc(func(context.Context) error {
 				if failing {
 					return errors.New("dial postgres://user:pw@db failed")
@@ -537,8 +553,8 @@ func TestClientAllowanceIsSpentOnlyByValidRequests(t *testing.T) {
 	t.Parallel()
 	se := okProvider("socialeye", allTypes...)
 	adm := &countingAdmitter{limit: 1}
-	g, err := New(Options{Auth: fakeAuth{}, Caller: callerFor(se), Providers: []provider.Provider{se},
-		ResolveProvider: "socialeye", Admit: adm})
+	g, err := New(Options{Auth: fakeAuth{}, Lookups: newLookups(t, lookup.Options{
+		Providers: []provider.Provider{se}, ResolveProvider: "socialeye", Admit: adm})})
 	require.NoError(t, err)
 	h := &harness{h: g.Handler(), log: &logtest.Buffer{}}
 

@@ -1,17 +1,20 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/indicator"
-	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/lookup"
 )
+
+// The lookup handlers decode a request, call the lookup service with the
+// caller's identity, and encode the outcome. Selection, scope, admission,
+// fan-out and what a failure means are the service's (internal/lookup).
 
 // LookupResponse is the body of GET /v1/lookup.
 type LookupResponse struct {
@@ -43,138 +46,122 @@ type ResultError struct {
 	Parameter string `json:"parameter,omitempty"`
 }
 
-// resultError is p as one provider's part of a lookup.
-func resultError(p *Problem) *ResultError {
-	return &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Parameter: p.Parameter}
-}
-
-// maxProvidersParam bounds the providers= list before we look at it.
-const maxProvidersParam = 64
-
-// handleLookup fans one indicator out to every permitted provider that
-// supports its type, concurrently. A provider's failure is reported in its
-// own result; the request as a whole succeeds.
+// handleLookup is GET /v1/lookup: one indicator, every permitted provider
+// that supports its type (or those named), each result its own.
 func (g *Gateway) handleLookup(w http.ResponseWriter, r *http.Request) {
-	info := infoFrom(r.Context())
-	client := clientFrom(r.Context())
 	q := r.URL.Query()
 	if p := repeatedParam(q, "indicator", "type", "providers"); p != nil {
 		writeProblem(w, r, p)
 		return
 	}
-	hint, err := indicator.ParseType(q.Get("type"))
+	req := lookup.Request{Indicator: q.Get("indicator"), Type: indicator.Type(q.Get("type"))}
+	if q.Has("providers") {
+		req.Providers = strings.Split(q.Get("providers"), ",")
+	}
+	res, err := g.lookups.Lookup(r.Context(), identityFrom(r.Context()), req)
+	g.noteLookup(r.Context(), res)
 	if err != nil {
-		writeProblem(w, r, paramProblem("type", err.Error()))
+		writeProblem(w, r, failureProblem(err))
 		return
 	}
-	ind, err := indicator.Parse(q.Get("indicator"), hint)
-	if err != nil {
-		writeProblem(w, r, paramProblem("indicator", err.Error()))
-		return
+	results := make([]LookupResult, len(res.Outcomes))
+	for i, o := range res.Outcomes {
+		results[i] = lookupResult(o)
 	}
-	info.indicatorType, info.indicator = string(ind.Type), ind.Value
-
-	names, p := g.selectProviders(q.Get("providers"), q.Has("providers"), client.Allows, ind.Type)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	info.providers = names
-	if !g.admit(w, r) {
-		return
-	}
-
-	results := make([]LookupResult, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			// A panic in this goroutine is beyond the middleware's recover
-			// and would end the process; it becomes this provider's error.
-			defer func() {
-				if v := recover(); v != nil {
-					g.log.Error("panic in provider lookup", "provider", name, "request_id", requestID(r.Context()),
-						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-					p := newProblem(kindInternal, "an internal error occurred; quote the request id to your operator")
-					results[i] = LookupResult{Provider: name, Status: "error",
-						Error: resultError(p)}
-				}
-			}()
-			results[i] = g.lookupOne(r, name, ind)
-		})
-	}
-	wg.Wait()
 	writeJSON(w, http.StatusOK, LookupResponse{
-		Indicator:  ind.Raw,
-		Type:       ind.Type,
-		Normalized: ind.Value,
+		Indicator:  res.Indicator.Raw,
+		Type:       res.Indicator.Type,
+		Normalized: res.Indicator.Value,
 		Results:    results,
 	})
 }
 
-func (g *Gateway) lookupOne(r *http.Request, name string, ind indicator.Indicator) LookupResult {
-	res, p := g.call(r.Context(), name, clientFrom(r.Context()), provider.Request{Indicator: ind})
-	out := LookupResult{Provider: name}
-	switch {
-	case p != nil:
-		out.Status = "error"
-		out.Error = resultError(p)
-	case res.NotFound:
-		now := g.now().UTC()
-		out.Status, out.FetchedAt = "not_found", &now
-	default:
-		now := g.now().UTC()
-		out.Status, out.FetchedAt, out.Data = "ok", &now, res.Data
+func lookupResult(o lookup.Outcome) LookupResult {
+	out := LookupResult{Provider: o.Provider, Status: string(o.Status)}
+	if o.Status == lookup.StatusError {
+		p := failureProblem(o.Failure)
+		out.Error = &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Parameter: p.Parameter}
+		return out
+	}
+	at := o.FetchedAt
+	out.FetchedAt = &at
+	if o.Status == lookup.StatusOK {
+		out.Data = o.Data
 	}
 	return out
 }
 
-// selectProviders resolves the providers= parameter against the client's
-// scope and the indicator type. Named providers must exist (400), be
-// permitted (403) and support the type (400); without the parameter every
-// permitted provider that supports the type is used.
-func (g *Gateway) selectProviders(param string, given bool, allows func(string) bool, t indicator.Type) ([]string, *Problem) {
-	if !given {
-		var names []string
-		for _, n := range g.order {
-			if allows(n) && g.providers[n].Supports(t) {
-				names = append(names, n)
-			}
-		}
-		if len(names) == 0 {
-			return nil, newProblem(kindUnsupportedType, fmt.Sprintf("none of this client's providers supports type %s", t))
-		}
-		return names, nil
+// handleResolve is the SocialEye drop-in: same path and parameters, the
+// upstream's JSON object returned unchanged once validated.
+func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if p := repeatedParam(q, "query", "type"); p != nil {
+		writeProblem(w, r, p)
+		return
 	}
-	parts := strings.Split(param, ",")
-	if len(parts) > maxProvidersParam {
-		p := paramProblem("providers", fmt.Sprintf("at most %d providers", maxProvidersParam))
-		return nil, p
+	res, err := g.lookups.Resolve(r.Context(), identityFrom(r.Context()),
+		lookup.ResolveRequest{Query: q.Get("query"), UpstreamType: q.Get("type")})
+	g.noteLookup(r.Context(), res)
+	if err != nil {
+		writeProblem(w, r, failureProblem(err))
+		return
 	}
-	var names []string
-	seen := map[string]bool{}
-	for _, raw := range parts {
-		n := strings.TrimSpace(raw)
-		if n == "" || seen[n] {
-			continue
-		}
-		seen[n] = true
-		prov, ok := g.providers[n]
-		switch {
-		case !ok:
-			p := newProblem(kindUnknownProvider, fmt.Sprintf("providers: unknown provider %q", n))
-			p.Parameter = "providers"
-			return nil, p
-		case !allows(n):
-			return nil, newProblem(kindForbidden, fmt.Sprintf("this client may not use provider %s", n))
-		case !prov.Supports(t):
-			p := newProblem(kindUnsupportedType, fmt.Sprintf("provider %s does not support type %s", n, t))
-			p.Parameter = "providers"
-			return nil, p
-		}
-		names = append(names, n)
+	o := res.Outcomes[0]
+	switch o.Status {
+	case lookup.StatusError:
+		writeProblem(w, r, failureProblem(o.Failure))
+		return
+	case lookup.StatusNotFound:
+		writeProblem(w, r, newProblem(kindNotFound, fmt.Sprintf("provider %s has no data for this indicator", o.Provider)))
+		return
 	}
-	if len(names) == 0 {
-		return nil, paramProblem("providers", "must name at least one provider")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Intelgate-Cache", string(o.Cache))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(o.Data)
+}
+
+// noteLookup records what the access log reports about a lookup.
+func (g *Gateway) noteLookup(ctx context.Context, res lookup.Result) {
+	info := infoFrom(ctx)
+	info.providers = res.Providers
+	info.indicatorType, info.indicator = string(res.Indicator.Type), res.Indicator.Value
+}
+
+// failureKinds is the one mapping from the lookup service's failure kinds
+// to the HTTP contract's problem kinds.
+var failureKinds = map[lookup.Kind]problemKind{
+	lookup.KindInvalidParameter:    kindInvalidParameter,
+	lookup.KindUnknownProvider:     kindUnknownProvider,
+	lookup.KindUnsupportedType:     kindUnsupportedType,
+	lookup.KindForbidden:           kindForbidden,
+	lookup.KindNotFound:            kindNotFound,
+	lookup.KindRateLimited:         kindRateLimited,
+	lookup.KindUpstreamRateLimited: kindUpRateLimited,
+	lookup.KindUpstreamTLS:         kindUpTLS,
+	lookup.KindUpstreamUnavailable: kindUpUnavailable,
+	lookup.KindUpstreamInvalid:     kindUpInvalid,
+	lookup.KindUpstreamAuth:        kindUpAuth,
+	lookup.KindUpstreamError:       kindUpError,
+	lookup.KindUpstreamTimeout:     kindUpTimeout,
+	lookup.KindUnavailable:         kindUnavailable,
+	lookup.KindInternal:            kindInternal,
+	lookup.KindClientClosed:        kindClientClosed,
+}
+
+// failureProblem is err (a *lookup.Failure, else an internal error) as the
+// problem the client sees.
+func failureProblem(err error) *Problem {
+	f, ok := err.(*lookup.Failure)
+	if !ok || f == nil {
+		return newProblem(kindInternal, "an internal error occurred; quote the request id to your operator")
 	}
-	return names, nil
+	k, ok := failureKinds[f.Kind]
+	if !ok {
+		k = kindInternal
+	}
+	p := newProblem(k, f.Detail)
+	p.Parameter, p.retryAfter = f.Parameter, f.RetryAfter
+	return p
 }

@@ -21,3 +21,9 @@ func repeatedParam(q url.Values, names ...string) *Problem {
 	}
 	return nil
 }
+
+func paramProblem(param, detail string) *Problem {
+	p := newProblem(kindInvalidParameter, param+": "+detail)
+	p.Parameter = param
+	return p
+}

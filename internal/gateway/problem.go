@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/intelgate/intelgate/internal/lookup"
 )
 
 // problemBase prefixes every problem type URI; the slug after it is stable
@@ -51,6 +53,9 @@ var (
 	kindUpTimeout        = problemKind{"upstream-timeout", http.StatusGatewayTimeout, "Upstream timed out"}
 	kindInternal         = problemKind{"internal", http.StatusInternalServerError, "Internal error"}
 	kindUnavailable      = problemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
+	// 499 (nginx's): the caller left; the answer is written for the log,
+	// nobody reads it.
+	kindClientClosed = problemKind{"client-closed", 499, "Client closed the request"}
 
 	// Its own slug, not rate-limited: the remedy differs (fix the token or
 	// the proxy setup, not the request rate), and a client that backs off
@@ -71,7 +76,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	// 429 and 503 always say when to come back (at least 1s), even when the
 	// cause gave no estimate: a client without one would retry at once.
 	if p.retryAfter > 0 || p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(p.retryAfter), 10))
+		h.Set("Retry-After", strconv.FormatInt(lookup.RetrySeconds(p.retryAfter), 10))
 	}
 	if p.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="intelgate"`)
@@ -81,14 +86,4 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
-}
-
-// retryAfterSeconds rounds up so a client that waits exactly the advertised
-// time is never early.
-func retryAfterSeconds(d time.Duration) int64 {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return s
 }

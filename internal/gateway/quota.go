@@ -40,25 +40,25 @@ type ProviderQuota struct {
 // and, per permitted provider, each key's rate, day/month quota, pause and
 // the breaker state. It spends nothing.
 func (g *Gateway) handleQuota(w http.ResponseWriter, r *http.Request) {
-	client := clientFrom(r.Context())
+	id := identityFrom(r.Context())
 	if g.quota == nil {
 		writeProblem(w, r, newProblem(kindNotFound, "quota reporting is not configured"))
 		return
 	}
-	resp := QuotaResponse{Client: ClientQuota{Name: client.Name, Environment: client.Environment}, Providers: []ProviderQuota{}}
-	cs, err := g.quota.ClientStatus(r.Context(), client.Name)
+	resp := QuotaResponse{Client: ClientQuota{Name: id.Client, Environment: id.Environment}, Providers: []ProviderQuota{}}
+	cs, err := g.quota.ClientStatus(r.Context(), id.Client)
 	if err != nil {
-		writeProblem(w, r, g.upstreamProblem(r.Context(), "", err))
+		writeProblem(w, r, failureProblem(g.lookups.Failure(r.Context(), id, "", err)))
 		return
 	}
 	resp.Client.ClientStatus = cs
-	for _, name := range g.order {
-		if !client.Allows(name) {
+	for _, name := range g.lookups.Providers() {
+		if !id.Allows(name) {
 			continue
 		}
-		keys, err := g.quota.ProviderStatus(r.Context(), name, client.Environment)
+		keys, err := g.quota.ProviderStatus(r.Context(), name, id.Environment)
 		if err != nil {
-			writeProblem(w, r, g.upstreamProblem(r.Context(), name, err))
+			writeProblem(w, r, failureProblem(g.lookups.Failure(r.Context(), id, name, err)))
 			return
 		}
 		if keys == nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/lookup"
 )
 
 // seenLog is a SeenRecorder that remembers what it was told.
@@ -35,7 +37,7 @@ func (s *seenLog) count() int {
 func TestLastSeenIsWrittenByRunAndRunStops(t *testing.T) {
 	t.Parallel()
 	rec := &seenLog{}
-	g, err := New(Options{Auth: fakeAuth{}, Caller: directCaller{}, Seen: rec})
+	g, err := New(Options{Auth: fakeAuth{}, Lookups: newLookups(t, lookup.Options{}), Seen: rec})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

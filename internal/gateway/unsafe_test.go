@@ -12,6 +12,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/lookup"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
@@ -62,12 +63,12 @@ func TestLookupPathEscapeIsThatProvidersError(t *testing.T) {
 
 func TestUnsafeIndicatorProblem(t *testing.T) {
 	t.Parallel()
-	g := &Gateway{}
-	p := g.chainProblem("vt", &provider.UnsafeIndicatorError{Reason: "contains ';', which starts path parameters"})
+	s := newLookups(t, lookup.Options{})
+	p := failureProblem(s.Failure(context.Background(), lookup.Identity{}, "vt", &provider.UnsafeIndicatorError{Reason: "contains ';', which starts path parameters"}))
 	require.Equal(t, problemBase+"invalid-parameter", p.Type)
 	require.Equal(t, "indicator", p.Parameter)
 	require.Equal(t, "indicator: provider vt cannot place this value in its request path: it contains ';', which starts path parameters", p.Detail)
-	p = g.chainProblem("socialeye", provider.ErrUnsafeIndicator)
+	p = failureProblem(s.Failure(context.Background(), lookup.Identity{}, "socialeye", provider.ErrUnsafeIndicator))
 	require.Equal(t, "indicator", p.Parameter)
 	require.Equal(t, "indicator: provider socialeye cannot look up this value safely", p.Detail)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/leak"
+	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/resilience"
 	"github.com/intelgate/intelgate/internal/retryafter"
@@ -85,14 +86,16 @@ type Options struct {
 	// contains one, in any spelling, is refused before anyone sees it.
 	// nil checks nothing (tests of other layers).
 	Leaks *leak.Detector
-	Clock clock.Clock
-	Log   *slog.Logger
+	// Observer hears each governor wait and upstream attempt; nil: none.
+	Observer observe.Observer
+	Clock    clock.Clock
+	Log      *slog.Logger
 }
 
 // Pipeline is one provider's call chain.
 type Pipeline struct {
 	o         Options
-	coalescer *resilience.Coalescer[provider.Result]
+	coalescer *resilience.Coalescer[Outcome]
 	placer    RequestChecker // the provider, when it can refuse a request before sending
 	leaks     atomic.Int64
 }
@@ -122,17 +125,43 @@ func New(o Options) (*Pipeline, error) {
 		o.CheckEvery = time.Minute
 	}
 	placer, _ := o.Provider.(RequestChecker)
-	return &Pipeline{o: o, coalescer: resilience.NewCoalescer[provider.Result](), placer: placer}, nil
+	return &Pipeline{o: o, coalescer: resilience.NewCoalescer[Outcome](), placer: placer}, nil
+}
+
+// Outcome is what one lookup learnt besides its answer: the facts audit,
+// metrics and the caller's result need, which would otherwise die inside
+// a lease or a context. A failed lookup still has one.
+type Outcome struct {
+	Result provider.Result
+	// KeyID is the key of the last attempt that reached the governor; ""
+	// when the lookup was refused before (breaker, pacing, unsafe input).
+	KeyID string
+	// Attempts counts calls that went (or tried to go) upstream,
+	// failovers included.
+	Attempts int
+	// Shared: the answer came from another caller's call (coalesced); the
+	// other facts are that call's.
+	Shared bool
+	// UpstreamStatus is the last attempt's HTTP status; 0 when none came.
+	UpstreamStatus int
+	// Latency is how long this caller waited in the pipeline.
+	Latency time.Duration
+	// Units are the rate/quota units the call spent: attempts that left.
+	Units int
 }
 
 // Lookup answers req for a client of environment env. Identical concurrent
 // lookups (same provider, key environment, type, value and upstream type)
 // share one upstream call; each caller still waits only until its own
-// deadline. shared reports that the answer came from another's call.
-func (p *Pipeline) Lookup(ctx context.Context, env string, req provider.Request) (res provider.Result, shared bool, err error) {
-	return p.coalescer.Do(ctx, coalesceKey(env, req), func(ctx context.Context) (provider.Result, error) {
+// deadline, and gets the shared call's Outcome with Shared set.
+func (p *Pipeline) Lookup(ctx context.Context, env string, req provider.Request) (Outcome, error) {
+	start := p.o.Clock.Now()
+	out, shared, err := p.coalescer.Do(ctx, coalesceKey(env, req), func(ctx context.Context) (Outcome, error) {
 		return p.attempts(ctx, env, req)
 	})
+	out.Shared = shared
+	out.Latency = p.o.Clock.Now().Sub(start)
+	return out, err
 }
 
 // coalesceKey identifies lookups that may share one upstream call: same key
@@ -147,16 +176,18 @@ func coalesceKey(env string, req provider.Request) string {
 // and the caller's deadline. A key the upstream refuses on a lookup is
 // suspect; only when the auth check confirms it is it revoked and the next
 // key tried at once: that is failover, not a retry.
-func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Request) (provider.Result, error) {
+func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Request) (Outcome, error) {
 	p.o.Budget.Deposit()
+	var out Outcome
 	failovers := 0
 	for attempt := 1; ; {
-		res, lease, err := p.once(ctx, env, req)
+		res, lease, err := p.once(ctx, env, req, &out)
 		if err == nil {
-			return res, nil
+			out.Result = res
+			return out, nil
 		}
 		if lease == nil { // refused before any upstream call: breaker, governor, unsafe input
-			return provider.Result{}, err
+			return out, err
 		}
 		var ue *upstream.Error
 		isUpstream := errors.As(err, &ue)
@@ -167,7 +198,7 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 				failovers++
 				continue
 			}
-			return provider.Result{}, err
+			return out, err
 		}
 		throttled := isUpstream && (ue.Kind == upstream.KindRateLimited || (ue.Status == 503 && ue.RetryAfter > 0))
 		if throttled {
@@ -177,11 +208,11 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 			p.pause(ctx, lease, d)
 		}
 		if ctx.Err() != nil || !resilience.Retryable(err) || attempt >= p.o.Retry.MaxAttempts || !p.o.Budget.Withdraw() {
-			return provider.Result{}, p.capped(err)
+			return out, p.capped(err)
 		}
 		attempt++
 		if !throttled && !p.backoff(ctx, attempt-1) {
-			return provider.Result{}, p.capped(err)
+			return out, p.capped(err)
 		}
 		// A throttled key is paused for every replica; the next Acquire
 		// waits for it (or another key) within max_wait and the deadline,
@@ -192,9 +223,10 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 // once makes one attempt: breaker first (an open breaker fails fast and
 // spends no rate or quota), then the governor, then the provider. It
 // returns the lease when the attempt went (or tried to go) upstream, nil
-// when it was refused before. The breaker always hears an outcome, even if
-// the provider panics, so a half-open probe slot is never leaked.
-func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (provider.Result, *govern.Lease, error) {
+// when it was refused before, and adds what it learnt to out. The breaker
+// always hears an outcome, even if the provider panics, so a half-open
+// probe slot is never leaked.
+func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, out *Outcome) (provider.Result, *govern.Lease, error) {
 	if p.placer != nil {
 		// Before the breaker and the governor: an indicator the provider
 		// cannot place costs no rate unit, no quota and no probe slot.
@@ -208,27 +240,94 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request) (
 	}
 	outcome := resilience.Ignored
 	defer func() { done(outcome) }()
-	lease, err := p.o.Governor.Acquire(ctx, p.o.Provider.Name(), env)
+	lease, err := p.acquire(ctx, env)
 	if err != nil {
 		return provider.Result{}, nil, err
 	}
+	out.KeyID = lease.KeyID
+	out.Attempts++
+	started := p.o.Clock.Now()
 	res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
 	if err == nil && p.o.Leaks.Contains(res.Data) {
 		err = p.leaked(lease, req.Client)
 	}
 	outcome = resilience.OutcomeOf(err)
 	var ue *upstream.Error
+	isUpstream := errors.As(err, &ue)
+	notSent := errors.Is(err, provider.ErrUnsafeIndicator) || (isUpstream && ue.NotSent)
+	out.UpstreamStatus = res.Status
+	if isUpstream {
+		out.UpstreamStatus = ue.Status
+	}
+	if !notSent {
+		out.Units++
+	}
+	p.observeAttempt(ctx, lease, out, err, p.o.Clock.Now().Sub(started), notSent)
 	switch {
 	case err == nil:
 		p.proactivePause(ctx, lease, res.PauseFor)
 		return res, lease, nil
 	case errors.Is(err, provider.ErrUnsafeIndicator):
 		p.refund(ctx, lease)
+		out.Attempts--
 		return provider.Result{}, nil, err
-	case errors.As(err, &ue) && ue.NotSent:
+	case notSent:
 		p.refund(ctx, lease) // quota is spent only on calls that left
 	}
 	return provider.Result{}, lease, err
+}
+
+// acquire waits for a lease on a key of the environment and tells the
+// observer how long it waited and how that ended.
+func (p *Pipeline) acquire(ctx context.Context, env string) (*govern.Lease, error) {
+	if p.o.Observer == nil {
+		return p.o.Governor.Acquire(ctx, p.o.Provider.Name(), env)
+	}
+	start := p.o.Clock.Now()
+	lease, err := p.o.Governor.Acquire(ctx, p.o.Provider.Name(), env)
+	e := observe.GovernorWaited{Provider: p.o.Provider.Name(), Wait: p.o.Clock.Now().Sub(start), Outcome: acquireOutcome(err)}
+	if lease != nil {
+		e.KeyID = lease.KeyID
+	}
+	p.o.Observer.Observe(ctx, e)
+	return lease, err
+}
+
+// acquireOutcome names how an Acquire ended, for observers.
+func acquireOutcome(err error) string {
+	var limited *govern.LimitedError
+	switch {
+	case err == nil:
+		return "acquired"
+	case errors.As(err, &limited):
+		return limited.Reason
+	case errors.Is(err, govern.ErrNoKeys):
+		return "no_keys"
+	case errors.Is(err, govern.ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "error"
+}
+
+func (p *Pipeline) observeAttempt(ctx context.Context, l *govern.Lease, out *Outcome, err error, latency time.Duration, notSent bool) {
+	if p.o.Observer == nil {
+		return
+	}
+	e := observe.Attempted{Provider: l.Provider, KeyID: l.KeyID, Attempt: out.Attempts,
+		UpstreamStatus: out.UpstreamStatus, Latency: latency, NotSent: notSent}
+	var ue *upstream.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &ue):
+		e.Kind = string(ue.Kind)
+	case errors.Is(err, provider.ErrUnsafeIndicator):
+		e.Kind = "unsafe_indicator"
+	default:
+		e.Kind = "internal"
+	}
+	p.o.Observer.Observe(ctx, e)
 }
 
 // leaked records an answer that reflected a key: a security event, since

@@ -144,7 +144,7 @@ func TestRetriesOnlyWhereARetryCanHelp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, fixtureOptions{answers: tc.answers})
-			_, _, err := f.p.Lookup(context.Background(), "prod", req)
+			_, err := f.p.Lookup(context.Background(), "prod", req)
 			require.Equal(t, tc.wantCalls, f.prov.calls.Load())
 			if tc.wantErr == "" {
 				require.NoError(t, err)
@@ -161,7 +161,7 @@ func TestRetryBudgetStopsRetries(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{answers: []error{upErr(upstream.KindUpstream, 503, 0)},
 		budget: resilience.NewBudget(0, 0, nil)})
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.Error(t, err)
 	require.Equal(t, int32(1), f.prov.calls.Load(), "an empty budget allows no retry")
 }
@@ -171,7 +171,7 @@ func TestBackoffNeverOutlastsTheDeadline(t *testing.T) {
 	f := newFixture(t, fixtureOptions{answers: []error{upErr(upstream.KindUpstream, 502, 0)}})
 	ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(10*time.Millisecond))
 	defer cancel()
-	_, _, err := f.p.Lookup(ctx, "prod", req)
+	_, err := f.p.Lookup(ctx, "prod", req)
 	require.Error(t, err)
 	require.Equal(t, int32(1), f.prov.calls.Load())
 }
@@ -181,7 +181,8 @@ func TestRefusedKeyConfirmedByTheCheckFailsOverAndIsRevoked(t *testing.T) {
 	check := &scriptedCheck{answers: []error{upErr(upstream.KindAuth, 401, 0)}}
 	f := newFixture(t, fixtureOptions{keys: 2, maxAttempts: 1, check: check,
 		answers: []error{upErr(upstream.KindAuth, 401, 0)}})
-	res, _, err := f.p.Lookup(context.Background(), "prod", clientReq("siem"))
+	out, err := f.p.Lookup(context.Background(), "prod", clientReq("siem"))
+	res := out.Result
 	require.NoError(t, err, "failover to the second key is not a retry")
 	require.JSONEq(t, `{"ok":true}`, string(res.Data))
 	require.Equal(t, []string{"secret-a", "secret-b"}, f.prov.keys)
@@ -201,7 +202,7 @@ func TestRefusedKeyConfirmedByTheCheckFailsOverAndIsRevoked(t *testing.T) {
 	check2 := &scriptedCheck{answers: []error{upErr(upstream.KindAuth, 401, 0), upErr(upstream.KindAuth, 403, 0)}}
 	f2 := newFixture(t, fixtureOptions{keys: 2, check: check2,
 		answers: []error{upErr(upstream.KindAuth, 401, 0), upErr(upstream.KindAuth, 401, 0)}})
-	_, _, err = f2.p.Lookup(context.Background(), "prod", req)
+	_, err = f2.p.Lookup(context.Background(), "prod", req)
 	require.ErrorIs(t, err, govern.ErrNoKeys)
 }
 
@@ -209,14 +210,14 @@ func TestUpstream429PausesTheKeyForEveryone(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{maxWait: 5 * time.Second, answers: []error{upErr(upstream.KindRateLimited, 429, 2*time.Second)}})
 	start := f.clock.Now()
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.NoError(t, err)
 	require.Equal(t, int32(2), f.prov.calls.Load())
 	require.Equal(t, start.Add(2*time.Second), f.clock.Now(), "the retry waited exactly the upstream's Retry-After")
 
 	// A pause longer than max_wait is answered with an honest, capped wait.
 	f = newFixture(t, fixtureOptions{maxWait: time.Second, answers: []error{upErr(upstream.KindRateLimited, 429, 1e6*time.Second)}})
-	_, _, err = f.p.Lookup(context.Background(), "prod", req)
+	_, err = f.p.Lookup(context.Background(), "prod", req)
 	var le *govern.LimitedError
 	require.True(t, errors.As(err, &le), "%v", err)
 	require.Equal(t, "paused", le.Reason)
@@ -234,7 +235,8 @@ func TestCoalescesIdenticalConcurrentLookups(t *testing.T) {
 	errs := make(chan error, n) // checked on the test goroutine
 	for range n {
 		wg.Go(func() {
-			_, shared, err := f.p.Lookup(context.Background(), "prod", req)
+			out, err := f.p.Lookup(context.Background(), "prod", req)
+			shared := out.Shared
 			errs <- err
 			if shared {
 				sharedCount.Add(1)
@@ -255,7 +257,8 @@ func TestCoalescesIdenticalConcurrentLookups(t *testing.T) {
 	// A different indicator is its own upstream call.
 	other := req
 	other.Indicator.Value = "y"
-	_, shared, err := f.p.Lookup(context.Background(), "prod", other)
+	out, err := f.p.Lookup(context.Background(), "prod", other)
+	shared := out.Shared
 	require.NoError(t, err)
 	require.False(t, shared)
 }
@@ -266,10 +269,10 @@ func TestOpenBreakerFailsFastAndRefundsQuota(t *testing.T) {
 	f := newFixture(t, fixtureOptions{day: 100, maxAttempts: 1, answers: []error{fail, fail, fail},
 		breaker: resilience.BreakerSettings{FailureRatio: 0.5, MinRequests: 3, Window: time.Minute, OpenFor: time.Minute}})
 	for range 3 {
-		_, _, err := f.p.Lookup(context.Background(), "prod", req)
+		_, err := f.p.Lookup(context.Background(), "prod", req)
 		require.Error(t, err)
 	}
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.ErrorIs(t, err, resilience.ErrOpen)
 	var oe *resilience.OpenError
 	require.True(t, errors.As(err, &oe))
@@ -284,7 +287,7 @@ func TestOpenBreakerFailsFastAndRefundsQuota(t *testing.T) {
 func TestUnsafeIndicatorRefundsQuota(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{day: 5, answers: []error{provider.ErrUnsafeIndicator}})
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.ErrorIs(t, err, provider.ErrUnsafeIndicator)
 	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
 	require.NoError(t, err)
@@ -312,12 +315,12 @@ func TestUnplaceableIndicatorCostsNothing(t *testing.T) {
 	f.p.o.Provider, f.p.placer = prov, prov
 	bad := provider.Request{Indicator: indicator.Indicator{Raw: "../x", Value: "../x", Type: indicator.Username}}
 	for range 3 {
-		_, _, err := f.p.Lookup(context.Background(), "prod", bad)
+		_, err := f.p.Lookup(context.Background(), "prod", bad)
 		require.ErrorIs(t, err, provider.ErrUnsafeIndicator)
 	}
 	require.Zero(t, prov.calls.Load())
 	start := f.clock.Now()
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.NoError(t, err)
 	require.Equal(t, start, f.clock.Now(), "the refused lookups took no unit of rate: no wait")
 	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
@@ -329,7 +332,7 @@ func TestAttemptsThatNeverLeftSpendNoQuota(t *testing.T) {
 	t.Parallel()
 	refused := &upstream.Error{Kind: upstream.KindConnect, NotSent: true, Detail: "connection refused"}
 	f := newFixture(t, fixtureOptions{day: 10, answers: []error{refused, refused, refused}})
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.Error(t, err)
 	require.Equal(t, int32(3), f.prov.calls.Load(), "a refused connection is retried")
 	st, err := f.gov.ProviderStatus(context.Background(), "se", "prod")
@@ -344,7 +347,7 @@ func TestPanickingProviderDoesNotLeakAHalfOpenProbe(t *testing.T) {
 	boom := &panicky{}
 	f.p.o.Provider = boom
 	for range 3 {
-		_, _, err := f.p.Lookup(context.Background(), "prod", req)
+		_, err := f.p.Lookup(context.Background(), "prod", req)
 		var pe *resilience.PanicError
 		require.True(t, errors.As(err, &pe), "%v", err)
 	}

@@ -69,7 +69,7 @@ func TestClientChosenRefusalsDoNotRevoke(t *testing.T) {
 	f := newFixture(t, fixtureOptions{keys: 2, check: check, revokeOn: []int{401, 403},
 		answers: []error{forbidden, forbidden, forbidden, forbidden, forbidden, forbidden}})
 	for i := range 6 {
-		_, _, err := f.p.Lookup(context.Background(), "prod", clientReq("mallory"))
+		_, err := f.p.Lookup(context.Background(), "prod", clientReq("mallory"))
 		var ue *upstream.Error
 		require.ErrorAs(t, err, &ue, "lookup %d gets the provider's error, not a pool-wide one", i)
 		require.Equal(t, http.StatusForbidden, ue.Status)
@@ -78,7 +78,8 @@ func TestClientChosenRefusalsDoNotRevoke(t *testing.T) {
 	require.Equal(t, 1, check.calls(), "one auth check per key per interval, however many refusals")
 	require.False(t, revoked(t, f, "ka"))
 
-	res, _, err := f.p.Lookup(context.Background(), "prod", req)
+	out, err := f.p.Lookup(context.Background(), "prod", req)
+	res := out.Result
 	require.NoError(t, err)
 	require.JSONEq(t, `{"ok":true}`, string(res.Data))
 	require.Equal(t, "secret-a", f.prov.keys[len(f.prov.keys)-1], "the first key is still in rotation")
@@ -90,7 +91,7 @@ func TestClientChosenRefusalsDoNotRevoke(t *testing.T) {
 	f.prov.mu.Lock()
 	f.prov.answers = []error{forbidden}
 	f.prov.mu.Unlock()
-	_, _, _ = f.p.Lookup(context.Background(), "prod", req)
+	_, _ = f.p.Lookup(context.Background(), "prod", req)
 	require.Equal(t, 2, check.calls())
 }
 
@@ -100,7 +101,7 @@ func TestDefaultRevokeOnIgnores403(t *testing.T) {
 	t.Parallel()
 	check := &scriptedCheck{answers: []error{upErr(upstream.KindAuth, 403, 0)}}
 	f := newFixture(t, fixtureOptions{check: check, answers: []error{upErr(upstream.KindAuth, 403, 0)}})
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.Error(t, err)
 	require.Zero(t, check.calls())
 	require.False(t, revoked(t, f, "ka"))
@@ -111,7 +112,7 @@ func TestDefaultRevokeOnIgnores403(t *testing.T) {
 func TestNoAuthCheckNeverRevokes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{keys: 2, answers: []error{upErr(upstream.KindAuth, 401, 0)}})
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.Error(t, err)
 	require.False(t, revoked(t, f, "ka"))
 	require.Contains(t, f.log.String(), `"event":"upstream_key_unconfirmed"`)
@@ -122,7 +123,7 @@ func TestInconclusiveCheckKeepsTheKey(t *testing.T) {
 	t.Parallel()
 	check := &scriptedCheck{answers: []error{upErr(upstream.KindUpstream, 503, 0)}}
 	f := newFixture(t, fixtureOptions{keys: 2, check: check, answers: []error{upErr(upstream.KindAuth, 401, 0)}})
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.Error(t, err)
 	require.False(t, revoked(t, f, "ka"))
 	require.Contains(t, f.log.String(), `"event":"upstream_key_check_failed"`)
@@ -138,7 +139,7 @@ func TestRevokedKeyIsRestoredAfterBackoff(t *testing.T) {
 		nil,                                  // one poll later: accepted
 	}}
 	f := newFixture(t, fixtureOptions{keys: 2, check: check, answers: []error{upErr(upstream.KindAuth, 401, 0)}})
-	_, _, err := f.p.Lookup(context.Background(), "prod", req)
+	_, err := f.p.Lookup(context.Background(), "prod", req)
 	require.NoError(t, err, "failed over to the second key")
 	require.True(t, revoked(t, f, "ka"))
 
@@ -169,7 +170,7 @@ func TestRevokedKeyIsRestoredAfterBackoff(t *testing.T) {
 	require.Contains(t, f.log.String(), `"event":"upstream_key_restored"`)
 
 	// Back in rotation: the first key serves again.
-	_, _, err = f.p.Lookup(context.Background(), "prod", req)
+	_, err = f.p.Lookup(context.Background(), "prod", req)
 	require.NoError(t, err)
 	require.Equal(t, "secret-a", f.prov.keys[len(f.prov.keys)-1])
 	for _, k := range check.keys {
@@ -203,7 +204,7 @@ func TestReflectedKeyIsRefused(t *testing.T) {
 	f := newFixture(t, fixtureOptions{maxAttempts: 3,
 		leaks: leak.New(secret.NewValue("secret-a"), secret.NewValue("secret-b"))})
 	f.p.o.Provider = &leaky{}
-	_, _, err := f.p.Lookup(context.Background(), "prod", provider.Request{
+	_, err := f.p.Lookup(context.Background(), "prod", provider.Request{
 		Indicator: indicator.Indicator{Raw: "y", Value: "y", Type: indicator.Username}})
 	var ue *upstream.Error
 	require.True(t, errors.As(err, &ue))
@@ -244,7 +245,7 @@ func TestDepartingCallerDoesNotCancelTheCheck(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	left := make(chan error, 1)
 	go func() {
-		_, _, err := f.p.Lookup(ctx, "prod", clientReq("mallory"))
+		_, err := f.p.Lookup(ctx, "prod", clientReq("mallory"))
 		left <- err
 	}()
 	require.Eventually(t, func() bool { return check.calls.Load() == 1 }, 10*time.Second, time.Millisecond)

@@ -57,12 +57,12 @@ func call(ctx context.Context, doer Doer, req *http.Request, v upstream.Validati
 	if err != nil {
 		var ue *upstream.Error
 		if errors.As(err, &ue) && ue.Kind == upstream.KindNotFound {
-			return Result{NotFound: true, PauseFor: ue.RetryAfter}, nil
+			return Result{NotFound: true, Status: ue.Status, PauseFor: ue.RetryAfter}, nil
 		}
 		return Result{}, redact(err, key)
 	}
 	if resp == nil {
 		return Result{}, errors.New("upstream transport returned no response and no error")
 	}
-	return Result{Data: resp.Body, PauseFor: resp.ExhaustedFor}, nil
+	return Result{Data: resp.Body, Status: resp.Status, PauseFor: resp.ExhaustedFor}, nil
 }

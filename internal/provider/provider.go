@@ -36,6 +36,8 @@ type Request struct {
 type Result struct {
 	Data     json.RawMessage
 	NotFound bool
+	// Status is the upstream's HTTP status (for outcomes, audit, metrics).
+	Status int
 	// PauseFor is the upstream's proactive "slow down" hint: its rate-limit
 	// headers said no units remain on the key used, for this long
 	// (upstream.Response.ExhaustedFor). The governor pauses that key now,

@@ -31,9 +31,11 @@ func (e *PanicError) Error() string { return fmt.Sprintf("coalesced call panicke
 //
 //   - each waiter returns when its own context is done, while the shared run
 //     continues for the others;
-//   - the run's context is detached from any one caller (it keeps the first
-//     caller's values, not its cancellation) and is cancelled, with cause
-//     ErrAllWaitersGone, only when the last waiter has gone.
+//   - the run's context belongs to no caller: it carries none of the first
+//     caller's values (a shared call is nobody's in particular — whatever
+//     identifies a caller travels explicitly, and each caller's own outcome
+//     is reported to it) and none of its cancellation; it is cancelled,
+//     with cause ErrAllWaitersGone, only when the last waiter has gone.
 //
 // Its Deadline reports the latest deadline among the waiters that joined
 // (none if any waiter had none), so code inside the run — a retry loop
@@ -102,7 +104,7 @@ func (c *Coalescer[T]) Do(ctx context.Context, key string, fn func(ctx context.C
 }
 
 func (c *Coalescer[T]) start(ctx context.Context) *flight[T] {
-	base, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	base, cancel := context.WithCancelCause(context.Background())
 	fc := &flightCtx{Context: base}
 	fc.extend(ctx)
 	return &flight[T]{done: make(chan struct{}), ctx: fc, cancel: cancel, waiters: 1}

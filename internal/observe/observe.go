@@ -1,0 +1,130 @@
+// Package observe is the seam where metrics, audit and alerts attach to the
+// request path: the lookup service and each provider's pipeline report
+// every step that matters to an Observer, and nothing else in those layers
+// knows who listens. It follows River's hooks: one small interface, typed
+// values, no behaviour of the path depends on an observer.
+//
+// Events are plain values that never carry a secret, a token or an upstream
+// body: an observer may log or store them as they are. Indicators are
+// absent too; an audit observer that needs one gets it from the lookup
+// service's result under its own indicator policy.
+package observe
+
+import (
+	"context"
+	"time"
+)
+
+// Observer hears the steps of lookups. Observe is called synchronously on
+// the request path, from many goroutines at once: it must be safe for
+// concurrent use, fast, and must not block (queue slow work). ctx is the
+// context of the step: it may already be cancelled when the caller has left.
+type Observer interface {
+	Observe(ctx context.Context, e Event)
+}
+
+// Event is one of this package's event types: Admitted, Refused,
+// GovernorWaited, Attempted, BreakerChanged, Finished.
+type Event interface {
+	// Step names the event ("admitted", "refused", …) for logs and tests.
+	Step() string
+}
+
+// Admitted: a request passed validation, scope checks and the client's own
+// limits, and will be looked up at Providers.
+type Admitted struct {
+	Client, Environment, RequestID string
+	Operation                      string // "lookup" or "resolve"
+	Providers                      []string
+}
+
+// Refused: a request was answered before any provider was called — bad
+// input, a provider outside the client's scope, the client's own limits.
+type Refused struct {
+	Client, Environment, RequestID string
+	Operation                      string
+	// Kind is the problem slug the caller receives (invalid-parameter,
+	// forbidden, rate-limited, …).
+	Kind string
+}
+
+// GovernorWaited: one attempt waited for a key of Provider within its rate,
+// quota and pauses. Outcome is "acquired", or why not: "rate", "day_quota",
+// "month_quota", "paused" (the wait would exceed max_wait), "no_keys",
+// "unavailable" (shared state unreachable), "canceled" or "error".
+type GovernorWaited struct {
+	Provider string
+	KeyID    string // "" unless acquired
+	Wait     time.Duration
+	Outcome  string
+}
+
+// Attempted: one call to Provider's upstream finished. Kind is "" for an
+// answer (ok or not found), else the upstream error kind (upstream.Kind).
+type Attempted struct {
+	Provider, KeyID string
+	Attempt         int // 1 for the first try
+	UpstreamStatus  int // 0 when no HTTP answer came
+	Kind            string
+	Latency         time.Duration
+	// NotSent: the call failed before anything left (no unit spent).
+	NotSent bool
+}
+
+// BreakerChanged: Provider's circuit breaker moved From → To ("closed",
+// "open", "half-open").
+type BreakerChanged struct {
+	Provider, From, To string
+}
+
+// Finished: one provider's part of one caller's lookup is decided. A
+// coalesced caller (Shared) sees Finished with the shared call's facts but
+// none of its Attempted events: those happened once, for the call.
+type Finished struct {
+	Client, Environment, RequestID string
+	Operation                      string
+	Provider                       string
+	KeyID                          string
+	Status                         string // "ok", "not_found" or "error"
+	Kind                           string // the problem slug when Status is "error"
+	Attempts                       int
+	Shared                         bool
+	UpstreamStatus                 int
+	Latency                        time.Duration
+	Units                          int    // rate/quota units spent upstream
+	Cache                          string // "miss" until the cache lands
+}
+
+func (Admitted) Step() string       { return "admitted" }
+func (Refused) Step() string        { return "refused" }
+func (GovernorWaited) Step() string { return "governor" }
+func (Attempted) Step() string      { return "attempt" }
+func (BreakerChanged) Step() string { return "breaker" }
+func (Finished) Step() string       { return "finished" }
+
+// Join returns an Observer that tells each of obs in turn; nil entries are
+// skipped, and with none left it returns nil (observing nothing costs
+// nothing: callers skip building events for a nil Observer).
+func Join(obs ...Observer) Observer {
+	var live []Observer
+	for _, o := range obs {
+		if o != nil {
+			live = append(live, o)
+		}
+	}
+	switch len(live) {
+	case 0:
+		return nil
+	case 1:
+		return live[0]
+	}
+	return multi(live)
+}
+
+type multi []Observer
+
+func (m multi) Observe(ctx context.Context, e Event) {
+	for _, o := range m {
+		o.Observe(ctx, e)
+	}
+}
