@@ -164,6 +164,13 @@ func (p *Pipeline) Lookup(ctx context.Context, env string, req provider.Request)
 	return out, err
 }
 
+// Waiters is how many callers wait on the in-flight call req would join (0
+// when none is in flight): what coalescing saves right now, and what tests
+// wait for instead of sleeping.
+func (p *Pipeline) Waiters(env string, req provider.Request) int {
+	return p.coalescer.Waiters(coalesceKey(env, req))
+}
+
 // coalesceKey identifies lookups that may share one upstream call: same key
 // environment (so the same keys), type, value and upstream type. The
 // pipeline is per provider, which completes the scope.
