@@ -53,7 +53,7 @@ type Client struct {
 	// timers and math/rand/v2.
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
-	randN func(n int64) int64 // uniform in [0, n)
+	rand  func() float64 // uniform in [0, 1)
 }
 
 // settings collects options before New validates them as a whole, so every
@@ -145,7 +145,7 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		backoffMax:  s.backoffMax,
 		now:         time.Now,
 		sleep:       sleepContext,
-		randN:       rand.Int64N,
+		rand:        rand.Float64,
 	}, nil
 }
 

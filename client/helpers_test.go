@@ -98,7 +98,7 @@ func newTestClient(t *testing.T, baseURL string, opts ...Option) (*Client, *slee
 	rec := &sleepRecorder{}
 	c.sleep = rec.sleep
 	c.now = func() time.Time { return fixedNow }
-	c.randN = func(n int64) int64 { return n - 1 }
+	c.rand = func() float64 { return 1 } // the longest wait: just under the ceiling
 	return c, rec
 }
 

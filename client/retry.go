@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/backoff"
 	"github.com/intelgate/intelgate/internal/retryafter"
 )
 
@@ -101,13 +102,11 @@ func (c *Client) attempt(ctx context.Context, target string) (*reply, verdict, e
 // backoff is the wait before retry n (n ≥ 1) when the gateway gave no
 // Retry-After: uniform in [0, min(backoffMax, base·2^(n-1), maxWait)).
 // Full jitter spreads clients that failed together.
+//
+// The law is the gateway's own (internal/backoff), so an SDK and a gateway
+// that failed together spread their retries the same way.
 func (c *Client) backoff(n int) time.Duration {
-	ceiling := c.backoffBase
-	for i := 1; i < n && ceiling < c.backoffMax; i++ {
-		ceiling *= 2
-	}
-	ceiling = min(ceiling, c.backoffMax, c.maxWait)
-	return time.Duration(c.randN(int64(ceiling)))
+	return backoff.Jitter(backoff.Ceiling(c.backoffBase, min(c.backoffMax, c.maxWait), n), c.rand())
 }
 
 // transient reports whether err is a connection failure that happened before

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/backoff"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
 
@@ -26,52 +27,21 @@ type Policy struct {
 }
 
 // Backoff is the wait before retry number attempt (0 for the wait after the
-// first failed attempt): full jitter, uniform in [0, min(Cap, Base·2^attempt)).
-// Full jitter rather than a fixed exponential: replicas and callers that
-// failed together would otherwise retry together, in waves. The ceiling
-// saturates rather than overflowing for any attempt count.
+// first failed attempt): full jitter, uniform in [0, min(Cap, Base·2^attempt)),
+// by the law the SDK follows too (internal/backoff).
 func (p Policy) Backoff(attempt int) time.Duration {
-	ceiling := p.ceiling(attempt)
-	if ceiling <= 0 {
-		return 0
+	retry := 1 // a negative attempt is the first
+	if attempt > 0 {
+		retry = attempt + min(1, math.MaxInt-attempt) // saturates at MaxInt
 	}
-	r := p.rand()
-	d := float64(ceiling) * r
-	// float64(MaxInt64) rounds up to 2^63, and converting that back
-	// overflows; keep the product strictly below the ceiling.
-	if d >= float64(ceiling) || d >= math.MaxInt64 {
-		return ceiling - 1
-	}
-	return time.Duration(d)
-}
-
-func (p Policy) ceiling(attempt int) time.Duration {
-	if p.Base <= 0 {
-		return 0
-	}
-	limit := time.Duration(math.MaxInt64)
-	if p.Cap > 0 {
-		limit = p.Cap
-	}
-	c := min(p.Base, limit)
-	for i := 0; i < attempt && c < limit; i++ {
-		if c > limit/2 {
-			return limit
-		}
-		c *= 2
-	}
-	return c
+	return backoff.Jitter(backoff.Ceiling(p.Base, p.Cap, retry), p.rand())
 }
 
 func (p Policy) rand() float64 {
-	r := rand.Float64()
 	if p.Rand != nil {
-		r = p.Rand()
+		return p.Rand()
 	}
-	if !(r >= 0) { // also catches NaN
-		return 0
-	}
-	return min(r, 1)
+	return rand.Float64()
 }
 
 // Retryable reports whether another attempt could succeed where this one
