@@ -191,6 +191,12 @@ func (i idleCloser) Close() error {
 	return nil
 }
 
+// SwapKeys replaces a provider's upstream key pool while the gateway
+// serves (Calls.SwapKeys): the seam live rotation and secret refresh use.
+func (a *App) SwapKeys(provider string, keys []govern.Key) error {
+	return a.calls.SwapKeys(provider, keys)
+}
+
 // Gateway is the HTTP API (for tests and the demo).
 func (a *App) Gateway() *gateway.Gateway { return a.gateway }
 

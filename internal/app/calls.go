@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/intelgate/intelgate/internal/config"
@@ -22,10 +23,16 @@ type Calls struct {
 	gov       *govern.Governor
 	pipelines map[string]*pipeline.Pipeline
 	breakers  map[string]*resilience.Breaker
+
+	swapMu sync.Mutex // one key swap at a time
+	// secrets are every secret each provider's pool has held since start:
+	// a secret rotated out must still never reach a client.
+	secrets map[string][]secret.Value
 }
 
 func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governor, keys map[string][]govern.Key, obs observe.Observer, log *slog.Logger) (*Calls, error) {
-	c := &Calls{gov: gov, pipelines: map[string]*pipeline.Pipeline{}, breakers: map[string]*resilience.Breaker{}}
+	c := &Calls{gov: gov, pipelines: map[string]*pipeline.Pipeline{}, breakers: map[string]*resilience.Breaker{},
+		secrets: map[string][]secret.Value{}}
 	for _, p := range provs {
 		name := p.Name()
 		pc := cfg.Providers[name]
@@ -53,10 +60,9 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 			// retry; above it retries stay within the budget's share.
 			Budget:        resilience.NewBudget(pc.Retry.Budget, 1, nil),
 			MaxPause:      pc.Retry.MaxWait.Std(),
-			Keys:          len(pc.Keys),
 			Log:           log,
 			Rate:          limitOf(pc.Limits),
-			Leaks:         leakDetector(keys[name]),
+			Leaks:         c.remember(name, keys[name]),
 			RevokeOn:      pc.RevokeOn,
 			Check:         check,
 			CheckRevokeOn: checkRevokeOn,
@@ -91,14 +97,38 @@ func (c *Calls) Recheck(ctx context.Context) {
 	wg.Wait()
 }
 
-// leakDetector finds any of a provider's keys in an answer: not only the
-// key a call used, since a proxy that caches or logs may echo another.
-func leakDetector(keys []govern.Key) *leak.Detector {
-	values := make([]secret.Value, len(keys))
-	for i, k := range keys {
-		values[i] = k.Value
+// remember adds keys' secrets to the provider's and returns a detector for
+// all of them: it finds any of a provider's keys in an answer, not only
+// the key a call used, since a proxy that caches or logs may echo another.
+func (c *Calls) remember(provider string, keys []govern.Key) *leak.Detector {
+	for _, k := range keys {
+		if !slices.ContainsFunc(c.secrets[provider], func(v secret.Value) bool { return v.Reveal() == k.Value.Reveal() }) {
+			c.secrets[provider] = append(c.secrets[provider], k.Value)
+		}
 	}
-	return leak.New(values...)
+	return leak.New(c.secrets[provider]...)
+}
+
+// SwapKeys replaces provider's key pool while lookups run: the new pool is
+// validated and built whole, the reflection check learns its secrets
+// first, then the governor swaps atomically. Lookups in flight finish on
+// the lease they hold; the next ones use the new pool. On error nothing
+// changed.
+func (c *Calls) SwapKeys(provider string, keys []govern.Key) error {
+	pl, ok := c.pipelines[provider]
+	if !ok {
+		return fmt.Errorf("swapping keys of %q: %w", provider, govern.ErrUnknownProvider)
+	}
+	c.swapMu.Lock()
+	defer c.swapMu.Unlock()
+	before := len(c.secrets[provider])
+	pl.SetLeaks(c.remember(provider, keys)) // before any lookup can use a new key
+	if err := c.gov.SwapKeys(provider, keys); err != nil {
+		c.secrets[provider] = c.secrets[provider][:before]
+		pl.SetLeaks(leak.New(c.secrets[provider]...))
+		return err
+	}
+	return nil
 }
 
 // Call runs one lookup through the provider's pipeline.

@@ -119,6 +119,7 @@ func newGovToken(t *testing.T) (token, hash string) {
 
 // govApp is one running gateway.
 type govApp struct {
+	app  *App
 	url  string
 	logs *logtest.Buffer
 	stop func() // idempotent: shuts the server down and closes the app
@@ -153,7 +154,7 @@ func runGovAppWith(t *testing.T, cfgPath string, o Options) *govApp {
 		})
 	}
 	t.Cleanup(stop)
-	return &govApp{url: "http://" + ln.Addr().String(), logs: logs, stop: stop}
+	return &govApp{app: a, url: "http://" + ln.Addr().String(), logs: logs, stop: stop}
 }
 
 // govClient calls gateways with one token over a pooled transport, so a
@@ -194,7 +195,7 @@ func (c *govClient) do(base, path string) (govResp, error) {
 	if err != nil {
 		return govResp{}, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if strings.Contains(string(body), simKey) {
+	if strings.Contains(string(body), simKey) || strings.Contains(string(body), simKey2) {
 		return govResp{}, fmt.Errorf("GET %s: the upstream key reached a client", path)
 	}
 	return govResp{status: resp.StatusCode, header: resp.Header, body: body}, nil

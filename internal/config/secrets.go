@@ -9,19 +9,6 @@ import (
 	"github.com/intelgate/intelgate/internal/secret"
 )
 
-// SecretResolver fetches one secret; secret.Resolver satisfies it. A later
-// issue passes one that also reaches Vault and AWS Secrets Manager.
-type SecretResolver interface {
-	Resolve(ctx context.Context, r secret.Ref) (secret.Value, error)
-}
-
-// warningResolver is a SecretResolver that also reports problems that do
-// not stop a secret from being used (a key file readable by others);
-// secret.Resolver is one. A resolver without it reports no warnings.
-type warningResolver interface {
-	ResolveWithWarnings(ctx context.Context, r secret.Ref) (secret.Value, []string, error)
-}
-
 // Secrets are the resolved secrets of a config. Printing it shows no
 // secret (every Value prints as secret.Redacted).
 type Secrets struct {
@@ -65,36 +52,29 @@ func (s *Secrets) Len() int {
 	return n
 }
 
-// ResolveSecrets resolves every secret reference in c from the process
-// environment and files. See ResolveSecretsWith.
+// ResolveSecrets resolves every secret reference in c with
+// secret.DefaultSources: the process environment and files. See
+// ResolveSecretsWith.
 func (c *Config) ResolveSecrets(ctx context.Context) (*Secrets, error) {
-	return c.ResolveSecretsWith(ctx, secret.Resolver{})
+	return c.ResolveSecretsWith(ctx, secret.DefaultSources())
 }
 
 // ResolveSecretsWith resolves every provider key, encryption key and
-// shared.url with r. It tries them all and returns an ErrorList naming each
-// field that failed — never a value — so a missing variable and an
-// unreadable file are reported together at startup. The Secrets returned
-// is never nil: on error it still carries the Warnings, so one run can
-// report both, but none of its values may be used.
-func (c *Config) ResolveSecretsWith(ctx context.Context, r SecretResolver) (*Secrets, error) {
+// shared.url with src, each reference by its scheme's source, so a new
+// backend (Vault, AWS Secrets Manager) or a test's fake is one
+// secret.Source passed to Sources.With. It tries them all and returns an
+// ErrorList naming each field that failed — never a value — so a missing
+// variable and an unreadable file are reported together at startup. The
+// Secrets returned is never nil: on error it still carries the Warnings,
+// so one run can report both, but none of its values may be used.
+func (c *Config) ResolveSecretsWith(ctx context.Context, src secret.Sources) (*Secrets, error) {
 	s := &Secrets{keys: map[string]map[string]secret.Value{}, encryption: map[string]secret.Value{}}
 	var errs ErrorList
-	wr, _ := r.(warningResolver)
 	resolve := func(field string, ref secret.Ref) secret.Value {
 		if ref.IsZero() {
 			return secret.Value{}
 		}
-		var (
-			val      secret.Value
-			warnings []string
-			err      error
-		)
-		if wr != nil {
-			val, warnings, err = wr.ResolveWithWarnings(ctx, ref)
-		} else {
-			val, err = r.Resolve(ctx, ref)
-		}
+		val, warnings, err := src.ResolveWithWarnings(ctx, ref)
 		for _, w := range warnings {
 			s.warnings = append(s.warnings, &FieldError{Field: field, Line: c.lineOf(field), Msg: w})
 		}

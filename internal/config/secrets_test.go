@@ -16,8 +16,9 @@ import (
 	"github.com/intelgate/intelgate/internal/secret"
 )
 
-func envResolver(env map[string]string) secret.Resolver {
-	return secret.Resolver{LookupEnv: func(n string) (string, bool) { v, ok := env[n]; return v, ok }}
+// envResolver is the default sources with env: read from env.
+func envResolver(env map[string]string) secret.Sources {
+	return secret.DefaultSources().With("env", secret.Env{LookupEnv: func(n string) (string, bool) { v, ok := env[n]; return v, ok }})
 }
 
 func TestResolveSecrets(t *testing.T) {
@@ -195,14 +196,67 @@ clients:
 	require.Equal(t, "providers.socialeye.keys[0].secret", s.Warnings()[0].Field)
 	require.NotContains(t, s.Warnings().Error(), "sk_live")
 
-	// A resolver without warnings (a later Vault one) reports none.
-	s, err = cfg.ResolveSecretsWith(context.Background(), plainResolver{})
+	// A source without warnings (a later Vault one) reports none.
+	s, err = cfg.ResolveSecretsWith(context.Background(), secret.DefaultSources().With("file", plainSource{}))
 	require.NoError(t, err)
 	require.Empty(t, s.Warnings())
 }
 
-type plainResolver struct{}
+type plainSource struct{}
 
-func (plainResolver) Resolve(context.Context, secret.Ref) (secret.Value, error) {
+func (plainSource) Resolve(context.Context, secret.Ref) (secret.Value, error) {
 	return secret.NewValue("v"), nil
+}
+
+// recordingSource is a fake secret.Source: it answers every reference with
+// a value derived from it and records what it was asked.
+type recordingSource struct {
+	prefix string
+	asked  *[]string
+}
+
+func (r recordingSource) Resolve(_ context.Context, ref secret.Ref) (secret.Value, error) {
+	*r.asked = append(*r.asked, ref.String())
+	if ref.Path == "MISSING" {
+		return secret.Value{}, fmt.Errorf("%s has nothing at %s", r.prefix, ref.Path)
+	}
+	return secret.NewValue(r.prefix + "-" + ref.Path + ref.Field), nil
+}
+
+// Sources are injected: replacing the env: source with a fake and giving
+// vault: one (the later Vault issue's plumbing) needs nothing else, and a
+// fake's failure is reported against its field like any other.
+func TestResolveSecretsThroughInjectedSources(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+providers:
+  socialeye:
+    kind: socialeye
+    keys:
+      - {id: a, secret: "env:SOCIALEYE_A"}
+      - {id: b, secret: "vault:secret/ig/socialeye#api_key"}
+      - {id: c, secret: "env:MISSING"}
+clients:
+  siem: {token_sha256: b9ee274e07a2c1d654b9d6cfa643e88f1cf99de101bdc5b99f40ea0b11c2b7e7, providers: [socialeye]}
+`), "/srv")
+	require.NoError(t, err)
+	var envAsked, vaultAsked []string
+	src := secret.DefaultSources().
+		With("env", recordingSource{prefix: "fake-env", asked: &envAsked}).
+		With("vault", recordingSource{prefix: "fake-vault", asked: &vaultAsked})
+
+	_, err = cfg.ResolveSecretsWith(context.Background(), src)
+	require.EqualError(t, err, "line 8: providers.socialeye.keys[2].secret: env:MISSING: fake-env has nothing at MISSING")
+	require.Equal(t, []string{"env:SOCIALEYE_A", "env:MISSING"}, envAsked)
+	require.Equal(t, []string{"vault:secret/ig/socialeye#api_key"}, vaultAsked)
+
+	cfg.Providers["socialeye"].Keys = cfg.Providers["socialeye"].Keys[:2]
+	s, err := cfg.ResolveSecretsWith(context.Background(), src)
+	require.NoError(t, err)
+	a, ok := s.Key("socialeye", "a")
+	require.True(t, ok)
+	require.Equal(t, "fake-env-SOCIALEYE_A", a.Reveal())
+	b, ok := s.Key("socialeye", "b")
+	require.True(t, ok)
+	require.Equal(t, "fake-vault-secret/ig/socialeyeapi_key", b.Reveal())
 }

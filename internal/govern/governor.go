@@ -23,8 +23,10 @@ type Key struct {
 // a key is one account at the vendor, with its own rate and quota.
 type Policy struct {
 	Provider string
-	Keys     []Key
-	Rate     Limit
+	// Keys is the provider's first key pool, in order of preference;
+	// SwapKeys replaces it.
+	Keys []Key
+	Rate Limit
 	// ConfiguredBurst is the burst as configured when Rate runs a smaller
 	// one (the gateway's headroom below the vendor's limit); status reports
 	// both so an operator can tell our margin from a misread config. 0
@@ -36,10 +38,6 @@ type Policy struct {
 	// MaxWait is how long Acquire may wait for capacity (bounded by the
 	// caller's deadline) before it gives up with a *LimitedError.
 	MaxWait time.Duration
-
-	// revoked holds each key's revocation state key, computed once: it
-	// includes a hash of the secret, which never changes for a Governor.
-	revoked map[string]string
 }
 
 // Options configure a Governor.
@@ -66,7 +64,7 @@ type Governor struct {
 	failOpen  bool
 	revokeFor time.Duration
 	log       *slog.Logger
-	policies  map[string]*Policy
+	policies  map[string]*policyState
 	clients   map[string]*ClientPolicy
 	failLog   atomic.Int64 // unix seconds of the last fail-open warning
 }
@@ -90,29 +88,32 @@ var (
 	ErrUnknownProvider = errors.New("unknown provider")
 )
 
-// New builds a Governor over provider and client policies.
+// New builds a Governor over provider and client policies. Each policy's
+// Keys must be a valid pool (see SwapKeys).
 func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error) {
 	if o.State == nil {
 		return nil, errors.New("govern: State is required")
 	}
 	g := &Governor{state: o.State, clock: clock.Or(o.Clock), failOpen: o.FailOpen, revokeFor: o.RevokeFor,
-		log: o.Log, policies: map[string]*Policy{}, clients: map[string]*ClientPolicy{}}
+		log: o.Log, policies: map[string]*policyState{}, clients: map[string]*ClientPolicy{}}
 	if g.revokeFor <= 0 {
 		g.revokeFor = 24 * time.Hour
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
-	for i := range policies {
-		p := policies[i]
+	for _, p := range policies {
 		if _, dup := g.policies[p.Provider]; dup {
 			return nil, fmt.Errorf("govern: duplicate policy for provider %q", p.Provider)
 		}
-		p.revoked = make(map[string]string, len(p.Keys))
-		for _, k := range p.Keys {
-			p.revoked[k.ID] = "x:" + p.Provider + ":" + k.ID + ":" + k.Value.Fingerprint()
+		pool, err := newKeyPool(p.Provider, p.Keys)
+		if err != nil {
+			return nil, err
 		}
-		g.policies[p.Provider] = &p
+		ps := &policyState{Policy: p}
+		ps.Keys = nil // the pool holds them, and only the pool may be read
+		ps.pool.Store(pool)
+		g.policies[p.Provider] = ps
 	}
 	for i := range clients {
 		c := clients[i]
@@ -121,21 +122,25 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 	return g, nil
 }
 
-// Lease is the right to make one upstream call with Key.
+// Lease is the right to make one upstream call with Key. It keeps its key
+// when the pool is swapped: the call finishes on the secret it started
+// with (see SwapKeys for what Refund and Pause then do).
 type Lease struct {
 	Provider string
 	KeyID    string
 	Key      secret.Value
 	windows  []Window
 	pace     bool // false when taken fail-open: nothing to refund
+	// revoked is the key's revocation state key: it names the secret too,
+	// so it tells a rotated key from the one the lease was taken on.
+	revoked string
 }
 
-// key is the pool key the lease was taken on.
-func (l *Lease) key() Key { return Key{ID: l.KeyID, Value: l.Key} }
-
-// revokedKey names the state key of keyID's revocation. Revocation is keyed
-// by the secret's fingerprint, so rotating the secret ends it at once.
-func (p *Policy) revokedKey(keyID string) string { return p.revoked[keyID] }
+// newLease is a lease on k with the quota windows ws taken (none for pace
+// false, a lease taken fail-open).
+func newLease(p *policyState, k poolKey, ws []Window, pace bool) *Lease {
+	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value, windows: ws, pace: pace, revoked: k.revoked}
+}
 
 func rateKey(provider, keyID string) string  { return "r:p:" + provider + ":" + keyID }
 func pauseKey(provider, keyID string) string { return "p:" + provider + ":" + keyID }
@@ -168,7 +173,8 @@ func (p *Policy) windows(k Key, now time.Time) ([]Window, []string) {
 // unit is reserved in order and the caller sleeps until it is due, so
 // waiters are served first come, first served and none is refused while
 // capacity is due within its wait. When nothing frees up in time it returns
-// a *LimitedError whose RetryAfter is the limiter's honest estimate.
+// a *LimitedError whose RetryAfter is the limiter's honest estimate. Each
+// pass over the keys reads one snapshot of the pool (see SwapKeys).
 func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, error) {
 	p, ok := g.policies[provider]
 	if !ok {
@@ -195,8 +201,9 @@ func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, e
 			case <-g.clock.After(delay):
 			}
 			// A pause or revocation that began while this waiter slept
-			// applies to it too: the upstream said stop for everyone.
-			if halted, err := g.halted(ctx, p, lease); err != nil || !halted {
+			// applies to it too: the upstream said stop for everyone. So
+			// does a swap that took its key out of the pool.
+			if halted, err := g.halted(ctx, p, lease, env); err != nil || !halted {
 				return lease, err
 			}
 			g.Refund(context.WithoutCancel(ctx), lease)
@@ -213,14 +220,17 @@ func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, e
 	}
 }
 
-// halted reports whether the lease's key was paused or revoked since the
-// lease was booked.
-func (g *Governor) halted(ctx context.Context, p *Policy, l *Lease) (bool, error) {
+// halted reports whether the lease's key was paused, revoked or swapped
+// out of env's pool since the lease was booked.
+func (g *Governor) halted(ctx context.Context, p *policyState, l *Lease, env string) (bool, error) {
+	if !p.pool.Load().holds(l, env) {
+		return true, nil
+	}
 	now := g.clock.Now()
-	for _, key := range []string{pauseKey(p.Provider, l.KeyID), p.revokedKey(l.KeyID)} {
+	for _, key := range [2]string{pauseKey(p.Provider, l.KeyID), l.revoked} {
 		until, err := g.state.PausedUntil(ctx, key)
 		if err != nil {
-			_, _, _, _, err = g.unavailable(p, l.key(), err)
+			_, _, _, _, err = g.unavailable(p, poolKey{Key: Key{ID: l.KeyID, Value: l.Key}, revoked: l.revoked}, err)
 			return false, err
 		}
 		if until.After(now) {
@@ -234,8 +244,8 @@ func (g *Governor) halted(ctx context.Context, p *Policy, l *Lease) (bool, error
 // keys are only used when the primary is out of capacity) for a unit free
 // now; failing that it books the soonest rate unit due within budget on the
 // key that has it. Without a lease it returns the shortest wait until some
-// key may have capacity, and why.
-func (g *Governor) tryKeys(ctx context.Context, p *Policy, env string, budget time.Duration) (
+// key may have capacity, and why. The pass reads one snapshot of the pool.
+func (g *Governor) tryKeys(ctx context.Context, p *policyState, env string, budget time.Duration) (
 	lease *Lease, delay, wait time.Duration, reason string, err error) {
 	now := g.clock.Now()
 	wait = -1
@@ -246,15 +256,15 @@ func (g *Governor) tryKeys(ctx context.Context, p *Policy, env string, budget ti
 	}
 	var (
 		usable   int
-		best     Key // the key whose next rate unit comes soonest
+		best     poolKey // the key whose next rate unit comes soonest
 		bestWait time.Duration
 		haveBest bool
 	)
-	for _, k := range p.Keys {
+	for _, k := range p.pool.Load().keys {
 		if k.Environment != env {
 			continue
 		}
-		until, err := g.state.PausedUntil(ctx, p.revokedKey(k.ID))
+		until, err := g.state.PausedUntil(ctx, k.revoked)
 		if err != nil {
 			return g.unavailable(p, k, err)
 		}
@@ -301,7 +311,7 @@ func (g *Governor) tryKeys(ctx context.Context, p *Policy, env string, budget ti
 // take books a unit of k's rate (due within maxWait; 0 means now) and then
 // a unit of its quota. Without a lease it returns how long until k may
 // have capacity and why.
-func (g *Governor) take(ctx context.Context, p *Policy, k Key, now time.Time, maxWait time.Duration) (*Lease, time.Duration, string, error) {
+func (g *Governor) take(ctx context.Context, p *policyState, k poolKey, now time.Time, maxWait time.Duration) (*Lease, time.Duration, string, error) {
 	var delay time.Duration
 	if !p.Rate.Unlimited() {
 		dec, err := g.state.Reserve(ctx, rateKey(p.Provider, k.ID), p.Rate, maxWait)
@@ -313,7 +323,7 @@ func (g *Governor) take(ctx context.Context, p *Policy, k Key, now time.Time, ma
 		}
 		delay = dec.RetryAfter
 	}
-	ws, reasons := p.windows(k, now)
+	ws, reasons := p.windows(k.Key, now)
 	if len(ws) > 0 {
 		ok, idx, err := g.state.Consume(ctx, ws)
 		if err != nil {
@@ -323,23 +333,25 @@ func (g *Governor) take(ctx context.Context, p *Policy, k Key, now time.Time, ma
 			return nil, ws[idx].Expires.Sub(now), reasons[idx], nil
 		}
 	}
-	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value, windows: ws, pace: true}, delay, "", nil
+	return newLease(p, k, ws, true), delay, "", nil
 }
 
 // unavailable applies the fail mode when the state backend fails.
-func (g *Governor) unavailable(p *Policy, k Key, err error) (*Lease, time.Duration, time.Duration, string, error) {
+func (g *Governor) unavailable(p *policyState, k poolKey, err error) (*Lease, time.Duration, time.Duration, string, error) {
 	if !g.failOpen {
 		return nil, 0, 0, "", fmt.Errorf("pacing provider %q: %w", p.Provider, err)
 	}
 	if now := g.clock.Now().Unix(); g.failLog.Swap(now) != now {
 		g.log.Warn("governance state unavailable; fail-open: calling upstream unpaced", "provider", p.Provider, "error", err)
 	}
-	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value}, 0, 0, "", nil
+	return newLease(p, k, nil, false), 0, 0, "", nil
 }
 
 // Refund gives back the quota unit of a lease whose call never reached the
 // upstream (not sent, unsafe input, or the caller left while waiting for a
-// booked unit), so quota is spent only on real calls.
+// booked unit), so quota is spent only on real calls. The unit goes back to
+// the counters it was taken from, whether or not the key is still in the
+// pool.
 func (g *Governor) Refund(ctx context.Context, l *Lease) {
 	if l == nil || !l.pace || len(l.windows) == 0 {
 		return
@@ -349,8 +361,10 @@ func (g *Governor) Refund(ctx context.Context, l *Lease) {
 	}
 }
 
-// Pause stops every replica from using the lease's key for d: the upstream
-// said slow down (429, 503 with Retry-After, remaining 0).
+// Pause stops every replica from using the lease's key id for d: the
+// upstream said slow down (429, 503 with Retry-After, remaining 0). A pause
+// of a key swapped out of the pool is harmless; one whose id stays (a
+// rotated secret) applies to it, since the account is the same.
 func (g *Governor) Pause(ctx context.Context, l *Lease, d time.Duration) error {
 	if d <= 0 {
 		return nil
@@ -374,13 +388,30 @@ func (g *Governor) Pause(ctx context.Context, l *Lease, d time.Duration) error {
 // Revoke takes provider's key keyID out of rotation on every replica, for
 // RevokeFor (default 24h) or until Restore. Callers revoke only on an
 // answer nobody but the gateway chose: the auth check's, never a lookup's.
+// It revokes the secret keyID has in the current pool; an id the pool no
+// longer has is ErrUnknownKey.
 func (g *Governor) Revoke(ctx context.Context, provider, keyID string) error {
-	p, err := g.policy(provider, keyID)
+	_, k, err := g.key(provider, keyID)
 	if err != nil {
 		return err
 	}
-	if err := g.state.PauseUntil(ctx, p.revokedKey(keyID), g.clock.Now().Add(g.revokeFor)); err != nil {
+	if err := g.state.PauseUntil(ctx, k.revoked, g.clock.Now().Add(g.revokeFor)); err != nil {
 		return fmt.Errorf("revoking provider %q key %q: %w", provider, keyID, err)
+	}
+	return nil
+}
+
+// RevokeLease revokes exactly the secret l holds, on every replica: the
+// secret an auth check refused, even if the key id's secret was rotated
+// while the check ran (a rotated pool's new secret is not revoked on the
+// old one's evidence; the old one is out of rotation already).
+func (g *Governor) RevokeLease(ctx context.Context, l *Lease) error {
+	key := l.revoked
+	if key == "" {
+		key = revocationKey(l.Provider, Key{ID: l.KeyID, Value: l.Key})
+	}
+	if err := g.state.PauseUntil(ctx, key, g.clock.Now().Add(g.revokeFor)); err != nil {
+		return fmt.Errorf("revoking provider %q key %q: %w", l.Provider, l.KeyID, err)
 	}
 	return nil
 }
@@ -388,11 +419,11 @@ func (g *Governor) Revoke(ctx context.Context, provider, keyID string) error {
 // Restore puts a revoked key back into rotation on every replica: its auth
 // check passed again.
 func (g *Governor) Restore(ctx context.Context, provider, keyID string) error {
-	p, err := g.policy(provider, keyID)
+	_, k, err := g.key(provider, keyID)
 	if err != nil {
 		return err
 	}
-	if err := g.state.Unpause(ctx, p.revokedKey(keyID)); err != nil {
+	if err := g.state.Unpause(ctx, k.revoked); err != nil {
 		return fmt.Errorf("restoring provider %q key %q: %w", provider, keyID, err)
 	}
 	return nil
@@ -400,11 +431,11 @@ func (g *Governor) Restore(ctx context.Context, provider, keyID string) error {
 
 // Revoked reports whether provider's key keyID is out of rotation.
 func (g *Governor) Revoked(ctx context.Context, provider, keyID string) (bool, error) {
-	p, err := g.policy(provider, keyID)
+	_, k, err := g.key(provider, keyID)
 	if err != nil {
 		return false, err
 	}
-	until, err := g.state.PausedUntil(ctx, p.revokedKey(keyID))
+	until, err := g.state.PausedUntil(ctx, k.revoked)
 	if err != nil {
 		return false, fmt.Errorf("reading revocation of provider %q key %q: %w", provider, keyID, err)
 	}
@@ -417,11 +448,11 @@ func (g *Governor) Revoked(ctx context.Context, provider, keyID string) (bool, e
 // interval. A claim is never given back early: a caller that leaves must
 // not let the next one check again at once.
 func (g *Governor) ClaimCheck(ctx context.Context, provider, keyID string, every time.Duration) (bool, error) {
-	p, err := g.policy(provider, keyID)
+	_, k, err := g.key(provider, keyID)
 	if err != nil {
 		return false, err
 	}
-	ok, err := g.state.TryPause(ctx, "c"+p.revokedKey(keyID)[1:], every)
+	ok, err := g.state.TryPause(ctx, "c"+k.revoked[1:], every)
 	if err != nil {
 		return false, fmt.Errorf("claiming the auth check of provider %q key %q: %w", provider, keyID, err)
 	}
@@ -434,15 +465,9 @@ func (g *Governor) ClaimCheck(ctx context.Context, provider, keyID string, every
 // the policy's MaxWait and ctx, and honours the key's pause (not its
 // revocation: re-checking a revoked key is the point).
 func (g *Governor) AcquireKey(ctx context.Context, provider, keyID string) (*Lease, error) {
-	p, err := g.policy(provider, keyID)
+	p, k, err := g.key(provider, keyID)
 	if err != nil {
 		return nil, err
-	}
-	var k Key
-	for _, c := range p.Keys {
-		if c.ID == keyID {
-			k = c
-		}
 	}
 	now := g.clock.Now()
 	until, err := g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID))
@@ -474,24 +499,4 @@ func (g *Governor) AcquireKey(ctx context.Context, provider, keyID string) (*Lea
 		}
 	}
 	return l, nil
-}
-
-// Keys lists provider's keys in configured order.
-func (g *Governor) Keys(provider string) []Key {
-	p, ok := g.policies[provider]
-	if !ok {
-		return nil
-	}
-	return append([]Key(nil), p.Keys...)
-}
-
-func (g *Governor) policy(provider, keyID string) (*Policy, error) {
-	p, ok := g.policies[provider]
-	if !ok {
-		return nil, fmt.Errorf("provider %q: %w", provider, ErrUnknownProvider)
-	}
-	if _, ok := p.revoked[keyID]; !ok {
-		return nil, fmt.Errorf("provider %q: unknown key %q", provider, keyID)
-	}
-	return p, nil
 }

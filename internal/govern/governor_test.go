@@ -268,16 +268,16 @@ func TestFailModes(t *testing.T) {
 	}
 }
 
-// pausingClock pauses the key the first time a waiter sleeps for a booked
-// unit: the pause begins while the waiter is asleep.
-type pausingClock struct {
+// firstWaitClock runs onWait the first time a waiter sleeps (for a booked
+// unit, say): whatever onWait does happens while the waiter is asleep.
+type firstWaitClock struct {
 	*clocktest.Clock
-	once  sync.Once
-	pause func()
+	once   sync.Once
+	onWait func()
 }
 
-func (c *pausingClock) After(d time.Duration) <-chan time.Time {
-	c.once.Do(c.pause)
+func (c *firstWaitClock) After(d time.Duration) <-chan time.Time {
+	c.once.Do(c.onWait)
 	return c.Clock.After(d)
 }
 
@@ -288,12 +288,12 @@ func TestBookedWaiterHonoursAPauseThatBeganWhileItSlept(t *testing.T) {
 	p := govern.Policy{Provider: "se", Keys: keys("k1"), Day: 100, MaxWait: 10 * time.Second,
 		Rate: govern.Limit{Rate: 1, Period: time.Second, Burst: 1}}
 	var g *govern.Governor
-	clock := &pausingClock{Clock: base}
+	clock := &firstWaitClock{Clock: base}
 	g, err := govern.New(govern.Options{State: st, Clock: clock}, []govern.Policy{p}, nil)
 	require.NoError(t, err)
 	first, err := g.Acquire(context.Background(), "se", "prod")
 	require.NoError(t, err)
-	clock.pause = func() { require.NoError(t, g.Pause(context.Background(), first, 5*time.Second)) }
+	clock.onWait = func() { require.NoError(t, g.Pause(context.Background(), first, 5*time.Second)) }
 
 	// This waiter books the next unit (due in 1s) and sleeps; meanwhile the
 	// upstream says 429 and the key is paused for 5s.

@@ -73,7 +73,8 @@ func dayMonth(ctx context.Context, st QuotaCounter, ws []Window, reasons []strin
 	return day, month, nil
 }
 
-// ProviderStatus reports every key of environment env without taking units.
+// ProviderStatus reports every key of environment env without taking
+// units, from one snapshot of the pool.
 func (g *Governor) ProviderStatus(ctx context.Context, provider, env string) ([]KeyStatus, error) {
 	p, ok := g.policies[provider]
 	if !ok {
@@ -81,7 +82,7 @@ func (g *Governor) ProviderStatus(ctx context.Context, provider, env string) ([]
 	}
 	now := g.clock.Now()
 	var out []KeyStatus
-	for _, k := range p.Keys {
+	for _, k := range p.pool.Load().keys {
 		if k.Environment != env {
 			continue
 		}
@@ -94,9 +95,9 @@ func (g *Governor) ProviderStatus(ctx context.Context, provider, env string) ([]
 	return out, nil
 }
 
-func (g *Governor) keyStatus(ctx context.Context, p *Policy, k Key, now time.Time) (KeyStatus, error) {
+func (g *Governor) keyStatus(ctx context.Context, p *policyState, k poolKey, now time.Time) (KeyStatus, error) {
 	ks := KeyStatus{ID: k.ID}
-	revoked, err := g.state.PausedUntil(ctx, p.revokedKey(k.ID))
+	revoked, err := g.state.PausedUntil(ctx, k.revoked)
 	if err != nil {
 		return ks, err
 	}
@@ -116,7 +117,7 @@ func (g *Governor) keyStatus(ctx context.Context, p *Policy, k Key, now time.Tim
 		}
 		ks.Rate = rateStatus(p.Rate, p.ConfiguredBurst, d)
 	}
-	ws, reasons := p.windows(k, now)
+	ws, reasons := p.windows(k.Key, now)
 	ks.Day, ks.Month, err = dayMonth(ctx, g.state, ws, reasons)
 	return ks, err
 }

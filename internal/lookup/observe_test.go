@@ -74,7 +74,7 @@ func stack(t *testing.T, prov refusing, keys ...string) (*lookup.Service, *obser
 		[]govern.Policy{{Provider: "se", Keys: pool}}, nil)
 	require.NoError(t, err)
 	pl, err := pipeline.New(pipeline.Options{Provider: prov, Governor: gov, Breaker: resilience.NewBreaker("se", resilience.BreakerSettings{}),
-		Retry: resilience.Policy{MaxAttempts: 1}, Keys: len(pool), Check: prov, Observer: rec})
+		Retry: resilience.Policy{MaxAttempts: 1}, Check: prov, Observer: rec})
 	require.NoError(t, err)
 	s, err := lookup.New(lookup.Options{Providers: []provider.Provider{prov}, ResolveProvider: "se",
 		Caller: routed{pl}, Admit: gov, Observer: rec})

@@ -32,7 +32,7 @@ type Governor interface {
 	Acquire(ctx context.Context, provider, env string) (*govern.Lease, error)
 	Refund(ctx context.Context, l *govern.Lease)
 	Pause(ctx context.Context, l *govern.Lease, d time.Duration) error
-	Revoke(ctx context.Context, provider, keyID string) error
+	RevokeLease(ctx context.Context, l *govern.Lease) error
 	Revoked(ctx context.Context, provider, keyID string) (bool, error)
 	ClaimCheck(ctx context.Context, provider, keyID string, every time.Duration) (bool, error)
 	AcquireKey(ctx context.Context, provider, keyID string) (*govern.Lease, error)
@@ -63,9 +63,6 @@ type Options struct {
 	// MaxPause caps any wait an upstream asks for (retry.max_wait): a
 	// hostile or buggy Retry-After must not stop a key for days.
 	MaxPause time.Duration
-	// Keys is the number of upstream keys: how many times a refused key
-	// may fail over to the next one within one lookup.
-	Keys int
 	// Rate is the provider's configured rate (zero when unlimited). When
 	// the gateway paces a key itself, an upstream's "remaining 0" on a
 	// success, with a reset within the time the bucket takes to fill, is
@@ -84,7 +81,8 @@ type Options struct {
 	CheckEvery time.Duration
 	// Leaks holds every secret of the provider's key pool: an answer that
 	// contains one, in any spelling, is refused before anyone sees it.
-	// nil checks nothing (tests of other layers).
+	// nil checks nothing (tests of other layers). SetLeaks replaces it
+	// when the pool changes.
 	Leaks *leak.Detector
 	// Observer hears each governor wait and upstream attempt; nil: none.
 	Observer observe.Observer
@@ -97,6 +95,7 @@ type Pipeline struct {
 	o         Options
 	coalescer *resilience.Coalescer[Outcome]
 	placer    RequestChecker // the provider, when it can refuse a request before sending
+	detector  atomic.Pointer[leak.Detector]
 	leaks     atomic.Int64
 }
 
@@ -125,8 +124,16 @@ func New(o Options) (*Pipeline, error) {
 		o.CheckEvery = time.Minute
 	}
 	placer, _ := o.Provider.(RequestChecker)
-	return &Pipeline{o: o, coalescer: resilience.NewCoalescer[Outcome](), placer: placer}, nil
+	p := &Pipeline{o: o, coalescer: resilience.NewCoalescer[Outcome](), placer: placer}
+	p.detector.Store(o.Leaks)
+	return p, nil
 }
+
+// SetLeaks replaces the credential detector: before a key pool swap, with
+// every secret of the new pool (and the old ones, which must never be shown
+// either). Calls in flight finish with the detector they started with or
+// the new one; both hold their key.
+func (p *Pipeline) SetLeaks(d *leak.Detector) { p.detector.Store(d) }
 
 // Outcome is what one lookup learnt besides its answer: the facts audit,
 // metrics and the caller's result need, which would otherwise die inside
@@ -201,7 +208,7 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 		if isUpstream && ue.Kind == upstream.KindAuth {
 			// Fail over only once the refused key is out of rotation;
 			// otherwise the next lease could hand out the same key again.
-			if slices.Contains(p.o.RevokeOn, ue.Status) && p.suspect(ctx, lease, ue, req.Client) && failovers < p.o.Keys {
+			if slices.Contains(p.o.RevokeOn, ue.Status) && p.suspect(ctx, lease, ue, req.Client) && failovers < len(p.o.Governor.Keys(p.o.Provider.Name())) {
 				failovers++
 				continue
 			}
@@ -255,7 +262,7 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, o
 	out.Attempts++
 	started := p.o.Clock.Now()
 	res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
-	if err == nil && p.o.Leaks.Contains(res.Data) {
+	if err == nil && p.detector.Load().Contains(res.Data) {
 		err = p.leaked(lease, req.Client)
 	}
 	outcome = resilience.OutcomeOf(err)
@@ -412,14 +419,16 @@ func (p *Pipeline) suspect(ctx context.Context, l *govern.Lease, ue *upstream.Er
 	if !claimed { // checked within the interval, here or on another replica
 		return p.revoked(ctx, l)
 	}
-	verdict, err := p.check(ctx, l.Provider, l.KeyID)
+	verdict, checked, err := p.check(ctx, l.Provider, l.KeyID)
 	switch verdict {
 	case checkRefused:
 		log.Error("security event: auth check confirmed the upstream refuses the key; taking it out of rotation",
 			"event", "upstream_key_revoked", "check_status", statusOf(err))
 		bctx, cancel := detached(ctx)
 		defer cancel()
-		if err := p.o.Governor.Revoke(bctx, l.Provider, l.KeyID); err != nil {
+		// The secret the check was refused with: if the key was rotated
+		// meanwhile, the new secret is not revoked on the old one's evidence.
+		if err := p.o.Governor.RevokeLease(bctx, checked); err != nil {
 			log.Warn("revoking upstream key", "error", err)
 			return false
 		}
@@ -434,12 +443,13 @@ func (p *Pipeline) suspect(ctx context.Context, l *govern.Lease, ue *upstream.Er
 	return false
 }
 
-// revoked reports whether l's key is out of rotation now.
+// revoked reports whether l's key is out of rotation now: revoked, or no
+// longer in the pool at all (swapped out while the lookup ran).
 func (p *Pipeline) revoked(ctx context.Context, l *govern.Lease) bool {
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	r, err := p.o.Governor.Revoked(ctx, l.Provider, l.KeyID)
-	return err == nil && r
+	return errors.Is(err, govern.ErrUnknownKey) || (err == nil && r)
 }
 
 // checkVerdict is what an auth check said about a key.
@@ -459,25 +469,27 @@ const checkTimeout = time.Minute
 // short would leave a dead key unconfirmed for the whole claim interval.
 // It takes a unit of the key's rate and quota like any call, since the
 // vendor counts it; a key without capacity (or paused) is not checked now.
-func (p *Pipeline) check(ctx context.Context, provider, keyID string) (checkVerdict, error) {
+//
+// It returns the lease the check ran on: the exact secret it judged.
+func (p *Pipeline) check(ctx context.Context, provider, keyID string) (checkVerdict, *govern.Lease, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
 	lease, err := p.o.Governor.AcquireKey(ctx, provider, keyID)
 	if err != nil {
-		return checkInconclusive, err
+		return checkInconclusive, nil, err
 	}
 	err = p.o.Check.CheckAuth(ctx, lease.Key)
 	var ue *upstream.Error
 	isUpstream := errors.As(err, &ue)
 	switch {
 	case err == nil:
-		return checkPassed, nil
+		return checkPassed, lease, nil
 	case isUpstream && ue.NotSent:
 		p.refund(ctx, lease)
 	case isUpstream && ue.Kind == upstream.KindAuth && slices.Contains(p.o.CheckRevokeOn, ue.Status):
-		return checkRefused, err
+		return checkRefused, lease, err
 	}
-	return checkInconclusive, err
+	return checkInconclusive, lease, err
 }
 
 func statusOf(err error) int {

@@ -106,7 +106,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	opts := Options{
 		Provider: prov, Governor: gov, Breaker: resilience.NewBreaker("se", o.breaker),
 		Retry:  resilience.Policy{MaxAttempts: o.maxAttempts, Base: 100 * time.Millisecond, Cap: time.Second, Rand: func() float64 { return 0.5 }},
-		Budget: o.budget, MaxPause: 30 * time.Second, Keys: o.keys, Clock: clock,
+		Budget: o.budget, MaxPause: 30 * time.Second, Clock: clock,
 		Log: logger, RevokeOn: o.revokeOn, Leaks: o.leaks,
 	}
 	if o.check != nil {

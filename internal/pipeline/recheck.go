@@ -70,7 +70,7 @@ func (p *Pipeline) recheckOnce(ctx context.Context, state map[string]*recheck) {
 			st.advance(now)
 			continue
 		}
-		verdict, err := p.check(ctx, name, k.ID)
+		verdict, checked, err := p.check(ctx, name, k.ID)
 		switch verdict {
 		case checkPassed:
 			if err := p.o.Governor.Restore(ctx, name, k.ID); err != nil {
@@ -82,7 +82,7 @@ func (p *Pipeline) recheckOnce(ctx context.Context, state map[string]*recheck) {
 				"event", "upstream_key_restored")
 			delete(state, k.ID)
 		case checkRefused:
-			if err := p.o.Governor.Revoke(ctx, name, k.ID); err != nil { // extend past the next check
+			if err := p.o.Governor.RevokeLease(ctx, checked); err != nil { // extend past the next check
 				log.Warn("extending revocation", "error", err)
 			}
 			st.advance(now)

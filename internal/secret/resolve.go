@@ -2,7 +2,6 @@ package secret
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -19,56 +18,21 @@ import (
 // than read into memory.
 const MaxFileSize = 64 << 10
 
-// Resolver fetches secrets. Its zero value reads the process environment
-// and filesystem; tests inject LookupEnv so they can run in parallel.
-type Resolver struct {
+// Env resolves env: references from the process environment, or from
+// LookupEnv when set (tests inject it so they can run in parallel). A
+// variable must be set and non-empty, with no leading or trailing
+// whitespace, byte order mark or control character.
+type Env struct {
 	// LookupEnv replaces os.LookupEnv when set.
 	LookupEnv func(name string) (string, bool)
 }
 
-// Resolve fetches the secret r points to with the zero Resolver.
-func Resolve(ctx context.Context, r Ref) (Value, error) {
-	return Resolver{}.Resolve(ctx, r)
-}
+var _ Source = Env{}
 
-// Resolve fetches the secret ref points to, dropping any warning (see
-// ResolveWithWarnings). An env: variable must be set and non-empty; a file:
-// must be a regular file (a symlink to one is fine) that no other user can
-// write, is read without blocking (at most MaxFileSize) with one trailing
-// newline (LF or CRLF) removed, and must not then be empty. Neither may
-// have leading or trailing whitespace or a UTF-8 byte order mark.
-// vault: and awssm: return an error wrapping ErrNotSupported. Errors name the
-// reference, never the secret.
-func (rv Resolver) Resolve(ctx context.Context, ref Ref) (Value, error) {
-	v, _, err := rv.ResolveWithWarnings(ctx, ref)
-	return v, err
-}
-
-// ResolveWithWarnings is Resolve, and also returns the problems that do not
-// stop the secret from being used but that an operator should fix — today a
-// key file readable by group or others. Each warning names the reference,
-// never the secret.
-func (rv Resolver) ResolveWithWarnings(ctx context.Context, ref Ref) (Value, []string, error) {
-	if err := ctx.Err(); err != nil {
-		return Value{}, nil, err
-	}
-	switch ref.Scheme {
-	case "env":
-		v, err := rv.env(ref.Path)
-		return v, nil, err
-	case "file":
-		return readFile(ref)
-	case "vault", "awssm":
-		return Value{}, nil, fmt.Errorf("%s: references are %w", ref.Scheme, ErrNotSupported)
-	case "":
-		return Value{}, nil, errors.New("no secret reference given")
-	default:
-		return Value{}, nil, fmt.Errorf("unknown secret reference scheme %q", ref.Scheme)
-	}
-}
-
-func (rv Resolver) env(name string) (Value, error) {
-	lookup := rv.LookupEnv
+// Resolve reads the variable ref names.
+func (e Env) Resolve(_ context.Context, ref Ref) (Value, error) {
+	name := ref.Path
+	lookup := e.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
@@ -86,6 +50,27 @@ func (rv Resolver) env(name string) (Value, error) {
 		return Value{}, fmt.Errorf("environment variable %s contains a control character (or an invisible one) at byte %d; a key is one line of printable text", name, i)
 	}
 	return NewValue(v), nil
+}
+
+// File resolves file: references. The file must be a regular file (a
+// symlink to one is fine) that no other user can write; it is read without
+// blocking (at most MaxFileSize) with one trailing newline (LF or CRLF)
+// removed, and must not then be empty, nor have leading or trailing
+// whitespace, a UTF-8 byte order mark or a control character. A file group
+// or others can read is used, with a warning.
+type File struct{}
+
+var _ WarningSource = File{}
+
+// Resolve reads the file ref names, dropping any warning.
+func (File) Resolve(_ context.Context, ref Ref) (Value, error) {
+	v, _, err := readFile(ref)
+	return v, err
+}
+
+// ResolveWithWarnings reads the file ref names.
+func (File) ResolveWithWarnings(_ context.Context, ref Ref) (Value, []string, error) {
+	return readFile(ref)
 }
 
 func readFile(ref Ref) (Value, []string, error) {
@@ -158,13 +143,12 @@ func surroundingSpace(s string) string {
 	return ""
 }
 
-// controlAt is the byte offset of the first control character in s, or -1.
-// A key with a stray CR or NUL would fail every upstream call with a
-// misleading transport error; it is refused where the operator can fix it.
 // controlAt is the byte offset of the first character a key of printable
 // text cannot hold: a control character, an invisible formatting character
 // (a zero-width space or BOM pasted along with it), a line or paragraph
-// separator, or a byte that is not UTF-8. -1 when there is none.
+// separator, or a byte that is not UTF-8. -1 when there is none. A key with
+// a stray CR or NUL would fail every upstream call with a misleading
+// transport error; it is refused where the operator can fix it.
 func controlAt(s string) int {
 	return strings.IndexFunc(s, func(r rune) bool {
 		return r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)

@@ -20,7 +20,7 @@ func mustRef(t *testing.T, s string) Ref {
 func TestResolveEnv(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"SET": "sk_live_envvalue", "EMPTY": ""}
-	rv := Resolver{LookupEnv: func(n string) (string, bool) { v, ok := env[n]; return v, ok }}
+	rv := DefaultSources().With("env", Env{LookupEnv: func(n string) (string, bool) { v, ok := env[n]; return v, ok }})
 	ctx := context.Background()
 
 	v, err := rv.Resolve(ctx, mustRef(t, "env:SET"))
@@ -128,7 +128,7 @@ func TestResolveRefusesControlCharacters(t *testing.T) {
 		require.ErrorContains(t, err, "control character", name)
 		require.NotContains(t, err.Error(), "sk_live")
 	}
-	r := Resolver{LookupEnv: func(string) (string, bool) { return "key\x00x", true }}
+	r := DefaultSources().With("env", Env{LookupEnv: func(string) (string, bool) { return "key\x00x", true }})
 	ref, err := ParseRef("env:KEY")
 	require.NoError(t, err)
 	_, err = r.Resolve(context.Background(), ref)
@@ -143,7 +143,7 @@ func TestResolveEnvRefusesSurroundingWhitespace(t *testing.T) {
 		"cr":       "sk_live_abc\r",
 		"bom":      "\uFEFFsk_live_abc",
 	} {
-		r := Resolver{LookupEnv: func(string) (string, bool) { return value, true }}
+		r := DefaultSources().With("env", Env{LookupEnv: func(string) (string, bool) { return value, true }})
 		_, err := r.Resolve(context.Background(), mustRef(t, "env:KEY"))
 		require.ErrorContains(t, err, "environment variable KEY contains leading or trailing whitespace", name)
 		require.NotContains(t, err.Error(), "sk_live", name)

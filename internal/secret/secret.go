@@ -1,5 +1,6 @@
-// Package secret holds secret references (env:, file:, vault:, awssm:) and the
-// Value type that carries a resolved secret without ever printing it.
+// Package secret holds secret references (env:, file:, vault:, awssm:), the
+// Sources that resolve them (one small Source per scheme) and the Value type
+// that carries a resolved secret without ever printing it.
 package secret
 
 import (
