@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/observe"
+	"github.com/intelgate/intelgate/internal/observe/observetest"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -26,11 +28,17 @@ func TestRevokedKeyFailsOverToTheNext(t *testing.T) {
 	cfg := writeGovConfig(t, t.TempDir(), s, hash, govCfg{
 		keys: []govKey{{"prod-1", wrongKey}, {"prod-2", simKey}},
 	})
-	gw := runGovApp(t, cfg)
+	rec := &observetest.Recorder{}
+	gw := runGovAppWith(t, cfg, Options{Observer: rec})
 	c := newGovClient(t, token)
 
 	r := c.get(t, gw.url, govResolvePath("failover", 0))
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	fin := observetest.Of[observe.Finished](rec)
+	require.Len(t, fin, 1)
+	require.Equal(t, "prod-2", fin[0].KeyID, "the outcome names the key that answered")
+	require.Equal(t, 2, fin[0].Attempts)
+	require.Equal(t, http.StatusOK, fin[0].UpstreamStatus)
 	st := s.Sim.Stats()
 	require.Equal(t, map[int]int{http.StatusUnauthorized: 2, http.StatusOK: 1}, st.ByStatus,
 		"prod-1 refused on the lookup and on the auth check, then the answer via prod-2")
@@ -71,7 +79,8 @@ func TestBreakerOpensFailsFastAndRecovers(t *testing.T) {
 		provider: "    retry: {max_attempts: 1}\n" +
 			"    breaker: {failure_ratio: 0.5, min_requests: 4, window: 5s, open_for: 1s}\n",
 	})
-	gw := runGovApp(t, cfg)
+	rec := &observetest.Recorder{}
+	gw := runGovAppWith(t, cfg, Options{Observer: rec})
 	c := newGovClient(t, token)
 
 	// Sequential failures: the breaker trips on the fourth, so the fifth
@@ -119,4 +128,11 @@ func TestBreakerOpensFailsFastAndRecovers(t *testing.T) {
 	require.Equal(t, "closed→open", transitions[0])
 	require.Equal(t, []string{"open→half-open", "half-open→closed"}, transitions[len(transitions)-2:])
 	require.False(t, strings.Contains(gw.logs.String(), simKey))
+
+	var observed []string
+	for _, e := range observetest.Of[observe.BreakerChanged](rec) {
+		require.Equal(t, "socialeye", e.Provider)
+		observed = append(observed, e.From+"→"+e.To)
+	}
+	require.Equal(t, transitions, observed, "the observer hears every breaker change the log reports")
 }
