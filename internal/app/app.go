@@ -23,6 +23,7 @@ import (
 	"github.com/intelgate/intelgate/internal/lookup"
 	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/store"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
@@ -31,7 +32,7 @@ import (
 type App struct {
 	cfg     *config.Config
 	log     *slog.Logger
-	store   *sqlite.Store
+	store   store.Store
 	closers []io.Closer
 	calls   *Calls
 	gateway *gateway.Gateway
@@ -138,7 +139,9 @@ func warnInactive(cfg *config.Config, log *slog.Logger) {
 	log.Info("response caching is not active in this release; providers.*.cache settings take effect when it lands")
 }
 
-func openStore(ctx context.Context, s config.Storage) (*sqlite.Store, error) {
+// openStore opens the configured durable store; the rest of app sees only
+// the store.Store interface.
+func openStore(ctx context.Context, s config.Storage) (store.Store, error) {
 	switch s.Driver {
 	case "", "sqlite":
 		st, err := sqlite.Open(ctx, s.DSN)
@@ -224,5 +227,3 @@ func (a *App) Close() error {
 	a.closers = nil
 	return errors.Join(errs...)
 }
-
-var _ govern.QuotaCounter = (*sqlite.Store)(nil)

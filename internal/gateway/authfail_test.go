@@ -33,7 +33,7 @@ func newFloodHarness(t *testing.T, lim AuthFailureLimits, trusted ...netip.Prefi
 	t.Helper()
 	log, buf := logtest.JSONLogger()
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	g, err := New(Options{Auth: fakeAuth{}, Lookups: newLookups(t, lookup.Options{}), Log: log, Now: clock.Now,
+	g, err := New(Options{Auth: fakeAuth{}, Lookups: newLookups(t, lookup.Options{}), Log: log, Clock: clock,
 		AuthFailures: lim, TrustedProxies: trusted})
 	require.NoError(t, err)
 	return &floodHarness{g: g, h: g.Handler(), clock: clock, log: buf}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/intelgate/intelgate/internal/auth"
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/lookup"
 )
@@ -56,7 +57,7 @@ type Options struct {
 	// calls) so the answer is written before the server's write timeout
 	// cuts the connection. 0: no bound beyond the client's own.
 	RequestTimeout time.Duration
-	Now            func() time.Time // default time.Now
+	Clock          clock.Clock // default: the system clock
 	// TrustedProxies is server.trusted_proxies, the list the Authenticator
 	// was built with: only a connection from one of them may set the
 	// request id (X-Request-Id), and the authentication failure limit
@@ -101,13 +102,10 @@ func New(o Options) (*Gateway, error) {
 		logIndicators:  o.LogIndicators,
 		maxBodyBytes:   o.MaxBodyBytes,
 		requestTimeout: o.RequestTimeout,
-		now:            o.Now,
+		now:            clock.Or(o.Clock).Now,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
-	}
-	if g.now == nil {
-		g.now = time.Now
 	}
 	if g.maxBodyBytes <= 0 {
 		g.maxBodyBytes = int64(config.DefaultMaxBodyBytes)

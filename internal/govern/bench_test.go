@@ -13,7 +13,7 @@ import (
 // (nothing: the pool is one atomic load).
 func BenchmarkAcquireRefund(b *testing.B) {
 	clock := newAutoClock(t0)
-	g, err := govern.New(govern.Options{State: memory.New(memory.Options{Now: clock.Now}), Clock: clock},
+	g, err := govern.New(govern.Options{State: memory.New(memory.Options{Clock: clock}), Clock: clock},
 		[]govern.Policy{{Provider: "se", Keys: keys("k1", "k2"), Day: 1 << 40}}, nil)
 	if err != nil {
 		b.Fatal(err)

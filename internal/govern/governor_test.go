@@ -36,7 +36,7 @@ func newGovernor(t *testing.T, clock *clocktest.Clock, st govern.State, p govern
 		p.Provider = "se"
 	}
 	if st == nil {
-		st = memory.New(memory.Options{Now: clock.Now})
+		st = memory.New(memory.Options{Clock: clock})
 	}
 	g, err := govern.New(govern.Options{State: st, Clock: clock}, []govern.Policy{p}, clients)
 	require.NoError(t, err)
@@ -128,7 +128,7 @@ func TestRevokedKeyFailsOverThenNoKeys(t *testing.T) {
 func TestPauseIsHonouredAndShared(t *testing.T) {
 	t.Parallel()
 	clock := newAutoClock(t0)
-	st := memory.New(memory.Options{Now: clock.Now})
+	st := memory.New(memory.Options{Clock: clock})
 	p := govern.Policy{Keys: keys("k1"), MaxWait: 2 * time.Second}
 	a := newGovernor(t, clock, st, p)
 	b := newGovernor(t, clock, st, p) // a second replica on the same state
@@ -196,9 +196,9 @@ func TestDailyQuotaSurvivesRestart(t *testing.T) {
 	clock := newAutoClock(t0)
 	p := govern.Policy{Keys: keys("k1"), Day: 3}
 	for i, want := range []int{2, 1} { // two "process lifetimes" on one file
-		db, err := sqlite.Open(ctx, path)
+		db, err := sqlite.OpenWith(ctx, path, sqlite.Options{Clock: clock})
 		require.NoError(t, err)
-		g := newGovernor(t, clock, memory.New(memory.Options{Now: clock.Now, Quotas: db}), p)
+		g := newGovernor(t, clock, memory.New(memory.Options{Clock: clock, Quotas: db}), p)
 		for range want {
 			_, err := g.Acquire(ctx, "se", "prod")
 			require.NoError(t, err, "lifetime %d", i)
@@ -284,7 +284,7 @@ func (c *firstWaitClock) After(d time.Duration) <-chan time.Time {
 func TestBookedWaiterHonoursAPauseThatBeganWhileItSlept(t *testing.T) {
 	t.Parallel()
 	base := newAutoClock(t0)
-	st := memory.New(memory.Options{Now: base.Now})
+	st := memory.New(memory.Options{Clock: base})
 	p := govern.Policy{Provider: "se", Keys: keys("k1"), Day: 100, MaxWait: 10 * time.Second,
 		Rate: govern.Limit{Rate: 1, Period: time.Second, Burst: 1}}
 	var g *govern.Governor

@@ -152,7 +152,7 @@ func TestBookedWaiterMovesToTheNewPool(t *testing.T) {
 	t.Parallel()
 	base := newAutoClock(t0)
 	clock := &firstWaitClock{Clock: base}
-	g, err := govern.New(govern.Options{State: memory.New(memory.Options{Now: base.Now}), Clock: clock},
+	g, err := govern.New(govern.Options{State: memory.New(memory.Options{Clock: base}), Clock: clock},
 		[]govern.Policy{{Provider: "se", Keys: keys("k1"), Day: 100, MaxWait: 10 * time.Second,
 			Rate: govern.Limit{Rate: 1, Period: time.Second, Burst: 1}}}, nil)
 	require.NoError(t, err)

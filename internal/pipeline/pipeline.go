@@ -107,10 +107,10 @@ func New(o Options) (*Pipeline, error) {
 	if o.Retry.MaxAttempts < 1 {
 		o.Retry.MaxAttempts = 1
 	}
-	if o.Budget == nil {
-		o.Budget = resilience.NewBudget(0.1, 1, nil)
-	}
 	o.Clock = clock.Or(o.Clock)
+	if o.Budget == nil {
+		o.Budget = resilience.NewBudget(0.1, 1, o.Clock)
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}

@@ -92,14 +92,14 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		id := string(rune('a' + i))
 		keys = append(keys, govern.Key{ID: "k" + id, Environment: "prod", Value: secret.NewValue("secret-" + id)})
 	}
-	gov, err := govern.New(govern.Options{State: memory.New(memory.Options{Now: clock.Now}), Clock: clock},
+	gov, err := govern.New(govern.Options{State: memory.New(memory.Options{Clock: clock}), Clock: clock},
 		[]govern.Policy{{Provider: "se", Keys: keys, MaxWait: o.maxWait, Day: o.day, Rate: o.rate}}, nil)
 	require.NoError(t, err)
 	if o.maxAttempts == 0 {
 		o.maxAttempts = 3
 	}
 	if o.budget == nil {
-		o.budget = resilience.NewBudget(1, 100, clock.Now)
+		o.budget = resilience.NewBudget(1, 100, clock)
 	}
 	logger, logs := logtest.JSONLogger()
 	prov := &scripted{answers: o.answers}

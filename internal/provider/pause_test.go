@@ -30,11 +30,11 @@ func TestLookupCarriesPauseHint(t *testing.T) {
 		want Result
 	}{
 		{"data, exhausted", &fakeDoer{resp: &upstream.Response{Status: http.StatusOK, Body: []byte(`{}`), ExhaustedFor: 9 * time.Second}},
-			Result{Data: []byte(`{}`), PauseFor: 9 * time.Second}},
+			Result{Data: []byte(`{}`), Status: http.StatusOK, PauseFor: 9 * time.Second}},
 		{"data, units left", &fakeDoer{resp: &upstream.Response{Status: http.StatusOK, Body: []byte(`{}`)}},
-			Result{Data: []byte(`{}`)}},
+			Result{Data: []byte(`{}`), Status: http.StatusOK}},
 		{"not found, exhausted", &fakeDoer{err: &upstream.Error{Kind: upstream.KindNotFound, Status: 404, RetryAfter: 4 * time.Second}},
-			Result{NotFound: true, PauseFor: 4 * time.Second}},
+			Result{NotFound: true, Status: 404, PauseFor: 4 * time.Second}},
 	}
 	for _, cfg := range cfgs {
 		for _, tc := range tests {

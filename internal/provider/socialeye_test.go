@@ -128,7 +128,7 @@ func TestLookupMapsUpstreamErrors(t *testing.T) {
 			require.NoError(t, err)
 			res, err := p.Lookup(context.Background(), Request{Indicator: indicator.Indicator{Value: "203.0.113.7", Type: indicator.IPv4}}, secret.NewValue(testKey))
 			require.NoError(t, err)
-			require.Equal(t, Result{NotFound: true}, res)
+			require.Equal(t, Result{NotFound: true, Status: http.StatusNotFound}, res)
 		})
 		for _, kind := range kinds {
 			t.Run(cfg.Kind+"/"+string(kind), func(t *testing.T) {

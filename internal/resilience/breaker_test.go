@@ -6,11 +6,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/clock"
 )
 
-// gobreaker reads time.Now itself and takes no clock, so the tests that
-// need time to pass use short OpenFor/Window values and poll with a
-// deadline (require.Eventually); none sleeps.
+// The open period runs on BreakerSettings.Clock, so those tests move a fake
+// clock. gobreaker's rolling window still ages on the wall clock (it takes
+// no clock): TestBreakerWindowRolls uses a short Window and polls with a
+// deadline (require.Eventually); no test sleeps.
 
 // transitions records OnStateChange calls.
 type transitions struct {
@@ -68,10 +71,13 @@ func TestBreakerTripsOnRatioAfterMinRequests(t *testing.T) {
 
 func TestBreakerOpenFailsFastWithRetryAfter(t *testing.T) {
 	t.Parallel()
-	b := NewBreaker("socialeye", BreakerSettings{FailureRatio: 1, MinRequests: 1, Window: time.Hour, OpenFor: time.Hour})
+	clk := newFakeClock()
+	b := NewBreaker("socialeye", BreakerSettings{FailureRatio: 1, MinRequests: 1, Window: time.Hour,
+		OpenFor: time.Hour, Clock: clk})
 	attempt(t, b, false)
 	require.Equal(t, StateOpen, b.State())
 
+	clk.Advance(20 * time.Minute)
 	done, err := allow(b)
 	require.Nil(t, done)
 	require.ErrorIs(t, err, ErrOpen)
@@ -79,21 +85,29 @@ func TestBreakerOpenFailsFastWithRetryAfter(t *testing.T) {
 	require.ErrorAs(t, err, &oe)
 	require.Equal(t, "socialeye", oe.Name)
 	require.False(t, oe.HalfOpen)
-	require.Greater(t, oe.RetryAfter, 59*time.Minute)
-	require.LessOrEqual(t, oe.RetryAfter, time.Hour)
+	require.Equal(t, 40*time.Minute, oe.RetryAfter, "the rest of OpenFor on the breaker's clock")
 	require.Contains(t, err.Error(), `circuit breaker "socialeye" is open`)
 }
 
 // TestBreakerLifecycle: closed → open → half-open (probes limited) → closed,
-// and a failed probe reopens.
+// and a failed probe reopens; the open period is measured on the fake clock.
 func TestBreakerLifecycle(t *testing.T) {
 	t.Parallel()
 	tr := &transitions{}
-	const openFor = 30 * time.Millisecond
+	clk := newFakeClock()
+	const openFor = 30 * time.Second
 	b := NewBreaker("p", BreakerSettings{FailureRatio: 0.5, MinRequests: 2, Window: time.Hour,
-		OpenFor: openFor, HalfOpenRequests: 2, OnStateChange: tr.record})
+		OpenFor: openFor, HalfOpenRequests: 2, OnStateChange: tr.record, Clock: clk})
 	waitHalfOpen := func() {
-		require.Eventually(t, func() bool { return b.State() == StateHalfOpen }, 5*time.Second, time.Millisecond)
+		t.Helper()
+		clk.Advance(openFor - time.Nanosecond)
+		require.Equal(t, StateOpen, b.State(), "a nanosecond before OpenFor has passed")
+		_, err := allow(b)
+		var oe *OpenError
+		require.ErrorAs(t, err, &oe)
+		require.Equal(t, time.Nanosecond, oe.RetryAfter)
+		clk.Advance(time.Nanosecond)
+		require.Equal(t, StateHalfOpen, b.State(), "OpenFor has passed on the clock")
 	}
 
 	attempt(t, b, false)
@@ -112,7 +126,7 @@ func TestBreakerLifecycle(t *testing.T) {
 	require.True(t, oe.HalfOpen)
 	require.Equal(t, time.Second, oe.RetryAfter)
 
-	// One failed probe reopens.
+	// One failed probe reopens, for a whole OpenFor from now.
 	p1(false)
 	p2(true) // reported after the reopen: ignored by the new generation
 	require.Equal(t, StateOpen, b.State())
@@ -133,13 +147,52 @@ func TestBreakerLifecycle(t *testing.T) {
 	}, tr.list())
 }
 
+// TestBreakerStaleOutcomeKeepsItOpen: an attempt let through before the
+// breaker opened and reported during the open period makes gobreaker look
+// at its own (wall) clock, by which its open period is long over. The
+// breaker must stay open for OpenFor on its clock all the same, and say
+// open→half-open once, when that period ends.
+func TestBreakerStaleOutcomeKeepsItOpen(t *testing.T) {
+	t.Parallel()
+	tr := &transitions{}
+	clk := newFakeClock()
+	b := NewBreaker("p", BreakerSettings{FailureRatio: 0.5, MinRequests: 2, Window: time.Hour,
+		OpenFor: time.Minute, OnStateChange: tr.record, Clock: clk})
+	late, err := allow(b)
+	require.NoError(t, err)
+	attempt(t, b, false)
+	attempt(t, b, false)
+	require.Equal(t, StateOpen, b.State())
+
+	for _, ok := range []bool{false, true} {
+		late(ok) // the once guard makes the second call a no-op
+	}
+	for _, success := range []bool{true, false} {
+		_, err := allow(b)
+		require.ErrorIs(t, err, ErrOpen, "still inside OpenFor (success=%v)", success)
+	}
+	require.Equal(t, StateOpen, b.State())
+	require.Equal(t, []string{"closed→open"}, tr.list(), "nothing announced early")
+
+	clk.Advance(time.Minute)
+	require.Equal(t, StateHalfOpen, b.State())
+	probe, err := allow(b)
+	require.NoError(t, err)
+	probe(true)
+	require.Equal(t, StateClosed, b.State())
+	require.Equal(t, []string{"closed→open", "open→half-open", "half-open→closed"}, tr.list())
+}
+
 // TestBreakerIgnoredProbeFreesItsSlot: a probe whose caller went away must
 // not leave the breaker half-open with no slot left, forever.
 func TestBreakerIgnoredProbeFreesItsSlot(t *testing.T) {
 	t.Parallel()
-	b := NewBreaker("p", BreakerSettings{FailureRatio: 1, MinRequests: 1, Window: time.Hour, OpenFor: 20 * time.Millisecond})
+	clk := newFakeClock()
+	b := NewBreaker("p", BreakerSettings{FailureRatio: 1, MinRequests: 1, Window: time.Hour,
+		OpenFor: time.Minute, Clock: clk})
 	attempt(t, b, false)
-	require.Eventually(t, func() bool { return b.State() == StateHalfOpen }, 5*time.Second, time.Millisecond)
+	clk.Advance(time.Minute)
+	require.Equal(t, StateHalfOpen, b.State())
 
 	probe, err := b.AllowOutcome()
 	require.NoError(t, err)
@@ -202,7 +255,8 @@ func TestBreakerDefaults(t *testing.T) {
 	t.Parallel()
 	s := BreakerSettings{FailureRatio: 7, MinRequests: -1}.withDefaults()
 	require.Equal(t, BreakerSettings{FailureRatio: DefaultFailureRatio, MinRequests: DefaultMinRequests,
-		Window: DefaultWindow, OpenFor: DefaultOpenFor, HalfOpenRequests: DefaultHalfOpenRequests}, s)
+		Window: DefaultWindow, OpenFor: DefaultOpenFor, HalfOpenRequests: DefaultHalfOpenRequests,
+		Clock: clock.System{}}, s)
 
 	b := NewBreaker("p", BreakerSettings{})
 	require.Equal(t, "p", b.Name())

@@ -2,7 +2,8 @@ package resilience
 
 import (
 	"sync"
-	"time"
+
+	"github.com/intelgate/intelgate/internal/clock"
 )
 
 // budgetBuckets one-second buckets make the budget's ~10 s sliding window:
@@ -22,7 +23,7 @@ const budgetBuckets = 10
 type Budget struct {
 	ratio float64
 	floor float64 // retries allowed per window regardless of traffic
-	now   func() time.Time
+	clock clock.Clock
 
 	mu      sync.Mutex
 	buckets [budgetBuckets]budgetBucket
@@ -34,17 +35,14 @@ type budgetBucket struct {
 	withdrawals int64
 }
 
-// NewBudget builds a budget allowing retries of up to ratio × first attempts
-// (0.1 → 10%) plus minPerSecond retries per second, over a ~10 s window.
-// Negative values count as 0; now nil uses time.Now.
-func NewBudget(ratio, minPerSecond float64, now func() time.Time) *Budget {
-	if now == nil {
-		now = time.Now
-	}
+// NewBudget builds a budget allowing retries of up to ratio × first
+// attempts (0.1 → 10%) plus minPerSecond retries per second, over a ~10 s
+// window of clk's time (nil: the system clock). Negative values count as 0.
+func NewBudget(ratio, minPerSecond float64, clk clock.Clock) *Budget {
 	return &Budget{
 		ratio: max(ratio, 0),
 		floor: max(minPerSecond, 0) * budgetBuckets,
-		now:   now,
+		clock: clock.Or(clk),
 	}
 }
 
@@ -79,7 +77,7 @@ func (b *Budget) Withdraw() bool {
 // current returns the bucket for now, clearing it if it last counted an
 // older second.
 func (b *Budget) current() *budgetBucket {
-	sec := b.now().Unix()
+	sec := b.clock.Now().Unix()
 	bk := &b.buckets[mod(sec, budgetBuckets)]
 	if bk.second != sec {
 		*bk = budgetBucket{second: sec}

@@ -34,7 +34,7 @@ func TestBudgetOutage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			clock := newFakeClock()
-			b := NewBudget(tc.ratio, tc.floor, clock.Now)
+			b := NewBudget(tc.ratio, tc.floor, clock)
 			const seconds = 100
 			step := time.Second / time.Duration(tc.perSecond)
 			first, retries := 0, 0
@@ -62,7 +62,7 @@ func TestBudgetOutage(t *testing.T) {
 func TestBudgetFloorLetsQuietServiceRetry(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	b := NewBudget(0.1, 0.1, clock.Now) // one retry per 10 s
+	b := NewBudget(0.1, 0.1, clock) // one retry per 10 s
 	require.True(t, b.Withdraw())
 	require.False(t, b.Withdraw(), "floor spent for this window")
 	clock.Advance(9 * time.Second)
@@ -76,7 +76,7 @@ func TestBudgetFloorLetsQuietServiceRetry(t *testing.T) {
 func TestBudgetWindowSlides(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	b := NewBudget(0.5, 0, clock.Now)
+	b := NewBudget(0.5, 0, clock)
 	for range 4 {
 		b.Deposit()
 	}
@@ -103,7 +103,7 @@ func TestBudgetZeroAndNegative(t *testing.T) {
 func TestBudgetConcurrent(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	b := NewBudget(0.1, 0, clock.Now)
+	b := NewBudget(0.1, 0, clock)
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/govern"
 )
 
@@ -14,7 +15,7 @@ var _ govern.QuotaCounter = (*Counter)(nil)
 // conformance suite's semantics are read from, and the counter for tests.
 // It is not durable; production single-node setups use SQLite.
 type Counter struct {
-	now func() time.Time
+	clock clock.Clock
 
 	mu      sync.Mutex
 	windows map[string]counted
@@ -26,19 +27,17 @@ type counted struct {
 	expires time.Time
 }
 
-// NewCounter returns an empty Counter on clock now (nil means time.Now).
-func NewCounter(now func() time.Time) *Counter {
-	if now == nil {
-		now = time.Now
-	}
-	return &Counter{now: now, windows: make(map[string]counted)}
+// NewCounter returns an empty Counter on clk (nil: the system clock):
+// windows expire by its time.
+func NewCounter(clk clock.Clock) *Counter {
+	return &Counter{clock: clock.Or(clk), windows: make(map[string]counted)}
 }
 
 // Consume takes one unit from every window if all have room, else none.
 func (c *Counter) Consume(_ context.Context, windows []govern.Window) (bool, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
+	now := c.clock.Now()
 	c.tick(now)
 	for i, w := range windows {
 		if c.used(w.Key, now) >= w.Limit {
@@ -55,7 +54,7 @@ func (c *Counter) Consume(_ context.Context, windows []govern.Window) (bool, int
 func (c *Counter) Refund(_ context.Context, windows []govern.Window) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
+	now := c.clock.Now()
 	c.tick(now)
 	for _, w := range windows {
 		switch n := c.used(w.Key, now); {
@@ -72,7 +71,7 @@ func (c *Counter) Refund(_ context.Context, windows []govern.Window) error {
 func (c *Counter) Used(_ context.Context, windows []govern.Window) ([]int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
+	now := c.clock.Now()
 	c.tick(now)
 	out := make([]int64, len(windows))
 	for i, w := range windows {

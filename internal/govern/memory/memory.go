@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/govern"
 )
 
@@ -20,17 +21,23 @@ const sweepEvery = 1024
 
 // Options configures a State.
 type Options struct {
-	// Now is the clock; nil means time.Now. Tests inject a fake one.
-	Now func() time.Time
+	// Clock is the time limits, pauses and TryPause lengths are measured
+	// on; nil is the system clock. Tests inject a clocktest.Clock. It
+	// should be the governor's clock (govern.Options.Clock): the governor
+	// computes pause ends and quota expiries on its own.
+	Clock clock.Clock
 	// Quotas counts calendar quotas; nil means an in-memory Counter on the
-	// same clock (fine for tests; production passes SQLite).
+	// same clock (fine for tests; production passes the store, whose
+	// clock is its own: see sqlite.Options.Clock).
 	Quotas govern.QuotaCounter
 }
+
+func (o Options) clock() clock.Clock { return clock.Or(o.Clock) }
 
 // State is a govern.State held in this process.
 type State struct {
 	govern.QuotaCounter
-	now func() time.Time
+	clock clock.Clock
 
 	mu     sync.Mutex
 	tats   map[string]time.Time // GCRA theoretical arrival time per key
@@ -40,17 +47,14 @@ type State struct {
 
 // New returns an empty State.
 func New(opts Options) *State {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
+	clk := opts.clock()
 	quotas := opts.Quotas
 	if quotas == nil {
-		quotas = NewCounter(now)
+		quotas = NewCounter(clk)
 	}
 	return &State{
 		QuotaCounter: quotas,
-		now:          now,
+		clock:        clk,
 		tats:         make(map[string]time.Time),
 		pauses:       make(map[string]time.Time),
 	}
@@ -90,7 +94,7 @@ func (s *State) Peek(_ context.Context, key string, l govern.Limit) (govern.Deci
 func (s *State) rate(key string, l govern.Limit, take bool, maxWait time.Duration) govern.Decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clock.Now()
 	s.tick(now)
 	d, tat := gcra(now, s.tats[key], l, take, maxWait)
 	if take && d.Allowed && tat.After(now) {
@@ -103,7 +107,7 @@ func (s *State) rate(key string, l govern.Limit, take bool, maxWait time.Duratio
 func (s *State) PauseUntil(_ context.Context, key string, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clock.Now()
 	s.tick(now)
 	if until.After(now) && until.After(s.pauses[key]) {
 		s.pauses[key] = until
@@ -116,7 +120,7 @@ func (s *State) PauseUntil(_ context.Context, key string, until time.Time) error
 func (s *State) PausedUntil(_ context.Context, key string) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clock.Now()
 	s.tick(now)
 	until, ok := s.pauses[key]
 	if !ok || !until.After(now) {
@@ -129,7 +133,7 @@ func (s *State) PausedUntil(_ context.Context, key string) (time.Time, error) {
 func (s *State) TryPause(_ context.Context, key string, d time.Duration) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clock.Now()
 	s.tick(now)
 	if cur, ok := s.pauses[key]; ok && cur.After(now) {
 		return false, nil

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/intelgate/intelgate/internal/clock"
 )
 
 // PauseUntil pauses key until until (kept to the millisecond); it extends
@@ -54,7 +56,7 @@ func (s *State) TryPause(ctx context.Context, key string, d time.Duration) (bool
 		if d <= 0 {
 			return nil
 		}
-		err := s.client.SetArgs(ctx, s.key("pause", key), strconv.FormatInt(time.Now().Add(d).UnixMilli(), 10),
+		err := s.client.SetArgs(ctx, s.key("pause", key), strconv.FormatInt(clock.Or(s.opts.Clock).Now().Add(d).UnixMilli(), 10),
 			redis.SetArgs{Mode: "NX", TTL: d}).Err()
 		switch {
 		case err == nil:

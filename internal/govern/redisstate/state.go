@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/govern"
 )
 
@@ -35,6 +36,9 @@ type Options struct {
 	// delays a request by at most this much before the governor applies
 	// its fail mode. Default 250ms.
 	OpTimeout time.Duration
+	// Clock is this replica's time, for the pause ends TryPause records
+	// (nil: the system clock); Redis's own clock decides expiry.
+	Clock clock.Clock
 }
 
 // WithDefaults returns o with zero fields set to their defaults.

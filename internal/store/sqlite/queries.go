@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/intelgate/intelgate/internal/store"
 )
 
 // timeLayout is fixed-width UTC with nanoseconds, so that comparing the
@@ -28,6 +30,9 @@ func parseTime(s string) (time.Time, error) {
 func (s *Store) TouchClient(ctx context.Context, client, addr string, at time.Time) error {
 	if client == "" {
 		return errors.New("touching client: client name is empty")
+	}
+	if inTx(ctx, s) {
+		return fmt.Errorf("touching client %q: %w", client, store.ErrInTx)
 	}
 	_, err := s.writes.ExecContext(ctx, `
 		INSERT INTO client_seen (client, last_seen, last_addr) VALUES (?, ?, ?)
@@ -68,6 +73,9 @@ func (s *Store) RecordKeyFingerprint(ctx context.Context, provider, keyID, finge
 	}
 	wrap := func(err error) error {
 		return fmt.Errorf("recording fingerprint of provider %q key %q: %w", provider, keyID, err)
+	}
+	if inTx(ctx, s) {
+		return false, wrap(store.ErrInTx)
 	}
 	tx, err := s.writes.BeginTx(ctx, nil)
 	if err != nil {

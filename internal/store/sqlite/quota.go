@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/store"
 )
 
 // The embedded deployment keeps calendar quotas here, beside the rest of its
@@ -25,13 +26,17 @@ func unavailable(op string, err error) error {
 // IMMEDIATE transaction on the single writer connection: concurrent callers
 // (and other processes on the file) are serialised, so the limit is exact.
 // It also deletes expired rows, cheaply through the expires_at index.
+// Windows expire by the store's clock (Options.Clock).
 func (s *Store) Consume(ctx context.Context, windows []govern.Window) (bool, int, error) {
-	return s.consume(ctx, windows, time.Now())
+	return s.consume(ctx, windows, s.clock.Now())
 }
 
 func (s *Store) consume(ctx context.Context, windows []govern.Window, now time.Time) (ok bool, exhausted int, err error) {
 	if len(windows) == 0 {
 		return true, -1, nil
+	}
+	if inTx(ctx, s) {
+		return false, 0, unavailable("consuming quota", store.ErrInTx)
 	}
 	tx, err := s.writes.BeginTx(ctx, nil)
 	if err != nil {
@@ -78,6 +83,9 @@ func (s *Store) Refund(ctx context.Context, windows []govern.Window) (err error)
 	if len(windows) == 0 {
 		return nil
 	}
+	if inTx(ctx, s) {
+		return unavailable("refunding quota", store.ErrInTx)
+	}
 	tx, err := s.writes.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable("refunding quota", err)
@@ -87,7 +95,7 @@ func (s *Store) Refund(ctx context.Context, windows []govern.Window) (err error)
 			_ = tx.Rollback()
 		}
 	}()
-	at := formatTime(time.Now())
+	at := formatTime(s.clock.Now())
 	for _, w := range windows {
 		_, err = tx.ExecContext(ctx,
 			"UPDATE quota_usage SET used = used - 1 WHERE key = ? AND used > 0 AND expires_at > ?", w.Key, at)
@@ -104,7 +112,7 @@ func (s *Store) Refund(ctx context.Context, windows []govern.Window) (err error)
 // Used returns the units used in each window: 0 for unknown and expired
 // ones. It reads through the reader pool and never blocks the writer.
 func (s *Store) Used(ctx context.Context, windows []govern.Window) ([]int64, error) {
-	return s.used(ctx, windows, time.Now())
+	return s.used(ctx, windows, s.clock.Now())
 }
 
 func (s *Store) used(ctx context.Context, windows []govern.Window, now time.Time) ([]int64, error) {

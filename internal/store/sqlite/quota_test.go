@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/clocktest"
 	"github.com/intelgate/intelgate/internal/govern"
-	"github.com/intelgate/intelgate/internal/govern/governtest"
 )
 
 func openQuota(t *testing.T, path string) *Store {
@@ -19,11 +19,46 @@ func openQuota(t *testing.T, path string) *Store {
 	return s
 }
 
-func TestQuotaConformance(t *testing.T) {
+// The quota conformance suite runs as part of storetest.Run (see
+// TestConformance).
+
+// TestQuotaFollowsInjectedClock: windows expire by Options.Clock. It reads
+// 2001, so a store on the wall clock would find every window long expired.
+func TestQuotaFollowsInjectedClock(t *testing.T) {
 	t.Parallel()
-	governtest.RunQuota(t, func(t *testing.T) govern.QuotaCounter {
-		return openQuota(t, filepath.Join(t.TempDir(), "intelgate.db"))
-	})
+	clk := clocktest.New(time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC))
+	s, err := OpenWith(t.Context(), filepath.Join(t.TempDir(), "intelgate.db"), Options{Clock: clk})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	w := []govern.Window{{Key: "q:p:se:k1:d:2001-02-03", Limit: 2, Expires: clk.Now().Add(time.Hour)}}
+
+	for range 2 {
+		ok, _, err := s.Consume(ctx, w)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	ok, idx, err := s.Consume(ctx, w)
+	require.NoError(t, err)
+	require.False(t, ok, "the window is live on the fake clock")
+	require.Zero(t, idx)
+	require.NoError(t, s.Refund(ctx, w))
+	used, err := s.Used(ctx, w)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1}, used, "the refund found the live window")
+
+	clk.Advance(time.Hour - time.Nanosecond)
+	used, err = s.Used(ctx, w)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1}, used, "a nanosecond before expiry")
+	clk.Advance(time.Nanosecond)
+	used, err = s.Used(ctx, w)
+	require.NoError(t, err)
+	require.Equal(t, []int64{0}, used, "expired on the fake clock")
+	require.NoError(t, s.Refund(ctx, w))
+	ok, _, err = s.Consume(ctx, w)
+	require.NoError(t, err)
+	require.True(t, ok, "an expired window starts from zero")
 }
 
 // TestQuotaSurvivesRestart is the point of keeping quotas in SQLite: a

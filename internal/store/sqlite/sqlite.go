@@ -21,6 +21,18 @@
 // per-connection: journal_mode=WAL (readers and the writer run concurrently),
 // synchronous=NORMAL (safe in WAL: a power cut can lose the last commits
 // but never corrupts the file), foreign_keys=ON, busy_timeout=5000.
+//
+// Transactions and River. InTx runs on the writer connection, so its
+// transactions begin IMMEDIATE and are serialised with every other write.
+// DB (store.SQLHandle) hands River that same one-connection pool:
+// riversqlite wants exactly one connection (River runs operations in
+// parallel, which SQLite answers with SQLITE_BUSY otherwise), and sharing
+// ours means River's writes and the store's queue for the one writer
+// instead of failing against each other. The Tx InTx passes is a *sql.Tx,
+// so riversqlite's InsertTx can enqueue a job in the same transaction. Inside
+// fn, only tx may be used: a River call that is not ...Tx would wait for the
+// connection fn holds, forever (the store's own writes detect this and fail
+// with store.ErrInTx; River's cannot).
 package sqlite
 
 import (
@@ -39,6 +51,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/store"
 	"github.com/intelgate/intelgate/internal/store/migrate"
 )
@@ -49,8 +62,8 @@ var migrationFiles embed.FS
 // Dialect is SQLite's migrate.Dialect. No Lock: the writer's transactions
 // begin IMMEDIATE, which already serialises migrators across processes.
 var Dialect = migrate.Dialect{
-	Name:        "sqlite",
-	Placeholder: func(int) string { return "?" },
+	Name:        string(store.SQLite),
+	Placeholder: store.SQLite.Placeholder,
 }
 
 // BusyTimeoutMillis is how long a connection waits for a lock held by
@@ -64,15 +77,32 @@ const header = "SQLite format 3\x00"
 type Store struct {
 	writes *sql.DB // one connection, BEGIN IMMEDIATE
 	reads  *sql.DB // several query_only connections
+	clock  clock.Clock
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store     = (*Store)(nil)
+	_ store.SQLHandle = (*Store)(nil)
+)
 
-// Open opens (creating it with mode 0600 if missing) the database file at
-// path, checks that it is a SQLite database in WAL mode, and applies pending
-// migrations. A database migrated by a newer intelgate is refused with an
-// error wrapping migrate.ErrSchemaTooNew.
+// Options configure OpenWith. The zero value is Open's.
+type Options struct {
+	// Clock is the time quota windows expire by (govern.Window.Expires is
+	// on the governor's clock, so pass the governor's); nil is the system
+	// clock.
+	Clock clock.Clock
+}
+
+// Open is OpenWith with the zero Options.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith opens (creating it with mode 0600 if missing) the database file
+// at path, checks that it is a SQLite database in WAL mode, and applies
+// pending migrations. A database migrated by a newer intelgate is refused
+// with an error wrapping migrate.ErrSchemaTooNew.
+func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("opening sqlite store: path is empty")
 	}
@@ -87,6 +117,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
 	}
+	s.clock = clock.Or(o.Clock)
 	return s, nil
 }
 
@@ -199,6 +230,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Dialect is store.SQLite.
+func (s *Store) Dialect() store.Dialect { return store.SQLite }
+
+// DB is the River seam (store.SQLHandle): the single writer connection's
+// pool, for riversqlite.New. See the package documentation.
+func (s *Store) DB() *sql.DB { return s.writes }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {

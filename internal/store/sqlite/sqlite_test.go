@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"os"
 	"path/filepath"
@@ -22,6 +23,36 @@ func TestConformance(t *testing.T) {
 		require.NoError(t, err)
 		return s
 	})
+}
+
+// TestRiverHandle: the River seam is the store's one writer connection on
+// the same file, found through store.SQLHandle, and InTx's Tx is a *sql.Tx
+// (riversqlite's InsertTx takes one).
+func TestRiverHandle(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "intelgate.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	var st store.Store = s
+	require.Equal(t, store.SQLite, st.Dialect())
+	h, ok := st.(store.SQLHandle)
+	require.True(t, ok)
+	db := h.DB()
+	require.Equal(t, 1, db.Stats().MaxOpenConnections, "riversqlite wants exactly one connection")
+
+	_, err = db.ExecContext(t.Context(), "INSERT INTO client_seen (client, last_seen, last_addr) VALUES (?, ?, ?)",
+		"siem", "2026-11-27T09:00:00.000000000Z", "10.0.0.1")
+	require.NoError(t, err)
+	_, addr, ok, err := s.ClientLastSeen(t.Context(), "siem")
+	require.NoError(t, err)
+	require.True(t, ok, "the handle writes the store's file")
+	require.Equal(t, "10.0.0.1", addr)
+
+	require.NoError(t, s.InTx(t.Context(), func(_ context.Context, tx store.Tx) error {
+		_, isSQLTx := tx.(*sql.Tx)
+		require.True(t, isSQLTx)
+		return nil
+	}))
 }
 
 // TestReopen: opening an existing database applies no migration twice and

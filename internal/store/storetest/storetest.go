@@ -1,5 +1,7 @@
 // Package storetest is the conformance suite every store.Store backend
-// runs, so that SQLite and PostgreSQL behave the same by construction.
+// runs, so that SQLite and PostgreSQL behave the same by construction. It
+// includes govern's quota-counter suite (governtest.RunQuota), since every
+// store counts quotas.
 package storetest
 
 import (
@@ -12,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/govern/governtest"
 	"github.com/intelgate/intelgate/internal/store"
 )
 
@@ -39,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"CanceledContext", testCanceled},
 	}
+	tests = append(tests, txTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -47,6 +52,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, s)
 		})
 	}
+	t.Run("Quota", func(t *testing.T) {
+		t.Parallel()
+		governtest.RunQuota(t, func(t *testing.T) govern.QuotaCounter {
+			s := open(t)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		})
+	})
 }
 
 // base is a fixed instant with sub-millisecond digits and a non-UTC zone.
