@@ -7,6 +7,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -142,7 +143,7 @@ func (g *Gateway) ProviderNames() []string { return g.lookups.Providers() }
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > g.maxBodyBytes {
-			writeProblem(w, r, newProblem(problemKind{"request-too-large", http.StatusRequestEntityTooLarge, "Request body too large"}, ""))
+			writeProblem(w, r, newProblem(kindRequestTooLarge, fmt.Sprintf("the request body is larger than this gateway accepts (server.max_body_bytes: %d bytes)", g.maxBodyBytes)))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, g.maxBodyBytes)

@@ -57,6 +57,8 @@ var (
 	// nobody reads it.
 	kindClientClosed = problemKind{"client-closed", 499, "Client closed the request"}
 
+	kindRequestTooLarge = problemKind{"request-too-large", http.StatusRequestEntityTooLarge, "Request body too large"}
+
 	// Its own slug, not rate-limited: the remedy differs (fix the token or
 	// the proxy setup, not the request rate), and a client that backs off
 	// on rate-limited should not mistake a broken token for load.

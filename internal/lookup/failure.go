@@ -38,6 +38,13 @@ const (
 	KindClientClosed Kind = "client-closed"
 )
 
+// Kinds lists every Kind, for the transports that must map each one.
+func Kinds() []Kind {
+	return []Kind{KindInvalidParameter, KindUnknownProvider, KindUnsupportedType, KindForbidden, KindNotFound,
+		KindRateLimited, KindUpstreamRateLimited, KindUpstreamTLS, KindUpstreamUnavailable, KindUpstreamInvalid,
+		KindUpstreamAuth, KindUpstreamError, KindUpstreamTimeout, KindUnavailable, KindInternal, KindClientClosed}
+}
+
 // Failure is a classified failure: what the caller is told. Detail names
 // the provider and the failed check, never a key, URL or body. As an error
 // it is a request-level refusal.
