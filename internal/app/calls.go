@@ -24,6 +24,7 @@ type Calls struct {
 	pipelines map[string]*pipeline.Pipeline
 	breakers  map[string]*resilience.Breaker
 
+	obs    observe.Observer
 	swapMu sync.Mutex // one key swap at a time
 	// secrets are every secret each provider's pool has held since start:
 	// a secret rotated out must still never reach a client.
@@ -32,7 +33,7 @@ type Calls struct {
 
 func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governor, keys map[string][]govern.Key, obs observe.Observer, log *slog.Logger) (*Calls, error) {
 	c := &Calls{gov: gov, pipelines: map[string]*pipeline.Pipeline{}, breakers: map[string]*resilience.Breaker{},
-		secrets: map[string][]secret.Value{}}
+		secrets: map[string][]secret.Value{}, obs: obs}
 	for _, p := range provs {
 		name := p.Name()
 		pc := cfg.Providers[name]
@@ -127,6 +128,13 @@ func (c *Calls) SwapKeys(provider string, keys []govern.Key) error {
 		c.secrets[provider] = c.secrets[provider][:before]
 		pl.SetLeaks(leak.New(c.secrets[provider]...))
 		return err
+	}
+	if c.obs != nil {
+		ids := make([]string, len(keys))
+		for i, k := range keys {
+			ids[i] = k.ID
+		}
+		c.obs.Observe(context.Background(), observe.KeysSwapped{Provider: provider, KeyIDs: ids})
 	}
 	return nil
 }

@@ -99,9 +99,26 @@ func TestKeySwapUnderLoad(t *testing.T) {
 	require.Contains(t, string(resp.body), "upstream-invalid-response")
 	s.Sim.SetFaults(sim.Faults{})
 
-	// A swap the governor refuses changes nothing.
+	// Every secret the pool held since start is still refused in an answer
+	// (a proxy that caches may echo a rotated-out key), and a swap the
+	// governor refuses changes nothing: neither the pool nor the secrets.
+	held := func() []string {
+		var out []string
+		for _, v := range gw.app.calls.secrets["socialeye"] {
+			out = append(out, v.Reveal())
+		}
+		return out
+	}
+	require.Equal(t, []string{simKey, simKey2}, held())
+	const never = "se-live-NEVER-SWAPPED-IN-99c1"
+	require.Error(t, gw.app.SwapKeys("socialeye", []govern.Key{{ID: "prod-9", Environment: "prod", Value: secret.NewValue(never)},
+		{ID: "prod-9", Environment: "prod", Value: secret.NewValue(never)}}), "duplicate ids")
 	require.Error(t, gw.app.SwapKeys("socialeye", []govern.Key{{ID: "prod-9", Environment: "prod"}}))
 	require.Error(t, gw.app.SwapKeys("nope", []govern.Key{a}))
+	require.Equal(t, []string{simKey, simKey2}, held(), "a refused swap adds no secret")
+	swaps := observetest.Of[observe.KeysSwapped](rec)
+	require.Len(t, swaps, 61, "every swap that happened is observed, none that did not")
+	require.Equal(t, []string{"prod-2"}, swaps[60].KeyIDs)
 	resp, err = client.do(gw.url, "/v1/resolve?query=after-refused-swap")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.status)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -96,6 +97,9 @@ func lookupResult(o lookup.Outcome) LookupResult {
 func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if p := repeatedParam(q, "query", "type"); p != nil {
+		if name := g.lookups.ResolveProvider(); name != "" {
+			infoFrom(r.Context()).providers = []string{name}
+		}
 		writeProblem(w, r, p)
 		return
 	}
@@ -153,8 +157,8 @@ var failureKinds = map[lookup.Kind]problemKind{
 // failureProblem is err (a *lookup.Failure, else an internal error) as the
 // problem the client sees.
 func failureProblem(err error) *Problem {
-	f, ok := err.(*lookup.Failure)
-	if !ok || f == nil {
+	var f *lookup.Failure
+	if !errors.As(err, &f) || f == nil {
 		return newProblem(kindInternal, "an internal error occurred; quote the request id to your operator")
 	}
 	k, ok := failureKinds[f.Kind]

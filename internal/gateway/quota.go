@@ -48,7 +48,7 @@ func (g *Gateway) handleQuota(w http.ResponseWriter, r *http.Request) {
 	resp := QuotaResponse{Client: ClientQuota{Name: id.Client, Environment: id.Environment}, Providers: []ProviderQuota{}}
 	cs, err := g.quota.ClientStatus(r.Context(), id.Client)
 	if err != nil {
-		writeProblem(w, r, failureProblem(g.lookups.Failure(r.Context(), id, "", err)))
+		writeProblem(w, r, failureProblem(g.lookups.Classify(r.Context(), id, "", err)))
 		return
 	}
 	resp.Client.ClientStatus = cs
@@ -58,7 +58,7 @@ func (g *Gateway) handleQuota(w http.ResponseWriter, r *http.Request) {
 		}
 		keys, err := g.quota.ProviderStatus(r.Context(), name, id.Environment)
 		if err != nil {
-			writeProblem(w, r, failureProblem(g.lookups.Failure(r.Context(), id, name, err)))
+			writeProblem(w, r, failureProblem(g.lookups.Classify(r.Context(), id, name, err)))
 			return
 		}
 		if keys == nil {

@@ -64,11 +64,11 @@ func TestLookupPathEscapeIsThatProvidersError(t *testing.T) {
 func TestUnsafeIndicatorProblem(t *testing.T) {
 	t.Parallel()
 	s := newLookups(t, lookup.Options{})
-	p := failureProblem(s.Failure(context.Background(), lookup.Identity{}, "vt", &provider.UnsafeIndicatorError{Reason: "contains ';', which starts path parameters"}))
+	p := failureProblem(s.Classify(context.Background(), lookup.Identity{}, "vt", &provider.UnsafeIndicatorError{Reason: "contains ';', which starts path parameters"}))
 	require.Equal(t, problemBase+"invalid-parameter", p.Type)
 	require.Equal(t, "indicator", p.Parameter)
 	require.Equal(t, "indicator: provider vt cannot place this value in its request path: it contains ';', which starts path parameters", p.Detail)
-	p = failureProblem(s.Failure(context.Background(), lookup.Identity{}, "socialeye", provider.ErrUnsafeIndicator))
+	p = failureProblem(s.Classify(context.Background(), lookup.Identity{}, "socialeye", provider.ErrUnsafeIndicator))
 	require.Equal(t, "indicator", p.Parameter)
 	require.Equal(t, "indicator: provider socialeye cannot look up this value safely", p.Detail)
 }

@@ -416,6 +416,31 @@ func (g *Governor) RevokeLease(ctx context.Context, l *Lease) error {
 	return nil
 }
 
+// RestoreLease ends the revocation of exactly the secret l holds: the
+// secret a re-check accepted, not whatever its id holds now.
+func (g *Governor) RestoreLease(ctx context.Context, l *Lease) error {
+	key := l.revoked
+	if key == "" {
+		key = revocationKey(l.Provider, Key{ID: l.KeyID, Value: l.Key})
+	}
+	if err := g.state.Unpause(ctx, key); err != nil {
+		return fmt.Errorf("restoring provider %q key %q: %w", l.Provider, l.KeyID, err)
+	}
+	return nil
+}
+
+// InPool reports whether the secret l holds is still in its provider's
+// pool under its id: false once the key was swapped out or its secret
+// rotated while l was in use. A lookup refused with such a lease fails
+// over at once: nothing about the current pool is learnt from it.
+func (g *Governor) InPool(l *Lease) bool {
+	_, k, err := g.key(l.Provider, l.KeyID)
+	if err != nil {
+		return false
+	}
+	return k.Value.Reveal() == l.Key.Reveal()
+}
+
 // Restore puts a revoked key back into rotation on every replica: its auth
 // check passed again.
 func (g *Governor) Restore(ctx context.Context, provider, keyID string) error {

@@ -146,6 +146,45 @@ func TestSwapKeysRotationKeepsCountersAndEndsRevocation(t *testing.T) {
 	require.Equal(t, int64(2), ks[0].Day.Used, "the vendor counts the account, not the secret")
 }
 
+// A lease names the exact secret it was taken on: revoking or restoring by
+// lease acts on that secret even after its id was rotated, and InPool
+// tells a lease on a swapped-out or rotated key from a current one.
+func TestLeaseTargetsItsOwnSecret(t *testing.T) {
+	t.Parallel()
+	g := newGovernor(t, newAutoClock(t0), nil, govern.Policy{Keys: pool("k1=old-secret", "k2=other-secret")})
+	ctx := t.Context()
+	old, err := g.Acquire(ctx, "se", "prod")
+	require.NoError(t, err)
+	require.True(t, g.InPool(old))
+
+	require.NoError(t, g.SwapKeys("se", pool("k1=new-secret", "k2=other-secret")))
+	require.False(t, g.InPool(old), "the id's secret was rotated")
+	require.NoError(t, g.RevokeLease(ctx, old))
+	revoked, err := g.Revoked(ctx, "se", "k1")
+	require.NoError(t, err)
+	require.False(t, revoked, "the new secret is not revoked on the old one's evidence")
+
+	cur, err := g.Acquire(ctx, "se", "prod")
+	require.NoError(t, err)
+	require.Equal(t, "new-secret", cur.Key.Reveal())
+	require.True(t, g.InPool(cur))
+	require.NoError(t, g.RevokeLease(ctx, cur))
+	revoked, err = g.Revoked(ctx, "se", "k1")
+	require.NoError(t, err)
+	require.True(t, revoked)
+	require.NoError(t, g.RestoreLease(ctx, old))
+	revoked, err = g.Revoked(ctx, "se", "k1")
+	require.NoError(t, err)
+	require.True(t, revoked, "restoring the old secret does not lift the new one's revocation")
+	require.NoError(t, g.RestoreLease(ctx, cur))
+	revoked, err = g.Revoked(ctx, "se", "k1")
+	require.NoError(t, err)
+	require.False(t, revoked)
+
+	require.NoError(t, g.SwapKeys("se", pool("k2=other-secret")))
+	require.False(t, g.InPool(cur), "swapped out")
+}
+
 // A waiter that booked a unit on a key swapped out while it slept does not
 // call on it: it gives the unit back and takes the new pool's key.
 func TestBookedWaiterMovesToTheNewPool(t *testing.T) {
@@ -298,7 +337,14 @@ func TestSwapKeysUnderLoad(t *testing.T) {
 		gen.Store(i)
 		// Let the workers make a round of calls on this pool (or on their
 		// way to it) before the next swap.
+		// The deadline only turns a stuck worker into a failure instead of
+		// a hang until the test binary's timeout; it is not a timing check.
+		deadline := time.Now().Add(time.Minute)
 		for target := attempts.Load() + workers; attempts.Load() < target; {
+			if time.Now().After(deadline) {
+				swapErr = fmt.Errorf("swap %d: workers made no progress for a minute", i)
+				break
+			}
 			runtime.Gosched()
 		}
 	}

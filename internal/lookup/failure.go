@@ -69,26 +69,26 @@ func internalFailure() *Failure {
 	return newFailure(KindInternal, "an internal error occurred; quote the request id to your operator")
 }
 
-func classifyLookup(s *Service, ctx context.Context, id Identity, name string, err error) *Failure {
-	return s.Failure(ctx, id, name, err)
+func classifyLookup(ctx context.Context, s *Service, id Identity, name string, err error) *Failure {
+	return s.Classify(ctx, id, name, err)
 }
 
 // classifyResolve: on a pass-through the client's own parameters went
 // upstream, so a 400 from the provider is the client's to fix, not an
 // outage.
-func classifyResolve(s *Service, ctx context.Context, id Identity, name string, err error) *Failure {
+func classifyResolve(ctx context.Context, s *Service, id Identity, name string, err error) *Failure {
 	var ue *upstream.Error
 	if errors.As(err, &ue) && ue.Kind == upstream.KindRejected && ue.Status == http.StatusBadRequest {
 		return paramFailure("type", "provider "+name+" rejected the request's parameters (400 Bad Request); check query and type")
 	}
-	return s.Failure(ctx, id, name, err)
+	return s.Classify(ctx, id, name, err)
 }
 
-// Failure classifies an error of the call chain — the one place that
+// Classify classifies an error of the call chain — the one place that
 // interprets governor, breaker, provider and upstream errors — and logs
 // what the operator must see. providerName is "" for client-scope
 // failures (the client's own allowance).
-func (s *Service) Failure(ctx context.Context, id Identity, providerName string, err error) *Failure {
+func (s *Service) Classify(ctx context.Context, id Identity, providerName string, err error) *Failure {
 	if f := chainFailure(providerName, err); f != nil {
 		return f
 	}

@@ -149,16 +149,20 @@ func TestObserverSeesACoalescedLookup(t *testing.T) {
 	require.Len(t, observetest.Of[observe.Attempted](rec), 1, "one upstream call for both")
 	fins := observetest.Of[observe.Finished](rec)
 	require.Len(t, fins, 2)
-	shared := 0
+	shared, units := 0, 0
 	for _, f := range fins {
 		require.Equal(t, "ok", f.Status)
-		require.Equal(t, "k1", f.KeyID)
-		require.Equal(t, 1, f.Attempts)
+		require.Equal(t, "k1", f.KeyID, "a shared result names the key of the call it shared")
+		units += f.Units
 		if f.Shared {
 			shared++
+			require.Zero(t, f.Attempts, "the call is counted once, for the caller that made it")
+		} else {
+			require.Equal(t, 1, f.Attempts)
 		}
 	}
 	require.Equal(t, 1, shared, "exactly one caller joined the other's call")
+	require.Equal(t, 1, units, "one upstream call, one unit, however many waited for it")
 	ids := []string{fins[0].RequestID, fins[1].RequestID}
 	require.ElementsMatch(t, []string{"first", "second"}, ids, "each caller's result is its own")
 }
@@ -176,7 +180,11 @@ func TestObserverSeesAFailedOverKey(t *testing.T) {
 	require.Equal(t, 2, o.Attempts)
 	require.Equal(t, 2, o.Units, "the refused call was sent, and counted by the vendor")
 
-	require.Equal(t, []string{"admitted", "governor", "attempt", "governor", "attempt", "finished"}, rec.Steps())
+	require.Equal(t, []string{"admitted", "governor", "attempt", "key_checked", "key_revoked", "governor", "attempt", "finished"}, rec.Steps())
+	require.Equal(t, []observe.KeyChecked{{Provider: "se", KeyID: "k1", Reason: "suspect", Verdict: "refused",
+		UpstreamStatus: http.StatusUnauthorized, Sent: true}}, observetest.Of[observe.KeyChecked](rec),
+		"the auth check spent a unit too, reported apart from the lookup's")
+	require.Equal(t, []observe.KeyRevoked{{Provider: "se", KeyID: "k1"}}, observetest.Of[observe.KeyRevoked](rec))
 	atts := observetest.Of[observe.Attempted](rec)
 	require.Equal(t, "k1", atts[0].KeyID)
 	require.Equal(t, http.StatusUnauthorized, atts[0].UpstreamStatus)

@@ -167,6 +167,9 @@ func New(o Options) (*Service, error) {
 // Providers lists the configured providers in result order.
 func (s *Service) Providers() []string { return slices.Clone(s.order) }
 
+// ResolveProvider names the provider behind Resolve; "" when none is.
+func (s *Service) ResolveProvider() string { return s.resolve }
+
 // Lookup fans one indicator out to every selected provider, concurrently.
 // A provider's failure is its own outcome; the error is for the request as
 // a whole (bad input, scope, the client's allowance) and is a *Failure.
@@ -193,15 +196,6 @@ func (s *Service) Lookup(ctx context.Context, id Identity, req Request) (Result,
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			// A panic here is beyond any HTTP middleware's recover and
-			// would end the process; it becomes this provider's failure.
-			defer func() {
-				if v := recover(); v != nil {
-					s.log.Error("panic in provider lookup", "provider", name, "request_id", id.RequestID,
-						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-					res.Outcomes[i] = Outcome{Provider: name, Status: StatusError, Failure: internalFailure()}
-				}
-			}()
 			res.Outcomes[i] = s.one(ctx, id, "lookup", name, provider.Request{Indicator: ind, Client: id.Client}, classifyLookup)
 		})
 	}
@@ -247,29 +241,46 @@ func (s *Service) Resolve(ctx context.Context, id Identity, req ResolveRequest) 
 	return res, nil
 }
 
-// one asks one provider and shapes its outcome.
-func (s *Service) one(ctx context.Context, id Identity, op, name string, req provider.Request, classify func(*Service, context.Context, Identity, string, error) *Failure) Outcome {
+// classifier turns a provider's error into the caller's failure.
+type classifier func(ctx context.Context, s *Service, id Identity, provider string, err error) *Failure
+
+// one asks one provider and shapes its outcome. A panic below it is beyond
+// any transport's recover (a job worker has none) and would end the
+// process: it becomes this provider's internal failure, observed like any.
+func (s *Service) one(ctx context.Context, id Identity, op, name string, req provider.Request, classify classifier) (out Outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic in provider lookup", "provider", name, "request_id", id.RequestID,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			out = Outcome{Provider: name, Status: StatusError, Failure: internalFailure(), Cache: CacheMiss}
+		}
+		s.finished(ctx, id, op, out)
+	}()
 	po, err := s.caller.Call(ctx, name, id.Environment, req)
-	out := Outcome{Provider: name, Cache: CacheMiss, KeyID: po.KeyID, Attempts: po.Attempts, Shared: po.Shared,
+	out = Outcome{Provider: name, Cache: CacheMiss, KeyID: po.KeyID, Attempts: po.Attempts, Shared: po.Shared,
 		UpstreamStatus: po.UpstreamStatus, Latency: po.Latency, Units: po.Units}
 	switch {
 	case err != nil:
-		out.Status, out.Failure = StatusError, classify(s, ctx, id, name, err)
+		out.Status, out.Failure = StatusError, classify(ctx, s, id, name, err)
 	case po.Result.NotFound:
 		out.Status, out.FetchedAt = StatusNotFound, s.clock.Now().UTC()
 	default:
 		out.Status, out.FetchedAt, out.Data = StatusOK, s.clock.Now().UTC(), po.Result.Data
 	}
+	return out
+}
+
+// finished tells the observer one provider's outcome.
+func (s *Service) finished(ctx context.Context, id Identity, op string, out Outcome) {
 	if s.obs != nil {
 		e := observe.Finished{Client: id.Client, Environment: id.Environment, RequestID: id.RequestID, Operation: op,
-			Provider: name, KeyID: out.KeyID, Status: string(out.Status), Attempts: out.Attempts, Shared: out.Shared,
+			Provider: out.Provider, KeyID: out.KeyID, Status: string(out.Status), Attempts: out.Attempts, Shared: out.Shared,
 			UpstreamStatus: out.UpstreamStatus, Latency: out.Latency, Units: out.Units, Cache: string(out.Cache)}
 		if out.Failure != nil {
 			e.Kind = string(out.Failure.Kind)
 		}
 		s.obs.Observe(ctx, e)
 	}
-	return out
 }
 
 // admitClient takes a unit of the client's own rate and quota once the
@@ -278,12 +289,12 @@ func (s *Service) one(ctx context.Context, id Identity, op, name string, req pro
 func (s *Service) admitClient(ctx context.Context, id Identity, op string, providers []string) *Failure {
 	if s.admit != nil {
 		if err := s.admit.AdmitClient(ctx, id.Client); err != nil {
-			return s.refuse(ctx, id, op, s.Failure(ctx, id, "", err))
+			return s.refuse(ctx, id, op, s.Classify(ctx, id, "", err))
 		}
 	}
 	if s.obs != nil {
 		s.obs.Observe(ctx, observe.Admitted{Client: id.Client, Environment: id.Environment, RequestID: id.RequestID,
-			Operation: op, Providers: providers})
+			Operation: op, Providers: slices.Clone(providers)})
 	}
 	return nil
 }

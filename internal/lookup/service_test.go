@@ -180,8 +180,8 @@ func TestLookupSelection(t *testing.T) {
 	}
 }
 
-// TestLookupKeepsConfiguredOrder: results follow the configured provider
-// order whatever order the request names them in.
+// TestLookupKeepsRequestOrderOfNamedProviders: without a list, results
+// follow the configured provider order; with one, the list's order.
 func TestLookupKeepsRequestOrderOfNamedProviders(t *testing.T) {
 	t.Parallel()
 	s := newService(t, &fakeCaller{}, nil, nil)
@@ -297,7 +297,8 @@ func TestPanicInOneProviderIsItsOwnFailure(t *testing.T) {
 		}
 		return pipeline.Outcome{Result: provider.Result{Data: json.RawMessage(`{}`)}}, nil
 	}}
-	s, err := New(Options{Providers: []provider.Provider{anything, hashes}, Caller: caller, Log: log})
+	rec := &observetest.Recorder{}
+	s, err := New(Options{Providers: []provider.Provider{anything, hashes}, Caller: caller, Log: log, Observer: rec})
 	require.NoError(t, err)
 	res, err := s.Lookup(context.Background(), siem, Request{Indicator: "8.8.8.8"})
 	require.NoError(t, err)
@@ -306,6 +307,21 @@ func TestPanicInOneProviderIsItsOwnFailure(t *testing.T) {
 	require.Equal(t, KindInternal, res.Outcomes[1].Failure.Kind)
 	require.Contains(t, logs.String(), `"panic in provider lookup"`)
 	require.Contains(t, logs.String(), `"request_id":"req-1"`)
+	kinds := map[string]string{}
+	for _, f := range observetest.Of[observe.Finished](rec) {
+		kinds[f.Provider] = f.Kind
+	}
+	require.Equal(t, map[string]string{"socialeye": "", "vt": "internal"}, kinds, "a panic is observed like any failure")
+
+	// Resolve has no caller to recover for it either (a job worker).
+	rec.Reset()
+	s, err = New(Options{Providers: []provider.Provider{anything}, ResolveProvider: "socialeye", Log: log, Observer: rec,
+		Caller: &fakeCaller{fn: func(string, provider.Request) (pipeline.Outcome, error) { panic("boom") }}})
+	require.NoError(t, err)
+	res, err = s.Resolve(context.Background(), siem, ResolveRequest{Query: "x"})
+	require.NoError(t, err)
+	require.Equal(t, KindInternal, res.Outcomes[0].Failure.Kind)
+	require.Equal(t, []string{"admitted", "finished"}, rec.Steps())
 }
 
 func TestResolve(t *testing.T) {
@@ -327,7 +343,7 @@ func TestResolve(t *testing.T) {
 		{"query checked for safety", siem, ResolveRequest{Query: "bad\x00query"}, nil, KindInvalidParameter, "query", "", ""},
 		{"empty query", siem, ResolveRequest{Query: ""}, nil, KindInvalidParameter, "query", "", ""},
 		{"outside scope", Identity{Client: "x", Environment: "prod", Providers: []string{"vt"}}, ResolveRequest{Query: "a"}, nil, KindForbidden, "", "", ""},
-		{"upstream 400 is the client's to fix", siem, ResolveRequest{Query: "a", UpstreamType: "weird"}, rejected, "", "", "weird", KindInvalidParameter},
+		{"upstream 400 is the client's to fix", siem, ResolveRequest{Query: "a", UpstreamType: "weird"}, rejected, "", "type", "weird", KindInvalidParameter},
 		{"upstream 5xx is an outage", siem, ResolveRequest{Query: "a"}, &upstream.Error{Kind: upstream.KindUpstream, Status: 500}, "", "", "auto", KindUpstreamError},
 	}
 	for _, tc := range cases {
@@ -358,6 +374,7 @@ func TestResolve(t *testing.T) {
 			o := res.Outcomes[0]
 			if tc.outcome != "" {
 				require.Equal(t, tc.outcome, o.Failure.Kind)
+				require.Equal(t, tc.parameter, o.Failure.Parameter)
 				return
 			}
 			require.Equal(t, StatusOK, o.Status)

@@ -17,14 +17,18 @@ import (
 
 // Observer hears the steps of lookups. Observe is called synchronously on
 // the request path, from many goroutines at once: it must be safe for
-// concurrent use, fast, and must not block (queue slow work). ctx is the
-// context of the step: it may already be cancelled when the caller has left.
+// concurrent use, fast, and must not block (queue slow work) or call back
+// into the layer that reports (BreakerChanged is reported with the
+// breaker's lock held). ctx is the context of the step: it may already be
+// cancelled when the caller has left, and for a coalesced call's steps
+// (GovernorWaited, Attempted, KeyChecked) it belongs to no caller.
 type Observer interface {
 	Observe(ctx context.Context, e Event)
 }
 
 // Event is one of this package's event types: Admitted, Refused,
-// GovernorWaited, Attempted, BreakerChanged, Finished.
+// GovernorWaited, Attempted, BreakerChanged, Finished, KeyChecked,
+// KeyRevoked, KeyRestored, KeysSwapped.
 type Event interface {
 	// Step names the event ("admitted", "refused", …) for logs and tests.
 	Step() string
@@ -78,8 +82,11 @@ type BreakerChanged struct {
 }
 
 // Finished: one provider's part of one caller's lookup is decided. A
-// coalesced caller (Shared) sees Finished with the shared call's facts but
-// none of its Attempted events: those happened once, for the call.
+// coalesced caller (Shared) sees Finished with the shared call's key id and
+// upstream status but none of its Attempted events, and Attempts and Units
+// 0: the call happened once and is counted once, for the caller that made
+// it. Spend is best counted from Attempted (one per upstream call, whoever
+// waited for it) and KeyChecked.
 type Finished struct {
 	Client, Environment, RequestID string
 	Operation                      string
@@ -91,8 +98,39 @@ type Finished struct {
 	Shared                         bool
 	UpstreamStatus                 int
 	Latency                        time.Duration
-	Units                          int    // rate/quota units spent upstream
+	Units                          int    // rate/quota units this caller's own call spent on lookups
 	Cache                          string // "miss" until the cache lands
+}
+
+// KeyChecked: the fixed auth check ran against Provider's key KeyID, after
+// a lookup was refused with it ("suspect") or to see whether a revoked key
+// is back ("recheck"). Verdict is "passed", "refused" or "inconclusive".
+// A check that was sent spent one unit of the key's rate and quota.
+type KeyChecked struct {
+	Provider, KeyID string
+	Reason          string
+	Verdict         string
+	UpstreamStatus  int
+	Sent            bool
+}
+
+// KeyRevoked: Provider's key KeyID is out of rotation for every replica
+// (its auth check was refused), or a refused re-check extended that.
+type KeyRevoked struct {
+	Provider, KeyID string
+	Renewed         bool // an existing revocation was extended
+}
+
+// KeyRestored: a revoked key passed its re-check and is back in rotation.
+type KeyRestored struct {
+	Provider, KeyID string
+}
+
+// KeysSwapped: Provider's key pool was replaced while serving; KeyIDs are
+// the new pool's ids, in order.
+type KeysSwapped struct {
+	Provider string
+	KeyIDs   []string
 }
 
 func (Admitted) Step() string       { return "admitted" }
@@ -101,6 +139,10 @@ func (GovernorWaited) Step() string { return "governor" }
 func (Attempted) Step() string      { return "attempt" }
 func (BreakerChanged) Step() string { return "breaker" }
 func (Finished) Step() string       { return "finished" }
+func (KeyChecked) Step() string     { return "key_checked" }
+func (KeyRevoked) Step() string     { return "key_revoked" }
+func (KeyRestored) Step() string    { return "key_restored" }
+func (KeysSwapped) Step() string    { return "keys_swapped" }
 
 // Join returns an Observer that tells each of obs in turn; nil entries are
 // skipped, and with none left it returns nil (observing nothing costs

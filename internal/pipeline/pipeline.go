@@ -33,10 +33,11 @@ type Governor interface {
 	Refund(ctx context.Context, l *govern.Lease)
 	Pause(ctx context.Context, l *govern.Lease, d time.Duration) error
 	RevokeLease(ctx context.Context, l *govern.Lease) error
+	RestoreLease(ctx context.Context, l *govern.Lease) error
+	InPool(l *govern.Lease) bool
 	Revoked(ctx context.Context, provider, keyID string) (bool, error)
 	ClaimCheck(ctx context.Context, provider, keyID string, every time.Duration) (bool, error)
 	AcquireKey(ctx context.Context, provider, keyID string) (*govern.Lease, error)
-	Restore(ctx context.Context, provider, keyID string) error
 	Keys(provider string) []govern.Key
 }
 
@@ -144,16 +145,19 @@ type Outcome struct {
 	// when the lookup was refused before (breaker, pacing, unsafe input).
 	KeyID string
 	// Attempts counts calls that went (or tried to go) upstream,
-	// failovers included.
+	// failovers included; 0 when Shared.
 	Attempts int
 	// Shared: the answer came from another caller's call (coalesced); the
-	// other facts are that call's.
+	// key id and upstream status are that call's, and Attempts and Units
+	// are 0 (counted once, for its caller).
 	Shared bool
 	// UpstreamStatus is the last attempt's HTTP status; 0 when none came.
 	UpstreamStatus int
 	// Latency is how long this caller waited in the pipeline.
 	Latency time.Duration
-	// Units are the rate/quota units the call spent: attempts that left.
+	// Units are the rate/quota units the lookup's attempts spent: those
+	// that left. An auth check the lookup set off is reported apart
+	// (observe.KeyChecked).
 	Units int
 }
 
@@ -166,7 +170,10 @@ func (p *Pipeline) Lookup(ctx context.Context, env string, req provider.Request)
 	out, shared, err := p.coalescer.Do(ctx, coalesceKey(env, req), func(ctx context.Context) (Outcome, error) {
 		return p.attempts(ctx, env, req)
 	})
-	out.Shared = shared
+	if out.Shared = shared; shared {
+		// The call is counted once, for the caller that made it.
+		out.Attempts, out.Units = 0, 0
+	}
 	out.Latency = p.o.Clock.Now().Sub(start)
 	return out, err
 }
@@ -241,6 +248,7 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 // always hears an outcome, even if the provider panics, so a half-open
 // probe slot is never leaked.
 func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, out *Outcome) (provider.Result, *govern.Lease, error) {
+	out.KeyID, out.UpstreamStatus = "", 0 // facts of this attempt, not an earlier one
 	if p.placer != nil {
 		// Before the breaker and the governor: an indicator the provider
 		// cannot place costs no rate unit, no quota and no probe slot.
@@ -258,17 +266,22 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, o
 	if err != nil {
 		return provider.Result{}, nil, err
 	}
-	out.KeyID = lease.KeyID
-	out.Attempts++
 	started := p.o.Clock.Now()
 	res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
+	if errors.Is(err, provider.ErrUnsafeIndicator) {
+		// Refused by the provider before anything was built: no attempt.
+		p.refund(ctx, lease)
+		return provider.Result{}, nil, err
+	}
 	if err == nil && p.detector.Load().Contains(res.Data) {
 		err = p.leaked(lease, req.Client)
 	}
 	outcome = resilience.OutcomeOf(err)
 	var ue *upstream.Error
 	isUpstream := errors.As(err, &ue)
-	notSent := errors.Is(err, provider.ErrUnsafeIndicator) || (isUpstream && ue.NotSent)
+	notSent := isUpstream && ue.NotSent
+	out.KeyID = lease.KeyID
+	out.Attempts++
 	out.UpstreamStatus = res.Status
 	if isUpstream {
 		out.UpstreamStatus = ue.Status
@@ -281,10 +294,6 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, o
 	case err == nil:
 		p.proactivePause(ctx, lease, res.PauseFor)
 		return res, lease, nil
-	case errors.Is(err, provider.ErrUnsafeIndicator):
-		p.refund(ctx, lease)
-		out.Attempts--
-		return provider.Result{}, nil, err
 	case notSent:
 		p.refund(ctx, lease) // quota is spent only on calls that left
 	}
@@ -319,7 +328,9 @@ func acquireOutcome(err error) string {
 		return "no_keys"
 	case errors.Is(err, govern.ErrUnavailable):
 		return "unavailable"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline"
+	case errors.Is(err, context.Canceled):
 		return "canceled"
 	}
 	return "error"
@@ -336,8 +347,6 @@ func (p *Pipeline) observeAttempt(ctx context.Context, l *govern.Lease, out *Out
 	case err == nil:
 	case errors.As(err, &ue):
 		e.Kind = string(ue.Kind)
-	case errors.Is(err, provider.ErrUnsafeIndicator):
-		e.Kind = "unsafe_indicator"
 	default:
 		e.Kind = "internal"
 	}
@@ -404,6 +413,12 @@ func (p *Pipeline) suspect(ctx context.Context, l *govern.Lease, ue *upstream.Er
 	log := p.o.Log.With("provider", l.Provider, "key_id", l.KeyID, "client", client)
 	log.Warn("security event: upstream refused a lookup with the gateway's key; key is suspect",
 		"event", "upstream_key_suspect", "upstream_status", ue.Status)
+	if !p.o.Governor.InPool(l) {
+		// Swapped out or rotated while this lookup ran: the refusal says
+		// nothing about the current pool, whose keys the next lease uses.
+		log.Info("the refused key left the pool while the lookup ran; failing over", "event", "upstream_key_swapped_out")
+		return true
+	}
 	if p.o.Check == nil {
 		log.Warn("provider has no auth_check: the key stays in rotation; check it by hand",
 			"event", "upstream_key_unconfirmed")
@@ -419,7 +434,7 @@ func (p *Pipeline) suspect(ctx context.Context, l *govern.Lease, ue *upstream.Er
 	if !claimed { // checked within the interval, here or on another replica
 		return p.revoked(ctx, l)
 	}
-	verdict, checked, err := p.check(ctx, l.Provider, l.KeyID)
+	verdict, checked, err := p.check(ctx, l.Provider, l.KeyID, "suspect")
 	switch verdict {
 	case checkRefused:
 		log.Error("security event: auth check confirmed the upstream refuses the key; taking it out of rotation",
@@ -432,6 +447,7 @@ func (p *Pipeline) suspect(ctx context.Context, l *govern.Lease, ue *upstream.Er
 			log.Warn("revoking upstream key", "error", err)
 			return false
 		}
+		p.observe(ctx, observe.KeyRevoked{Provider: l.Provider, KeyID: l.KeyID})
 		return true
 	case checkPassed:
 		log.Warn("auth check accepted the key: the refusal was about this request; key stays in rotation",
@@ -461,6 +477,16 @@ const (
 	checkRefused                          // refused with one of CheckRevokeOn
 )
 
+func (v checkVerdict) String() string {
+	switch v {
+	case checkPassed:
+		return "passed"
+	case checkRefused:
+		return "refused"
+	}
+	return "inconclusive"
+}
+
 // checkTimeout bounds an auth check beyond the transport's own timeout.
 const checkTimeout = time.Minute
 
@@ -471,25 +497,37 @@ const checkTimeout = time.Minute
 // vendor counts it; a key without capacity (or paused) is not checked now.
 //
 // It returns the lease the check ran on: the exact secret it judged.
-func (p *Pipeline) check(ctx context.Context, provider, keyID string) (checkVerdict, *govern.Lease, error) {
+// reason ("suspect" or "recheck") is for the observer.
+func (p *Pipeline) check(ctx context.Context, provider, keyID, reason string) (checkVerdict, *govern.Lease, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
 	lease, err := p.o.Governor.AcquireKey(ctx, provider, keyID)
 	if err != nil {
+		p.observe(ctx, observe.KeyChecked{Provider: provider, KeyID: keyID, Reason: reason, Verdict: checkInconclusive.String()})
 		return checkInconclusive, nil, err
 	}
 	err = p.o.Check.CheckAuth(ctx, lease.Key)
 	var ue *upstream.Error
 	isUpstream := errors.As(err, &ue)
+	verdict := checkInconclusive
 	switch {
 	case err == nil:
-		return checkPassed, lease, nil
+		verdict = checkPassed
 	case isUpstream && ue.NotSent:
 		p.refund(ctx, lease)
 	case isUpstream && ue.Kind == upstream.KindAuth && slices.Contains(p.o.CheckRevokeOn, ue.Status):
-		return checkRefused, lease, err
+		verdict = checkRefused
 	}
-	return checkInconclusive, lease, err
+	p.observe(ctx, observe.KeyChecked{Provider: provider, KeyID: keyID, Reason: reason, Verdict: verdict.String(),
+		UpstreamStatus: statusOf(err), Sent: !(isUpstream && ue.NotSent)})
+	return verdict, lease, err
+}
+
+// observe tells the observer e, if there is one.
+func (p *Pipeline) observe(ctx context.Context, e observe.Event) {
+	if p.o.Observer != nil {
+		p.o.Observer.Observe(ctx, e)
+	}
 }
 
 func statusOf(err error) int {

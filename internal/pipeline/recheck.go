@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"time"
+
+	"github.com/intelgate/intelgate/internal/observe"
 )
 
 // recheckBackoff is how long a revoked key waits before each auth check
@@ -70,20 +72,23 @@ func (p *Pipeline) recheckOnce(ctx context.Context, state map[string]*recheck) {
 			st.advance(now)
 			continue
 		}
-		verdict, checked, err := p.check(ctx, name, k.ID)
+		verdict, checked, err := p.check(ctx, name, k.ID, "recheck")
 		switch verdict {
 		case checkPassed:
-			if err := p.o.Governor.Restore(ctx, name, k.ID); err != nil {
+			if err := p.o.Governor.RestoreLease(ctx, checked); err != nil { // the secret that passed
 				log.Warn("restoring upstream key", "error", err)
 				st.next = now.Add(p.o.CheckEvery)
 				continue
 			}
 			log.Warn("security event: auth check accepts the revoked key again; back in rotation",
 				"event", "upstream_key_restored")
+			p.observe(ctx, observe.KeyRestored{Provider: name, KeyID: k.ID})
 			delete(state, k.ID)
 		case checkRefused:
 			if err := p.o.Governor.RevokeLease(ctx, checked); err != nil { // extend past the next check
 				log.Warn("extending revocation", "error", err)
+			} else {
+				p.observe(ctx, observe.KeyRevoked{Provider: name, KeyID: k.ID, Renewed: true})
 			}
 			st.advance(now)
 			log.Info("revoked upstream key is still refused", "event", "upstream_key_still_revoked",
