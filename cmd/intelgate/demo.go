@@ -20,6 +20,7 @@ import (
 	"github.com/intelgate/intelgate/internal/app"
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/logwriter"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -40,7 +41,11 @@ ready-to-paste curl and Python example, and writes DIR/demo.env. Loopback only.`
 			// serve, a daemon, treats SIGHUP as a reload request instead.
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
 			defer stop()
-			d, err := startDemo(ctx, dir, addr, demoLogger(cmd.ErrOrStderr(), quiet))
+			// Deferred before the demo's own close, so it runs after it:
+			// the lines logged while stopping are written too.
+			stderr := newLogOutput(cmd.ErrOrStderr())
+			defer stderr.Close()
+			d, err := startDemo(ctx, dir, addr, demoLogger(stderr, quiet))
 			if err != nil {
 				return err
 			}
@@ -55,11 +60,11 @@ ready-to-paste curl and Python example, and writes DIR/demo.env. Loopback only.`
 	return cmd
 }
 
-func demoLogger(w io.Writer, quiet bool) *slog.Logger {
+func demoLogger(out *logwriter.Writer, quiet bool) *slog.Logger {
 	if quiet {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return newLogger(out)
 }
 
 // demo is a running simulator plus gateway.

@@ -3,13 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/intelgate/intelgate/internal/app"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/logwriter"
 )
 
 func newServeCmd() *cobra.Command {
@@ -19,7 +22,12 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the gateway",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			// Deferred first, so it runs last: every line logged while
+			// shutting down (SIGTERM included) is written before exit.
+			stderr := newLogOutput(cmd.ErrOrStderr())
+			defer stderr.Close()
+			cmd.SetErr(stderr) // configuration problems stay in order with log lines
+			log := newLogger(stderr)
 			defer ignoreHangups(log)()
 			cfg, err := loadConfigOrReport(cmd, path)
 			if err != nil {
@@ -40,6 +48,23 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&path, "config", "", "path to the YAML configuration (required)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// logFlushInterval is how long a log line may wait in the buffer (0: the
+// logwriter default). Only tests change it, before main runs, to prove
+// that shutdown, not the timer, writes the last lines.
+var logFlushInterval time.Duration
+
+// newLogOutput buffers what a long-running command writes to w; the caller
+// must Close it on the way out.
+func newLogOutput(w io.Writer) *logwriter.Writer {
+	return logwriter.New(w, logwriter.Options{FlushInterval: logFlushInterval})
+}
+
+// newLogger is the JSON logger of serve and demo: access log lines are
+// batched, warnings and errors written at once.
+func newLogger(out *logwriter.Writer) *slog.Logger {
+	return slog.New(out.Urgent(slog.NewJSONHandler(out, nil), slog.LevelWarn))
 }
 
 // loadConfigOrReport loads path; on failure it prints every problem, one per

@@ -95,10 +95,16 @@ type mainProcess struct {
 // at the end of the test if it is still running.
 func startMain(t *testing.T, deadline time.Time, args ...string) *mainProcess {
 	t.Helper()
+	return startMainEnv(t, deadline, nil, args...)
+}
+
+// startMainEnv is startMain with extra environment variables (NAME=value).
+func startMainEnv(t *testing.T, deadline time.Time, env []string, args ...string) *mainProcess {
+	t.Helper()
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	cmd.Env = append(append(os.Environ(), runMainEnv+"=1"), env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -43,19 +43,60 @@ func (p phase) String() string {
 	}
 }
 
-// tracker records the phase from httptrace callbacks, which may run on
-// transport goroutines.
-type tracker struct{ p atomic.Int32 }
+// tracker records how far one call got. Its hooks may run on transport
+// goroutines, even after Do returned: a dial the call started goes on for
+// the pool's sake. So each call has its own tracker (never pooled), and the
+// phase only moves forward: a late hook from such a dial, or from the
+// dial of a retry after the request may already have been written, cannot
+// make a call look as if it was never sent. NotSent errs towards "sent".
+//
+// Three hooks, set up with as few allocations as the APIs allow: the dial
+// (connecting, DNS included) is seen by the transport's DialContext, which
+// finds the tracker in the dial's context (see attach); the TLS handshake
+// and the moment a connection is assigned through an httptrace.ClientTrace
+// with just those two callbacks, which also keeps httptrace from adding
+// its own net-level trace to the context.
+type tracker struct {
+	p     atomic.Int32
+	trace httptrace.ClientTrace
+}
 
-func (t *tracker) set(p phase)    { t.p.Store(int32(p)) }
+// trackerKey is the context key under which attach stores a call's tracker.
+type trackerKey struct{}
+
+func newTracker() *tracker {
+	t := &tracker{}
+	t.trace.TLSHandshakeStart = func() { t.set(phaseTLS) }
+	t.trace.GotConn = func(httptrace.GotConnInfo) { t.set(phaseAwaitHeaders) }
+	return t
+}
+
+// attach returns ctx carrying t, for the transport's hooks and our dialer.
+func (t *tracker) attach(ctx context.Context) context.Context {
+	return context.WithValue(httptrace.WithClientTrace(ctx, &t.trace), trackerKey{}, t)
+}
+
+// set moves the phase forward to p; an earlier phase is ignored.
+func (t *tracker) set(p phase) {
+	for {
+		cur := t.p.Load()
+		if int32(p) <= cur || t.p.CompareAndSwap(cur, int32(p)) {
+			return
+		}
+	}
+}
+
 func (t *tracker) current() phase { return phase(t.p.Load()) }
 
-func (t *tracker) clientTrace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		DNSStart:          func(httptrace.DNSStartInfo) { t.set(phaseConnect) },
-		ConnectStart:      func(string, string) { t.set(phaseConnect) },
-		TLSHandshakeStart: func() { t.set(phaseTLS) },
-		GotConn:           func(httptrace.GotConnInfo) { t.set(phaseAwaitHeaders) },
+// trackingDialer marks the calling request as connecting before it dials.
+// The transport dials with a context that keeps the request's values (but
+// not its cancellation), so the tracker is found there.
+func trackingDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if t, ok := ctx.Value(trackerKey{}).(*tracker); ok {
+			t.set(phaseConnect)
+		}
+		return dial(ctx, network, addr)
 	}
 }
 

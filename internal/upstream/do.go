@@ -2,17 +2,21 @@ package upstream
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/intelgate/intelgate/internal/retryafter"
 )
@@ -47,16 +51,14 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 		timer.Stop()
 		cancel(nil)
 	}()
-	tr := &tracker{}
-	out := req.Clone(httptrace.WithClientTrace(ctx, tr.clientTrace()))
-	if out.Header.Get("Accept") == "" {
-		out.Header.Set("Accept", "application/json")
-	}
-	if out.Header.Get("User-Agent") == "" {
-		out.Header.Set("User-Agent", c.userAgent)
-	}
+	tr := newTracker()
+	out := req.WithContext(tr.attach(ctx)) // shallow: URL and Header stay the caller's, read only
+	out.Header = c.outboundHeader(req)
 
-	resp, err := c.http.Do(out)
+	// The transport itself, not an http.Client: a Client adds nothing we
+	// use (we refuse redirects, keep no cookies, set our own timeout) and
+	// clones every request's headers for a redirect that never comes.
+	resp, err := c.transport.RoundTrip(out)
 	if err != nil {
 		return nil, redact(c.classify(ctx, tr.current(), err), req, v)
 	}
@@ -79,6 +81,41 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 	return res, nil
 }
 
+// outboundHeader is req's header as sent: the caller's own map when it
+// already has Accept, User-Agent and no URL credentials (providers set
+// them), else a copy with them added. The copy shares the caller's value
+// slices: the transport only reads them.
+func (c *Client) outboundHeader(req *http.Request) http.Header {
+	h := req.Header
+	accept, agent := h.Get("Accept") == "", h.Get("User-Agent") == ""
+	basic := req.URL.User != nil && h.Get("Authorization") == ""
+	if !accept && !agent && !basic {
+		return h
+	}
+	out := make(http.Header, len(h)+3)
+	maps.Copy(out, h)
+	// One backing array for the added values; each slice is capped at its
+	// own element so an append by anyone later cannot spill into the next.
+	vals := make([]string, 0, 3)
+	add := func(name, value string) {
+		vals = append(vals, value)
+		out[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	if accept {
+		add("Accept", "application/json")
+	}
+	if agent {
+		add("User-Agent", c.userAgent)
+	}
+	if basic {
+		// What http.Client would do with userinfo; base_url refuses
+		// userinfo, so only direct users of Do can get here.
+		pw, _ := req.URL.User.Password()
+		add("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(req.URL.User.Username()+":"+pw)))
+	}
+	return out
+}
+
 // judge applies the status, content-type, size and JSON rules, in that
 // order: the cheap header checks first, so a wrong answer is not read.
 func (c *Client) judge(ctx context.Context, resp *http.Response, v Validation) ([]byte, *Error) {
@@ -89,22 +126,36 @@ func (c *Client) judge(ctx context.Context, resp *http.Response, v Validation) (
 	if e := checkContentType(resp.Header); e != nil {
 		return nil, e
 	}
-	body, e := c.readBody(ctx, resp)
+	body, pooled, e := c.readBody(ctx, resp)
+	if pooled != nil {
+		defer putBuffer(pooled)
+	}
 	if e != nil {
 		return nil, e
 	}
-	if e := checkJSONObject(body); e != nil {
+	if e := checkBody(body, v.Schema); e != nil {
 		return nil, e
 	}
-	if e := checkIJSON(body); e != nil {
-		return nil, e
-	}
-	if v.Schema != nil {
-		if e := checkSchema(v.Schema, body); e != nil {
-			return nil, e
-		}
+	if pooled != nil {
+		// body lies in a pooled buffer that the next call will reuse:
+		// hand out a copy of the validated bytes, never the buffer.
+		body = append(make([]byte, 0, len(body)), body...)
 	}
 	return body, nil
+}
+
+// checkBody applies the JSON rules: one JSON object, I-JSON, the schema.
+func checkBody(body []byte, schema *jsonschema.Schema) *Error {
+	if e := checkJSONObject(body); e != nil {
+		return e
+	}
+	if e := checkIJSON(body); e != nil {
+		return e
+	}
+	if schema != nil {
+		return checkSchema(schema, body)
+	}
+	return nil
 }
 
 // statusError maps a non-success status to its Kind; nil means 2xx.
@@ -116,7 +167,12 @@ func (c *Client) statusError(resp *http.Response, v Validation) *Error {
 	if len(notFound) == 0 {
 		notFound = []int{http.StatusNotFound}
 	}
-	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+	if code == http.StatusOK || code == http.StatusCreated || code == http.StatusNonAuthoritativeInfo {
+		if !slices.Contains(notFound, code) {
+			return nil // the common case, with no text to build
+		}
+	}
+	status := strconv.Itoa(code) + " " + http.StatusText(code)
 	switch {
 	case slices.Contains(notFound, code):
 		// A "no data" answer usually spends quota too, so it carries the
@@ -159,24 +215,52 @@ func (c *Client) retryAfter(resp *http.Response) time.Duration {
 // readBody reads at most maxBytes+1 bytes so that "exactly the cap" and
 // "over the cap" are told apart without buffering an unbounded body. Over
 // the cap nothing is returned: a truncated JSON object must never be used.
-func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, *Error) {
-	tooLarge := &Error{Kind: KindTooLarge, Status: resp.StatusCode,
-		Detail: fmt.Sprintf("response body exceeds the %d-byte limit", c.maxBytes)}
+//
+// A small answer whose length is declared is read straight into a slice
+// of exactly that size, which the caller owns (pooled is nil). Any other is
+// read into a pooled buffer (pooled, which the caller must return with
+// putBuffer, error or not): the caller checks it in place and copies out
+// what it keeps, so a pooled buffer never leaves this package.
+func (c *Client) readBody(ctx context.Context, resp *http.Response) (body []byte, pooled *[]byte, e *Error) {
 	if resp.ContentLength > c.maxBytes {
-		return nil, tooLarge
+		return nil, nil, c.tooLarge(resp)
+	}
+	if n := resp.ContentLength; n >= 0 && n <= exactReadMax {
+		// One allocation, no copy. Bounded by exactReadMax, not by the
+		// cap: a declared length is only a claim, and memory should grow
+		// with bytes that actually arrived.
+		buf := make([]byte, n+1) // one spare byte to catch a body longer than declared
+		got, err := readFull(resp.Body, buf)
+		switch {
+		case int64(got) > n:
+			return nil, nil, &Error{Kind: KindMalformed, Status: resp.StatusCode,
+				Detail: "response body is longer than its Content-Length"}
+		case err != nil && err != io.EOF:
+			return nil, nil, c.classify(ctx, phaseBody, err)
+		case int64(got) < n:
+			return nil, nil, c.classify(ctx, phaseBody, io.ErrUnexpectedEOF)
+		}
+		return buf[:n:n], nil, nil
 	}
 	limit := c.maxBytes
 	if limit < math.MaxInt64 {
 		limit++
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	pb := getBuffer()
+	b, err := readLimited(resp.Body, (*pb)[:0], limit)
+	*pb = b
 	if err != nil {
-		return nil, c.classify(ctx, phaseBody, err)
+		return nil, pb, c.classify(ctx, phaseBody, err)
 	}
-	if int64(len(body)) > c.maxBytes {
-		return nil, tooLarge
+	if int64(len(b)) > c.maxBytes {
+		return nil, pb, c.tooLarge(resp)
 	}
-	return body, nil
+	return b, pb, nil
+}
+
+func (c *Client) tooLarge(resp *http.Response) *Error {
+	return &Error{Kind: KindTooLarge, Status: resp.StatusCode,
+		Detail: "response body exceeds the " + strconv.FormatInt(c.maxBytes, 10) + "-byte limit"}
 }
 
 // checkTarget refuses requests that could leak a key: anything but https,
@@ -185,6 +269,11 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, *Er
 func checkTarget(req *http.Request) *Error {
 	if req == nil || req.URL == nil {
 		return &Error{Kind: KindRejected, Detail: "no request URL"}
+	}
+	if req.RequestURI != "" {
+		// A server's inbound request passed on as is (http.Client refuses
+		// these too): its headers are a client's, not ours to forward.
+		return &Error{Kind: KindRejected, Detail: "refusing to send a server request upstream (RequestURI is set)"}
 	}
 	switch req.URL.Scheme {
 	case "https":

@@ -22,7 +22,7 @@ type pki struct {
 	caFile      string
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	root := upstreamtest.NewCA(t, "Test Root")
 	inter := root.Intermediate(t, "Test Intermediate")

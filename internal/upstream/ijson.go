@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -16,11 +17,32 @@ import (
 // or a big number — so a body that relies on them reads one way to the
 // gateway's checks and another way to the client.
 func checkIJSON(body []byte) *Error {
-	w := ijsonWalker{body: body}
-	if reason := w.value(); reason != "" {
+	w := walkerPool.Get().(*ijsonWalker)
+	w.body, w.pos = body, 0
+	reason := w.value()
+	w.release()
+	if reason != "" {
 		return &Error{Kind: KindMalformed, Detail: "response body is not I-JSON (RFC 7493): " + reason}
 	}
 	return nil
+}
+
+// walkerPool keeps walkers with their scratch space, so checking a typical
+// answer allocates nothing.
+var walkerPool = sync.Pool{New: func() any {
+	return &ijsonWalker{names: make([][]byte, 0, 64), buf: make([]byte, 0, 512)}
+}}
+
+// release forgets the body (names point into it, and a pooled walker must
+// not keep an answer alive) and returns w to the pool unless it grew for an
+// unusual answer.
+func (w *ijsonWalker) release() {
+	clear(w.names[:cap(w.names)])
+	if cap(w.names) > 1024 || cap(w.buf) > 64<<10 {
+		return
+	}
+	*w = ijsonWalker{names: w.names[:0], buf: w.buf[:0]}
+	walkerPool.Put(w)
 }
 
 type ijsonWalker struct {

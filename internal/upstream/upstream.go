@@ -76,6 +76,11 @@ const (
 	DefaultMaxConnections      = 64
 )
 
+// sessionCacheSize bounds the TLS sessions kept for resumption. A Client
+// talks to one upstream host (one cache entry: crypto/tls keys sessions by
+// server name), or a few behind a proxy.
+const sessionCacheSize = 8
+
 // Options configure a Client.
 type Options struct {
 	MinVersion            uint16        // tls.VersionTLS12 (default) or VersionTLS13; lower is an error
@@ -125,7 +130,6 @@ type Response struct {
 // Client performs upstream calls. It is safe for concurrent use; build one
 // per provider so each keeps its own TLS policy and connection pool.
 type Client struct {
-	http      *http.Client
 	transport *http.Transport
 	timeout   time.Duration
 	maxBytes  int64
@@ -157,6 +161,15 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("upstream MaxResponseBytes must not be negative, got %d", o.MaxResponseBytes)
 	}
 	o = withDefaults(o)
+	// TLS session resumption: a connection opened when the pool runs short
+	// resumes a session instead of paying a full handshake. The cache is
+	// this Client's alone, so a session is only ever resumed under the
+	// policy that verified it; a new policy (reload) is a new Client.
+	// Resumption keeps every check: crypto/tls re-checks the cached leaf's
+	// expiry and hostname, and calls VerifyConnection, our pin check, on
+	// resumed connections too, with the chains verified when the session
+	// was made (TestSessionResumptionStillPins).
+	tlsConfig.ClientSessionCache = tls.NewLRUClientSessionCache(sessionCacheSize)
 	headerTimeout := o.ResponseHeaderTimeout
 	if headerTimeout >= o.Timeout {
 		// The overall deadline already covers it; a second timer racing
@@ -166,7 +179,7 @@ func New(o Options) (*Client, error) {
 
 	transport := &http.Transport{
 		Proxy:                  o.Proxy,
-		DialContext:            (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:            trackingDialer((&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext),
 		TLSClientConfig:        tlsConfig,
 		TLSHandshakeTimeout:    o.TLSHandshakeTimeout,
 		ResponseHeaderTimeout:  headerTimeout,
@@ -178,13 +191,10 @@ func New(o Options) (*Client, error) {
 		IdleConnTimeout:        90 * time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
+	// Do calls the transport directly, which never follows a redirect: a
+	// redirect could carry a query-string key to another host, so the 3xx
+	// comes back to Do, which refuses it.
 	return &Client{
-		http: &http.Client{
-			Transport: transport,
-			// A redirect could carry a query-string key to another
-			// host; hand the 3xx back and refuse it in Do.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
 		transport:      transport,
 		timeout:        o.Timeout,
 		maxBytes:       o.MaxResponseBytes,

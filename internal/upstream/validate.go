@@ -25,8 +25,13 @@ var reportableMediaTypes = map[string]bool{
 // still refused: it is how error pages and captive portals arrive.
 func checkContentType(h http.Header) *Error {
 	ct := h.Get("Content-Type")
-	if ct == "" {
+	switch ct {
+	case "":
 		return &Error{Kind: KindContentType, Detail: "response has no Content-Type; want application/json"}
+	case "application/json", "application/json; charset=utf-8":
+		// What nearly every API sends, spelled as ParseMediaType would
+		// accept it anyway; parsing it builds a parameter map per answer.
+		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil && isJSONMediaType(mt) {
