@@ -70,3 +70,67 @@ func TestRunLoadSendsEachRequestOnceAndCountsStatuses(t *testing.T) {
 	require.Equal(t, 200, o.failed())
 	require.Positive(t, o.elapsed)
 }
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	require.Zero(t, median(nil))
+	require.Equal(t, 2.0, median([]float64{3, 1, 2}))
+	in := []float64{4, 1, 3, 2}
+	require.Equal(t, 2.5, median(in))
+	require.Equal(t, []float64{4, 1, 3, 2}, in, "median must not reorder its input")
+}
+
+func TestProcStatCPU(t *testing.T) {
+	t.Parallel()
+	// A command name with spaces and a ')' of its own, as /proc allows.
+	line := "4242 (nginx: worker (x) ) S 4241 4241 4241 0 -1 4194624 120 0 0 0 250 75 0 0 20 0 1 0 123 456 789\n"
+	cpu, ppid, err := procStatCPU(line)
+	require.NoError(t, err)
+	require.Equal(t, 4241, ppid)
+	require.Equal(t, 3250*time.Millisecond, cpu, "utime 250 + stime 75 ticks of 10ms")
+	_, _, err = procStatCPU("4242 (short) S 1 2")
+	require.Error(t, err)
+}
+
+func TestParseMachineStat(t *testing.T) {
+	t.Parallel()
+	m, err := parseMachineStat("cpu  100 5 50 1000 20 3 7 15 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	require.NoError(t, err)
+	require.Equal(t, 1800*time.Millisecond, m.busy, "user+nice+system+irq+softirq+steal = 180 ticks")
+	require.Equal(t, 10200*time.Millisecond, m.idle, "idle+iowait = 1020 ticks")
+	_, err = parseMachineStat("intr 1 2 3")
+	require.Error(t, err)
+}
+
+func TestParseWrk(t *testing.T) {
+	t.Parallel()
+	out := "Running 3s test @ http://127.0.0.1:1\n  2 threads and 16 connections\n" +
+		"intelgate-wrk requests=30000 duration_us=3000500 p50_us=480 p99_us=2100 max_us=9000 connect=0 read=0 write=0 status=3 timeout=0\n"
+	r, err := parseWrk(out)
+	require.NoError(t, err)
+	require.Equal(t, int64(30000), r.requests)
+	require.Equal(t, 3000500*time.Microsecond, r.elapsed)
+	require.Equal(t, 480*time.Microsecond, r.p50)
+	require.Equal(t, 2100*time.Microsecond, r.p99)
+	require.Equal(t, map[string]int64{"status": 3}, r.errors)
+	require.Equal(t, int64(3), r.failed())
+	_, err = parseWrk("Running 3s test\n")
+	require.Error(t, err, "no result line")
+	_, err = parseWrk("intelgate-wrk requests=1\n")
+	require.Error(t, err, "a result line without latencies")
+}
+
+func TestParseListenerConns(t *testing.T) {
+	t.Parallel()
+	// Port 8080 is 1F90. Two established connections to it, one in
+	// TIME_WAIT (06), one listening socket (0A), and the client end of a
+	// connection (local port C350), which is not the listener's.
+	data := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
+   2: 0100007F:1F90 0100007F:C351 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0 20 4 30 10 -1
+   3: 0100007F:1F90 0100007F:C352 06 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 4 30 10 -1
+   4: 0100007F:C350 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 4 1 0 20 4 30 10 -1
+`
+	require.Equal(t, map[string]bool{"0100007F:C350": true, "0100007F:C351": true}, parseListenerConns(data, 8080))
+}

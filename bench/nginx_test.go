@@ -10,16 +10,31 @@ import (
 
 // nginxConf is a plain, well-tuned reverse proxy: plaintext on loopback in
 // front, TLS to the simulator behind it, verified against the simulator's
-// certificate, with a keep-alive upstream pool like the gateway's. It holds
-// no key: the client's Authorization header passes through untouched.
+// certificate (nginx cannot pin a key). It holds no key: the client's
+// Authorization header passes through untouched.
+//
+// Upstream connections are kept alive and never retired for fairness with
+// the gateway and Caddy: `keepalive` is the idle pool per worker (sized
+// for every client of the largest concurrency; busy connections beyond it
+// are allowed too, as in Caddy), `keepalive_requests` lifts the default
+// of 1000 requests per upstream connection (after which nginx would
+// handshake again), and the front side's `keepalive_requests` likewise, so
+// wrk's connections are never closed under it. Sessions are resumed when
+// a connection does have to be made. `reuseport` gives each worker its
+// own listening socket, so the kernel spreads wrk's connections evenly
+// over the workers instead of one worker taking most of them. The access
+// log is written to a file, like Caddy's and the gateway's, buffered as
+// the gateway buffers its own (64 KiB, flushed within 100ms).
 const nginxConf = `
 worker_processes auto;
 daemon off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
-  access_log %[1]s/access.log;
+  access_log %[1]s/access.log combined buffer=64k flush=100ms;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
   client_body_temp_path %[1]s/tmp/body;
   proxy_temp_path %[1]s/tmp/proxy;
   fastcgi_temp_path %[1]s/tmp/fastcgi;
@@ -27,10 +42,12 @@ http {
   scgi_temp_path %[1]s/tmp/scgi;
   upstream simulator {
     server %[2]s;
-    keepalive 64;
+    keepalive %[4]d;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
   }
   server {
-    listen %[3]s;
+    listen %[3]s reuseport;
     location / {
       proxy_pass https://simulator;
       proxy_http_version 1.1;
@@ -46,15 +63,15 @@ http {
 `
 
 // startNginx runs nginx in the foreground as a reverse proxy to the
-// simulator at simURL, on a free loopback port, and returns its base URL.
-func startNginx(tb testing.TB, simURL string, caPEM []byte) string {
+// simulator at simURL, keeping up to pool idle upstream connections per
+// worker, on a free loopback port.
+func startNginx(tb testing.TB, simURL string, caPEM []byte, pool int) *nginxtest.Server {
 	tb.Helper()
 	u, err := url.Parse(simURL)
 	if err != nil {
 		tb.Fatalf("parsing simulator URL: %v", err)
 	}
-	n := nginxtest.Start(tb, map[string][]byte{"ca.pem": caPEM}, func(dir, addr string) string {
-		return fmt.Sprintf(nginxConf, dir, u.Host, addr)
+	return nginxtest.Start(tb, map[string][]byte{"ca.pem": caPEM}, func(dir, addr string) string {
+		return fmt.Sprintf(nginxConf, dir, u.Host, addr, pool)
 	})
-	return "http://" + n.Addr
 }

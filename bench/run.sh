@@ -1,53 +1,90 @@
 #!/usr/bin/env bash
 # run.sh — run intelgate's benchmarks (docs/benchmarks.md) and print a
 # summary table. Results go to bench/out/ (gitignored):
-#   machine.txt     what ran them (date, CPU, Go, nginx)
+#   machine.txt     what ran them (date, commit, CPU, load, Go, nginx, Caddy, wrk)
 #   efficiency.txt  BenchmarkUpstreamEfficiency and BenchmarkPacing, raw
 #   overhead.txt    BenchmarkOverhead, raw
-#   summary.txt     medians per metric, as printed at the end
+#   rounds.txt      BenchmarkOverhead's per-round throughput and CPU tables
+#   summary.txt     medians per metric and the overhead table, as printed at the end
 #
 # Settings (environment):
 #   SLOW_COUNT=2        runs of the efficiency and pacing benchmarks
-#   OVERHEAD_COUNT=5    runs of the overhead benchmark
-#   OVERHEAD_N=10000    requests per target per overhead run
-#   NO_INSTALL=1        never install nginx (the overhead benchmark then skips)
+#   OVERHEAD_ROUNDS=5   rounds per concurrency of the overhead benchmark (each
+#                       target gets one slice per round)
+#   OVERHEAD_SLICE=3s   one target's slice of a round (whole seconds)
+#   OVERHEAD_COUNT=1    runs of the overhead benchmark (each a fresh set of processes)
+#   ONLY=overhead       run only the overhead benchmark (or ONLY=efficiency)
+#   NO_INSTALL=1        never install nginx, Caddy or wrk (the overhead
+#                       benchmark then skips if one is missing)
 #
-# Everything listens on 127.0.0.1 only. nginx, when needed and missing, is
-# installed with apt-get (root only); the benchmark starts and stops its own
-# nginx with a generated config in a temp dir and touches no system service.
+# Everything listens on 127.0.0.1 only. nginx, Caddy and wrk, when missing,
+# are installed with apt-get (root only); the benchmark starts and stops its
+# own nginx and Caddy with generated configs in temp dirs and touches no
+# system service. The Debian packages enable system services listening on
+# :80 (and Caddy's admin on :2019); run.sh keeps them from starting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
 mkdir -p "$out"
 
-have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
+have() {
+	case $1 in
+	nginx) command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ;;
+	caddy) command -v caddy >/dev/null 2>&1 || [ -x /usr/bin/caddy ] ;;
+	*) command -v "$1" >/dev/null 2>&1 ;;
+	esac
+}
 
-if ! have_nginx && [ -z "${NO_INSTALL:-}" ]; then
+missing=()
+for p in nginx caddy wrk; do have "$p" || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ] && [ -z "${NO_INSTALL:-}" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "installing nginx for the overhead comparison (apt-get install -y nginx)" >&2
-		# On a systemd machine the Debian package also starts the system
-		# nginx on port 80; the benchmark does not use that one.
-		DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >&2 ||
-			{ apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >&2; }
+		echo "installing ${missing[*]} for the overhead comparison (apt-get install -y)" >&2
+		# The packages' services must not start: policy-rc.d exit 101 tells
+		# invoke-rc.d no (kept if the machine already has one), and they
+		# are disabled and stopped afterwards on a systemd machine.
+		guard=
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			guard=/usr/sbin/policy-rc.d
+			printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 755 "$guard"
+			trap 'rm -f "$guard"' EXIT # even if the install fails or is interrupted
+		fi
+		install() { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
+		install || { apt-get update >&2 && install; } || echo "install failed; the overhead benchmark may skip" >&2
+		if [ -n "$guard" ]; then rm -f "$guard"; fi
+		for svc in nginx caddy; do systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
 	else
-		echo "nginx is not installed and this is not root with apt-get: the overhead benchmark will skip" >&2
+		echo "${missing[*]} not installed and this is not root with apt-get: the overhead benchmark will skip" >&2
 	fi
 fi
 
 {
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
+	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "kernel: $(uname -sr)"
 	echo "go: $(go version)"
-	if have_nginx; then echo "nginx: $("$(command -v nginx || echo /usr/sbin/nginx)" -v 2>&1)"; fi
-	echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+	if have nginx; then echo "nginx: $("$(command -v nginx || echo /usr/sbin/nginx)" -v 2>&1)"; fi
+	if have caddy; then echo "caddy: $("$(command -v caddy || echo /usr/bin/caddy)" version 2>&1)"; fi
+	if have wrk; then echo "wrk: $(wrk -v 2>&1 | head -1)"; fi
 } | tee "$out/machine.txt"
 
-# Benchmarks only: -run '^$' skips the package's few unit tests.
-go test -run '^$' -bench '^Benchmark(UpstreamEfficiency|Pacing)$' -benchtime 1x \
-	-count "${SLOW_COUNT:-2}" -timeout 30m ./bench | tee "$out/efficiency.txt"
-go test -run '^$' -bench '^BenchmarkOverhead$' -benchtime "${OVERHEAD_N:-10000}x" \
-	-count "${OVERHEAD_COUNT:-5}" -timeout 30m ./bench | tee "$out/overhead.txt"
+files=()
+if [ -z "${ONLY:-}" ] || [ "${ONLY}" = efficiency ]; then
+	# Benchmarks only: -run '^$' skips the package's few unit tests.
+	go test -run '^$' -bench '^Benchmark(UpstreamEfficiency|Pacing)$' -benchtime 1x \
+		-count "${SLOW_COUNT:-2}" -timeout 30m ./bench | tee "$out/efficiency.txt"
+	files+=("$out/efficiency.txt")
+fi
+if [ -z "${ONLY:-}" ] || [ "${ONLY}" = overhead ]; then
+	: >"$out/rounds.txt"
+	INTELGATE_BENCH_SLICE="${OVERHEAD_SLICE:-3s}" INTELGATE_BENCH_LOG="$PWD/$out/rounds.txt" \
+		go test -run '^$' -bench '^BenchmarkOverhead$' -benchtime "${OVERHEAD_ROUNDS:-5}x" \
+		-count "${OVERHEAD_COUNT:-1}" -timeout 60m ./bench | tee "$out/overhead.txt"
+	files+=("$out/overhead.txt")
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
 
 echo
-bench/summary.sh "$out/efficiency.txt" "$out/overhead.txt" | tee "$out/summary.txt"
+bench/summary.sh "${files[@]}" | tee "$out/summary.txt"

@@ -20,6 +20,7 @@ import (
 	"github.com/intelgate/intelgate/internal/app"
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/logwriter"
 	"github.com/intelgate/intelgate/internal/retryafter"
 	"github.com/intelgate/intelgate/internal/sim"
 )
@@ -43,15 +44,13 @@ type stackOptions struct {
 // it, built by internal/app from a real config file, exactly as `intelgate
 // serve` builds it.
 type stack struct {
+	*gateway
 	sim    *sim.Server
-	gwURL  string
-	token  string
-	pauses *lineCounter // gateway log lines announcing a paused upstream key
 	client *http.Client // plaintext client for the gateway (and nginx)
 	direct *http.Client // TLS client trusting the simulator's certificate
 }
 
-// startStack starts both servers; tb.Cleanup stops them.
+// startStack starts both servers in this process; tb.Cleanup stops them.
 func startStack(tb testing.TB, o stackOptions) *stack {
 	tb.Helper()
 	simSrv, err := sim.Start("127.0.0.1:0", true, sim.New(sim.Options{
@@ -60,13 +59,58 @@ func startStack(tb testing.TB, o stackOptions) *stack {
 		tb.Fatalf("starting simulator: %v", err)
 	}
 	tb.Cleanup(func() { _ = simSrv.Close() })
+	gw := startGateway(tb, gatewayOptions{
+		simURL: simSrv.URL, simPin: simSrv.Pin, simCA: simSrv.CAPEM, limits: o.limits})
 
+	conns := max(o.conns, 2)
+	s := &stack{
+		gateway: gw,
+		sim:     simSrv,
+		client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns}},
+		direct: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxIdleConnsPerHost: conns,
+			TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: simSrv.CertPool},
+		}},
+	}
+	tb.Cleanup(s.client.CloseIdleConnections)
+	tb.Cleanup(s.direct.CloseIdleConnections)
+	return s
+}
+
+// gatewayOptions describe one gateway in front of a simulator.
+type gatewayOptions struct {
+	simURL string // https://127.0.0.1:PORT
+	simPin string // sha256/… of the simulator's certificate
+	simCA  []byte // its certificate, PEM (it is its own CA)
+	limits string // as stackOptions.limits
+	// upstreamConns is providers.socialeye.max_connections; 0: the default.
+	upstreamConns int
+	// perSource is server.max_connections_per_source; 0: the default.
+	perSource int
+	// logToFile writes the gateway's log (one JSON access-log line per
+	// request) to a file through the buffered writer `intelgate serve`
+	// uses, as nginx and Caddy write theirs, instead of discarding it
+	// after formatting.
+	logToFile bool
+}
+
+// gateway is a gateway running in this process, on a loopback port.
+type gateway struct {
+	gwURL  string
+	token  string       // the bench client's gateway token
+	pauses *lineCounter // gateway log lines announcing a paused upstream key
+}
+
+// startGateway builds a gateway from a real config file, exactly as
+// `intelgate serve` does, and serves it until the benchmark ends.
+func startGateway(tb testing.TB, o gatewayOptions) *gateway {
+	tb.Helper()
 	dir := tb.TempDir()
 	token, hash, err := auth.NewToken()
 	if err != nil {
 		tb.Fatalf("making client token: %v", err)
 	}
-	files := map[string][]byte{"se.key": []byte(simKey + "\n"), "ca.pem": simSrv.CAPEM}
+	files := map[string][]byte{"se.key": []byte(simKey + "\n"), "ca.pem": o.simCA}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			tb.Fatalf("writing %s: %v", name, err)
@@ -76,8 +120,15 @@ func startStack(tb testing.TB, o stackOptions) *stack {
 	if limits == "" {
 		limits = "{}"
 	}
+	var server, provider string
+	if o.perSource > 0 {
+		server = fmt.Sprintf(", max_connections_per_source: %d", o.perSource)
+	}
+	if o.upstreamConns > 0 {
+		provider = fmt.Sprintf("\n    max_connections: %d", o.upstreamConns)
+	}
 	yaml := fmt.Sprintf(`
-server: {listen: "127.0.0.1:0"}
+server: {listen: "127.0.0.1:0"%s}
 storage: {driver: sqlite, dsn: state.db}
 providers:
   socialeye:
@@ -86,13 +137,13 @@ providers:
     keys: [{id: bench-1, secret: "file:se.key"}]
     tls: {ca_file: ca.pem, pins: ["%s"]}
     timeout: 10s
-    limits: %s
+    limits: %s%s
 clients:
   bench:
     token_sha256: %s
     providers: [socialeye]
     source_cidrs: [127.0.0.0/8]
-`, simSrv.URL, simSrv.Pin, limits, hash)
+`, server, o.simURL, o.simPin, limits, provider, hash)
 	cfgPath := filepath.Join(dir, "intelgate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		tb.Fatalf("writing config: %v", err)
@@ -101,12 +152,25 @@ clients:
 	if err != nil {
 		tb.Fatalf("loading config: %v", err)
 	}
-	// Access logs are formatted as in production, then discarded: the cost
-	// of logging is part of the overhead being measured.
-	// Pauses are counted: each one stops the key for every caller, so they
-	// explain a throughput far below the configured rate.
+	// Access logs are formatted as in production, then discarded (or
+	// written to a file): the cost of logging is part of the overhead
+	// being measured. Pauses are counted: each one stops the key for every
+	// caller, so they explain a throughput far below the configured rate.
 	pauses := &lineCounter{match: []byte(`"msg":"upstream asked to slow down; key paused for every replica"`)}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(pauses, nil)), app.Options{})
+	var handler slog.Handler = slog.NewJSONHandler(pauses, nil)
+	if o.logToFile {
+		f, err := os.Create(filepath.Join(dir, "gateway.log"))
+		if err != nil {
+			tb.Fatalf("creating gateway log: %v", err)
+		}
+		tb.Cleanup(func() { _ = f.Close() })
+		// As `intelgate serve` writes its log: batched, warnings at once.
+		out := logwriter.New(f, logwriter.Options{})
+		tb.Cleanup(func() { _ = out.Close() })
+		pauses.to = out
+		handler = out.Urgent(handler, slog.LevelWarn)
+	}
+	a, err := app.New(context.Background(), cfg, slog.New(handler), app.Options{})
 	if err != nil {
 		tb.Fatalf("building gateway: %v", err)
 	}
@@ -126,34 +190,24 @@ clients:
 			tb.Errorf("closing gateway: %v", err)
 		}
 	})
-
-	conns := max(o.conns, 2)
-	s := &stack{
-		sim:    simSrv,
-		gwURL:  "http://" + ln.Addr().String(),
-		pauses: pauses,
-		token:  token,
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns}},
-		direct: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			MaxIdleConnsPerHost: conns,
-			TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: simSrv.CertPool},
-		}},
-	}
-	tb.Cleanup(s.client.CloseIdleConnections)
-	tb.Cleanup(s.direct.CloseIdleConnections)
-	return s
+	return &gateway{gwURL: "http://" + ln.Addr().String(), token: token, pauses: pauses}
 }
 
 // lineCounter is an io.Writer for a slog JSON handler (one Write per
-// record) that counts the records containing match and discards them all.
+// record) that counts the records containing match and passes them all on
+// to `to` (nil: discards them).
 type lineCounter struct {
 	match []byte
+	to    io.Writer
 	n     atomic.Int64
 }
 
 func (c *lineCounter) Write(p []byte) (int, error) {
 	if bytes.Contains(p, c.match) {
 		c.n.Add(1)
+	}
+	if c.to != nil {
+		return c.to.Write(p)
 	}
 	return len(p), nil
 }

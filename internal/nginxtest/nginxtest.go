@@ -2,7 +2,8 @@
 // benchmarks: the path-escape test puts it in front of a recording
 // upstream, the overhead benchmark measures the gateway against it. One
 // nginx per call, in its own temp prefix, on a free loopback port, stopped
-// by tb.Cleanup.
+// by tb.Cleanup. FreeAddr and WaitListening are shared with caddytest,
+// which does the same for Caddy.
 package nginxtest
 
 import (
@@ -39,6 +40,7 @@ func Binary() (string, error) {
 type Server struct {
 	Addr string // host:port it listens on
 	Dir  string // its prefix: the config, the files given, error.log
+	Pid  int    // the master process; its workers are its children
 }
 
 // Start writes files into a fresh prefix directory, then the config
@@ -69,7 +71,7 @@ func Start(tb testing.TB, files map[string][]byte, conf func(dir, addr string) s
 			tb.Fatalf("writing %s: %v", name, err)
 		}
 	}
-	addr, err := freeAddr()
+	addr, err := FreeAddr()
 	if err != nil {
 		tb.Fatalf("finding a free port: %v", err)
 	}
@@ -88,7 +90,7 @@ func Start(tb testing.TB, files map[string][]byte, conf func(dir, addr string) s
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
 	tb.Cleanup(func() { stop(tb, cmd, exited) })
-	if err := waitListening(addr, exited, 20*time.Second); err != nil {
+	if err := WaitListening(addr, exited, 20*time.Second); err != nil {
 		select {
 		case <-exited:
 			err = fmt.Errorf("%w (%v)", err, waitErr)
@@ -97,7 +99,7 @@ func Start(tb testing.TB, files map[string][]byte, conf func(dir, addr string) s
 		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 		tb.Fatalf("nginx did not start: %v\n%s", err, log)
 	}
-	return &Server{Addr: addr, Dir: dir}
+	return &Server{Addr: addr, Dir: dir, Pid: cmd.Process.Pid}
 }
 
 // stop asks the master to finish gracefully (SIGQUIT), and kills it if it
@@ -113,10 +115,10 @@ func stop(tb testing.TB, cmd *exec.Cmd, exited <-chan struct{}) {
 	}
 }
 
-// freeAddr reserves a free loopback port and releases it for nginx.
-// Another process could take it in between; nginx then fails to start,
-// loudly.
-func freeAddr() (string, error) {
+// FreeAddr reserves a free loopback port and releases it for a server
+// started next. Another process could take it in between; that server then
+// fails to start, loudly.
+func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("listening: %w", err)
@@ -128,9 +130,9 @@ func freeAddr() (string, error) {
 	return addr, nil
 }
 
-// waitListening polls until addr accepts connections, the process exits,
-// or the timeout passes.
-func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) error {
+// WaitListening polls until addr accepts connections, exited is closed
+// (the server's process ended), or the timeout passes.
+func WaitListening(addr string, exited <-chan struct{}, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -142,7 +144,7 @@ func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) e
 		}
 		select {
 		case <-exited:
-			return errors.New("nginx exited")
+			return errors.New("the process exited")
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %s: %w", addr, ctx.Err())
 		case <-tick.C:
