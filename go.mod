@@ -12,7 +12,7 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require go.uber.org/goleak v1.3.0 // indirect
+require go.uber.org/goleak v1.3.0
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
