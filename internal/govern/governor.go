@@ -163,8 +163,11 @@ func quotaWindows(prefix string, day, month int64, cal Calendar, now time.Time) 
 	return ws, reasons
 }
 
-func (p *Policy) windows(k Key, now time.Time) ([]Window, []string) {
-	return quotaWindows("q:p:"+p.Provider+":"+k.ID, p.Day, p.Month, p.Calendar, now)
+// quotaPrefix names the quota counters of provider's key keyID.
+func quotaPrefix(provider, keyID string) string { return "q:p:" + provider + ":" + keyID }
+
+func (p *Policy) windows(k poolKey, now time.Time) ([]Window, []string) {
+	return quotaWindows(k.quota, p.Day, p.Month, p.Calendar, now)
 }
 
 // Acquire returns a lease on a key of environment env with a unit of rate
@@ -272,7 +275,7 @@ func (g *Governor) tryKeys(ctx context.Context, p *policyState, env string, budg
 			continue
 		}
 		usable++
-		if until, err = g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID)); err != nil {
+		if until, err = g.state.PausedUntil(ctx, k.pause); err != nil {
 			return g.unavailable(p, k, err)
 		}
 		if until.After(now) {
@@ -314,7 +317,7 @@ func (g *Governor) tryKeys(ctx context.Context, p *policyState, env string, budg
 func (g *Governor) take(ctx context.Context, p *policyState, k poolKey, now time.Time, maxWait time.Duration) (*Lease, time.Duration, string, error) {
 	var delay time.Duration
 	if !p.Rate.Unlimited() {
-		dec, err := g.state.Reserve(ctx, rateKey(p.Provider, k.ID), p.Rate, maxWait)
+		dec, err := g.state.Reserve(ctx, k.rate, p.Rate, maxWait)
 		if err != nil {
 			return nil, 0, "", err
 		}
@@ -323,7 +326,7 @@ func (g *Governor) take(ctx context.Context, p *policyState, k poolKey, now time
 		}
 		delay = dec.RetryAfter
 	}
-	ws, reasons := p.windows(k.Key, now)
+	ws, reasons := p.windows(k, now)
 	if len(ws) > 0 {
 		ok, idx, err := g.state.Consume(ctx, ws)
 		if err != nil {
@@ -495,7 +498,7 @@ func (g *Governor) AcquireKey(ctx context.Context, provider, keyID string) (*Lea
 		return nil, err
 	}
 	now := g.clock.Now()
-	until, err := g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID))
+	until, err := g.state.PausedUntil(ctx, k.pause)
 	if err != nil {
 		l, _, _, _, err := g.unavailable(p, k, err)
 		return l, err

@@ -35,6 +35,9 @@ type keyPool struct {
 type poolKey struct {
 	Key
 	revoked string
+	// The state keys of its pause, rate bucket and quota counters, built
+	// once per pool rather than on every Acquire.
+	pause, rate, quota string
 }
 
 // newKeyPool validates keys in full and builds provider's pool from them.
@@ -59,7 +62,8 @@ func newKeyPool(provider string, keys []Key) (*keyPool, error) {
 			problems = append(problems, fmt.Sprintf("key %q has an empty secret", k.ID))
 		}
 		p.byID[k.ID] = len(p.keys)
-		p.keys = append(p.keys, poolKey{Key: k, revoked: revocationKey(provider, k)})
+		p.keys = append(p.keys, poolKey{Key: k, revoked: revocationKey(provider, k),
+			pause: pauseKey(provider, k.ID), rate: rateKey(provider, k.ID), quota: quotaPrefix(provider, k.ID)})
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("govern: provider %q: %w: %s", provider, ErrInvalidKeyPool, strings.Join(problems, "; "))

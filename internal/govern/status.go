@@ -102,7 +102,7 @@ func (g *Governor) keyStatus(ctx context.Context, p *policyState, k poolKey, now
 		return ks, err
 	}
 	ks.Revoked = revoked.After(now)
-	paused, err := g.state.PausedUntil(ctx, pauseKey(p.Provider, k.ID))
+	paused, err := g.state.PausedUntil(ctx, k.pause)
 	if err != nil {
 		return ks, err
 	}
@@ -111,13 +111,13 @@ func (g *Governor) keyStatus(ctx context.Context, p *policyState, k poolKey, now
 		ks.PausedUntil = &u
 	}
 	if !p.Rate.Unlimited() {
-		d, err := g.state.Peek(ctx, rateKey(p.Provider, k.ID), p.Rate)
+		d, err := g.state.Peek(ctx, k.rate, p.Rate)
 		if err != nil {
 			return ks, err
 		}
 		ks.Rate = rateStatus(p.Rate, p.ConfiguredBurst, d)
 	}
-	ws, reasons := p.windows(k.Key, now)
+	ws, reasons := p.windows(k, now)
 	ks.Day, ks.Month, err = dayMonth(ctx, g.state, ws, reasons)
 	return ks, err
 }
