@@ -57,10 +57,13 @@ func Exhausted(h http.Header, now time.Time) (wait time.Duration, ok bool) {
 	if d, ok := ietfRateLimit(h); ok {
 		return d, true
 	}
-	if d, ok := exhaustedPair(h.Get("RateLimit-Remaining"), h.Get("RateLimit-Reset"), now, false); ok {
+	// Header names are written in Go's canonical form (Ratelimit, not
+	// RateLimit): Get canonicalises its argument anyway, and an already
+	// canonical name costs no allocation on every answer.
+	if d, ok := exhaustedPair(h.Get("Ratelimit-Remaining"), h.Get("Ratelimit-Reset"), now, false); ok {
 		return d, true
 	}
-	return exhaustedPair(h.Get("X-RateLimit-Remaining"), h.Get("X-RateLimit-Reset"), now, true)
+	return exhaustedPair(h.Get("X-Ratelimit-Remaining"), h.Get("X-Ratelimit-Reset"), now, true)
 }
 
 // exhaustedPair reads a remaining/reset header pair. The IETF drafts define

@@ -22,7 +22,7 @@ import (
 // ietfRateLimit returns the wait the RateLimit header asks for: the longest
 // reset among exhausted policies (each one blocks us until it resets).
 func ietfRateLimit(h http.Header) (time.Duration, bool) {
-	members := splitOutsideQuotes(strings.Join(h.Values("RateLimit"), ","), ',')
+	members := splitOutsideQuotes(strings.Join(h.Values("Ratelimit"), ","), ',')
 	if len(members) == 0 {
 		return 0, false
 	}
@@ -67,7 +67,7 @@ func ietfRateLimit(h http.Header) (time.Duration, bool) {
 // the wait can be.
 func policyWindows(h http.Header) map[string]string {
 	out := map[string]string{}
-	for _, m := range splitOutsideQuotes(strings.Join(h.Values("RateLimit-Policy"), ","), ',') {
+	for _, m := range splitOutsideQuotes(strings.Join(h.Values("Ratelimit-Policy"), ","), ',') {
 		name, params, isDict := parseMember(m)
 		if w, ok := params["w"]; ok && !isDict {
 			out[name] = w
