@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"container/list"
 	"crypto/tls"
 	"log/slog"
 	"net"
@@ -38,34 +37,57 @@ type connLimiter struct {
 	log            *slog.Logger
 	now            func() time.Time
 
-	mu       sync.Mutex
-	conns    map[net.Conn]*trackedConn
-	bySource map[netip.Prefix]int
-	// waiting holds each source's closable connections in the order they
-	// began to wait: StateNew ones from their accept (nothing sent yet, or
-	// a request header not yet complete), StateIdle ones from the end of
-	// their last answer. Front is oldest. Active connections are not in it.
-	waiting map[netip.Prefix]*list.List
-	// byWaiting indexes sources by how many connections they have waiting,
-	// and heaviest is the largest such count, so the source to take room
-	// from is found in constant time however many connections are open: the
-	// choice is made on every accept at the limit, under mu.
-	byWaiting map[int]map[netip.Prefix]struct{}
-	heaviest  int
-	nwaiting  int // connections waiting, all sources
-	idle      int // how many of them are StateIdle (for tests and logs)
+	mu    sync.Mutex
+	conns map[net.Conn]*trackedConn
+	// sources holds, per source, its connection counts and the queue of
+	// its closable connections (sourceConns). An entry lives while the
+	// source has a tracked connection, so a keep-alive connection turning
+	// active and idle again only relinks nodes it already has.
+	sources map[netip.Prefix]*sourceConns
+	// buckets[n] holds the sources with n connections waiting, oldest to
+	// reach n first, and heaviest is the largest n with a source, so the
+	// source to take room from is found in constant time however many
+	// connections are open: the choice is made on every accept at the
+	// limit, under mu. buckets[0] is unused; the slice grows to the most
+	// connections one source has had waiting, and stays.
+	buckets  []sourceBucket
+	heaviest int
+	nwaiting int // connections waiting, all sources
+	idle     int // how many of them are StateIdle (for tests and logs)
 	// Refusals and closes since the last log line: a flood of
 	// connections must not become a flood of log lines.
 	refused, closed int
 	lastLog         time.Time
 }
 
+// sourceConns is one source's state. Its waiting queue holds the source's
+// closable connections in the order they began to wait: StateNew ones from
+// their accept (nothing sent yet, or a request header not yet complete),
+// StateIdle ones from the end of their last answer. Head is oldest. Active
+// connections are not in it. The queue and the bucket lists are intrusive
+// (links in trackedConn and sourceConns), so changing a connection's state
+// allocates nothing.
+type sourceConns struct {
+	key        netip.Prefix
+	tracked    int // connections of this source, exempt or not
+	limited    int // of them, those counted against the per-source limit
+	nwaiting   int
+	head, tail *trackedConn // waiting queue
+	// prev and next link the sources in buckets[nwaiting].
+	prev, next *sourceConns
+}
+
+// sourceBucket is a list of sources with the same number waiting.
+type sourceBucket struct{ head, tail *sourceConns }
+
 type trackedConn struct {
-	conn   net.Conn
-	source netip.Prefix
-	exempt bool          // from the per-source limit
-	el     *list.Element // in waiting; nil while active
-	idle   bool          // waiting after an answer (StateIdle), not since accept
+	conn    net.Conn
+	src     *sourceConns
+	exempt  bool // from the per-source limit
+	waiting bool // in src's waiting queue; false while active
+	idle    bool // waiting after an answer (StateIdle), not since accept
+	// prev and next link the connection in src's waiting queue.
+	prev, next *trackedConn
 }
 
 // connLogEvery bounds the limiter's log lines.
@@ -76,8 +98,7 @@ func newConnLimiter(max, perSource int, proxies auth.Proxies, log *slog.Logger) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &connLimiter{max: max, perSource: perSource, proxies: proxies, log: log, now: time.Now,
-		conns: make(map[net.Conn]*trackedConn), bySource: make(map[netip.Prefix]int),
-		waiting: make(map[netip.Prefix]*list.List), byWaiting: make(map[int]map[netip.Prefix]struct{})}
+		conns: make(map[net.Conn]*trackedConn), sources: make(map[netip.Prefix]*sourceConns)}
 }
 
 // peerSource is a connection's source key. exempt: trusted proxies (every
@@ -103,10 +124,10 @@ func (l *connLimiter) admit(c net.Conn) bool {
 	ok := func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if !exempt && l.bySource[key] >= l.perSource {
+		if !exempt && l.sources[key].limitedCount() >= l.perSource {
 			// Only this source's own connections make room for it: one
 			// source must not push out everyone else's keep-alives.
-			v := l.oldestOf(key)
+			v := l.sources[key].oldest()
 			if v == nil {
 				return false
 			}
@@ -121,12 +142,18 @@ func (l *connLimiter) admit(c net.Conn) bool {
 			victims = append(victims, v.conn)
 			l.forget(v)
 		}
-		t := &trackedConn{conn: c, source: key, exempt: exempt}
+		src := l.sources[key]
+		if src == nil {
+			src = &sourceConns{key: key}
+			l.sources[key] = src
+		}
+		src.tracked++
+		if !exempt {
+			src.limited++
+		}
+		t := &trackedConn{conn: c, src: src, exempt: exempt}
 		l.list(t, false)
 		l.conns[c] = t
-		if !exempt {
-			l.bySource[key]++
-		}
 		return true
 	}()
 	for _, v := range victims {
@@ -139,13 +166,22 @@ func (l *connLimiter) admit(c net.Conn) bool {
 	return ok
 }
 
-// oldestOf is the longest-waiting connection of source, or nil.
-func (l *connLimiter) oldestOf(source netip.Prefix) *trackedConn {
-	q := l.waiting[source]
-	if q == nil || q.Len() == 0 {
+// limitedCount is how many of the source's connections count against the
+// per-source limit (0 for a nil source: one with no connection).
+func (s *sourceConns) limitedCount() int {
+	if s == nil {
+		return 0
+	}
+	return s.limited
+}
+
+// oldest is the source's longest-waiting connection, or nil (also for a
+// nil source: one with no connection).
+func (s *sourceConns) oldest() *trackedConn {
+	if s == nil {
 		return nil
 	}
-	return q.Front().Value.(*trackedConn)
+	return s.head
 }
 
 // heaviestClosable is the longest-waiting connection of a source that
@@ -155,45 +191,97 @@ func (l *connLimiter) oldestOf(source netip.Prefix) *trackedConn {
 // its handshake; FIFO across everyone would let any source that keeps
 // opening connections close other people's.
 func (l *connLimiter) heaviestClosable() *trackedConn {
-	for src := range l.byWaiting[l.heaviest] {
-		return l.oldestOf(src)
+	if l.heaviest == 0 {
+		return nil
 	}
-	return nil
+	return l.buckets[l.heaviest].head.oldest()
 }
 
 // list puts t at the back of its source's waiting queue; the caller holds mu.
 func (l *connLimiter) list(t *trackedConn, idle bool) {
-	q := l.waiting[t.source]
-	if q == nil {
-		q = list.New()
-		l.waiting[t.source] = q
+	s := l.unbucket(t.src)
+	t.prev, t.next = s.tail, nil
+	if s.tail != nil {
+		s.tail.next = t
+	} else {
+		s.head = t
 	}
-	t.el, t.idle = q.PushBack(t), idle
+	s.tail = t
+	s.nwaiting++
+	t.waiting, t.idle = true, idle
 	l.nwaiting++
 	if idle {
 		l.idle++
 	}
-	l.reindex(t.source, q.Len()-1, q.Len())
+	l.bucket(s)
 }
 
-// reindex moves source from the byWaiting bucket of from to that of to.
-func (l *connLimiter) reindex(source netip.Prefix, from, to int) {
-	if b := l.byWaiting[from]; b != nil {
-		delete(b, source)
-		if len(b) == 0 {
-			delete(l.byWaiting, from)
+func (l *connLimiter) unlist(t *trackedConn) {
+	if !t.waiting {
+		return
+	}
+	s := l.unbucket(t.src)
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		s.head = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	} else {
+		s.tail = t.prev
+	}
+	t.prev, t.next = nil, nil
+	s.nwaiting--
+	l.nwaiting--
+	if t.idle {
+		l.idle--
+	}
+	t.waiting, t.idle = false, false
+	l.bucket(s)
+}
+
+// unbucket takes s out of the bucket for its waiting count, before the
+// count changes, and returns it; the caller holds mu.
+func (l *connLimiter) unbucket(s *sourceConns) *sourceConns {
+	if s.nwaiting == 0 {
+		return s
+	}
+	b := &l.buckets[s.nwaiting]
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		b.head = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	} else {
+		b.tail = s.prev
+	}
+	s.prev, s.next = nil, nil
+	return s
+}
+
+// bucket puts s at the back of the bucket for its waiting count, after the
+// count changed by one, and moves heaviest with it; the caller holds mu.
+func (l *connLimiter) bucket(s *sourceConns) {
+	if n := s.nwaiting; n > 0 {
+		for len(l.buckets) <= n {
+			l.buckets = append(l.buckets, sourceBucket{})
+		}
+		b := &l.buckets[n]
+		s.prev = b.tail
+		if b.tail != nil {
+			b.tail.next = s
+		} else {
+			b.head = s
+		}
+		b.tail = s
+		if n > l.heaviest {
+			l.heaviest = n
 		}
 	}
-	if to > 0 {
-		if l.byWaiting[to] == nil {
-			l.byWaiting[to] = make(map[netip.Prefix]struct{})
-		}
-		l.byWaiting[to][source] = struct{}{}
-	}
-	if to > l.heaviest {
-		l.heaviest = to
-	}
-	for l.heaviest > 0 && len(l.byWaiting[l.heaviest]) == 0 {
+	for l.heaviest > 0 && l.buckets[l.heaviest].head == nil {
 		l.heaviest--
 	}
 }
@@ -202,27 +290,13 @@ func (l *connLimiter) reindex(source netip.Prefix, from, to int) {
 func (l *connLimiter) forget(t *trackedConn) {
 	l.unlist(t)
 	delete(l.conns, t.conn)
+	s := t.src
+	s.tracked--
 	if !t.exempt {
-		if l.bySource[t.source]--; l.bySource[t.source] <= 0 {
-			delete(l.bySource, t.source)
-		}
+		s.limited--
 	}
-}
-
-func (l *connLimiter) unlist(t *trackedConn) {
-	if t.el == nil {
-		return
-	}
-	q := l.waiting[t.source]
-	q.Remove(t.el)
-	l.nwaiting--
-	if t.idle {
-		l.idle--
-	}
-	t.el, t.idle = nil, false
-	l.reindex(t.source, q.Len()+1, q.Len())
-	if q.Len() == 0 {
-		delete(l.waiting, t.source)
+	if s.tracked == 0 {
+		delete(l.sources, s.key)
 	}
 }
 

@@ -6,10 +6,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -330,5 +333,198 @@ func BenchmarkConnLimitAdmitAtLimit(b *testing.B) {
 			b.Fatal("refused while connections were waiting")
 		}
 		i++
+	}
+}
+
+// BenchmarkConnLimitKeepAlive is the limiter's share of one request on a
+// keep-alive connection: the server reports it active, then idle again.
+// With one connection per source the source's queue empties and refills on
+// every request; with four, the heaviest-source index moves between counts.
+func BenchmarkConnLimitKeepAlive(b *testing.B) {
+	for _, perSource := range []int{1, 4} {
+		b.Run(fmt.Sprintf("per_source=%d", perSource), func(b *testing.B) {
+			l := newConnLimiter(4096, 256, auth.NewProxies(nil), nil)
+			var conns []net.Conn
+			for i := range 256 {
+				src := i / perSource
+				c := &fakeConn{remote: &net.TCPAddr{IP: net.IPv4(10, 0, byte(src>>8), byte(src)), Port: 4000 + i}}
+				if !l.admit(c) {
+					b.Fatal("refused below the limit")
+				}
+				l.connState(c, http.StateIdle)
+				conns = append(conns, c)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				c := conns[i%len(conns)]
+				l.connState(c, http.StateActive)
+				l.connState(c, http.StateIdle)
+				i++
+			}
+		})
+	}
+}
+
+// closeConn is a fakeConn that records being closed.
+type closeConn struct {
+	fakeConn
+	closed bool
+}
+
+func (c *closeConn) Close() error { c.closed = true; return nil }
+
+// TestConnLimitBookkeepingMatchesModel drives the limiter through random
+// accepts and state changes and checks, after each, its queues and its
+// heaviest-source index against a plain model: which connections wait, in
+// what order, and that a connection closed to make room was a legal choice.
+func TestConnLimitBookkeepingMatchesModel(t *testing.T) {
+	t.Parallel()
+	const maxConns, perSource = 9, 3
+	proxy := netip.MustParseAddr("10.0.0.9")
+	l := newConnLimiter(maxConns, perSource, auth.NewProxies([]netip.Prefix{netip.PrefixFrom(proxy, 32)}), nil)
+	type mconn struct {
+		c       *closeConn
+		key     netip.Prefix
+		exempt  bool
+		waiting bool
+		idle    bool
+		since   int // when it began to wait
+	}
+	var open []*mconn
+	step := 0
+	waitingOf := func(key netip.Prefix) (ws []*mconn) {
+		for _, m := range open {
+			if m.waiting && m.key == key {
+				ws = append(ws, m)
+			}
+		}
+		slices.SortFunc(ws, func(a, b *mconn) int { return a.since - b.since })
+		return ws
+	}
+	heaviest := func() int {
+		n := 0
+		for _, m := range open {
+			n = max(n, len(waitingOf(m.key)))
+		}
+		return n
+	}
+	// legal reports whether closing m to make room at the total limit
+	// was allowed: the oldest waiting connection of a heaviest source.
+	legal := func(m *mconn) bool {
+		ws := waitingOf(m.key)
+		return len(ws) > 0 && ws[0] == m && len(ws) == heaviest()
+	}
+	drop := func(m *mconn) { open = slices.DeleteFunc(open, func(o *mconn) bool { return o == m }) }
+	check := func() {
+		t.Helper()
+		nopen, idle, waiting := l.counts()
+		wantIdle, wantWaiting := 0, 0
+		for _, m := range open {
+			if m.waiting {
+				wantWaiting++
+				if m.idle {
+					wantIdle++
+				}
+			}
+		}
+		require.Equal(t, [3]int{len(open), wantIdle, wantWaiting}, [3]int{nopen, idle, waiting}, "step %d", step)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, m := range open {
+			var got []net.Conn
+			for tc := l.sources[m.key].oldest(); tc != nil; tc = tc.next {
+				got = append(got, tc.conn)
+			}
+			var want []net.Conn
+			for _, w := range waitingOf(m.key) {
+				want = append(want, w.c)
+			}
+			require.Equal(t, want, got, "step %d: waiting queue of %s", step, m.key)
+		}
+		require.Len(t, l.sources, len(func() map[netip.Prefix]bool {
+			keys := map[netip.Prefix]bool{}
+			for _, m := range open {
+				keys[m.key] = true
+			}
+			return keys
+		}()), "step %d: a source without connections is forgotten", step)
+		require.Equal(t, heaviest(), l.heaviest, "step %d", step)
+		if v := l.heaviestClosable(); v != nil {
+			var m *mconn
+			for _, o := range open {
+				if o.c == v.conn {
+					m = o
+				}
+			}
+			require.True(t, legal(m), "step %d: heaviestClosable", step)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step = range 20000 {
+		if len(open) == 0 || rng.IntN(3) == 0 {
+			ip := netip.AddrFrom4([4]byte{10, 0, 0, byte(5 + rng.IntN(5))}) // 10.0.0.9 is the proxy
+			c := &closeConn{fakeConn: fakeConn{remote: net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 4000))}}
+			m := &mconn{c: c, key: netip.PrefixFrom(ip, 32), exempt: ip == proxy, waiting: true, since: step}
+			own := 0
+			for _, o := range open {
+				if o.key == m.key && !o.exempt {
+					own++
+				}
+			}
+			before := slices.Clone(open)
+			ok := l.admit(c)
+			var victims []*mconn
+			for _, o := range before {
+				if o.c.closed {
+					victims = append(victims, o)
+				}
+			}
+			if !m.exempt && own >= perSource {
+				ws := waitingOf(m.key)
+				if len(ws) == 0 {
+					require.False(t, ok, "step %d: refused at the per-source limit with none waiting", step)
+					require.Empty(t, victims)
+					require.True(t, c.closed)
+					check()
+					continue
+				}
+				require.NotEmpty(t, victims, "step %d", step)
+				require.Same(t, ws[0], victims[0], "step %d: the source's own oldest waiting one", step)
+				drop(victims[0])
+				victims = victims[1:]
+			}
+			if len(open) >= maxConns {
+				if heaviest() == 0 {
+					require.False(t, ok, "step %d: refused at the limit with none waiting", step)
+					require.Empty(t, victims)
+					require.True(t, c.closed)
+					check()
+					continue
+				}
+				require.Len(t, victims, 1, "step %d", step)
+				require.True(t, legal(victims[0]), "step %d: closed to make room", step)
+				drop(victims[0])
+				victims = victims[1:]
+			}
+			require.True(t, ok, "step %d", step)
+			require.Empty(t, victims, "step %d: nothing else closed", step)
+			open = append(open, m)
+			check()
+			continue
+		}
+		m := open[rng.IntN(len(open))]
+		switch rng.IntN(4) {
+		case 0:
+			l.connState(m.c, http.StateActive)
+			m.waiting, m.idle = false, false
+		case 1, 2:
+			l.connState(m.c, http.StateIdle)
+			m.waiting, m.idle, m.since = true, true, step
+		case 3:
+			l.connState(m.c, http.StateClosed)
+			drop(m)
+		}
+		check()
 	}
 }

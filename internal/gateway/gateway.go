@@ -196,12 +196,13 @@ func (g *Gateway) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, r, newProblem(kindNotFound, "no such endpoint: "+r.URL.Path))
 }
 
-type identityKey struct{}
-
-// identityFrom is the authenticated caller, as the lookup service takes it.
+// identityFrom is the authenticated caller, as the lookup service takes it;
+// zero before authenticated has admitted the request.
 func identityFrom(ctx context.Context) lookup.Identity {
-	id, _ := ctx.Value(identityKey{}).(lookup.Identity)
-	return id
+	if s := stateFrom(ctx); s != nil {
+		return s.identity
+	}
+	return lookup.Identity{}
 }
 
 func identityOf(c *auth.Client, addr netip.Addr, requestID string) lookup.Identity {
@@ -223,7 +224,8 @@ func identityOf(c *auth.Client, addr netip.Addr, requestID string) lookup.Identi
 // requests a minute.
 func (g *Gateway) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := infoFrom(r.Context())
+		st := stateFrom(r.Context()) // withRequestContext's
+		info := &st.info
 		src, _ := g.proxies.ClientIP(r) // invalid when unknown: tracked as one "unknown" source
 		c, addr, err := g.auth.Authenticate(r)
 		if err != nil {
@@ -261,8 +263,11 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 		if g.seen != nil {
 			g.seen.touch(c.Name, addr.String(), g.now())
 		}
-		id := identityOf(c, addr, requestID(r.Context()))
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+		// The request's own state, not a new context layer: everything
+		// after this point runs behind this check, and nothing before it
+		// reads the identity.
+		st.identity = identityOf(c, addr, st.id)
+		next.ServeHTTP(w, r)
 	})
 }
 

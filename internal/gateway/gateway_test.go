@@ -60,7 +60,7 @@ func (d directCaller) Call(ctx context.Context, name, env string, req provider.R
 
 // newLookups is the lookup service over o's providers, called directly
 // (directCaller) unless o names a Caller.
-func newLookups(t *testing.T, o lookup.Options) *lookup.Service {
+func newLookups(t testing.TB, o lookup.Options) *lookup.Service {
 	t.Helper()
 	if o.Caller == nil {
 		o.Caller = callerFor(o.Providers...)

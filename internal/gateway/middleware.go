@@ -11,14 +11,27 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/intelgate/intelgate/internal/lookup"
 )
 
-type ctxKey int
+// requestState is everything the gateway keeps about one request, held in
+// its context as one value: one allocation and one context layer per
+// request instead of one per fact. withRequestContext makes it; the
+// handlers fill in info as they learn it, and authenticated the identity.
+type requestState struct {
+	id       string
+	info     requestInfo
+	identity lookup.Identity // zero until authenticated
+	rec      statusRecorder
+}
 
-const (
-	ctxRequestID ctxKey = iota
-	ctxInfo
-)
+type requestStateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	s, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return s
+}
 
 // requestInfo collects what the access log reports about one request; the
 // handlers fill it in as they learn it.
@@ -37,13 +50,17 @@ type requestInfo struct {
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
-	i, _ := ctx.Value(ctxInfo).(*requestInfo)
-	return i
+	if s := stateFrom(ctx); s != nil {
+		return &s.info
+	}
+	return nil
 }
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxRequestID).(string)
-	return id
+	if s := stateFrom(ctx); s != nil {
+		return s.id
+	}
+	return ""
 }
 
 // inboundIDPattern bounds what we accept as a caller-supplied request id, so
@@ -93,7 +110,8 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 func (g *Gateway) withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := g.now()
-		info := &requestInfo{}
+		st := &requestState{}
+		info := &st.info
 		ids := r.Header.Values("X-Request-Id")
 		id := r.Header.Get("X-Request-Id")
 		switch {
@@ -104,8 +122,8 @@ func (g *Gateway) withRequestContext(next http.Handler) http.Handler {
 			// rather than replacing it: neither is adopted.
 			info.clientRequestID, id = id, newRequestID()
 		}
-		ctx := context.WithValue(r.Context(), ctxRequestID, id)
-		ctx = context.WithValue(ctx, ctxInfo, info)
+		st.id = id
+		ctx := context.WithValue(r.Context(), requestStateKey{}, st)
 		if g.requestTimeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, g.requestTimeout)
@@ -113,7 +131,8 @@ func (g *Gateway) withRequestContext(next http.Handler) http.Handler {
 		}
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &st.rec
+		rec.ResponseWriter = w
 
 		defer func() {
 			if v := recover(); v != nil {

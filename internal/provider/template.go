@@ -60,18 +60,45 @@ func (t template) has(name string) bool {
 	return false
 }
 
+// placeholders are the values a request's placeholders stand for.
+type placeholders struct{ indicator, typ string }
+
+func (v placeholders) of(name string) string {
+	if name == placeholderType {
+		return v.typ
+	}
+	return v.indicator
+}
+
 // expand substitutes placeholders; escape is applied to substituted values
 // only, never to literals, which the config author wrote already escaped.
-func (t template) expand(vals map[string]string, escape func(string) string) string {
+func (t template) expand(vals placeholders, escape func(string) string) string {
+	if len(t) == 1 {
+		// The usual query value, "{indicator}" or a constant: nothing to join.
+		if t[0].placeholder == "" {
+			return t[0].literal
+		}
+		return escape(vals.of(t[0].placeholder))
+	}
 	var b strings.Builder
+	t.writeTo(&b, vals, escape)
+	return b.String()
+}
+
+// writeTo appends the expansion (see expand) to b.
+func (t template) writeTo(b *strings.Builder, vals placeholders, escape func(string) string) {
+	n := 0
+	for _, p := range t {
+		n += len(p.literal) + len(vals.of(p.placeholder)) // escaping may need more
+	}
+	b.Grow(n)
 	for _, p := range t {
 		if p.placeholder == "" {
 			b.WriteString(p.literal)
 			continue
 		}
-		b.WriteString(escape(vals[p.placeholder]))
+		b.WriteString(escape(vals.of(p.placeholder)))
 	}
-	return b.String()
 }
 
 // validPathLiteral reports whether s uses only characters a URL path may
