@@ -41,19 +41,28 @@ func clientIP(r *http.Request, trusted []netip.Prefix) (netip.Addr, error) {
 	if !containsAddr(trusted, remote) {
 		return remote, nil
 	}
-	var hops []string
-	for _, v := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(v, ",")...)
-	}
+	// Entries are walked from the right where they stand, header line by
+	// header line, as strings.Split on "," would list them (an empty
+	// entry included): nothing is copied per request.
+	vals := r.Header.Values("X-Forwarded-For")
 	addr := remote
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := parseHost(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return netip.Addr{}, fmt.Errorf("X-Forwarded-For entry %d from the right, written by trusted proxy %s, is not an IP address", len(hops)-i, addr)
-		}
-		addr = hop
-		if !containsAddr(trusted, hop) {
-			return hop, nil
+	n := 0 // entries read, counted from the right
+	for vi := len(vals) - 1; vi >= 0; vi-- {
+		for v, more := vals[vi], true; more; {
+			i := strings.LastIndexByte(v, ',')
+			entry := v[i+1:]
+			if more = i >= 0; more {
+				v = v[:i]
+			}
+			n++
+			hop, err := parseHost(strings.TrimSpace(entry))
+			if err != nil {
+				return netip.Addr{}, fmt.Errorf("X-Forwarded-For entry %d from the right, written by trusted proxy %s, is not an IP address", n, addr)
+			}
+			addr = hop
+			if !containsAddr(trusted, hop) {
+				return hop, nil
+			}
 		}
 	}
 	return addr, nil
@@ -64,6 +73,16 @@ func clientIP(r *http.Request, trusted []netip.Prefix) (netip.Addr, error) {
 func parseHost(s string) (netip.Addr, error) {
 	if s == "" {
 		return netip.Addr{}, errors.New("empty address")
+	}
+	if s[0] == '[' || strings.Count(s, ":") == 1 {
+		// The shape of "ip:port" and "[ipv6]:port", as RemoteAddr always
+		// is. No address alone has it (an IPv6 address has two colons or
+		// more, IPv4 none), so ParseAddr would only fail, allocating its
+		// error, on every request. Where this fails, the general path
+		// below gives the same answer and error as before.
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			return ap.Addr().Unmap().WithZone(""), nil
+		}
 	}
 	addr, err := netip.ParseAddr(s)
 	if err != nil {

@@ -16,9 +16,10 @@ import (
 )
 
 // requestState is everything the gateway keeps about one request, held in
-// its context as one value: one allocation and one context layer per
-// request instead of one per fact. withRequestContext makes it; the
-// handlers fill in info as they learn it, and authenticated the identity.
+// its context as one value: one allocation (the status recorder included)
+// and one context layer per request instead of one per fact.
+// withRequestContext makes it; the handlers fill in info as they learn it,
+// and authenticated the identity.
 type requestState struct {
 	id       string
 	info     requestInfo

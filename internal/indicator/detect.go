@@ -43,7 +43,7 @@ func detect(s string) (Type, string, error) {
 	if looksLikePhone(s) {
 		return finish(Phone, s)
 	}
-	if _, err := netip.ParsePrefix(s); err == nil {
+	if isPrefix(s) {
 		return "", "", &parseError{kind: ErrTypeMismatch,
 			msg: "value is a CIDR prefix, not an indicator; send a single address"}
 	}
@@ -54,6 +54,16 @@ func detect(s string) (Type, string, error) {
 		return "", "", mismatch(URL, errors.New("the scheme is missing; add http:// or https://"))
 	}
 	return finish(Username, s)
+}
+
+// isPrefix reports a CIDR prefix ("10.0.0.0/8"). Without a '/' ParsePrefix
+// can only fail, and a failure allocates: most values have none.
+func isPrefix(s string) bool {
+	if !strings.Contains(s, "/") {
+		return false
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
 }
 
 // finish normalises s as t, wrapping a failure as a type mismatch.

@@ -42,44 +42,62 @@ func normDomain(s string) (string, error) {
 	s = strings.TrimSuffix(s, ".")
 	a, err := idnaProfile.ToASCII(s)
 	if err != nil {
-		return "", errors.New("not a valid internationalised domain name (IDNA)")
+		return "", errNotIDNA
 	}
 	if len(a) > maxDomainLen {
-		return "", fmt.Errorf("longer than %d bytes", maxDomainLen)
+		return "", errDomainTooLong
 	}
-	labels := strings.Split(a, ".")
-	if len(labels) < 2 {
-		return "", errors.New("want at least two labels separated by a dot")
+	if !strings.Contains(a, ".") {
+		return "", errOneLabel
 	}
-	for i, l := range labels {
+	// The labels where they stand, in order (strings.Split's list, with
+	// no slice made).
+	n, tld := 0, ""
+	for l := range strings.SplitSeq(a, ".") {
+		n++
 		if err := checkLabel(l); err != nil {
-			return "", fmt.Errorf("label %d %w", i+1, err)
+			return "", fmt.Errorf("label %d %w", n, err)
 		}
+		tld = l
 	}
-	tld := labels[len(labels)-1]
 	if strings.Trim(tld, "0123456789") == "" {
-		return "", errors.New("the top-level label is all-numeric")
+		return "", errNumericTLD
 	}
 	if strings.Contains(tld, "_") {
-		return "", errors.New("the top-level label contains '_'")
+		return "", errUnderscoreTLD
 	}
 	return a, nil
 }
+
+// normDomain's and checkLabel's fixed reasons, made once: in Auto
+// detection every username is first tried as a domain.
+var (
+	errNotIDNA       = errors.New("not a valid internationalised domain name (IDNA)")
+	errDomainTooLong = fmt.Errorf("longer than %d bytes", maxDomainLen)
+	errOneLabel      = errors.New("want at least two labels separated by a dot")
+	errNumericTLD    = errors.New("the top-level label is all-numeric")
+	errUnderscoreTLD = errors.New("the top-level label contains '_'")
+
+	errLabelEmpty   = errors.New("is empty")
+	errLabelTooLong = fmt.Errorf("is longer than %d bytes", maxLabelLen)
+	errLabelHyphen  = errors.New("starts or ends with '-'")
+	errLabelCharset = errors.New("contains a character other than a-z, 0-9, '-' and '_'")
+)
 
 // checkLabel checks one ASCII label; errors read after "label N".
 func checkLabel(l string) error {
 	switch {
 	case l == "":
-		return errors.New("is empty")
+		return errLabelEmpty
 	case len(l) > maxLabelLen:
-		return fmt.Errorf("is longer than %d bytes", maxLabelLen)
+		return errLabelTooLong
 	case l[0] == '-' || l[len(l)-1] == '-':
-		return errors.New("starts or ends with '-'")
+		return errLabelHyphen
 	}
 	for i := 0; i < len(l); i++ {
 		c := l[i]
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return errors.New("contains a character other than a-z, 0-9, '-' and '_'")
+			return errLabelCharset
 		}
 	}
 	return nil

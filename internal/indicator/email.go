@@ -33,7 +33,10 @@ func normEmail(s string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("domain: %w", err)
 	}
-	v := local + "@" + d
+	v := s // already local@d: nothing to build
+	if d != dom {
+		v = local + "@" + d
+	}
 	if len(v) > maxEmailLen {
 		return "", fmt.Errorf("longer than %d bytes", maxEmailLen)
 	}

@@ -2,6 +2,7 @@ package indicator
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"unicode"
@@ -81,4 +82,24 @@ func isSentinel(err error) bool {
 		}
 	}
 	return false
+}
+
+// FuzzIPShortcuts pins the shortcuts the IP normalisers take to save a
+// parse (and its error) per value: an IPv4 address netip accepts is
+// already in canonical form, and a value mayBeIPv6 turns away is never
+// an IPv6 address to netip.
+func FuzzIPShortcuts(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "0.0.0.0", "255.255.255.255", "01.2.3.4", "::1", "::ffff:1.2.3.4",
+		"fe80::1%eth0", "fe80::1%", "%eth0", "1.2.3.4%x", "::g", "1:2:3:4:5:6:7:8", "a.b:c", "https://x.example/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := netip.ParseAddr(s)
+		if v, nerr := normIPv4(s); nerr == nil && v != a.String() {
+			t.Fatalf("normIPv4(%q) = %q, netip says %q", s, v, a.String())
+		}
+		if !mayBeIPv6(s) && err == nil && a.Is6() {
+			t.Fatalf("mayBeIPv6(%q) = false for an IPv6 address", s)
+		}
+	})
 }

@@ -24,6 +24,7 @@ func normPhone(s string) (string, error) {
 	}
 	rest = strings.Replace(rest, "(0)", "", 1)
 	var b strings.Builder
+	b.Grow(1 + len(rest)) // at most: the separators are dropped
 	b.WriteByte('+')
 	n := 0
 	for i := 0; i < len(rest); i++ {

@@ -86,12 +86,11 @@ func (h *HTTP) CheckAuth(ctx context.Context, key secret.Value) error {
 	if h.auth.in == AuthQuery {
 		u.RawQuery = url.Values{h.auth.name: {key.Reveal()}}.Encode()
 	}
-	hreq, err := newRequest(ctx, http.MethodGet, &u, "")
+	hreq, err := newRequest(ctx, http.MethodGet, u, "")
 	if err != nil {
 		return fmt.Errorf("provider %q: %w", h.name, err)
 	}
-	hreq.Header = h.header.Clone()
-	h.auth.apply(hreq.Header, key)
+	h.setHeader(hreq.Header, false, key)
 	// The account endpoint's answer is not the lookup's: no schema. And
 	// unlike a lookup's, its "no data" is no answer about the key: a 404
 	// from a fixed endpoint means the path is wrong or retired, and taking
@@ -104,13 +103,15 @@ func (h *HTTP) CheckAuth(ctx context.Context, key secret.Value) error {
 	return err
 }
 
-// apply puts key in the header the auth placement names; a query
-// placement is the caller's to add to the URL or form.
-func (a auth) apply(h http.Header, key secret.Value) {
+// header is the header that carries key, its name canonical: a bearer
+// token, or the auth placement's header and prefix. ok is false for a query
+// placement, which the caller adds to the URL or form.
+func (a auth) header(key secret.Value) (name, value string, ok bool) {
 	switch a.in {
 	case AuthBearer:
-		h.Set("Authorization", "Bearer "+key.Reveal())
+		return "Authorization", "Bearer " + key.Reveal(), true
 	case AuthHeader:
-		h.Set(a.name, a.prefix+key.Reveal())
+		return a.name, a.prefix + key.Reveal(), true
 	}
+	return "", "", false
 }

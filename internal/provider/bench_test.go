@@ -27,6 +27,13 @@ func BenchmarkLookup(b *testing.B) {
 	configs := map[string]*config.Provider{
 		KindSocialEye: {Kind: KindSocialEye, BaseURL: "https://api.socialeye.net"},
 		KindHTTP:      httpConfig("https://api.example.org", config.HTTPRequest{Path: "/ip/{indicator}"}),
+		// The parameters and the key in the query, then in a form body.
+		"http_query": httpConfig("https://api.example.org", config.HTTPRequest{Path: "/v1/check",
+			Query: map[string]string{"ip": "{indicator}", "kind": "{type}", "verbose": "1"},
+			Auth:  config.Auth{In: AuthQuery, Name: "key"}}),
+		"http_form": httpConfig("https://api.example.org", config.HTTPRequest{Method: "POST", Path: "/v1/host/",
+			Query: map[string]string{"host": "{indicator}"}, Auth: config.Auth{In: AuthQuery, Name: "auth-key"},
+			Headers: map[string]string{"X-Client": "intelgate"}}),
 	}
 	for kind, cfg := range configs {
 		b.Run(kind, func(b *testing.B) {

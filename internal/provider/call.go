@@ -31,10 +31,11 @@ func unescapePath(p string) string {
 }
 
 // newRequest builds the outbound request from an already assembled URL.
-// The URL is attached after construction instead of being parsed from a
+// The URL is copied in after construction instead of being parsed from a
 // string, so no parse error can ever quote it — it may hold the key (auth in
-// query) or the indicator.
-func newRequest(ctx context.Context, method string, u *url.URL, body string) (*http.Request, error) {
+// query) or the indicator. It is copied into the URL the request was built
+// with (parsed from "", so fresh and empty): one URL per request, not two.
+func newRequest(ctx context.Context, method string, u url.URL, body string) (*http.Request, error) {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -43,7 +44,7 @@ func newRequest(ctx context.Context, method string, u *url.URL, body string) (*h
 	if err != nil {
 		return nil, fmt.Errorf("building upstream request: %w", err)
 	}
-	req.URL = u
+	*req.URL = u
 	req.Host = u.Host
 	return req, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/secret"
@@ -24,12 +25,16 @@ const (
 // described entirely by config (kind: http), so a new threat-intel API is a
 // config change and a review, not a code change.
 type HTTP struct {
-	name       string
-	method     string
-	base       *url.URL
-	path       template
-	query      []queryParam // sorted by name: the wire form is deterministic
-	header     http.Header  // static headers, already validated
+	name   string
+	method string
+	base   *url.URL
+	path   template
+	query  []queryParam // sorted by name: the wire form is deterministic
+	// With auth in: query, keyParam is the key's "name=" and keyAt its
+	// place among query in name order.
+	keyParam   string
+	keyAt      int
+	header     http.Header // static headers, already validated
 	auth       auth
 	types      typeSet
 	doer       Doer
@@ -38,8 +43,9 @@ type HTTP struct {
 }
 
 type queryParam struct {
-	name  string
-	value template
+	name   string
+	prefix string // "name=", the name query-escaped
+	value  template
 }
 
 // auth is a validated config.Auth.
@@ -69,30 +75,87 @@ func (h *HTTP) Lookup(ctx context.Context, req Request, key secret.Value) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	params := url.Values{}
-	for _, p := range h.query {
-		params.Set(p.name, p.value.expand(vals, identity))
-	}
-	if h.auth.in == AuthQuery {
-		params.Set(h.auth.name, key.Reveal())
-	}
 	var body string
 	if h.method == http.MethodPost {
-		body = params.Encode() // form body keeps the key out of URLs and access logs
+		body = h.encodeQuery(vals, key) // form body keeps the key out of URLs and access logs
 	} else {
-		u.RawQuery = params.Encode()
+		u.RawQuery = h.encodeQuery(vals, key)
 	}
 
 	hreq, err := newRequest(ctx, h.method, u, body)
 	if err != nil {
 		return Result{}, fmt.Errorf("provider %q: %w", h.name, err)
 	}
-	hreq.Header = h.header.Clone()
-	if body != "" {
-		hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	h.auth.apply(hreq.Header, key)
+	h.setHeader(hreq.Header, body != "", key)
 	return call(ctx, h.doer, hreq, h.validation, key.Reveal())
+}
+
+// encodeQuery is the query string (or form body) of one lookup, byte for
+// byte what url.Values.Encode makes of the query parameters and, with auth
+// in: query, the key: name=value pairs in name order, both query-escaped
+// (QueryEscape: a space is "+"), joined by "&". The names are distinct and
+// in order already (parseQuery, keyAt), so no map is built and nothing is
+// sorted per request.
+func (h *HTTP) encodeQuery(vals placeholders, key secret.Value) string {
+	// Values escaped first, so the string is allocated once at its size.
+	type pair struct{ prefix, value string }
+	var buf [8]pair
+	pairs := buf[:0]
+	for i, p := range h.query {
+		if h.auth.in == AuthQuery && i == h.keyAt {
+			pairs = append(pairs, pair{h.keyParam, url.QueryEscape(key.Reveal())})
+		}
+		pairs = append(pairs, pair{p.prefix, url.QueryEscape(p.value.expand(vals, identity))})
+	}
+	if h.auth.in == AuthQuery && h.keyAt == len(h.query) {
+		pairs = append(pairs, pair{h.keyParam, url.QueryEscape(key.Reveal())})
+	}
+	size := 0
+	for _, p := range pairs {
+		size += 1 + len(p.prefix) + len(p.value)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.prefix)
+		b.WriteString(p.value)
+	}
+	return b.String()
+}
+
+// setHeader fills hdr, a new request's empty header, with what
+// h.header.Clone() and then Header.Set of the form's Content-Type (form:
+// there is a body) and of the key's header (auth.header) make. The
+// request's own map is filled rather than replaced, and the values share
+// one array; each value slice is capped at its own length, as Clone's
+// are, so an append cannot spill into the next.
+func (h *HTTP) setHeader(hdr http.Header, form bool, key secret.Value) {
+	nv := 0
+	for _, vv := range h.header {
+		nv += len(vv)
+	}
+	vals := make([]string, nv, nv+2)
+	for k, vv := range h.header {
+		if vv == nil {
+			hdr[k] = nil
+			continue
+		}
+		n := copy(vals, vv)
+		hdr[k] = vals[:n:n]
+		vals = vals[n:]
+	}
+	// Header.Set with these canonical names: the one value replaces any.
+	if form {
+		vals = append(vals, "application/x-www-form-urlencoded")
+		hdr["Content-Type"] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	if name, value, ok := h.auth.header(key); ok {
+		vals = append(vals, value)
+		hdr[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 }
 
 func identity(s string) string { return s }
@@ -111,32 +174,33 @@ func (h *HTTP) CheckRequest(req Request) error {
 // template's literal text, a segment servers resolve or trim to a dot
 // segment ("/..{indicator}" with " "). It also returns the placeholder
 // values, for the query templates.
-func (h *HTTP) pathFor(req Request) (*url.URL, map[string]string, error) {
+func (h *HTTP) pathFor(req Request) (url.URL, placeholders, error) {
 	if req.Indicator.Value == "" {
-		return nil, nil, fmt.Errorf("provider %q: empty indicator: %w", h.name, ErrUnsafeIndicator)
+		return url.URL{}, placeholders{}, fmt.Errorf("provider %q: empty indicator: %w", h.name, ErrUnsafeIndicator)
 	}
 	if h.path.has(placeholderIndicator) {
 		if reason := segmentUnsafe(req.Indicator.Value); reason != "" {
-			return nil, nil, fmt.Errorf("provider %q: path: %w", h.name, &UnsafeIndicatorError{Reason: reason})
+			return url.URL{}, placeholders{}, fmt.Errorf("provider %q: path: %w", h.name, &UnsafeIndicatorError{Reason: reason})
 		}
 	}
-	vals := map[string]string{
-		placeholderIndicator: req.Indicator.Value,
-		placeholderType:      string(req.Indicator.Type),
-	}
-	escaped := h.base.RawPath + h.path.expand(vals, url.PathEscape)
+	vals := placeholders{indicator: req.Indicator.Value, typ: string(req.Indicator.Type)}
+	var b strings.Builder
+	b.Grow(len(h.base.RawPath))
+	b.WriteString(h.base.RawPath)
+	h.path.writeTo(&b, vals, url.PathEscape)
+	escaped := b.String()
 	if err := checkSegments(escaped); err != nil || dotSegment(escaped) {
 		// The template passed the same check at startup, so the indicator
 		// made this segment together with the template's literal text
 		// ("/.{indicator}" and "."); its value stays out of the message.
-		return nil, nil, fmt.Errorf("provider %q: path: %w", h.name,
+		return url.URL{}, placeholders{}, fmt.Errorf("provider %q: path: %w", h.name,
 			&UnsafeIndicatorError{Reason: "would form a '.' or '..' path segment with the path template"})
 	}
-	u := &url.URL{Scheme: h.base.Scheme, Host: h.base.Host, Path: unescapePath(escaped), RawPath: escaped}
+	u := url.URL{Scheme: h.base.Scheme, Host: h.base.Host, Path: unescapePath(escaped), RawPath: escaped}
 	if u.EscapedPath() != escaped {
 		// net/url re-encodes Path when it distrusts RawPath, which would
 		// turn an escaped "%2F" back into "/"; refuse rather than send that.
-		return nil, nil, fmt.Errorf("provider %q: path: %w", h.name,
+		return url.URL{}, placeholders{}, fmt.Errorf("provider %q: path: %w", h.name,
 			&UnsafeIndicatorError{Reason: "cannot be sent in the path exactly as escaped"})
 	}
 	return u, vals, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -44,6 +45,13 @@ func newHTTP(name string, cfg *config.Provider, doer Doer, schema *jsonschema.Sc
 	}
 	if h.query, err = parseQuery(r.Query, h.auth); err != nil {
 		return nil, err
+	}
+	if h.auth.in == AuthQuery {
+		h.keyParam = url.QueryEscape(h.auth.name) + "="
+		// parseQuery refused a parameter of the key's name.
+		h.keyAt, _ = slices.BinarySearchFunc(h.query, h.auth.name, func(p queryParam, name string) int {
+			return strings.Compare(p.name, name)
+		})
 	}
 	if h.header, err = parseHeaders(r.Headers, h.auth); err != nil {
 		return nil, err
@@ -125,7 +133,7 @@ func parsePath(p string) (template, error) {
 			return nil, fmt.Errorf("request.path: %w", err)
 		}
 	}
-	sample := t.expand(map[string]string{placeholderIndicator: "x", placeholderType: "x"}, identity)
+	sample := t.expand(placeholders{indicator: "x", typ: "x"}, identity)
 	if err := checkSegments(sample); err != nil {
 		return nil, fmt.Errorf("request.path: %w", err)
 	}
@@ -145,7 +153,7 @@ func parseQuery(q map[string]string, a auth) ([]queryParam, error) {
 		if err != nil {
 			return nil, fmt.Errorf("request.query.%s: %w", name, err)
 		}
-		params = append(params, queryParam{name: name, value: t})
+		params = append(params, queryParam{name: name, prefix: url.QueryEscape(name) + "=", value: t})
 	}
 	slices.SortFunc(params, func(a, b queryParam) int { return strings.Compare(a.name, b.name) })
 	return params, nil

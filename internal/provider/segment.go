@@ -123,7 +123,7 @@ func onlyDots(s string) bool {
 // together with the template's literal text around it — reads as a dot
 // segment once unescaped, normalised (NFKC) and trimmed as onlyDots does.
 func dotSegment(escaped string) bool {
-	for _, seg := range strings.Split(escaped, "/") {
+	for seg := range strings.SplitSeq(escaped, "/") {
 		raw, err := url.PathUnescape(seg)
 		if err != nil {
 			return true

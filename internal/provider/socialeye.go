@@ -83,12 +83,17 @@ func (s *SocialEye) Lookup(ctx context.Context, req Request, key secret.Value) (
 		typ = string(indicator.Auto)
 	}
 	u := *s.endpoint
-	u.RawQuery = url.Values{"query": {req.Indicator.Value}, "type": {typ}}.Encode()
-	hreq, err := newRequest(ctx, http.MethodGet, &u, "")
+	// What url.Values{"query": …, "type": …}.Encode() makes: names in
+	// order, values QueryEscape'd.
+	u.RawQuery = "query=" + url.QueryEscape(req.Indicator.Value) + "&type=" + url.QueryEscape(typ)
+	hreq, err := newRequest(ctx, http.MethodGet, u, "")
 	if err != nil {
 		return Result{}, fmt.Errorf("provider %q: %w", s.name, err)
 	}
-	hreq.Header.Set("Accept", "application/json")
-	hreq.Header.Set("Authorization", "Bearer "+key.Reveal())
+	// Header.Set with canonical names, the two values in one array, each
+	// slice capped at its own element.
+	hv := []string{"application/json", "Bearer " + key.Reveal()}
+	hreq.Header["Accept"] = hv[0:1:1]
+	hreq.Header["Authorization"] = hv[1:2:2]
 	return call(ctx, s.doer, hreq, s.validation, key.Reveal())
 }

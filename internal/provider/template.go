@@ -89,7 +89,11 @@ func (t template) expand(vals placeholders, escape func(string) string) string {
 func (t template) writeTo(b *strings.Builder, vals placeholders, escape func(string) string) {
 	n := 0
 	for _, p := range t {
-		n += len(p.literal) + len(vals.of(p.placeholder)) // escaping may need more
+		if p.placeholder == "" {
+			n += len(p.literal)
+		} else {
+			n += len(vals.of(p.placeholder)) // escaping may need more
+		}
 	}
 	b.Grow(n)
 	for _, p := range t {
@@ -138,11 +142,12 @@ func checkSegments(escaped string) error {
 	if !strings.HasPrefix(escaped, "/") {
 		return errors.New(`must start with "/"`)
 	}
-	segs := strings.Split(escaped[1:], "/")
-	for i, seg := range segs {
+	for rest, more := escaped[1:], true; more; {
+		var seg string
+		seg, rest, more = strings.Cut(rest, "/") // more: seg is not the last
 		switch strings.ReplaceAll(strings.ToLower(seg), "%2e", ".") {
 		case "":
-			if i < len(segs)-1 {
+			if more {
 				return errors.New("empty path segment")
 			}
 		case ".", "..":

@@ -57,7 +57,7 @@ type flight[T any] struct {
 	done    chan struct{} // closed when val and err are set
 	val     T
 	err     error
-	ctx     *flightCtx
+	ctx     flightCtx // the run's context, &ctx: part of the flight, one allocation less
 	cancel  context.CancelCauseFunc
 	waiters int // guarded by Coalescer.mu
 }
@@ -105,9 +105,10 @@ func (c *Coalescer[T]) Do(ctx context.Context, key string, fn func(ctx context.C
 
 func (c *Coalescer[T]) start(ctx context.Context) *flight[T] {
 	base, cancel := context.WithCancelCause(context.Background())
-	fc := &flightCtx{Context: base}
-	fc.extend(ctx)
-	return &flight[T]{done: make(chan struct{}), ctx: fc, cancel: cancel, waiters: 1}
+	f := &flight[T]{done: make(chan struct{}), cancel: cancel, waiters: 1}
+	f.ctx.Context = base
+	f.ctx.extend(ctx)
+	return f
 }
 
 // run executes fn and publishes its result. The key is forgotten before
@@ -132,7 +133,7 @@ func (c *Coalescer[T]) run(key string, f *flight[T], fn func(context.Context) (T
 		close(f.done)
 		f.cancel(errFlightDone)
 	}()
-	f.val, f.err = fn(f.ctx)
+	f.val, f.err = fn(&f.ctx)
 	returned = true
 }
 

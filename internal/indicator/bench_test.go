@@ -1,0 +1,28 @@
+package indicator
+
+import "testing"
+
+// BenchmarkParseAuto is what every /v1/resolve pays to detect and
+// normalise its query, per kind of value.
+func BenchmarkParseAuto(b *testing.B) {
+	for _, c := range []struct{ name, raw string }{
+		{"ipv4", "203.0.113.7"},
+		{"ipv6", "2001:db8::1"},
+		{"domain", "example.com"},
+		{"email", "alice@example.com"},
+		{"url", "https://example.com/login.php?x=1"},
+		{"sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"phone", "+14155552671"},
+		{"username", "alice"},
+		{"dotted_username", "jane.doe"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse(c.raw, Auto); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
