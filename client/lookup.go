@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -15,6 +16,9 @@ const (
 	StatusOK       = "ok"
 	StatusNotFound = "not_found"
 	StatusError    = "error"
+	// StatusWithheld: the gateway's query minimisation kept the indicator
+	// from this provider (Result.Rule says which rule); nothing was sent.
+	StatusWithheld = "withheld"
 )
 
 // LookupOptions narrows a lookup. A nil *LookupOptions means auto-detected
@@ -26,6 +30,13 @@ type LookupOptions struct {
 	// Providers limits the fan-out to these providers; empty means all
 	// permitted ones that support the type.
 	Providers []string
+	// TLP and PAP mark the request (TLP 2.0: clear, green, amber,
+	// amber+strict, red; PAP: clear, green, amber, red); "" uses the
+	// client's defaults. A provider whose ceiling they exceed is not asked.
+	TLP, PAP string
+	// Refresh asks for a fresh answer past the cache; the gateway refuses
+	// it (refresh-not-allowed) unless the client has allow_refresh.
+	Refresh bool
 }
 
 // LookupResponse is the gateway's answer to GET /v1/lookup.
@@ -46,12 +57,14 @@ type LookupResponse struct {
 // as an error of the whole Lookup.
 type Result struct {
 	Provider  string          `json:"provider"`
-	Status    string          `json:"status"` // StatusOK, StatusNotFound or StatusError
-	Cached    bool            `json:"cached"`
-	Stale     bool            `json:"stale"`
-	FetchedAt *time.Time      `json:"fetched_at"` // nil on error
+	Status    string          `json:"status"`     // StatusOK, StatusNotFound, StatusError or StatusWithheld
+	Cached    bool            `json:"cached"`     // served from the gateway's cache
+	Stale     bool            `json:"stale"`      // cached and past its TTL, because the provider could not answer
+	FetchedAt *time.Time      `json:"fetched_at"` // when the provider answered; nil on error and withheld
 	Data      json.RawMessage `json:"data"`       // the provider's JSON object, only when ok
 	Error     *ResultError    `json:"error"`      // only when status is error
+	// Rule names the query-minimisation rule, only when withheld.
+	Rule string `json:"rule,omitempty"`
 }
 
 // ResultError is the problem one provider had, in the gateway's problem
@@ -85,8 +98,11 @@ func (c *Client) Lookup(ctx context.Context, indicator string, opts *LookupOptio
 			}
 			q.Set("providers", strings.Join(opts.Providers, ","))
 		}
+		if opts.Refresh {
+			q.Set("refresh", "true")
+		}
 	}
-	rep, err := c.get(ctx, "v1/lookup", q)
+	rep, err := c.getWith(ctx, "v1/lookup", q, opts.markings())
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}
@@ -104,4 +120,19 @@ func (c *Client) Lookup(ctx context.Context, indicator string, opts *LookupOptio
 	out.RequestID = rep.header.Get("X-Request-Id")
 	out.Raw = rep.body
 	return &out, nil
+}
+
+// markings are the request headers of o's TLP and PAP.
+func (o *LookupOptions) markings() http.Header {
+	if o == nil || (o.TLP == "" && o.PAP == "") {
+		return nil
+	}
+	h := http.Header{}
+	if o.TLP != "" {
+		h.Set("X-Intelgate-TLP", o.TLP)
+	}
+	if o.PAP != "" {
+		h.Set("X-Intelgate-PAP", o.PAP)
+	}
+	return h
 }

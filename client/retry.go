@@ -35,11 +35,16 @@ type verdict struct {
 // deadline. GET is idempotent, so resending after a connection failure is
 // safe.
 func (c *Client) get(ctx context.Context, path string, query url.Values) (*reply, error) {
+	return c.getWith(ctx, path, query, nil)
+}
+
+// getWith is get with extra request headers (markings).
+func (c *Client) getWith(ctx context.Context, path string, query url.Values, header http.Header) (*reply, error) {
 	u := c.base.JoinPath(path)
 	u.RawQuery = query.Encode()
 	target := u.String()
 	for n := 1; ; n++ {
-		rep, v, err := c.attempt(ctx, target)
+		rep, v, err := c.attempt(ctx, target, header)
 		if err == nil {
 			return rep, nil
 		}
@@ -60,10 +65,13 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) (*reply
 }
 
 // attempt sends the request once.
-func (c *Client) attempt(ctx context.Context, target string) (*reply, verdict, error) {
+func (c *Client) attempt(ctx context.Context, target string, header http.Header) (*reply, verdict, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, verdict{}, fmt.Errorf("building request: %w", err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json, application/problem+json")

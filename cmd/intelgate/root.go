@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newTokenCmd(),
 		newLookupCmd(),
 		newPinCmd(),
+		newCacheCmd(),
 	)
 	return root
 }

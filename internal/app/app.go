@@ -16,13 +16,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/intelgate/intelgate/internal/auth"
+	"github.com/intelgate/intelgate/internal/cache"
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/lookup"
+	"github.com/intelgate/intelgate/internal/monitor"
 	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/seal"
 	"github.com/intelgate/intelgate/internal/store"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
 	"github.com/intelgate/intelgate/internal/upstream"
@@ -36,6 +41,20 @@ type App struct {
 	closers []io.Closer
 	calls   *Calls
 	gateway *gateway.Gateway
+	lookups *lookup.Service
+
+	// The cache and what it runs on (internal/app/cache.go).
+	cache        *cache.Cache
+	keyring      *seal.Keyring
+	sealed       *cache.Sealed
+	hot          cache.Tier            // the in-process tier, nil when cache.memory_bytes is 0
+	redis        redis.UniversalClient // nil unless shared.driver is redis
+	redisPrefix  string
+	redisTimeout time.Duration
+	purges       *purgeQueue
+
+	metrics         *monitor.Metrics
+	metricsListener net.Listener // server.metrics_listen, opened by Run's caller (Listen)
 }
 
 // Options are what an App takes besides its config.
@@ -80,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	keys, err := resolveKeys(ctx, cfg, secrets, a.store, log)
+	keys, rotated, err := resolveKeys(ctx, cfg, secrets, a.store, log)
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +107,34 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	if a.calls, err = newCalls(cfg, provs, gov, keys, o.Observer, log); err != nil {
+	withhold, err := cfg.MinimisePolicy()
+	if err != nil {
+		return nil, fmt.Errorf("building query minimisation: %w", err)
+	}
+	a.metrics = newMetrics(a, gov)
+	if err := a.listenMetrics(ctx); err != nil {
+		return nil, fmt.Errorf("server.metrics_listen: %w", err)
+	}
+	obs := observe.Join(o.Observer, a.metrics)
+	if err := a.openCache(cfg, secrets, obs, true); err != nil {
 		return nil, err
 	}
-	lookups, err := lookup.New(lookup.Options{Providers: provs, ResolveProvider: resolveName, Caller: a.calls,
-		Admit: gov, Observer: o.Observer, Log: log})
+	if a.purges != nil {
+		obs = observe.Join(obs, a.purges)
+		// Answers fetched with a key that has since changed are not
+		// trusted to be what the new key would see (another account,
+		// another plan): they go.
+		for _, name := range rotated {
+			if _, err := a.cache.Purge(ctx, cache.Scope{Provider: name}, "gateway", "key_rotated"); err != nil {
+				return nil, fmt.Errorf("purging provider %q's cache after its key changed: %w", name, err)
+			}
+		}
+	}
+	if a.calls, err = newCalls(cfg, provs, gov, keys, obs, log); err != nil {
+		return nil, err
+	}
+	a.lookups, err = lookup.New(lookup.Options{Providers: provs, ResolveProvider: resolveName, Caller: a.calls,
+		Cache: a.cache, Policies: cachePolicies(cfg), Withhold: withhold, Admit: gov, Observer: obs, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("building lookup service: %w", err)
 	}
@@ -103,7 +145,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	ready["store"] = a.store
 	a.gateway, err = gateway.New(gateway.Options{
 		Auth:           authn,
-		Lookups:        lookups,
+		Lookups:        a.lookups,
+		Metrics:        a.metrics,
+		MetricsOnMain:  cfg.Server.MetricsListen == "",
 		Quota:          a.calls,
 		Seen:           a.store,
 		Ready:          ready,
@@ -133,10 +177,9 @@ func requestTimeout(write time.Duration) time.Duration {
 // warnInactive says, at start-up, which accepted settings have no effect yet,
 // so an operator is never misled by a config that validates.
 func warnInactive(cfg *config.Config, log *slog.Logger) {
-	if len(cfg.Encryption.Keys) > 0 {
-		log.Warn("encryption keys are configured but not used yet: nothing is stored encrypted in this release")
+	if len(cfg.Encryption.Keys) > 0 && !anyCached(cfg) {
+		log.Info("encryption keys are configured but nothing is cached: they seal nothing yet")
 	}
-	log.Info("response caching is not active in this release; providers.*.cache settings take effect when it lands")
 }
 
 // openStore opens the configured durable store; the rest of app sees only
@@ -196,9 +239,21 @@ func (i idleCloser) Close() error {
 
 // SwapKeys replaces a provider's upstream key pool while the gateway
 // serves (Calls.SwapKeys): the seam live rotation and secret refresh use.
+// When a secret changed, the provider's cached answers are purged on every
+// replica (in the background: the swap itself never waits on the cache).
 func (a *App) SwapKeys(provider string, keys []govern.Key) error {
-	return a.calls.SwapKeys(provider, keys)
+	changed := a.calls.SecretsChanged(provider, keys)
+	if err := a.calls.SwapKeys(provider, keys); err != nil {
+		return err
+	}
+	if changed && a.purges != nil {
+		a.purges.add(provider, "key_rotated")
+	}
+	return nil
 }
+
+// Lookups is the lookup service (for tests and in-process clients).
+func (a *App) Lookups() *lookup.Service { return a.lookups }
 
 // Gateway is the HTTP API (for tests and the demo).
 func (a *App) Gateway() *gateway.Gateway { return a.gateway }
@@ -213,6 +268,17 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	bg.Go(func() { a.gateway.Run(ctx) })
 	bg.Go(func() { a.calls.Recheck(ctx) }) // revoked keys come back when their check passes
+	if a.cache != nil {
+		bg.Go(func() {
+			if err := a.cache.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("cache purge subscription ended", "error", err)
+			}
+		})
+		bg.Go(func() { a.purges.run(ctx) })
+	}
+	if ml := a.metricsListener; ml != nil {
+		bg.Go(func() { a.serveMetrics(ctx, ml) })
+	}
 	a.log.Info("intelgate serving", "addr", ln.Addr().String(), "tls", a.cfg.Server.TLS != nil,
 		"providers", a.gateway.ProviderNames(), "environment", a.cfg.Environment, "shared", a.cfg.Shared.Driver)
 	return gateway.Serve(ctx, ln, a.gateway.Handler(), gateway.ListenerOptionsFrom(a.cfg.Server, a.log))

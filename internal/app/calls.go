@@ -29,11 +29,14 @@ type Calls struct {
 	// secrets are every secret each provider's pool has held since start:
 	// a secret rotated out must still never reach a client.
 	secrets map[string][]secret.Value
+	// pools are each provider's current keys, to tell a rotation (a
+	// secret that changed) from a reordering.
+	pools map[string][]govern.Key
 }
 
 func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governor, keys map[string][]govern.Key, obs observe.Observer, log *slog.Logger) (*Calls, error) {
 	c := &Calls{gov: gov, pipelines: map[string]*pipeline.Pipeline{}, breakers: map[string]*resilience.Breaker{},
-		secrets: map[string][]secret.Value{}, obs: obs}
+		secrets: map[string][]secret.Value{}, pools: map[string][]govern.Key{}, obs: obs}
 	for _, p := range provs {
 		name := p.Name()
 		pc := cfg.Providers[name]
@@ -73,6 +76,7 @@ func newCalls(cfg *config.Config, provs []provider.Provider, gov *govern.Governo
 			return nil, fmt.Errorf("building pipeline for provider %q: %w", name, err)
 		}
 		c.pipelines[name], c.breakers[name] = pl, br
+		c.pools[name] = slices.Clone(keys[name])
 	}
 	return c, nil
 }
@@ -129,6 +133,7 @@ func (c *Calls) SwapKeys(provider string, keys []govern.Key) error {
 		pl.SetLeaks(leak.New(c.secrets[provider]...))
 		return err
 	}
+	c.pools[provider] = slices.Clone(keys)
 	if c.obs != nil {
 		ids := make([]string, len(keys))
 		for i, k := range keys {
@@ -137,6 +142,20 @@ func (c *Calls) SwapKeys(provider string, keys []govern.Key) error {
 		c.obs.Observe(context.Background(), observe.KeysSwapped{Provider: provider, KeyIDs: ids})
 	}
 	return nil
+}
+
+// SecretsChanged reports whether keys hold a secret provider's current
+// pool does not: a rotation, after which the provider's cached answers are
+// purged. Dropping a key or reordering the pool is not one.
+func (c *Calls) SecretsChanged(provider string, keys []govern.Key) bool {
+	c.swapMu.Lock()
+	defer c.swapMu.Unlock()
+	for _, k := range keys {
+		if !slices.ContainsFunc(c.pools[provider], func(o govern.Key) bool { return o.Value.Reveal() == k.Value.Reveal() }) {
+			return true
+		}
+	}
+	return false
 }
 
 // Call runs one lookup through the provider's pipeline.

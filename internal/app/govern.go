@@ -28,6 +28,7 @@ func (a *App) openState(ctx context.Context, cfg *config.Config, secrets *config
 			return nil, nil, nil, fmt.Errorf("shared.url: %w", err)
 		}
 		a.closers = append(a.closers, st)
+		a.redis, a.redisPrefix, a.redisTimeout = st.Client(), cfg.Shared.Prefix, cfg.Shared.Timeout.Std()
 		// With fail: open the gateway serves without Redis (unpaced), so
 		// an outage degrades it rather than making it unready.
 		if cfg.Shared.Fail == "open" {

@@ -42,6 +42,10 @@ type govCfg struct {
 	top      string   // extra top-level YAML (shared:, more clients)
 	tls      string   // providers.socialeye.tls flow map; default: the simulator's CA and pin
 	timeout  string   // providers.socialeye.timeout; default 5s
+	// cache is providers.socialeye.cache as a flow map; default
+	// {enabled: false}: the governance tests count upstream calls, and a
+	// cache hit would make none.
+	cache string
 }
 
 // govKey is one upstream key of the socialeye provider.
@@ -81,6 +85,9 @@ func writeGovConfig(t *testing.T, dir string, s *sim.Server, tokenHash string, c
 	if c.timeout == "" {
 		c.timeout = "5s"
 	}
+	if c.cache == "" {
+		c.cache = "{enabled: false}"
+	}
 	server := `listen: "127.0.0.1:0"`
 	if c.server != "" {
 		server += ", " + c.server
@@ -96,6 +103,7 @@ providers:
     keys: [%s]
     tls: %s
     timeout: %s
+    cache: %s
 %s
 clients:
   siem:
@@ -103,7 +111,7 @@ clients:
     providers: [socialeye]
     source_cidrs: [127.0.0.0/8]
 %s
-%s`, server, s.URL, strings.Join(keys, ", "), c.tls, c.timeout, c.provider, tokenHash, c.client, c.top)
+%s`, server, s.URL, strings.Join(keys, ", "), c.tls, c.timeout, c.cache, c.provider, tokenHash, c.client, c.top)
 	path := filepath.Join(dir, "intelgate.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
 	return path

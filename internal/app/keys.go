@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
@@ -23,24 +24,29 @@ const minKeyLen = 16
 
 // resolveKeys turns each provider's configured keys into the governor's key
 // pool, records each key's fingerprint (logging a rotation when it changed
-// since the last start) and warns about old keys.
-func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secrets, st store.Store, log *slog.Logger) (map[string][]govern.Key, error) {
+// since the last start, and returning the providers it happened to, whose
+// cached answers must go) and warns about old keys.
+func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secrets, st store.Store, log *slog.Logger) (map[string][]govern.Key, []string, error) {
 	now := time.Now().UTC()
 	out := map[string][]govern.Key{}
+	var rotated []string
 	for name, p := range cfg.Providers {
 		for _, k := range p.Keys {
 			v, ok := secrets.Key(name, k.ID)
 			if !ok {
-				return nil, fmt.Errorf("provider %q key %q: secret not resolved", name, k.ID)
+				return nil, nil, fmt.Errorf("provider %q key %q: secret not resolved", name, k.ID)
 			}
 			out[name] = append(out[name], govern.Key{ID: k.ID, Environment: k.Environment, Value: v})
 			changed, err := st.RecordKeyFingerprint(ctx, name, k.ID, v.Fingerprint(), now)
 			if err != nil {
-				return nil, fmt.Errorf("recording fingerprint of provider %q key %q: %w", name, k.ID, err)
+				return nil, nil, fmt.Errorf("recording fingerprint of provider %q key %q: %w", name, k.ID, err)
 			}
 			if changed {
 				log.Info("upstream key changed since last start (rotation)", "provider", name, "key_id", k.ID,
 					"fingerprint", v.Fingerprint())
+				if !slices.Contains(rotated, name) {
+					rotated = append(rotated, name)
+				}
 			}
 			if n := len(v.Reveal()); n < minKeyLen {
 				log.Warn("upstream key is short: the reflection check matches it as written, so innocent answers containing the same text are refused",
@@ -52,5 +58,6 @@ func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secret
 			}
 		}
 	}
-	return out, nil
+	slices.Sort(rotated)
+	return out, rotated, nil
 }

@@ -43,6 +43,8 @@ var problemFields = map[string]func(*client.Error) any{
 // sdkProblemExclusions are the problem types of gateway.ProblemTypes that
 // no client can be shown reading, and why.
 var sdkProblemExclusions = map[string]string{
+	"admin-required": "only the administrative endpoints (cache purge, /metrics on the main listener) send it, and " +
+		"the application SDK has none; TestAdminEndpointsNeedAdmin reads it from a real gateway",
 	"client-closed": "499 is written after the caller has gone, for the access log: no client is left to read it",
 	"internal": "only a bug sends it: every error the call chain returns is classified (upstream, governor, " +
 		"breaker, unsafe input, context; store failures are unavailable), config refuses the empty secret " +
@@ -362,6 +364,16 @@ func sharedProblems() []sdkProblem {
 		// on the way out, and the answer is read by the SDK as any other.
 		{"method-not-allowed", http.StatusMethodNotAllowed, "", func(t *testing.T, e *problemEnv) error {
 			_, err := e.sdk(t, e.tokens["siem"], func(r *http.Request) { r.Method = http.MethodPost }).Quota(t.Context())
+			return err
+		}},
+		// The built-in never_send set "private": a 10.x address is never
+		// sent to a vendor.
+		{"indicator-withheld", http.StatusUnprocessableEntity, "", func(t *testing.T, e *problemEnv) error {
+			_, err := siem(t, e).Resolve(t.Context(), "10[.]20[.]30[.]40", "")
+			return err
+		}},
+		{"refresh-not-allowed", http.StatusForbidden, "", func(t *testing.T, e *problemEnv) error {
+			_, err := siem(t, e).Lookup(t.Context(), "8.8.8.8", &client.LookupOptions{Refresh: true})
 			return err
 		}},
 		{"request-too-large", http.StatusRequestEntityTooLarge, "", func(t *testing.T, e *problemEnv) error {

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/minimise"
 )
 
 var (
@@ -39,6 +40,10 @@ type Client struct {
 	Admin       bool
 	// Limits are the client's own rate and quotas, for the limits layer.
 	Limits config.Limits
+	// AllowRefresh: the client may ask past the cache.
+	AllowRefresh bool
+	// Markings are the TLP/PAP of the client's requests that carry none.
+	Markings minimise.Markings
 }
 
 // Allows reports whether the client may use provider.
@@ -100,13 +105,20 @@ func New(clients map[string]*config.Client, trustedProxies []netip.Prefix) (*Aut
 			continue
 		}
 		owner[hash] = name
+		m, err := minimise.DefaultMarkings(cc.DefaultTLP, cc.DefaultPAP)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("clients.%s: %w", name, err))
+			continue
+		}
 		a.entries = append(a.entries, entry{hash: hash, client: &Client{
-			Name:        name,
-			Environment: cc.Environment,
-			Providers:   slices.Clone(cc.Providers),
-			SourceCIDRs: normalizePrefixes(cc.SourceCIDRs),
-			Admin:       cc.Admin,
-			Limits:      cc.Limits,
+			Name:         name,
+			Environment:  cc.Environment,
+			Providers:    slices.Clone(cc.Providers),
+			SourceCIDRs:  normalizePrefixes(cc.SourceCIDRs),
+			Admin:        cc.Admin,
+			Limits:       cc.Limits,
+			AllowRefresh: cc.AllowRefresh,
+			Markings:     m,
 		}})
 	}
 	if err := errors.Join(errs...); err != nil {

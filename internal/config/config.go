@@ -13,13 +13,17 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Server      Server               `yaml:"server"`
-	Environment string               `yaml:"environment"`
-	Storage     Storage              `yaml:"storage"`
-	Shared      Shared               `yaml:"shared"`
-	Encryption  Encryption           `yaml:"encryption"`
-	Providers   map[string]*Provider `yaml:"providers"`
-	Clients     map[string]*Client   `yaml:"clients"`
+	Server      Server        `yaml:"server"`
+	Environment string        `yaml:"environment"`
+	Storage     Storage       `yaml:"storage"`
+	Shared      Shared        `yaml:"shared"`
+	Encryption  Encryption    `yaml:"encryption"`
+	Cache       CacheSettings `yaml:"cache"`
+	Retention   Retention     `yaml:"retention"`
+	// NeverSend is the global rule set: what no provider is ever asked.
+	NeverSend NeverSend            `yaml:"never_send"`
+	Providers map[string]*Provider `yaml:"providers"`
+	Clients   map[string]*Client   `yaml:"clients"`
 
 	// BaseDir is the directory of the loaded file; relative paths in the
 	// config (ca_file, schema_file, storage dsn, file: secrets) resolve
@@ -57,6 +61,11 @@ type Server struct {
 	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 	// AuthFailures bounds token guessing and the log volume it causes.
 	AuthFailures AuthFailures `yaml:"auth_failures"`
+	// MetricsListen is the address of a separate plaintext listener for
+	// /metrics (loopback only unless MetricsAllowRemote). Unset: /metrics
+	// is served on the main listener, to admin clients only.
+	MetricsListen      string `yaml:"metrics_listen"`
+	MetricsAllowRemote bool   `yaml:"metrics_allow_remote"`
 }
 
 // AuthFailures is the per-source authentication failure limit. A source
@@ -127,6 +136,12 @@ type Provider struct {
 	Retry          Retry   `yaml:"retry"`
 	Breaker        Breaker `yaml:"breaker"`
 	Cache          Cache   `yaml:"cache"`
+	// MaxTLP and MaxPAP are the highest TLP 2.0 / PAP markings a request
+	// may carry and still be sent to this provider (default amber).
+	MaxTLP string `yaml:"max_tlp"`
+	MaxPAP string `yaml:"max_pap"`
+	// NeverSend adds rules of this provider's own to the global ones.
+	NeverSend *NeverSend `yaml:"never_send"`
 	// Types the provider answers for; socialeye defaults to all types.
 	Types []indicator.Type `yaml:"types"`
 	// Request describes a kind: http provider's call (required for http,
@@ -237,10 +252,58 @@ type Breaker struct {
 	HalfOpenRequests int `yaml:"half_open_requests"` // default 1
 }
 
-// Cache TTLs.
+// Cache is a provider's cache policy.
 type Cache struct {
+	// Enabled false keeps nothing of this provider's answers (default
+	// true): for data that must not be stored.
+	Enabled     *bool    `yaml:"enabled"`
 	TTL         Duration `yaml:"ttl"`          // default 1h
-	NegativeTTL Duration `yaml:"negative_ttl"` // default 10m
+	NegativeTTL Duration `yaml:"negative_ttl"` // default 10m: not_found answers
+	// TTLByType overrides TTL per indicator type (ipv4: 15m).
+	TTLByType map[indicator.Type]Duration `yaml:"ttl_by_type"`
+	// StaleIfError is how old an entry may be and still be served, marked
+	// stale, when the provider cannot answer (default 24h; 0 disables).
+	StaleIfError Duration `yaml:"stale_if_error"`
+	// PerClient keeps each client's answers apart (providers whose answer
+	// depends on who asks).
+	PerClient bool `yaml:"per_client"`
+}
+
+// On reports whether the provider's answers are cached.
+func (c Cache) On() bool { return c.Enabled == nil || *c.Enabled }
+
+// CacheSettings are the cache's global settings.
+type CacheSettings struct {
+	// MemoryBytes bounds the in-process hot tier (default 64MiB; 0 keeps
+	// no hot tier: every hit is read from the durable tier).
+	MemoryBytes ByteSize `yaml:"memory_bytes"`
+}
+
+// Retention bounds how long data is kept.
+type Retention struct {
+	// CacheMaxTTL caps every cache lifetime, stale_if_error included
+	// (default 24h).
+	CacheMaxTTL Duration `yaml:"cache_max_ttl"`
+}
+
+// NeverSend is a set of rules for indicators that must stay inside: a
+// matching indicator (or a URL's host) is withheld from the provider.
+type NeverSend struct {
+	// CIDRs: addresses never sent. The built-in set "private" (RFC 1918,
+	// loopback, link-local, CGNAT 100.64/10, IPv6 ULA and link-local) is
+	// on unless Disable names it.
+	CIDRs []netip.Prefix `yaml:"cidrs"`
+	// DomainSuffixes: a domain equal to one, or below it. The built-in set
+	// "local-domains" (.internal, .local, .lan) is on unless disabled.
+	DomainSuffixes []string `yaml:"domain_suffixes"`
+	// EmailDomains: an email address at one of these domains (or below).
+	EmailDomains []string `yaml:"email_domains"`
+	// Patterns: regular expressions, anchored (matched against the whole
+	// normalised indicator).
+	Patterns []string `yaml:"patterns"`
+	// Disable turns built-in sets off by name: private, local-domains.
+	// Global rules only.
+	Disable []string `yaml:"disable"`
 }
 
 // Client is one application allowed to call the gateway.
@@ -251,6 +314,13 @@ type Client struct {
 	SourceCIDRs []netip.Prefix `yaml:"source_cidrs"` // empty: any source
 	Limits      Limits         `yaml:"limits"`
 	Admin       bool           `yaml:"admin"`
+	// AllowRefresh lets the client ask for a fresh answer past the cache
+	// (Cache-Control: no-cache, refresh=true): it spends quota.
+	AllowRefresh bool `yaml:"allow_refresh"`
+	// DefaultTLP and DefaultPAP mark the client's requests that carry no
+	// X-Intelgate-TLP / X-Intelgate-PAP header (default amber).
+	DefaultTLP string `yaml:"default_tlp"`
+	DefaultPAP string `yaml:"default_pap"`
 }
 
 // Duration is a time.Duration written as "30s", "5m", "1h".

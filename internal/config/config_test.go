@@ -127,9 +127,41 @@ var badFiles = map[string][]string{
 		`line 4: server.auth_failures.max: must be at least 1`,
 		`line 5: server.auth_failures.max_sources: must be at least 1`,
 	},
+	"cache-ttl-by-type": {
+		`line 10: providers.vt.cache.ttl: must be greater than 0 (write enabled: false to cache nothing)`,
+		`providers.vt.cache.ttl_by_type.domain: must be greater than 0`,
+		`providers.vt.cache.ttl_by_type.sha256: the provider does not answer for type sha256`,
+		`providers.vt.cache.ttl_by_type.toaster: unknown indicator type "toaster"`,
+	},
+	"redis-no-encryption": {`encryption.keys: required when shared.driver is redis`},
+	"metrics-listen-remote": {
+		`line 3: server.metrics_listen: "0.0.0.0:9464" is not a loopback address`,
+		`line 5: retention.cache_max_ttl: must be greater than 0`,
+		`line 7: cache.memory_bytes: invalid size "-1": must not be negative`,
+	},
 	"auth-failures-duration": {
 		`line 3: server.auth_failures.window: must be greater than 0`,
 		`line 3: server.auth_failures.log_interval: must be greater than 0`,
+	},
+
+	// query minimisation (never_send, TLP / PAP)
+	"never-send-regex": {
+		"line 5: never_send.patterns[1]: invalid regular expression: error parsing regexp: missing closing ): `a(b`",
+		"line 13: providers.socialeye.never_send.patterns[0]: invalid regular expression: error parsing regexp: invalid character class range",
+	},
+	"never-send-cidr": {
+		`line 4: never_send.cidrs[0]: 10.1.2.3/8 has host bits set; write 10.0.0.0/8`,
+		`line 5: never_send.cidrs[1]: invalid value`,
+	},
+	"never-send-disable": {
+		`line 3: never_send.disable[1]: unknown built-in set "privat" (known: private, local-domains)`,
+		`line 11: providers.socialeye.never_send.disable: only the global never_send may disable built-in sets`,
+	},
+	"bad-tlp": {
+		`line 8: providers.socialeye.max_tlp: invalid TLP "purple"; want one of clear, green, amber, amber+strict, red`,
+		`line 9: providers.socialeye.max_pap: invalid PAP "amber+strict"; want one of clear, green, amber, red`,
+		`line 14: clients.siem.default_tlp: invalid TLP "white"`,
+		`line 15: clients.siem.default_pap: invalid PAP "TLP:RED"`,
 	},
 }
 

@@ -38,6 +38,9 @@ const (
 	DefaultBreakerOpenFor    = Duration(30 * time.Second)
 	DefaultCacheTTL          = Duration(time.Hour)
 	DefaultNegativeCacheTTL  = Duration(10 * time.Minute)
+	DefaultStaleIfError      = Duration(24 * time.Hour)
+	DefaultCacheMaxTTL       = Duration(24 * time.Hour)
+	DefaultCacheMemoryBytes  = ByteSize(64 << 20)
 	DefaultHTTPMethod        = "GET"
 	DefaultAuthIn            = "bearer"
 	DefaultNotFoundStatus    = 404
@@ -88,6 +91,8 @@ func (c *Config) setDefaults() {
 			MaxSources: DefaultAuthFailureMaxSources, LogInterval: DefaultAuthFailureLogInterval},
 	}
 	c.Storage = Storage{Driver: DefaultStorageDriver, DSN: DefaultSQLiteDSN}
+	c.Cache = CacheSettings{MemoryBytes: DefaultCacheMemoryBytes}
+	c.Retention = Retention{CacheMaxTTL: DefaultCacheMaxTTL}
 	c.Shared = Shared{Driver: DefaultSharedDriver, Fail: DefaultSharedFail, Timeout: DefaultSharedTimeout,
 		Prefix: DefaultSharedPrefix}
 }
@@ -124,7 +129,7 @@ func (p *Provider) setDefaults() {
 		HalfOpenRequests: DefaultHalfOpenRequests,
 	}
 	p.Limits.MaxWait = DefaultMaxWait
-	p.Cache = Cache{TTL: DefaultCacheTTL, NegativeTTL: DefaultNegativeCacheTTL}
+	p.Cache = Cache{TTL: DefaultCacheTTL, NegativeTTL: DefaultNegativeCacheTTL, StaleIfError: DefaultStaleIfError}
 }
 
 // DefaultHTTPRequest returns a kind: http request description with its

@@ -90,7 +90,14 @@ func (c *Config) ResolveSecretsWith(ctx context.Context, src secret.Sources) (*S
 		}
 	}
 	for i, k := range c.Encryption.Keys {
-		s.encryption[k.ID] = resolve(fmt.Sprintf("encryption.keys[%d].secret", i), k.Secret)
+		field := fmt.Sprintf("encryption.keys[%d].secret", i)
+		val := resolve(field, k.Secret)
+		if !val.IsZero() && len(val.Reveal()) < MinEncryptionSecretBytes {
+			errs = append(errs, &FieldError{Field: field, Line: c.lineOf(field), Msg: fmt.Sprintf(
+				"%s: the secret is %d bytes; a data-at-rest key must be at least %d bytes (e.g. openssl rand -base64 32)",
+				k.Secret, len(val.Reveal()), MinEncryptionSecretBytes)})
+		}
+		s.encryption[k.ID] = val
 	}
 	s.sharedURL = resolve("shared.url", c.Shared.URL)
 	s.warnings.sort()

@@ -50,7 +50,7 @@ func TestResolveSecrets(t *testing.T) {
 	}
 	require.Equal(t, "se-file-secret-value", reveal(s.Key("socialeye", "prod-1")))
 	require.Equal(t, "vt-file-secret", reveal(s.Key("vt", "k1")))
-	require.Equal(t, "enc-file-secret-value", reveal(s.EncryptionKey("enc-1")))
+	require.Equal(t, "enc-file-secret-value-of-32-bytes-or-more", reveal(s.EncryptionKey("enc-1")))
 	for _, pk := range [][2]string{{"vt", "nope"}, {"nope", "k1"}} {
 		v, ok := s.Key(pk[0], pk[1])
 		require.False(t, ok)

@@ -63,6 +63,8 @@ func (v *validator) config() {
 	v.storage()
 	v.shared()
 	v.encryption()
+	v.minimise()
+	v.cacheSettings()
 	if len(c.Providers) == 0 {
 		v.add("providers", "at least one provider is required")
 	}

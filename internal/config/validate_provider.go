@@ -46,6 +46,7 @@ func (v *validator) provider(name string, p *Provider) {
 	v.retry(f+".retry", p.Retry)
 	v.breaker(f+".breaker", p.Breaker)
 	v.types(f+".types", p)
+	v.providerCache(f+".cache", p)
 	switch {
 	case p.Kind == "http" && p.Request == nil:
 		v.add(f+".request", "required for kind http: the method, path and key placement of the upstream call")

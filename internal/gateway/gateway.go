@@ -68,6 +68,21 @@ type Options struct {
 	// takes its config default (server.auth_failures). Its aggregated log
 	// is written by Run.
 	AuthFailures AuthFailureLimits
+	// Metrics instruments every route (nil: none). With MetricsOnMain,
+	// GET /metrics is served here too, to admin clients only (when
+	// server.metrics_listen gives it no listener of its own).
+	Metrics       Metrics
+	MetricsOnMain bool
+}
+
+// Metrics is what the gateway needs of internal/monitor.
+type Metrics interface {
+	// Instrument counts every request the handler serves.
+	Instrument(next http.Handler) http.Handler
+	// Route names the route pattern for Instrument.
+	Route(pattern string, h http.Handler) http.Handler
+	// Handler serves the Prometheus exposition.
+	Handler() http.Handler
 }
 
 // Gateway serves the HTTP API.
@@ -86,6 +101,8 @@ type Gateway struct {
 	mux            *http.ServeMux
 	proxies        auth.Proxies
 	authFails      *authFailures
+	metrics        Metrics
+	metricsOnMain  bool
 }
 
 // New validates o and builds the Gateway.
@@ -104,6 +121,8 @@ func New(o Options) (*Gateway, error) {
 		maxBodyBytes:   o.MaxBodyBytes,
 		requestTimeout: o.RequestTimeout,
 		now:            clock.Or(o.Clock).Now,
+		metrics:        o.Metrics,
+		metricsOnMain:  o.MetricsOnMain,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -122,18 +141,46 @@ func New(o Options) (*Gateway, error) {
 
 func (g *Gateway) routes() {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", g.handleHealthz)
-	mux.HandleFunc("GET /readyz", g.handleReadyz)
-	mux.Handle("GET /v1/resolve", g.authenticated(http.HandlerFunc(g.handleResolve)))
-	mux.Handle("GET /v1/lookup", g.authenticated(http.HandlerFunc(g.handleLookup)))
-	mux.Handle("GET /v1/quota", g.authenticated(http.HandlerFunc(g.handleQuota)))
+	handle := func(pattern string, h http.Handler) {
+		if g.metrics != nil {
+			h = g.metrics.Route(pattern, h)
+		}
+		mux.Handle(pattern, h)
+	}
+	handle("GET /healthz", http.HandlerFunc(g.handleHealthz))
+	handle("GET /readyz", http.HandlerFunc(g.handleReadyz))
+	handle("GET /v1/resolve", g.authenticated(http.HandlerFunc(g.handleResolve)))
+	handle("GET /v1/lookup", g.authenticated(http.HandlerFunc(g.handleLookup)))
+	handle("GET /v1/quota", g.authenticated(http.HandlerFunc(g.handleQuota)))
+	// Refused before the body is read: a non-admin learns nothing about
+	// what it names.
+	handle("POST /admin/v1/cache/purge", g.authenticated(g.adminOnly(http.HandlerFunc(g.handlePurge))))
+	if g.metrics != nil && g.metricsOnMain {
+		handle("GET /metrics", g.authenticated(g.adminOnly(g.metrics.Handler())))
+	}
 	mux.HandleFunc("/", g.handleNotFound)
 	g.mux = mux
 }
 
 // Handler returns the complete HTTP handler with its middleware.
 func (g *Gateway) Handler() http.Handler {
-	return g.withRequestContext(securityHeaders(g.limitBody(strictRequest(g.methodCheck(g.mux)))))
+	h := g.withRequestContext(securityHeaders(g.limitBody(strictRequest(g.methodCheck(g.mux)))))
+	if g.metrics != nil {
+		h = g.metrics.Instrument(h)
+	}
+	return h
+}
+
+// adminOnly refuses clients without admin: true.
+func (g *Gateway) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !identityFrom(r.Context()).Admin {
+			writeProblem(w, r, failureProblem(&lookup.Failure{Kind: lookup.KindAdminRequired,
+				Detail: "this endpoint is for clients with admin: true"}))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ProviderNames lists the configured providers in result order.
@@ -207,7 +254,7 @@ func identityFrom(ctx context.Context) lookup.Identity {
 
 func identityOf(c *auth.Client, addr netip.Addr, requestID string) lookup.Identity {
 	return lookup.Identity{Client: c.Name, Environment: c.Environment, Providers: c.Providers,
-		Source: addr, RequestID: requestID}
+		Source: addr, RequestID: requestID, Markings: c.Markings, AllowRefresh: c.AllowRefresh, Admin: c.Admin}
 }
 
 // authenticated admits a request only with a valid token from an allowed

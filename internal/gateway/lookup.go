@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/lookup"
+	"github.com/intelgate/intelgate/internal/minimise"
 )
 
 // The lookup handlers decode a request, call the lookup service with the
@@ -27,13 +30,18 @@ type LookupResponse struct {
 
 // LookupResult is one provider's part of a lookup.
 type LookupResult struct {
-	Provider  string          `json:"provider"`
-	Status    string          `json:"status"` // ok | not_found | error
+	Provider string `json:"provider"`
+	Status   string `json:"status"` // ok | not_found | error | withheld
+	// Cached: the answer came from the cache; Stale: past its TTL, served
+	// because the provider could not answer.
 	Cached    bool            `json:"cached"`
 	Stale     bool            `json:"stale"`
-	FetchedAt *time.Time      `json:"fetched_at"` // null on error
+	FetchedAt *time.Time      `json:"fetched_at"` // when the upstream answered; null on error and withheld
 	Data      json.RawMessage `json:"data"`       // null unless ok
 	Error     *ResultError    `json:"error"`      // null unless error
+	// Rule names the query-minimisation rule that withheld the indicator
+	// from this provider (never the value).
+	Rule string `json:"rule,omitempty"`
 }
 
 // ResultError is a per-provider failure, shaped like a problem object.
@@ -51,15 +59,20 @@ type ResultError struct {
 // that supports its type (or those named), each result its own.
 func (g *Gateway) handleLookup(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if p := repeatedParam(q, "indicator", "type", "providers"); p != nil {
+	if p := repeatedParam(q, "indicator", "type", "providers", "refresh"); p != nil {
 		writeProblem(w, r, p)
 		return
 	}
-	req := lookup.Request{Indicator: q.Get("indicator"), Type: indicator.Type(q.Get("type"))}
+	id, refresh, p := requestOptions(r, q)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	req := lookup.Request{Indicator: q.Get("indicator"), Type: indicator.Type(q.Get("type")), Refresh: refresh}
 	if q.Has("providers") {
 		req.Providers = strings.Split(q.Get("providers"), ",")
 	}
-	res, err := g.lookups.Lookup(r.Context(), identityFrom(r.Context()), req)
+	res, err := g.lookups.Lookup(r.Context(), id, req)
 	g.noteLookup(r.Context(), res)
 	if err != nil {
 		writeProblem(w, r, failureProblem(err))
@@ -79,11 +92,17 @@ func (g *Gateway) handleLookup(w http.ResponseWriter, r *http.Request) {
 
 func lookupResult(o lookup.Outcome) LookupResult {
 	out := LookupResult{Provider: o.Provider, Status: string(o.Status)}
-	if o.Status == lookup.StatusError {
+	switch o.Status {
+	case lookup.StatusError:
 		p := failureProblem(o.Failure)
 		out.Error = &ResultError{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Parameter: p.Parameter}
 		return out
+	case lookup.StatusWithheld:
+		out.Rule = o.Rule
+		return out
 	}
+	out.Cached = o.Cache == lookup.CacheHit || o.Cache == lookup.CacheStale
+	out.Stale = o.Cache == lookup.CacheStale
 	at := o.FetchedAt
 	out.FetchedAt = &at
 	if o.Status == lookup.StatusOK {
@@ -96,15 +115,20 @@ func lookupResult(o lookup.Outcome) LookupResult {
 // upstream's JSON object returned unchanged once validated.
 func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if p := repeatedParam(q, "query", "type"); p != nil {
+	p := repeatedParam(q, "query", "type", "refresh")
+	id, refresh, perr := requestOptions(r, q)
+	if p == nil {
+		p = perr
+	}
+	if p != nil {
 		if name := g.lookups.ResolveProvider(); name != "" {
 			infoFrom(r.Context()).providers = []string{name}
 		}
 		writeProblem(w, r, p)
 		return
 	}
-	res, err := g.lookups.Resolve(r.Context(), identityFrom(r.Context()),
-		lookup.ResolveRequest{Query: q.Get("query"), UpstreamType: q.Get("type")})
+	res, err := g.lookups.Resolve(r.Context(), id,
+		lookup.ResolveRequest{Query: q.Get("query"), UpstreamType: q.Get("type"), Refresh: refresh})
 	g.noteLookup(r.Context(), res)
 	if err != nil {
 		writeProblem(w, r, failureProblem(err))
@@ -121,9 +145,86 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("X-Intelgate-Cache", string(o.Cache))
+	switch o.Cache {
+	case lookup.CacheHit, lookup.CacheStale:
+		h["X-Intelgate-Cache"] = cacheHeader[o.Cache]
+		h["Age"] = []string{strconv.FormatInt(max(int64(g.now().Sub(o.FetchedAt)/time.Second), 0), 10)}
+	default:
+		h["X-Intelgate-Cache"] = cacheHeader[lookup.CacheMiss]
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(o.Data)
+}
+
+// cacheHeader holds X-Intelgate-Cache's values, allocated once: a bypass
+// and an uncached provider are misses to the client.
+var cacheHeader = map[lookup.CacheState][]string{
+	lookup.CacheHit: {"hit"}, lookup.CacheStale: {"stale"}, lookup.CacheMiss: {"miss"},
+}
+
+// Request headers a lookup reads besides its parameters.
+const (
+	headerTLP = "X-Intelgate-Tlp"
+	headerPAP = "X-Intelgate-Pap"
+)
+
+// requestOptions completes the caller's identity with the request's own
+// markings (X-Intelgate-TLP / X-Intelgate-PAP, else the client's
+// defaults) and reads whether it asks past the cache (refresh=true, or
+// Cache-Control: no-cache).
+func requestOptions(r *http.Request, q url.Values) (lookup.Identity, bool, *Problem) {
+	id := identityFrom(r.Context())
+	if v, ok := singleHeader(r.Header, headerTLP); ok {
+		t, err := minimise.ParseTLP(v)
+		if err != nil {
+			return id, false, headerProblem("X-Intelgate-TLP", err)
+		}
+		id.Markings.TLP = t
+	} else if len(r.Header[headerTLP]) > 1 {
+		return id, false, headerProblem("X-Intelgate-TLP", errors.New("sent more than once; send it once"))
+	}
+	if v, ok := singleHeader(r.Header, headerPAP); ok {
+		pp, err := minimise.ParsePAP(v)
+		if err != nil {
+			return id, false, headerProblem("X-Intelgate-PAP", err)
+		}
+		id.Markings.PAP = pp
+	} else if len(r.Header[headerPAP]) > 1 {
+		return id, false, headerProblem("X-Intelgate-PAP", errors.New("sent more than once; send it once"))
+	}
+	refresh := false
+	if q.Has("refresh") {
+		switch q.Get("refresh") {
+		case "true", "1":
+			refresh = true
+		case "false", "0":
+		default:
+			p := newProblem(kindInvalidParameter, "refresh: must be true or false")
+			p.Parameter = "refresh"
+			return id, false, p
+		}
+	}
+	for _, v := range r.Header["Cache-Control"] {
+		for d := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(d), "no-cache") {
+				refresh = true
+			}
+		}
+	}
+	return id, refresh, nil
+}
+
+func singleHeader(h http.Header, name string) (string, bool) {
+	if v := h[name]; len(v) == 1 {
+		return v[0], true
+	}
+	return "", false
+}
+
+func headerProblem(name string, err error) *Problem {
+	p := newProblem(kindInvalidParameter, name+": "+err.Error())
+	p.Parameter = name
+	return p
 }
 
 // noteLookup records what the access log reports about a lookup.
@@ -152,6 +253,9 @@ var failureKinds = map[lookup.Kind]problemKind{
 	lookup.KindUnavailable:         kindUnavailable,
 	lookup.KindInternal:            kindInternal,
 	lookup.KindClientClosed:        kindClientClosed,
+	lookup.KindWithheld:            kindWithheld,
+	lookup.KindRefreshForbidden:    kindRefreshForbidden,
+	lookup.KindAdminRequired:       kindAdminRequired,
 }
 
 // failureProblem is err (a *lookup.Failure, else an internal error) as the

@@ -59,6 +59,12 @@ var (
 
 	kindRequestTooLarge = problemKind{"request-too-large", http.StatusRequestEntityTooLarge, "Request body too large"}
 
+	// Query minimisation kept the query from the provider: the request is
+	// well formed but must not be sent (RFC 9110 422).
+	kindWithheld         = problemKind{"indicator-withheld", http.StatusUnprocessableEntity, "Indicator withheld from the provider"}
+	kindRefreshForbidden = problemKind{"refresh-not-allowed", http.StatusForbidden, "Cache refresh not permitted for this client"}
+	kindAdminRequired    = problemKind{"admin-required", http.StatusForbidden, "Administrator access required"}
+
 	// Its own slug, not rate-limited: the remedy differs (fix the token or
 	// the proxy setup, not the request rate), and a client that backs off
 	// on rate-limited should not mistake a broken token for load.

@@ -28,6 +28,9 @@ var problemKinds = []problemKind{
 	kindClientClosed,
 	kindAuthFailures,
 	kindRequestTooLarge,
+	kindWithheld,
+	kindRefreshForbidden,
+	kindAdminRequired,
 }
 
 // ProblemTypes returns the slug of every problem type the gateway defines,

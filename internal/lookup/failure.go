@@ -36,13 +36,22 @@ const (
 	KindInternal            Kind = "internal"
 	// KindClientClosed: the caller left before the answer; nothing failed.
 	KindClientClosed Kind = "client-closed"
+	// KindWithheld: query minimisation kept the query from the provider.
+	KindWithheld Kind = "indicator-withheld"
+	// KindRefreshForbidden: the client asked past the cache without
+	// allow_refresh.
+	KindRefreshForbidden Kind = "refresh-not-allowed"
+	// KindAdminRequired: an administrative operation by a client without
+	// admin: true.
+	KindAdminRequired Kind = "admin-required"
 )
 
 // Kinds lists every Kind, for the transports that must map each one.
 func Kinds() []Kind {
 	return []Kind{KindInvalidParameter, KindUnknownProvider, KindUnsupportedType, KindForbidden, KindNotFound,
 		KindRateLimited, KindUpstreamRateLimited, KindUpstreamTLS, KindUpstreamUnavailable, KindUpstreamInvalid,
-		KindUpstreamAuth, KindUpstreamError, KindUpstreamTimeout, KindUnavailable, KindInternal, KindClientClosed}
+		KindUpstreamAuth, KindUpstreamError, KindUpstreamTimeout, KindUnavailable, KindInternal, KindClientClosed,
+		KindWithheld, KindRefreshForbidden, KindAdminRequired}
 }
 
 // Failure is a classified failure: what the caller is told. Detail names

@@ -104,7 +104,7 @@ func TestObserverSeesEveryStepOfALookup(t *testing.T) {
 	fin := ev[3].(observe.Finished)
 	require.Equal(t, observe.Finished{Client: "soar", Environment: "prod", RequestID: "rq-7", Operation: "lookup",
 		Provider: "se", KeyID: "k1", Status: "ok", Attempts: 1, UpstreamStatus: 200, Latency: fin.Latency, Units: 1,
-		Cache: "miss"}, fin)
+		Cache: "off"}, fin)
 }
 
 func TestObserverSeesARefusedLookup(t *testing.T) {

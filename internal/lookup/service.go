@@ -19,8 +19,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/cache"
 	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/minimise"
 	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/pipeline"
 	"github.com/intelgate/intelgate/internal/provider"
@@ -48,8 +50,13 @@ type Identity struct {
 	Providers []string
 	Source    netip.Addr // invalid when unknown (jobs, tests)
 	RequestID string
-	// TLP and PAP will carry the request's sharing markings (query
-	// minimisation issue).
+	// Markings are the request's TLP and PAP: its own, or the client's
+	// defaults. A provider whose ceiling they exceed is not asked.
+	Markings minimise.Markings
+	// AllowRefresh: the client may ask past the cache (it spends quota).
+	AllowRefresh bool
+	// Admin: the client may run administrative operations (Purge).
+	Admin bool
 }
 
 // Allows reports whether the identity may use provider.
@@ -63,6 +70,9 @@ type Request struct {
 	// that supports the type. A non-nil empty list is an error (a
 	// providers= parameter that names none).
 	Providers []string
+	// Refresh asks for a fresh answer past the cache; the identity must
+	// allow it.
+	Refresh bool
 }
 
 // ResolveRequest is the SocialEye drop-in: a free-text query passed to the
@@ -70,6 +80,7 @@ type Request struct {
 type ResolveRequest struct {
 	Query        string
 	UpstreamType string // "" means auto
+	Refresh      bool   // as Request.Refresh
 }
 
 // Status is how a provider's part of a lookup ended.
@@ -79,14 +90,28 @@ const (
 	StatusOK       Status = "ok"
 	StatusNotFound Status = "not_found"
 	StatusError    Status = "error"
+	// StatusWithheld: query minimisation kept the indicator from this
+	// provider (Outcome.Rule names the rule); nothing was sent.
+	StatusWithheld Status = "withheld"
 )
 
-// CacheState says where an answer came from. Until the cache lands every
-// answer is a miss.
+// CacheState says where an answer came from.
 type CacheState string
 
-// CacheMiss: the answer came from the upstream now.
-const CacheMiss CacheState = "miss"
+const (
+	// CacheMiss: the answer came from the upstream now (or, Shared, from
+	// another caller's call made now).
+	CacheMiss CacheState = "miss"
+	// CacheHit: a cached answer within its TTL.
+	CacheHit CacheState = "hit"
+	// CacheStale: a cached answer past its TTL, served because the
+	// upstream could not answer (stale_if_error).
+	CacheStale CacheState = "stale"
+	// CacheBypass: the client asked for a fresh answer (refresh).
+	CacheBypass CacheState = "bypass"
+	// CacheOff: the provider is not cached, or nothing was asked.
+	CacheOff CacheState = "off"
+)
 
 // Result is a lookup's answer. On a request-level error it still holds
 // what was learnt before the failure (the parsed indicator, the providers
@@ -106,6 +131,8 @@ type Outcome struct {
 	FetchedAt time.Time       // zero on error
 	Failure   *Failure        // set when StatusError
 	Cache     CacheState
+	// Rule names the query-minimisation rule when StatusWithheld.
+	Rule string
 
 	KeyID          string // "" when no key was used
 	Attempts       int
@@ -122,10 +149,17 @@ type Options struct {
 	// ResolveProvider names the provider behind Resolve; "" disables it.
 	ResolveProvider string
 	Caller          Caller
-	Admit           Admitter         // nil: no client limits
-	Observer        observe.Observer // nil: nobody listens
-	Log             *slog.Logger
-	Clock           clock.Clock
+	// Cache keeps answers (nil: nothing is cached); Policies says, per
+	// provider, how long (a provider without one is not cached).
+	Cache    *cache.Cache
+	Policies map[string]cache.Policy
+	// Withhold decides what must not be sent where (nil: nothing is
+	// withheld).
+	Withhold Withholder
+	Admit    Admitter         // nil: no client limits
+	Observer observe.Observer // nil: nobody listens
+	Log      *slog.Logger
+	Clock    clock.Clock
 }
 
 // Service answers lookups. It is immutable after New and safe for
@@ -135,6 +169,9 @@ type Service struct {
 	order     []string
 	resolve   string
 	caller    Caller
+	cache     *cache.Cache
+	policies  map[string]cache.Policy
+	withhold  Withholder
 	admit     Admitter
 	obs       observe.Observer
 	log       *slog.Logger
@@ -147,7 +184,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("lookup: Caller is required")
 	}
 	s := &Service{providers: make(map[string]provider.Provider, len(o.Providers)), resolve: o.ResolveProvider,
-		caller: o.Caller, admit: o.Admit, obs: o.Observer, log: o.Log, clock: clock.Or(o.Clock)}
+		caller: o.Caller, cache: o.Cache, policies: o.Policies, withhold: o.Withhold, admit: o.Admit, obs: o.Observer, log: o.Log, clock: clock.Or(o.Clock)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -189,14 +226,33 @@ func (s *Service) Lookup(ctx context.Context, id Identity, req Request) (Result,
 		return res, s.refuse(ctx, id, "lookup", f)
 	}
 	res.Providers = names
-	if f := s.admitClient(ctx, id, "lookup", names); f != nil {
+	if req.Refresh && !id.AllowRefresh {
+		return res, s.refuse(ctx, id, "lookup", refreshRefused(id))
+	}
+	// Withheld providers are decided first: a request that reaches none
+	// is not charged to the client's allowance either.
+	res.Outcomes = make([]Outcome, len(names))
+	var asked []string
+	for i, name := range names {
+		if rule, withheld := s.withheld(name, id, ind); withheld {
+			res.Outcomes[i] = s.withheldOutcome(ctx, id, "lookup", name, rule)
+			continue
+		}
+		asked = append(asked, name)
+	}
+	if len(asked) == 0 {
+		return res, nil
+	}
+	if f := s.admitClient(ctx, id, "lookup", asked); f != nil {
 		return res, f
 	}
-	res.Outcomes = make([]Outcome, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
+		if res.Outcomes[i].Status == StatusWithheld {
+			continue
+		}
 		wg.Go(func() {
-			res.Outcomes[i] = s.one(ctx, id, "lookup", name, provider.Request{Indicator: ind, Client: id.Client}, classifyLookup)
+			res.Outcomes[i] = s.one(ctx, id, "lookup", name, provider.Request{Indicator: ind, Client: id.Client}, req.Refresh, classifyLookup)
 		})
 	}
 	wg.Wait()
@@ -230,24 +286,37 @@ func (s *Service) Resolve(ctx context.Context, id Identity, req ResolveRequest) 
 		return res, s.refuse(ctx, id, "resolve", paramFailure("query", err.Error()))
 	}
 	res.Indicator = indicator.Indicator{Raw: req.Query, Value: query, Type: indicator.Username}
+	// Minimisation judges the query as an indicator when it is one
+	// (refanged and normalised: 10[.]0[.]0[.]1 is 10.0.0.1), else as the
+	// free text it is.
+	judged := res.Indicator
 	if parsed, err := indicator.Parse(query, indicator.Auto); err == nil {
 		res.Indicator.Type = parsed.Type
+		judged = parsed
+	}
+	if req.Refresh && !id.AllowRefresh {
+		return res, s.refuse(ctx, id, "resolve", refreshRefused(id))
+	}
+	if rule, withheld := s.withheld(name, id, judged); withheld {
+		s.withheldOutcome(ctx, id, "resolve", name, rule)
+		return res, s.refuse(ctx, id, "resolve", withheldFailure(name, rule))
 	}
 	if f := s.admitClient(ctx, id, "resolve", res.Providers); f != nil {
 		return res, f
 	}
 	preq := provider.Request{Indicator: res.Indicator, UpstreamType: typ, Client: id.Client}
-	res.Outcomes = []Outcome{s.one(ctx, id, "resolve", name, preq, classifyResolve)}
+	res.Outcomes = []Outcome{s.one(ctx, id, "resolve", name, preq, req.Refresh, classifyResolve)}
 	return res, nil
 }
 
 // classifier turns a provider's error into the caller's failure.
 type classifier func(ctx context.Context, s *Service, id Identity, provider string, err error) *Failure
 
-// one asks one provider and shapes its outcome. A panic below it is beyond
-// any transport's recover (a job worker has none) and would end the
-// process: it becomes this provider's internal failure, observed like any.
-func (s *Service) one(ctx context.Context, id Identity, op, name string, req provider.Request, classify classifier) (out Outcome) {
+// one asks one provider — through the cache — and shapes its outcome. A
+// panic below it is beyond any transport's recover (a job worker has none)
+// and would end the process: it becomes this provider's internal failure,
+// observed like any.
+func (s *Service) one(ctx context.Context, id Identity, op, name string, req provider.Request, refresh bool, classify classifier) (out Outcome) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic in provider lookup", "provider", name, "request_id", id.RequestID,
@@ -256,8 +325,13 @@ func (s *Service) one(ctx context.Context, id Identity, op, name string, req pro
 		}
 		s.finished(ctx, id, op, out)
 	}()
+	return s.cached(ctx, id, name, req, refresh, classify)
+}
+
+// call asks the provider through the pipeline and shapes its outcome.
+func (s *Service) call(ctx context.Context, id Identity, name string, req provider.Request, classify classifier) (Outcome, pipeline.Outcome) {
 	po, err := s.caller.Call(ctx, name, id.Environment, req)
-	out = Outcome{Provider: name, Cache: CacheMiss, KeyID: po.KeyID, Attempts: po.Attempts, Shared: po.Shared,
+	out := Outcome{Provider: name, Cache: CacheMiss, KeyID: po.KeyID, Attempts: po.Attempts, Shared: po.Shared,
 		UpstreamStatus: po.UpstreamStatus, Latency: po.Latency, Units: po.Units}
 	switch {
 	case err != nil:
@@ -267,7 +341,7 @@ func (s *Service) one(ctx context.Context, id Identity, op, name string, req pro
 	default:
 		out.Status, out.FetchedAt, out.Data = StatusOK, s.clock.Now().UTC(), po.Result.Data
 	}
-	return out
+	return out, po
 }
 
 // finished tells the observer one provider's outcome.
@@ -276,6 +350,9 @@ func (s *Service) finished(ctx context.Context, id Identity, op string, out Outc
 		e := observe.Finished{Client: id.Client, Environment: id.Environment, RequestID: id.RequestID, Operation: op,
 			Provider: out.Provider, KeyID: out.KeyID, Status: string(out.Status), Attempts: out.Attempts, Shared: out.Shared,
 			UpstreamStatus: out.UpstreamStatus, Latency: out.Latency, Units: out.Units, Cache: string(out.Cache)}
+		if e.Cache == "" {
+			e.Cache = string(CacheOff)
+		}
 		if out.Failure != nil {
 			e.Kind = string(out.Failure.Kind)
 		}

@@ -168,7 +168,7 @@ func TestLookupSelection(t *testing.T) {
 				require.Equal(t, StatusOK, o.Status)
 				require.JSONEq(t, `{"from":"`+o.Provider+`"}`, string(o.Data))
 				require.Equal(t, o.Provider+"-key", o.KeyID)
-				require.Equal(t, CacheMiss, o.Cache)
+				require.Equal(t, CacheOff, o.Cache, "no cache configured")
 				require.False(t, o.FetchedAt.IsZero())
 			}
 			for _, c := range caller.calls {

@@ -28,7 +28,8 @@ type Observer interface {
 
 // Event is one of this package's event types: Admitted, Refused,
 // GovernorWaited, Attempted, BreakerChanged, Finished, KeyChecked,
-// KeyRevoked, KeyRestored, KeysSwapped.
+// KeyRevoked, KeyRestored, KeysSwapped, CacheRead, CacheWritten,
+// CacheEvicted, CachePurged, Withheld.
 type Event interface {
 	// Step names the event ("admitted", "refused", …) for logs and tests.
 	Step() string
@@ -98,8 +99,58 @@ type Finished struct {
 	Shared                         bool
 	UpstreamStatus                 int
 	Latency                        time.Duration
-	Units                          int    // rate/quota units this caller's own call spent on lookups
-	Cache                          string // "miss" until the cache lands
+	Units                          int // rate/quota units this caller's own call spent on lookups
+	// Cache is where the answer came from: "hit", "stale" (served because
+	// the upstream could not answer), "miss" (from the upstream now),
+	// "bypass" (a refresh the client asked for) or "off" (the provider is
+	// not cached, or the answer was withheld).
+	Cache string
+}
+
+// CacheRead: a cache tier was asked for one of Provider's entries. Tier is
+// "memory" or "durable"; Outcome is "hit" (fresh), "stale" (live but past
+// its TTL), "miss", "error" (the backend failed: counted, treated as a
+// miss) or "corrupt" (a record failed authentication or names an unknown
+// seal key: never served).
+type CacheRead struct {
+	Provider, Tier, Outcome string
+}
+
+// CacheWritten: one of Provider's answers was stored in Tier (Bytes is the
+// body's size), or the write failed (Err).
+type CacheWritten struct {
+	Provider, Tier string
+	Bytes          int
+	Err            bool
+}
+
+// CacheEvicted: the hot tier dropped an entry to stay within its size
+// bound ("size") or because it expired ("expired").
+type CacheEvicted struct {
+	Provider, Reason string
+}
+
+// CachePurged: a purge removed Count entries from the durable tier and
+// cleared every replica's hot tier. Provider "" is every provider;
+// Indicator says whether it named one indicator (never which). By is the
+// admin client, "cli", or "gateway" for automatic purges; Reason is
+// "admin", "key_revoked" or "key_rotated".
+type CachePurged struct {
+	Provider  string
+	Indicator bool
+	Count     int
+	By        string
+	Reason    string
+}
+
+// Withheld: a request was not sent to Provider because query minimisation
+// forbids it. Rule names the rule (a TLP/PAP ceiling, a built-in set, a
+// configured rule by its field), never the indicator.
+type Withheld struct {
+	Client, Environment, RequestID string
+	Operation                      string
+	Provider                       string
+	Rule                           string
 }
 
 // KeyChecked: the fixed auth check ran against Provider's key KeyID, after
@@ -143,6 +194,11 @@ func (KeyChecked) Step() string     { return "key_checked" }
 func (KeyRevoked) Step() string     { return "key_revoked" }
 func (KeyRestored) Step() string    { return "key_restored" }
 func (KeysSwapped) Step() string    { return "keys_swapped" }
+func (CacheRead) Step() string      { return "cache_read" }
+func (CacheWritten) Step() string   { return "cache_written" }
+func (CacheEvicted) Step() string   { return "cache_evicted" }
+func (CachePurged) Step() string    { return "cache_purged" }
+func (Withheld) Step() string       { return "withheld" }
 
 // Join returns an Observer that tells each of obs in turn; nil entries are
 // skipped, and with none left it returns nil (observing nothing costs

@@ -119,3 +119,9 @@ func (s *State) do(ctx context.Context, op string, fn func(ctx context.Context) 
 func (s *State) key(kind, name string) string {
 	return s.opts.Prefix + kind + ":" + name
 }
+
+// Client is the Redis client the State runs on, for the other features
+// that share this Redis (the cache's durable tier, its purge bus): one
+// connection pool per replica, not one per feature. The State keeps
+// owning it.
+func (s *State) Client() redis.UniversalClient { return s.client }

@@ -1,0 +1,92 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+
+	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/govern/redisstate"
+	"github.com/intelgate/intelgate/internal/lookup"
+)
+
+// CacheAdmin is the cache as intelgate cache purge|rekey use it: the
+// durable tier and the purge bus of a deployment, without a gateway. A
+// purge reaches running gateways' hot tiers through the bus (Redis
+// pub/sub, or the SQLite store's purge log).
+type CacheAdmin struct {
+	a         *App
+	providers []string
+}
+
+// OpenCacheAdmin opens cfg's store, shared state and data-at-rest keys.
+func OpenCacheAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *CacheAdmin, err error) {
+	secrets, err := cfg.ResolveSecrets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("resolving secrets: %w", err)
+	}
+	a := &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	if a.store, err = openStore(ctx, cfg.Storage); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.store)
+	if cfg.Shared.Driver == "redis" {
+		redisstate.RouteLibraryLogs(log)
+		st, err := redisstate.Open(ctx, secrets.SharedURL().Reveal(), redisstate.Options{
+			Prefix: cfg.Shared.Prefix, OpTimeout: cfg.Shared.Timeout.Std()})
+		if err != nil {
+			return nil, fmt.Errorf("shared.url: %w", err)
+		}
+		a.closers = append(a.closers, st)
+		a.redis, a.redisPrefix, a.redisTimeout = st.Client(), cfg.Shared.Prefix, cfg.Shared.Timeout.Std()
+	}
+	if err := a.openCache(cfg, secrets, nil, false); err != nil {
+		return nil, err
+	}
+	return &CacheAdmin{a: a, providers: slices.Sorted(maps.Keys(cfg.Providers))}, nil
+}
+
+// ErrNothingCached: no provider is cached, so there is no cache to work on.
+var ErrNothingCached = errors.New("no provider is cached (every provider has cache: {enabled: false})")
+
+// Purge removes what req selects, on every replica, and says how many
+// durable entries went.
+func (c *CacheAdmin) Purge(ctx context.Context, by string, req lookup.PurgeRequest) (int, error) {
+	scope, f := lookup.PurgeScopeFor(c.providers, req)
+	if f != nil {
+		return 0, f
+	}
+	if c.a.cache == nil {
+		return 0, ErrNothingCached
+	}
+	return c.a.cache.Purge(ctx, scope, by, "admin")
+}
+
+// Rekey re-seals every durable record under the first encryption key, so
+// older keys can be removed from encryption.keys; corrupt records found on
+// the way are deleted and counted.
+func (c *CacheAdmin) Rekey(ctx context.Context) (resealed, corrupt int, err error) {
+	if c.a.sealed == nil {
+		return 0, 0, ErrNothingCached
+	}
+	return c.a.sealed.Rekey(ctx)
+}
+
+// Writer is the id of the key new records are sealed under.
+func (c *CacheAdmin) Writer() string {
+	if c.a.keyring == nil {
+		return ""
+	}
+	return c.a.keyring.Writer()
+}
+
+// Close releases the store and Redis.
+func (c *CacheAdmin) Close() error { return c.a.Close() }

@@ -1,0 +1,154 @@
+package lookup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/intelgate/intelgate/internal/cache"
+	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/minimise"
+	"github.com/intelgate/intelgate/internal/observe"
+	"github.com/intelgate/intelgate/internal/provider"
+)
+
+// Withholder is query minimisation: whether an indicator, with the
+// request's markings, may be sent to a provider (internal/minimise).
+type Withholder interface {
+	// Check names the rule that withholds ind from provider, if one does.
+	Check(provider string, m minimise.Markings, ind indicator.Indicator) (rule string, withheld bool)
+}
+
+// fillPoll is how often a replica waiting for another's fetch looks in the
+// durable tier: short against an upstream call, long against a Redis GET.
+const fillPoll = 20 * time.Millisecond
+
+func (s *Service) withheld(name string, id Identity, ind indicator.Indicator) (string, bool) {
+	if s.withhold == nil {
+		return "", false
+	}
+	return s.withhold.Check(name, id.Markings, ind)
+}
+
+// withheldOutcome is a provider's part of a lookup that minimisation kept
+// from it: never sent, cached or charged.
+func (s *Service) withheldOutcome(ctx context.Context, id Identity, op, name, rule string) Outcome {
+	out := Outcome{Provider: name, Status: StatusWithheld, Rule: rule, Cache: CacheOff}
+	if s.obs != nil {
+		s.obs.Observe(ctx, observe.Withheld{Client: id.Client, Environment: id.Environment, RequestID: id.RequestID,
+			Operation: op, Provider: name, Rule: rule})
+	}
+	s.log.Info("indicator withheld from provider", "provider", name, "rule", rule, "client", id.Client,
+		"request_id", id.RequestID)
+	s.finished(ctx, id, op, out)
+	return out
+}
+
+func withheldFailure(name, rule string) *Failure {
+	return newFailure(KindWithheld, fmt.Sprintf("not sent to provider %s: the query matches query-minimisation rule %s", name, rule))
+}
+
+func refreshRefused(id Identity) *Failure {
+	return newFailure(KindRefreshForbidden, fmt.Sprintf("client %s may not ask past the cache (a fresh answer spends quota); its operator can set allow_refresh: true", id.Client))
+}
+
+// cacheKey is req's key at provider name for id: the key environment
+// keeps environments apart; the client does too where the provider says so.
+func cacheKey(name string, id Identity, req provider.Request, pol cache.Policy) cache.Key {
+	k := cache.Key{Provider: name, Environment: id.Environment, Type: string(req.Indicator.Type),
+		Indicator: req.Indicator.Value, UpstreamType: req.UpstreamType}
+	if pol.PerClient {
+		k.Client = id.Client
+	}
+	return k
+}
+
+// cached answers from the cache when it holds a fresh answer, else asks
+// the provider, keeps what may be kept, and falls back to a stale answer
+// when the provider cannot answer. Identical concurrent misses make one
+// upstream call (the pipeline's coalescing in-process, the fill lease
+// across replicas) and one cache write: a caller that shared another's
+// call does not write it again.
+func (s *Service) cached(ctx context.Context, id Identity, name string, req provider.Request, refresh bool, classify classifier) Outcome {
+	pol, ok := s.policies[name]
+	if s.cache == nil || !ok || !pol.Enabled {
+		out, _ := s.call(ctx, id, name, req, classify)
+		if out.Cache = CacheOff; out.Shared {
+			out.Cache = CacheMiss
+		}
+		return out
+	}
+	key := cacheKey(name, id, req, pol)
+	var stale cache.Entry
+	var haveStale bool
+	if !refresh {
+		if e, ok := s.cache.Get(ctx, key); ok {
+			if e.Fresh(s.clock.Now()) {
+				return fromEntry(name, e, CacheHit)
+			}
+			stale, haveStale = e, true
+		}
+	}
+	var out Outcome
+	fetch := func(ctx context.Context) error {
+		s.store(ctx, id, name, req, classify, key, pol, &out)
+		return nil
+	}
+	if !refresh && s.cache.Coordinated() {
+		lease := max(pol.Lease, time.Second)
+		e, shared, _ := s.cache.Fill(ctx, key, lease, fillPoll, lease, fetch)
+		if shared {
+			o := fromEntry(name, e, CacheMiss)
+			o.Shared = true
+			return o
+		}
+	} else {
+		_ = fetch(ctx)
+	}
+	if refresh {
+		out.Cache = CacheBypass
+	}
+	if out.Status == StatusError && haveStale && !refresh && staleable(out.Failure.Kind) && pol.ServesStale(stale, s.clock.Now()) {
+		o := fromEntry(name, stale, CacheStale)
+		o.KeyID, o.Attempts, o.UpstreamStatus, o.Latency, o.Units = out.KeyID, out.Attempts, out.UpstreamStatus, out.Latency, out.Units
+		s.log.Warn("provider could not answer; serving a stale cached answer", "provider", name,
+			"kind", string(out.Failure.Kind), "age", s.clock.Now().Sub(stale.FetchedAt).Round(time.Second).String(),
+			"request_id", id.RequestID)
+		return o
+	}
+	return out
+}
+
+// store asks the provider and keeps its answer when the policy allows it.
+func (s *Service) store(ctx context.Context, id Identity, name string, req provider.Request, classify classifier,
+	key cache.Key, pol cache.Policy, out *Outcome) {
+	o, po := s.call(ctx, id, name, req, classify)
+	*out = o
+	if o.Status == StatusError || (po.Shared && !pol.PerClient) {
+		return
+	}
+	if e, keep := pol.Entry(o.FetchedAt, key.Type, o.Data, o.Status == StatusNotFound); keep {
+		s.cache.Put(ctx, key, e)
+	}
+}
+
+func fromEntry(name string, e cache.Entry, state CacheState) Outcome {
+	o := Outcome{Provider: name, Status: StatusOK, Data: json.RawMessage(e.Data), FetchedAt: e.FetchedAt.UTC(), Cache: state}
+	if e.NotFound {
+		o.Status, o.Data = StatusNotFound, nil
+	}
+	return o
+}
+
+// staleable says which failures a stale answer may stand in for: the
+// provider could not answer (breaker open, no key, paused, rate limited,
+// timed out, failed, answered garbage), not the request's own faults.
+func staleable(k Kind) bool {
+	switch k {
+	case KindUnavailable, KindUpstreamRateLimited, KindUpstreamUnavailable, KindUpstreamError, KindUpstreamTimeout,
+		KindUpstreamInvalid, KindUpstreamAuth, KindUpstreamTLS:
+		return true
+	}
+	return false
+}
