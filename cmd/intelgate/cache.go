@@ -84,7 +84,8 @@ func newCacheRekeyCmd() *cobra.Command {
 		Use:   "rekey --config FILE",
 		Short: "Re-seal every cached answer under the first encryption key",
 		Long: "Re-seal every durable cache record under the first key of encryption.keys, so that older keys can be\n" +
-			"removed from the list afterwards. Records that fail authentication are deleted and counted.\n" +
+			"removed from the list afterwards. Records that fail authentication are deleted and counted; records\n" +
+			"under a key not in encryption.keys are left alone and counted.\n" +
 			"Gateways may keep running: they read records under any listed key.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -97,12 +98,16 @@ func newCacheRekeyCmd() *cobra.Command {
 				return reportConfigError(cmd, err)
 			}
 			defer c.Close()
-			resealed, corrupt, err := c.Rekey(cmd.Context())
+			resealed, corrupt, unknown, err := c.Rekey(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("re-sealing the cache: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "re-sealed %d record(s) under key %s; %d corrupt record(s) deleted\n",
 				resealed, c.Writer(), corrupt)
+			if unknown > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d record(s) are sealed under a key not in encryption.keys and were left alone "+
+					"(a newer key another replica uses, or a retired one: they expire on their own)\n", unknown)
+			}
 			return nil
 		},
 	}

@@ -34,7 +34,7 @@ func OpenCacheAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 			_ = a.Close()
 		}
 	}()
-	if a.store, err = openStore(ctx, cfg.Storage); err != nil {
+	if a.store, err = openStore(ctx, cfg.Storage, nil); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store)
@@ -48,7 +48,7 @@ func OpenCacheAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 		a.closers = append(a.closers, st)
 		a.redis, a.redisPrefix, a.redisTimeout = st.Client(), cfg.Shared.Prefix, cfg.Shared.Timeout.Std()
 	}
-	if err := a.openCache(cfg, secrets, nil, false); err != nil {
+	if err := a.openCache(cfg, secrets, nil, false, nil); err != nil {
 		return nil, err
 	}
 	return &CacheAdmin{a: a, providers: slices.Sorted(maps.Keys(cfg.Providers))}, nil
@@ -72,10 +72,11 @@ func (c *CacheAdmin) Purge(ctx context.Context, by string, req lookup.PurgeReque
 
 // Rekey re-seals every durable record under the first encryption key, so
 // older keys can be removed from encryption.keys; corrupt records found on
-// the way are deleted and counted.
-func (c *CacheAdmin) Rekey(ctx context.Context) (resealed, corrupt int, err error) {
+// the way are deleted and counted; records under keys not in
+// encryption.keys are left alone and counted (cache.Sealed.Rekey).
+func (c *CacheAdmin) Rekey(ctx context.Context) (resealed, corrupt, unknown int, err error) {
 	if c.a.sealed == nil {
-		return 0, 0, ErrNothingCached
+		return 0, 0, 0, ErrNothingCached
 	}
 	return c.a.sealed.Rekey(ctx)
 }

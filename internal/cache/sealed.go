@@ -166,13 +166,21 @@ func (s *Sealed) Purge(ctx context.Context, sc Scope) (int, error) {
 // Rekey re-seals every record sealed under a key other than the writer,
 // so the older keys can be removed from the keyring. It opens every
 // record, so it also finds corrupt ones: they are deleted and counted,
-// not fatal. A backend error stops it (it is safe to run again: a record
-// is stored under its new id before its old copy is deleted).
-func (s *Sealed) Rekey(ctx context.Context) (resealed, corrupt int, err error) {
+// not fatal. A record sealed under a key this keyring does not hold is
+// left alone and counted as unknown: during a rolling change of
+// encryption.keys it may be a newer replica's, and a retired key's
+// records expire on their own. A backend error stops it (it is safe to
+// run again: a record is stored under its new id before its old copy is
+// deleted).
+func (s *Sealed) Rekey(ctx context.Context) (resealed, corrupt, unknown int, err error) {
 	writer := s.keys.Writer()
 	err = s.records.Scan(ctx, func(rec Record) error {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if id, ok := seal.RecordKeyID(rec.Body); ok && !slices.Contains(s.keys.IDs(), id) {
+			unknown++
+			return nil
 		}
 		k, e, keyID, err := s.openScanned(rec)
 		if err != nil {
@@ -197,9 +205,9 @@ func (s *Sealed) Rekey(ctx context.Context) (resealed, corrupt int, err error) {
 		return nil
 	})
 	if err != nil {
-		return resealed, corrupt, fmt.Errorf("rekey cache: %w", err)
+		return resealed, corrupt, unknown, fmt.Errorf("rekey cache: %w", err)
 	}
-	return resealed, corrupt, nil
+	return resealed, corrupt, unknown, nil
 }
 
 // openScanned opens a record found by Scan, whose key is known only from

@@ -287,10 +287,11 @@ func TestSealedRekey(t *testing.T) {
 	bad.Body[len(bad.Body)-1] ^= 1
 	require.NoError(t, env.recs.Put(ctx, bad))
 
-	resealed, corrupt, err := rotated.Rekey(ctx)
+	resealed, corrupt, unknown, err := rotated.Rekey(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 18, resealed)
 	require.Equal(t, 1, corrupt)
+	require.Zero(t, unknown)
 
 	all := env.recs.All()
 	require.Len(t, all, 19)
@@ -312,10 +313,30 @@ func TestSealedRekey(t *testing.T) {
 	}
 	require.Equal(t, 19, found)
 
-	resealed, corrupt, err = rotated.Rekey(ctx)
+	resealed, corrupt, _, err = rotated.Rekey(ctx)
 	require.NoError(t, err)
 	require.Zero(t, resealed, "a second pass has nothing to do")
 	require.Zero(t, corrupt)
+}
+
+// TestSealedRekeyLeavesUnknownKeysAlone: a record sealed under a key the
+// keyring does not hold — a newer replica's during a rolling change of
+// encryption.keys — is counted, not deleted; the newer keyring still
+// reads it.
+func TestSealedRekeyLeavesUnknownKeysAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newSealedEnv()
+	env.put(t, env.tier(t, sk2, sk1), secretKey) // a replica already on k2
+	resealed, corrupt, unknown, err := env.tier(t, sk1).Rekey(ctx)
+	require.NoError(t, err)
+	require.Zero(t, resealed)
+	require.Zero(t, corrupt)
+	require.Equal(t, 1, unknown)
+	got, ok, err := env.tier(t, sk2).Get(ctx, secretKey)
+	require.NoError(t, err)
+	require.True(t, ok, "the newer key's record survived an older keyring's rekey")
+	require.JSONEq(t, secretBody, string(got.Data))
 }
 
 func TestSealedRekeyStopsOnCanceledContext(t *testing.T) {
@@ -324,6 +345,6 @@ func TestSealedRekeyStopsOnCanceledContext(t *testing.T) {
 	env.put(t, env.tier(t, sk1), secretKey)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, _, err := env.tier(t, sk2, sk1).Rekey(ctx)
+	_, _, _, err := env.tier(t, sk2, sk1).Rekey(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 }

@@ -294,7 +294,8 @@ type NeverSend struct {
 	// on unless Disable names it.
 	CIDRs []netip.Prefix `yaml:"cidrs"`
 	// DomainSuffixes: a domain equal to one, or below it. The built-in set
-	// "local-domains" (.internal, .local, .lan) is on unless disabled.
+	// "local-domains" (.internal, .local, .lan, localhost) is on unless
+	// disabled.
 	DomainSuffixes []string `yaml:"domain_suffixes"`
 	// EmailDomains: an email address at one of these domains (or below).
 	EmailDomains []string `yaml:"email_domains"`

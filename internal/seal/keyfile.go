@@ -27,7 +27,9 @@ const maxKeyFile = 4096
 // operator who wants the key elsewhere (a vault, a secret manager)
 // configures one.
 //
-// The file holds the secret in standard base64 and a newline. It is created
+// The file holds 32 random bytes in standard base64 and a newline; the
+// key's secret is that text, so the file can later be named as a
+// configured key (encryption.keys: [{id: local-1, secret: "file:PATH"}]). It is created
 // with O_EXCL and mode 0600, and fsynced, so that two processes starting at
 // once agree on one key and a crash does not leave an empty one. An
 // existing file is refused when group or others may access it (the secret
@@ -71,7 +73,7 @@ func createKeyFile(path string) (Key, error) {
 		return Key{}, fmt.Errorf("write seal key file %s: %w", path, err)
 	}
 	syncDir(filepath.Dir(path))
-	return Key{ID: LocalKeyID, Secret: secret}, nil
+	return Key{ID: LocalKeyID, Secret: line[:len(line)-1]}, nil
 }
 
 // syncDir makes the new directory entry durable, best effort: not every
@@ -122,7 +124,12 @@ func loadKeyFile(path string) (Key, error) {
 	if len(secret) < MinSecretLen {
 		return Key{}, fmt.Errorf("seal key file %s holds a %d-byte secret, want at least %d bytes", path, len(secret), MinSecretLen)
 	}
-	return Key{ID: LocalKeyID, Secret: secret}, nil
+	// The key material is the file's text, as a file: secret reference
+	// reads it (one trailing newline dropped), not the bytes it decodes
+	// to: an operator who moves to configured keys writes
+	// {id: local-1, secret: "file:…/intelgate-cache.key"} and every
+	// record stays readable. The text holds the same 256 random bits.
+	return Key{ID: LocalKeyID, Secret: bytes.TrimSuffix(raw, []byte("\n"))}, nil
 }
 
 // checkKeyFileMode refuses what an attacker could have read or replaced.
