@@ -20,6 +20,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/cache"
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/govern"
@@ -62,6 +63,10 @@ type Options struct {
 	// Observer hears every step of every lookup (metrics, audit and alerts
 	// attach here); nil: none.
 	Observer observe.Observer
+	// Clock is the clock of the cache, the lookup service and the store
+	// (tests), and of the gateway that reports cached answers' Age; nil:
+	// the system clock. The governor keeps its own.
+	Clock clock.Clock
 }
 
 // New builds every layer from cfg; nothing serves until Run. On error,
@@ -91,7 +96,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	for _, t := range transports {
 		a.closers = append(a.closers, idleCloser{t})
 	}
-	if a.store, err = openStore(ctx, cfg.Storage); err != nil {
+	if a.store, err = openStore(ctx, cfg.Storage, o.Clock); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store)
@@ -116,7 +121,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		return nil, fmt.Errorf("server.metrics_listen: %w", err)
 	}
 	obs := observe.Join(o.Observer, a.metrics)
-	if err := a.openCache(cfg, secrets, obs, true); err != nil {
+	if err := a.openCache(cfg, secrets, obs, true, o.Clock); err != nil {
 		return nil, err
 	}
 	if a.purges != nil {
@@ -134,7 +139,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		return nil, err
 	}
 	a.lookups, err = lookup.New(lookup.Options{Providers: provs, ResolveProvider: resolveName, Caller: a.calls,
-		Cache: a.cache, Policies: cachePolicies(cfg), Withhold: withhold, Admit: gov, Observer: obs, Log: log})
+		Cache: a.cache, Policies: cachePolicies(cfg), Withhold: withhold, Admit: gov, Observer: obs, Log: log,
+		Clock: o.Clock})
 	if err != nil {
 		return nil, fmt.Errorf("building lookup service: %w", err)
 	}
@@ -158,6 +164,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.Std()),
 		TrustedProxies: cfg.Server.TrustedProxies,
 		AuthFailures:   gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
+		Clock:          o.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building gateway: %w", err)
@@ -184,10 +191,10 @@ func warnInactive(cfg *config.Config, log *slog.Logger) {
 
 // openStore opens the configured durable store; the rest of app sees only
 // the store.Store interface.
-func openStore(ctx context.Context, s config.Storage) (store.Store, error) {
+func openStore(ctx context.Context, s config.Storage, c clock.Clock) (store.Store, error) {
 	switch s.Driver {
 	case "", "sqlite":
-		st, err := sqlite.Open(ctx, s.DSN)
+		st, err := sqlite.OpenWith(ctx, s.DSN, sqlite.Options{Clock: c})
 		if err != nil {
 			return nil, fmt.Errorf("opening sqlite store: %w", err)
 		}

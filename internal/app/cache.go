@@ -11,6 +11,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/cache"
 	"github.com/intelgate/intelgate/internal/cache/rediscache"
+	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/seal"
@@ -61,7 +62,7 @@ func openKeyring(cfg *config.Config, secrets *config.Secrets, log *slog.Logger) 
 // openCache assembles the two tiers: the in-process hot tier over the
 // sealed durable tier (the SQLite store, or Redis shared by the replicas,
 // with its fill lease and purge bus).
-func (a *App) openCache(cfg *config.Config, secrets *config.Secrets, obs observe.Observer, hot bool) error {
+func (a *App) openCache(cfg *config.Config, secrets *config.Secrets, obs observe.Observer, hot bool, clk clock.Clock) error {
 	if !anyCached(cfg) {
 		a.log.Info("no provider is cached (cache: {enabled: false} everywhere)")
 		return nil
@@ -71,9 +72,9 @@ func (a *App) openCache(cfg *config.Config, secrets *config.Secrets, obs observe
 		return err
 	}
 	a.keyring = kr
-	o := cache.Options{Observer: obs, Log: a.log}
+	o := cache.Options{Observer: obs, Log: a.log, Clock: clk}
 	if hot && cfg.Cache.MemoryBytes > 0 {
-		hot, err := cache.NewMemory(cache.MemoryOptions{MaxBytes: int64(cfg.Cache.MemoryBytes), OnEvict: func(provider, reason string) {
+		hot, err := cache.NewMemory(cache.MemoryOptions{MaxBytes: int64(cfg.Cache.MemoryBytes), Clock: clk, OnEvict: func(provider, reason string) {
 			if obs != nil {
 				obs.Observe(context.Background(), observe.CacheEvicted{Provider: provider, Reason: reason})
 			}
@@ -98,7 +99,7 @@ func (a *App) openCache(cfg *config.Config, secrets *config.Secrets, obs observe
 		// reach this hot tier through the store's purge log.
 		records, o.Bus = st, st.PurgeLog(0)
 	}
-	a.sealed = cache.NewSealed(records, kr, nil)
+	a.sealed = cache.NewSealed(records, kr, clk)
 	o.Durable = a.sealed
 	if a.cache, err = cache.New(o); err != nil {
 		return fmt.Errorf("building the cache: %w", err)
