@@ -149,6 +149,15 @@ func (g *Gateway) withRequestContext(next http.Handler) http.Handler {
 				}
 			}
 			g.accessLog(r, rec, info, start)
+			if g.metrics != nil {
+				// The mux set the pattern on this very request: nothing
+				// between here and it copies the request.
+				route := r.Pattern
+				if route == "/" {
+					route = "" // the catch-all: no route matched
+				}
+				g.metrics.RecordHTTP(route, r.Method, rec.status, g.now().Sub(start))
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
