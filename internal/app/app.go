@@ -108,6 +108,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && len(rotated) > 0 {
+			forgetRotations(context.WithoutCancel(ctx), a.store, rotated, log)
+		}
+	}()
 	gov, err := newGovernor(cfg, state, keys, log)
 	if err != nil {
 		return nil, err
@@ -129,7 +134,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		// Answers fetched with a key that has since changed are not
 		// trusted to be what the new key would see (another account,
 		// another plan): they go.
-		for _, name := range rotated {
+		for _, name := range slices.Sorted(maps.Keys(rotated)) {
 			if _, err := a.cache.Purge(ctx, cache.Scope{Provider: name}, "gateway", "key_rotated"); err != nil {
 				return nil, fmt.Errorf("purging provider %q's cache after its key changed: %w", name, err)
 			}

@@ -170,7 +170,13 @@ func (q *purgeQueue) add(provider, reason string) {
 	}
 }
 
-// run purges what is queued until ctx ends.
+// purgeRetry is how long a failed automatic purge waits before it is
+// tried again (the store or Redis was unreachable).
+const purgeRetry = 5 * time.Second
+
+// run purges what is queued until ctx ends. A purge that fails stays
+// queued and is retried: the answers of a revoked key must not outlive it
+// because Redis blinked.
 func (q *purgeQueue) run(ctx context.Context) {
 	for {
 		select {
@@ -178,20 +184,47 @@ func (q *purgeQueue) run(ctx context.Context) {
 			return
 		case <-q.wake:
 		}
-		q.drain(ctx)
+		if q.drain(ctx) {
+			continue
+		}
+		t := time.NewTimer(purgeRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-func (q *purgeQueue) drain(ctx context.Context) {
+// drain runs the queued purges and reports whether all succeeded; the
+// failed ones are queued again.
+func (q *purgeQueue) drain(ctx context.Context) bool {
 	q.mu.Lock()
 	batch := q.queue
 	q.queue = map[string]string{}
 	q.mu.Unlock()
+	ok := true
 	for provider, reason := range batch {
 		if _, err := q.cache.Purge(ctx, cache.Scope{Provider: provider}, "gateway", reason); err != nil {
-			q.log.Error("automatic cache purge failed", "provider", provider, "reason", reason, "error", err)
+			if ctx.Err() != nil {
+				return true
+			}
+			q.log.Error("automatic cache purge failed; retrying", "provider", provider, "reason", reason,
+				"retry_in", purgeRetry.String(), "error", err)
+			q.mu.Lock()
+			if _, queued := q.queue[provider]; !queued {
+				q.queue[provider] = reason
+			}
+			q.mu.Unlock()
+			ok = false
 		}
 	}
+	return ok
 }
 
 // closerFunc adapts a function to io.Closer.

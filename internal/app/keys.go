@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
@@ -26,10 +25,10 @@ const minKeyLen = 16
 // pool, records each key's fingerprint (logging a rotation when it changed
 // since the last start, and returning the providers it happened to, whose
 // cached answers must go) and warns about old keys.
-func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secrets, st store.Store, log *slog.Logger) (map[string][]govern.Key, []string, error) {
+func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secrets, st store.Store, log *slog.Logger) (map[string][]govern.Key, map[string][]string, error) {
 	now := time.Now().UTC()
 	out := map[string][]govern.Key{}
-	var rotated []string
+	rotated := map[string][]string{} // provider → ids of its keys that changed
 	for name, p := range cfg.Providers {
 		for _, k := range p.Keys {
 			v, ok := secrets.Key(name, k.ID)
@@ -44,9 +43,7 @@ func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secret
 			if changed {
 				log.Info("upstream key changed since last start (rotation)", "provider", name, "key_id", k.ID,
 					"fingerprint", v.Fingerprint())
-				if !slices.Contains(rotated, name) {
-					rotated = append(rotated, name)
-				}
+				rotated[name] = append(rotated[name], k.ID)
 			}
 			if n := len(v.Reveal()); n < minKeyLen {
 				log.Warn("upstream key is short: the reflection check matches it as written, so innocent answers containing the same text are refused",
@@ -58,6 +55,20 @@ func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secret
 			}
 		}
 	}
-	slices.Sort(rotated)
 	return out, rotated, nil
+}
+
+// forgetRotations makes the next start see rotated's keys as changed
+// again: a start that failed before its rotation purge was done must not
+// leave the old key's answers cached for good. The fingerprint stored is
+// one no secret has.
+func forgetRotations(ctx context.Context, st store.Store, rotated map[string][]string, log *slog.Logger) {
+	for name, ids := range rotated {
+		for _, id := range ids {
+			if _, err := st.RecordKeyFingerprint(ctx, name, id, "rotation-not-purged", time.Now().UTC()); err != nil {
+				log.Error("could not mark a key rotation as not purged; purge the provider's cache by hand",
+					"provider", name, "key_id", id, "error", err)
+			}
+		}
+	}
 }

@@ -37,6 +37,18 @@ type Key struct {
 	Indicator    string
 	UpstreamType string
 	Client       string // "" unless the provider caches per client
+	// Subject is the normalised indicator a purge names this entry by,
+	// when Indicator is not normalised (resolve: "EVIL[.]example" is
+	// purged as evil.example); "" means Indicator.
+	Subject string
+}
+
+// subject is what purges of one indicator match k by.
+func (k Key) subject() string {
+	if k.Subject != "" {
+		return k.Subject
+	}
+	return k.Indicator
 }
 
 // String is the canonical, unambiguous encoding of k (every field length
@@ -44,9 +56,9 @@ type Key struct {
 // index and sealed inside it.
 func (k Key) String() string {
 	var b strings.Builder
-	b.Grow(8 + len(k.Provider) + len(k.Environment) + len(k.Type) + len(k.Indicator) + len(k.UpstreamType) + len(k.Client) + 6*4)
+	b.Grow(8 + len(k.Provider) + len(k.Environment) + len(k.Type) + len(k.Indicator) + len(k.UpstreamType) + len(k.Client) + len(k.Subject) + 7*4)
 	b.WriteString("cache/v1")
-	for _, f := range [...]string{k.Provider, k.Environment, k.Type, k.Indicator, k.UpstreamType, k.Client} {
+	for _, f := range [...]string{k.Provider, k.Environment, k.Type, k.Indicator, k.UpstreamType, k.Client, k.Subject} {
 		b.WriteByte('|')
 		b.WriteString(strconv.Itoa(len(f)))
 		b.WriteByte(':')
@@ -58,7 +70,7 @@ func (k Key) String() string {
 // Tag is the message HMAC'd into a record's purge tag: the provider and
 // the indicator alone, so a purge of one indicator finds its entries of
 // every environment, type and client.
-func (k Key) Tag() string { return TagOf(k.Provider, k.Indicator) }
+func (k Key) Tag() string { return TagOf(k.Provider, k.subject()) }
 
 // TagOf is Key.Tag for a provider and an indicator.
 func TagOf(provider, indicator string) string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/clock"
@@ -34,10 +36,67 @@ type Options struct {
 // to both; a purge clears the durable tier once and every replica's hot
 // tier. A failing tier is logged, counted and treated as a miss: the cache
 // never makes a lookup fail.
+//
+// Purges win over work that started before them. Every purge moves its
+// provider's epoch (or every provider's) on before it clears the tiers
+// and again after; a write carries the epoch its read or fetch began at
+// and is dropped when the epoch has moved since. So an answer fetched
+// before a purge — with a key that the purge's revocation just condemned,
+// say — is not written back after it, and a durable read that raced the
+// purge does not refill the hot tier. The check and the write hold gate's
+// read lock, the epoch moves under its write lock: a write that passed the
+// check lands before the purge starts clearing. Across replicas the epoch
+// is moved when the purge arrives over the Bus; a write on another
+// replica between the publisher's durable purge and the message's arrival
+// can still land (milliseconds with Redis, a poll interval with SQLite).
 type Cache struct {
 	o   Options
 	log *slog.Logger
 	clk clock.Clock
+
+	gate   sync.RWMutex
+	all    atomic.Uint64 // moved by purges of every provider
+	epochs sync.Map      // provider → *atomic.Uint64
+}
+
+// Epoch is provider's purge epoch now: what a read or fetch that may end in
+// a write takes first, and hands to Put.
+func (c *Cache) Epoch(provider string) uint64 {
+	return c.all.Load() + c.epochOf(provider).Load()
+}
+
+// Current reports whether no purge of provider began since epoch: a stale
+// entry read at epoch may still stand in for a failed upstream.
+func (c *Cache) Current(provider string, epoch uint64) bool { return c.Epoch(provider) == epoch }
+
+func (c *Cache) epochOf(provider string) *atomic.Uint64 {
+	if e, ok := c.epochs.Load(provider); ok {
+		return e.(*atomic.Uint64)
+	}
+	e, _ := c.epochs.LoadOrStore(provider, new(atomic.Uint64))
+	return e.(*atomic.Uint64)
+}
+
+// advance moves the epoch of the purge s, once no checked write is in
+// flight.
+func (c *Cache) advance(s Scope) {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	if s.Provider == "" {
+		c.all.Add(1)
+		return
+	}
+	c.epochOf(s.Provider).Add(1)
+}
+
+// putIf writes e to tier when provider's epoch is still epoch.
+func (c *Cache) putIf(ctx context.Context, tier Tier, k Key, e Entry, epoch uint64) (bool, error) {
+	c.gate.RLock()
+	defer c.gate.RUnlock()
+	if c.Epoch(k.Provider) != epoch {
+		return false, nil
+	}
+	return true, tier.Put(ctx, k, e)
 }
 
 // New builds a Cache.
@@ -56,6 +115,7 @@ func New(o Options) (*Cache, error) {
 // Entry.Fresh), from the hot tier or else the durable one.
 func (c *Cache) Get(ctx context.Context, k Key) (Entry, bool) {
 	now := c.clk.Now()
+	epoch := c.Epoch(k.Provider)
 	if c.o.Hot != nil {
 		e, ok, err := c.o.Hot.Get(ctx, k)
 		c.read(ctx, k, "memory", e, ok, err, now)
@@ -72,7 +132,7 @@ func (c *Cache) Get(ctx context.Context, k Key) (Entry, bool) {
 		return Entry{}, false
 	}
 	if c.o.Hot != nil {
-		if err := c.o.Hot.Put(ctx, k, e); err != nil {
+		if _, err := c.putIf(ctx, c.o.Hot, k, e, epoch); err != nil {
 			c.written(ctx, k, "memory", e, err)
 		}
 	}
@@ -98,14 +158,22 @@ func (c *Cache) read(ctx context.Context, k Key, tier string, e Entry, ok bool, 
 	}
 }
 
-// Put stores e under k in both tiers. A durable write that fails is logged
-// and counted; the answer is still served.
-func (c *Cache) Put(ctx context.Context, k Key, e Entry) {
+// Put stores e under k in both tiers, unless a purge of k's provider
+// began since epoch (Epoch, taken before the fetch). A durable write that
+// fails is logged and counted; the answer is still served.
+func (c *Cache) Put(ctx context.Context, k Key, e Entry, epoch uint64) {
 	if c.o.Hot != nil {
-		c.written(ctx, k, "memory", e, c.o.Hot.Put(ctx, k, e))
+		ok, err := c.putIf(ctx, c.o.Hot, k, e, epoch)
+		if !ok {
+			return // purged since: written nowhere
+		}
+		c.written(ctx, k, "memory", e, err)
 	}
 	if c.o.Durable != nil {
-		err := c.o.Durable.Put(ctx, k, e)
+		ok, err := c.putIf(ctx, c.o.Durable, k, e, epoch)
+		if !ok {
+			return
+		}
 		if err != nil {
 			c.log.Warn("cache write failed; the answer is served but not kept", "provider", k.Provider, "tier", "durable", "error", err)
 		}
@@ -126,6 +194,8 @@ func (c *Cache) written(ctx context.Context, k Key, tier string, e Entry, err er
 func (c *Cache) Purge(ctx context.Context, s Scope, by, reason string) (int, error) {
 	n := 0
 	var errs []error
+	c.advance(s)
+	defer c.advance(s)
 	if c.o.Durable != nil {
 		d, err := c.o.Durable.Purge(ctx, s)
 		n += d
@@ -143,7 +213,12 @@ func (c *Cache) Purge(ctx context.Context, s Scope, by, reason string) (int, err
 		}
 	}
 	if c.o.Bus != nil {
-		if err := c.o.Bus.Publish(ctx, s); err != nil {
+		// Told to the other replicas even when the caller's deadline
+		// ended during the durable purge: their hot tiers must go too.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		err := c.o.Bus.Publish(pctx, s)
+		cancel()
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -175,11 +250,20 @@ func (c *Cache) Run(ctx context.Context) error {
 		return nil
 	}
 	return c.o.Bus.Subscribe(ctx, func(s Scope) {
+		c.advance(s)
+		defer c.advance(s)
 		if _, err := c.o.Hot.Purge(ctx, s); err != nil {
 			c.log.Warn("applying a purge from another replica failed", "provider", providerLabel(s.Provider), "error", err)
 		}
 	})
 }
+
+// publishTimeout bounds telling the other replicas of a purge.
+const publishTimeout = 5 * time.Second
+
+// maxFillPoll caps the back-off of a replica waiting for another's fetch:
+// many waiters on one slow key must not hammer Redis.
+const maxFillPoll = 250 * time.Millisecond
 
 // Coordinated reports whether replicas elect one fetcher per key.
 func (c *Cache) Coordinated() bool { return c.o.Leaser != nil }
@@ -197,6 +281,7 @@ func (c *Cache) Fill(ctx context.Context, k Key, ttl, poll, maxWait time.Duratio
 		return Entry{}, false, fetch(ctx)
 	}
 	id := c.o.LeaseID(k)
+	epoch := c.Epoch(k.Provider)
 	deadline := time.Now().Add(maxWait)
 	for {
 		held, release, lerr := c.o.Leaser.Lease(ctx, id, ttl)
@@ -207,13 +292,22 @@ func (c *Cache) Fill(ctx context.Context, k Key, ttl, poll, maxWait time.Duratio
 			return Entry{}, false, fetch(ctx)
 		}
 		if held {
+			// Look once more before fetching: a holder stores its answer
+			// and then releases, so a waiter whose last look came just
+			// before the store and whose lease came just after the
+			// release would fetch the same answer a second time.
+			if e, ok := c.freshDurable(ctx, k, epoch); ok {
+				release()
+				return e, true, nil
+			}
 			err := fetch(ctx)
 			release()
 			return Entry{}, false, err
 		}
-		if e, ok := c.awaitDurable(ctx, k, poll); ok {
+		if e, ok := c.awaitDurable(ctx, k, poll, epoch); ok {
 			return e, true, nil
 		}
+		poll = min(2*poll, maxFillPoll)
 		if ctx.Err() != nil || !time.Now().Before(deadline) {
 			return Entry{}, false, fetch(ctx)
 		}
@@ -222,7 +316,7 @@ func (c *Cache) Fill(ctx context.Context, k Key, ttl, poll, maxWait time.Duratio
 
 // awaitDurable polls the durable tier once after poll: an answer the
 // lease holder stored, fresh.
-func (c *Cache) awaitDurable(ctx context.Context, k Key, poll time.Duration) (Entry, bool) {
+func (c *Cache) awaitDurable(ctx context.Context, k Key, poll time.Duration, epoch uint64) (Entry, bool) {
 	t := time.NewTimer(poll)
 	defer t.Stop()
 	select {
@@ -230,6 +324,12 @@ func (c *Cache) awaitDurable(ctx context.Context, k Key, poll time.Duration) (En
 		return Entry{}, false
 	case <-t.C:
 	}
+	return c.freshDurable(ctx, k, epoch)
+}
+
+// freshDurable returns k's fresh entry in the durable tier, refilling the
+// hot tier with it.
+func (c *Cache) freshDurable(ctx context.Context, k Key, epoch uint64) (Entry, bool) {
 	if c.o.Durable == nil {
 		return Entry{}, false
 	}
@@ -238,7 +338,7 @@ func (c *Cache) awaitDurable(ctx context.Context, k Key, poll time.Duration) (En
 		return Entry{}, false
 	}
 	if c.o.Hot != nil {
-		_ = c.o.Hot.Put(ctx, k, e)
+		_, _ = c.putIf(ctx, c.o.Hot, k, e, epoch)
 	}
 	return e, true
 }

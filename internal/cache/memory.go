@@ -213,7 +213,7 @@ func (s Scope) matches(k Key) bool {
 	if k.Provider != s.Provider {
 		return false
 	}
-	return len(s.Indicators) == 0 || slices.Contains(s.Indicators, k.Indicator)
+	return len(s.Indicators) == 0 || slices.Contains(s.Indicators, k.subject())
 }
 
 // otterClock is a clock.Clock as otter reads time. It delivers no ticks,

@@ -284,7 +284,7 @@ func parseKey(s string) (Key, error) {
 	if !ok {
 		return Key{}, errPayload
 	}
-	var f [6]string
+	var f [7]string
 	for i := range f {
 		if rest == "" || rest[0] != '|' {
 			return Key{}, errPayload
@@ -296,7 +296,7 @@ func parseKey(s string) (Key, error) {
 		}
 		f[i], rest = after[:n], after[n:]
 	}
-	k := Key{Provider: f[0], Environment: f[1], Type: f[2], Indicator: f[3], UpstreamType: f[4], Client: f[5]}
+	k := Key{Provider: f[0], Environment: f[1], Type: f[2], Indicator: f[3], UpstreamType: f[4], Client: f[5], Subject: f[6]}
 	if rest != "" || k.String() != s {
 		return Key{}, errPayload
 	}

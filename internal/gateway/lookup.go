@@ -170,8 +170,8 @@ const (
 
 // requestOptions completes the caller's identity with the request's own
 // markings (X-Intelgate-TLP / X-Intelgate-PAP, else the client's
-// defaults) and reads whether it asks past the cache (refresh=true, or
-// Cache-Control: no-cache).
+// defaults) and reads whether it asks past the cache (refresh=true; or
+// Cache-Control: no-cache from a client with allow_refresh).
 func requestOptions(r *http.Request, q url.Values) (lookup.Identity, bool, *Problem) {
 	id := identityFrom(r.Context())
 	if v, ok := singleHeader(r.Header, headerTLP); ok {
@@ -204,10 +204,16 @@ func requestOptions(r *http.Request, q url.Values) (lookup.Identity, bool, *Prob
 			return id, false, p
 		}
 	}
-	for _, v := range r.Header["Cache-Control"] {
-		for d := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(d), "no-cache") {
-				refresh = true
+	// Cache-Control: no-cache is honoured for clients that may refresh and
+	// ignored for the others: HTTP libraries and proxies add it on their
+	// own, and a drop-in must not start failing behind one. refresh=true
+	// is the client's explicit ask, refused when not allowed.
+	if id.AllowRefresh {
+		for _, v := range r.Header["Cache-Control"] {
+			for d := range strings.SplitSeq(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(d), "no-cache") {
+					refresh = true
+				}
 			}
 		}
 	}

@@ -55,9 +55,12 @@ func refreshRefused(id Identity) *Failure {
 
 // cacheKey is req's key at provider name for id: the key environment
 // keeps environments apart; the client does too where the provider says so.
-func cacheKey(name string, id Identity, req provider.Request, pol cache.Policy) cache.Key {
+func cacheKey(name string, id Identity, req provider.Request, pol cache.Policy, subject string) cache.Key {
 	k := cache.Key{Provider: name, Environment: id.Environment, Type: string(req.Indicator.Type),
 		Indicator: req.Indicator.Value, UpstreamType: req.UpstreamType}
+	if subject != k.Indicator {
+		k.Subject = subject
+	}
 	if pol.PerClient {
 		k.Client = id.Client
 	}
@@ -70,7 +73,7 @@ func cacheKey(name string, id Identity, req provider.Request, pol cache.Policy) 
 // upstream call (the pipeline's coalescing in-process, the fill lease
 // across replicas) and one cache write: a caller that shared another's
 // call does not write it again.
-func (s *Service) cached(ctx context.Context, id Identity, name string, req provider.Request, refresh bool, classify classifier) Outcome {
+func (s *Service) cached(ctx context.Context, id Identity, name string, req provider.Request, refresh bool, subject string, classify classifier) Outcome {
 	pol, ok := s.policies[name]
 	if s.cache == nil || !ok || !pol.Enabled {
 		out, _ := s.call(ctx, id, name, req, classify)
@@ -79,7 +82,10 @@ func (s *Service) cached(ctx context.Context, id Identity, name string, req prov
 		}
 		return out
 	}
-	key := cacheKey(name, id, req, pol)
+	key := cacheKey(name, id, req, pol, subject)
+	// Taken before anything is read: a purge from now on wins over what
+	// this lookup reads or fetches (cache.Cache).
+	epoch := s.cache.Epoch(name)
 	var stale cache.Entry
 	var haveStale bool
 	if !refresh {
@@ -92,7 +98,7 @@ func (s *Service) cached(ctx context.Context, id Identity, name string, req prov
 	}
 	var out Outcome
 	fetch := func(ctx context.Context) error {
-		s.store(ctx, id, name, req, classify, key, pol, &out)
+		s.store(ctx, id, name, req, classify, key, pol, epoch, &out)
 		return nil
 	}
 	if !refresh && s.cache.Coordinated() {
@@ -109,7 +115,8 @@ func (s *Service) cached(ctx context.Context, id Identity, name string, req prov
 	if refresh {
 		out.Cache = CacheBypass
 	}
-	if out.Status == StatusError && haveStale && !refresh && staleable(out.Failure.Kind) && pol.ServesStale(stale, s.clock.Now()) {
+	if out.Status == StatusError && haveStale && !refresh && staleable(out.Failure.Kind) && pol.ServesStale(stale, s.clock.Now()) &&
+		s.cache.Current(name, epoch) { // a purge since (a revoked key's) takes the stale answer too
 		o := fromEntry(name, stale, CacheStale)
 		o.KeyID, o.Attempts, o.UpstreamStatus, o.Latency, o.Units = out.KeyID, out.Attempts, out.UpstreamStatus, out.Latency, out.Units
 		s.log.Warn("provider could not answer; serving a stale cached answer", "provider", name,
@@ -122,14 +129,14 @@ func (s *Service) cached(ctx context.Context, id Identity, name string, req prov
 
 // store asks the provider and keeps its answer when the policy allows it.
 func (s *Service) store(ctx context.Context, id Identity, name string, req provider.Request, classify classifier,
-	key cache.Key, pol cache.Policy, out *Outcome) {
+	key cache.Key, pol cache.Policy, epoch uint64, out *Outcome) {
 	o, po := s.call(ctx, id, name, req, classify)
 	*out = o
 	if o.Status == StatusError || (po.Shared && !pol.PerClient) {
 		return
 	}
 	if e, keep := pol.Entry(o.FetchedAt, key.Type, o.Data, o.Status == StatusNotFound); keep {
-		s.cache.Put(ctx, key, e)
+		s.cache.Put(ctx, key, e, epoch)
 	}
 }
 

@@ -456,3 +456,103 @@ func TestPurgeNeedsAdmin(t *testing.T) {
 	require.Equal(t, 1, n)
 	require.Equal(t, CacheMiss, r.resolve(t, siem, "example.org").Cache)
 }
+
+// TestPurgeWinsOverAnInflightFetch: an answer fetched before a purge — with
+// a key the purge's revocation condemned, say — is not written back after
+// it, and a stale entry read before it does not stand in afterwards.
+func TestPurgeWinsOverAnInflightFetch(t *testing.T) {
+	t.Parallel()
+	admin := siem
+	admin.Admin = true
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	calls := 0
+	r := newCacheRig(t, basePolicy, func(string, provider.Request) (pipeline.Outcome, error) {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-release
+		}
+		return pipeline.Outcome{Result: provider.Result{Data: json.RawMessage(`{"answer":"fetched-before-purge"}`)}}, nil
+	}, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.svc.Resolve(context.Background(), siem, ResolveRequest{Query: "evil-host.com"})
+		done <- err
+	}()
+	<-entered
+	_, err := r.svc.Purge(context.Background(), admin, PurgeRequest{Provider: "socialeye"})
+	require.NoError(t, err)
+	close(release)
+	require.NoError(t, <-done)
+	require.Zero(t, r.tier.writes(), "the fetch that began before the purge wrote nothing")
+	require.Equal(t, CacheMiss, r.resolve(t, siem, "evil-host.com").Cache)
+
+	t.Run("stale", func(t *testing.T) {
+		var mu sync.Mutex
+		failing := false
+		r := newCacheRig(t, basePolicy, func(string, provider.Request) (pipeline.Outcome, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return pipeline.Outcome{}, &upstream.Error{Kind: upstream.KindUpstream, Status: http.StatusBadGateway}
+			}
+			return pipeline.Outcome{Result: provider.Result{Data: json.RawMessage(`{}`)}}, nil
+		}, nil)
+		r.resolve(t, siem, "evil-host.com")
+		r.clk.Advance(2 * time.Hour)
+		stale, ok := r.svc.cache.Get(context.Background(), cache.Key{Provider: "socialeye", Environment: "prod",
+			Type: "domain", Indicator: "evil-host.com", UpstreamType: "auto"})
+		require.True(t, ok)
+		require.False(t, stale.Fresh(r.clk.Now()), "the entry is stale")
+		epoch := r.svc.cache.Epoch("socialeye")
+		_, err := r.svc.Purge(context.Background(), admin, PurgeRequest{Provider: "vt"})
+		require.NoError(t, err)
+		require.True(t, r.svc.cache.Current("socialeye", epoch), "another provider's purge leaves this one alone")
+		_, err = r.svc.Purge(context.Background(), admin, PurgeRequest{})
+		require.NoError(t, err)
+		require.False(t, r.svc.cache.Current("socialeye", epoch), "a purge of all moves every provider's epoch")
+		mu.Lock()
+		failing = true
+		mu.Unlock()
+		require.Equal(t, StatusError, r.resolve(t, siem, "evil-host.com").Status, "purged: nothing to stand in")
+	})
+}
+
+// TestPurgeOfOneIndicatorFindsEveryResolveForm: a resolve query is cached
+// as typed but purged by its normalised form, however it was typed.
+func TestPurgeOfOneIndicatorFindsEveryResolveForm(t *testing.T) {
+	t.Parallel()
+	admin := siem
+	admin.Admin = true
+	clk := clocktest.New(start)
+	mem, err := cache.NewMemory(cache.MemoryOptions{MaxBytes: 1 << 20, Clock: clk})
+	require.NoError(t, err)
+	t.Cleanup(mem.Close)
+	c, err := cache.New(cache.Options{Hot: mem, Clock: clk})
+	require.NoError(t, err)
+	svc, err := New(Options{Providers: []provider.Provider{anything}, ResolveProvider: "socialeye", Caller: &fakeCaller{},
+		Cache: c, Policies: map[string]cache.Policy{"socialeye": basePolicy}, Clock: clk})
+	require.NoError(t, err)
+	forms := []string{"evil-host.com", "EVIL-HOST.com", "evil-host[.]com", "Evil-Host.Com", "hxxp://evil-host[.]com/x"}
+	for _, q := range forms[:4] {
+		_, err := svc.Resolve(context.Background(), siem, ResolveRequest{Query: q})
+		require.NoError(t, err)
+	}
+	_, err = svc.Resolve(context.Background(), siem, ResolveRequest{Query: "unrelated.com"})
+	require.NoError(t, err)
+	n, err := svc.Purge(context.Background(), admin, PurgeRequest{Provider: "socialeye", Indicator: "evil-host.com"})
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "every form of it, nothing else")
+	for _, q := range forms[:4] {
+		res, err := svc.Resolve(context.Background(), siem, ResolveRequest{Query: q})
+		require.NoError(t, err)
+		require.Equal(t, CacheMiss, res.Outcomes[0].Cache, q)
+	}
+	res, err := svc.Resolve(context.Background(), siem, ResolveRequest{Query: "unrelated.com"})
+	require.NoError(t, err)
+	require.Equal(t, CacheHit, res.Outcomes[0].Cache)
+}

@@ -38,9 +38,9 @@ func (s *Service) Purge(ctx context.Context, id Identity, req PurgeRequest) (int
 }
 
 // PurgeScope checks req and turns it into the cache's scope. An indicator
-// is purged in every form a lookup or the resolve drop-in could have
-// stored it under: normalised (a lookup) and as sent (resolve forwards the
-// query unchanged).
+// is purged by its normalised form, which both a lookup and the resolve
+// drop-in (whatever way its query was typed: EVIL[.]example) file it
+// under, and as typed, for a resolve query that is no indicator.
 func (s *Service) PurgeScope(req PurgeRequest) (cache.Scope, *Failure) {
 	return PurgeScopeFor(s.order, req)
 }

@@ -252,7 +252,7 @@ func (s *Service) Lookup(ctx context.Context, id Identity, req Request) (Result,
 			continue
 		}
 		wg.Go(func() {
-			res.Outcomes[i] = s.one(ctx, id, "lookup", name, provider.Request{Indicator: ind, Client: id.Client}, req.Refresh, classifyLookup)
+			res.Outcomes[i] = s.one(ctx, id, "lookup", name, provider.Request{Indicator: ind, Client: id.Client}, req.Refresh, "", classifyLookup)
 		})
 	}
 	wg.Wait()
@@ -305,7 +305,9 @@ func (s *Service) Resolve(ctx context.Context, id Identity, req ResolveRequest) 
 		return res, f
 	}
 	preq := provider.Request{Indicator: res.Indicator, UpstreamType: typ, Client: id.Client}
-	res.Outcomes = []Outcome{s.one(ctx, id, "resolve", name, preq, req.Refresh, classifyResolve)}
+	// The query goes upstream as typed, and is cached under it; a purge
+	// names it normalised, as judged.
+	res.Outcomes = []Outcome{s.one(ctx, id, "resolve", name, preq, req.Refresh, judged.Value, classifyResolve)}
 	return res, nil
 }
 
@@ -316,7 +318,7 @@ type classifier func(ctx context.Context, s *Service, id Identity, provider stri
 // panic below it is beyond any transport's recover (a job worker has none)
 // and would end the process: it becomes this provider's internal failure,
 // observed like any.
-func (s *Service) one(ctx context.Context, id Identity, op, name string, req provider.Request, refresh bool, classify classifier) (out Outcome) {
+func (s *Service) one(ctx context.Context, id Identity, op, name string, req provider.Request, refresh bool, subject string, classify classifier) (out Outcome) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic in provider lookup", "provider", name, "request_id", id.RequestID,
@@ -325,7 +327,7 @@ func (s *Service) one(ctx context.Context, id Identity, op, name string, req pro
 		}
 		s.finished(ctx, id, op, out)
 	}()
-	return s.cached(ctx, id, name, req, refresh, classify)
+	return s.cached(ctx, id, name, req, refresh, subject, classify)
 }
 
 // call asks the provider through the pipeline and shapes its outcome.
