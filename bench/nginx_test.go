@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/intelgate/intelgate/internal/nginxtest"
@@ -39,7 +41,7 @@ http {
   proxy_temp_path %[1]s/tmp/proxy;
   fastcgi_temp_path %[1]s/tmp/fastcgi;
   uwsgi_temp_path %[1]s/tmp/uwsgi;
-  scgi_temp_path %[1]s/tmp/scgi;
+  scgi_temp_path %[1]s/tmp/scgi;%[5]s
   upstream simulator {
     server %[2]s;
     keepalive %[4]d;
@@ -56,22 +58,73 @@ http {
       proxy_ssl_trusted_certificate %[1]s/ca.pem;
       proxy_ssl_name localhost;
       proxy_ssl_protocols TLSv1.2 TLSv1.3;
-      proxy_ssl_session_reuse on;
+      proxy_ssl_session_reuse on;%[6]s
     }
   }
 }
 `
+
+// nginxCacheHTTP and nginxCacheLocation turn nginxConf into a caching
+// proxy (the cache-hit benchmark): nginx's standard proxy_cache, one file
+// per answer in a temp dir (served from the page cache once written), its
+// index in a shared zone both workers use. The key is the
+// request URI, query included. The simulator marks every answer
+// Cache-Control: no-store (an upstream's answers are not for just anyone
+// to keep), so proxy_ignore_headers makes nginx disregard that and keep
+// 200s for an hour, as the gateway's ttl: 1h does. proxy_cache_lock lets
+// one request per key fill it, like the gateway's coalescing.
+// X-Cache-Status ($upstream_cache_status) lets the benchmark check that a
+// warm cache answers HIT.
+const (
+	nginxCacheHTTP = `
+  proxy_cache_path %s levels=1:2 keys_zone=hits:10m max_size=256m inactive=2h use_temp_path=off;`
+	nginxCacheLocation = `
+      proxy_cache hits;
+      proxy_cache_key $request_uri;
+      proxy_cache_valid 200 1h;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie X-Accel-Expires;
+      proxy_cache_lock on;
+      add_header X-Cache-Status $upstream_cache_status always;`
+)
 
 // startNginx runs nginx in the foreground as a reverse proxy to the
 // simulator at simURL, keeping up to pool idle upstream connections per
 // worker, on a free loopback port.
 func startNginx(tb testing.TB, simURL string, caPEM []byte, pool int) *nginxtest.Server {
 	tb.Helper()
+	return startNginxConf(tb, simURL, caPEM, pool, "", "")
+}
+
+// startNginxCache is startNginx with nginx's proxy_cache on.
+//
+// Its workers write the cache files, and when the benchmark runs as root
+// they run as an unprivileged user, who cannot enter the test's own temp
+// dirs (0700; the prefix nginxtest makes is reached through one). So the
+// cache lives in a temp dir of its own that any user may enter; nginx
+// creates the cache directory inside it, owned by the workers' user.
+func startNginxCache(tb testing.TB, simURL string, caPEM []byte, pool int) *nginxtest.Server {
+	tb.Helper()
+	parent, err := os.MkdirTemp("", "intelgate-bench-nginx-cache-")
+	if err != nil {
+		tb.Fatalf("creating nginx cache dir: %v", err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(parent) })
+	if err := os.Chmod(parent, 0o755); err != nil {
+		tb.Fatalf("chmod %s: %v", parent, err)
+	}
+	httpExtra := fmt.Sprintf(nginxCacheHTTP, filepath.Join(parent, "cache"))
+	return startNginxConf(tb, simURL, caPEM, pool, httpExtra, nginxCacheLocation)
+}
+
+// startNginxConf runs nginxConf with extra directives in its http block
+// and in its location.
+func startNginxConf(tb testing.TB, simURL string, caPEM []byte, pool int, httpExtra, location string) *nginxtest.Server {
+	tb.Helper()
 	u, err := url.Parse(simURL)
 	if err != nil {
 		tb.Fatalf("parsing simulator URL: %v", err)
 	}
 	return nginxtest.Start(tb, map[string][]byte{"ca.pem": caPEM}, func(dir, addr string) string {
-		return fmt.Sprintf(nginxConf, dir, u.Host, addr, pool)
+		return fmt.Sprintf(nginxConf, dir, u.Host, addr, pool, httpExtra, location)
 	})
 }

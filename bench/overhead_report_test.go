@@ -9,8 +9,20 @@ import (
 	"time"
 )
 
-// ovCompared are the targets the gateway's ratios are taken against.
+// ovCompared are the targets the gateway's ratios are taken against, in
+// the order they are reported; a run reports those of them it has.
 var ovCompared = []string{"caddy", "nginx", "direct"}
+
+// compared is the names in ovCompared that are among targets.
+func compared(targets []ovTarget) []string {
+	var out []string
+	for _, name := range ovCompared {
+		if slices.ContainsFunc(targets, func(t ovTarget) bool { return t.name == name }) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 // reportOverhead reports, as medians over the rounds: each target's
 // throughput, p50/p99 and the simulator's CPU per request (equal across
@@ -44,7 +56,7 @@ func reportOverhead(b *testing.B, targets []ovTarget, rounds []map[string]ovSlic
 	b.ReportMetric(gw(func(s ovSlice) float64 { return usPer(s.self.gc, s.requests) }), "gateway_gc_us/req")
 	b.ReportMetric(gw(func(s ovSlice) float64 { return float64(s.self.mallocs) / float64(s.requests) }), "gateway_allocs/req")
 	b.ReportMetric(gw(func(s ovSlice) float64 { return float64(s.self.bytes) / float64(s.requests) }), "gateway_B/req")
-	for _, other := range ovCompared {
+	for _, other := range compared(targets) {
 		ratio := func(f func(ovSlice) float64) float64 {
 			vs := make([]float64, 0, len(rounds))
 			for _, r := range rounds {
@@ -106,13 +118,25 @@ func roundsTable(targets []ovTarget, rounds []map[string]ovSlice) string {
 	for _, t := range targets {
 		fmt.Fprintf(&sb, " %9s", t.name)
 	}
-	fmt.Fprintf(&sb, "  %9s %9s   (req/s; order rotates by round)\n", "gw/caddy", "gw/nginx")
+	var proxies []string // the ratio columns: to every other proxy
+	sb.WriteString(" ")
+	for _, name := range compared(targets) {
+		if name != "direct" {
+			proxies = append(proxies, name)
+			fmt.Fprintf(&sb, " %9s", "gw/"+name)
+		}
+	}
+	fmt.Fprintf(&sb, "   (req/s; order rotates by round)\n")
 	for i, r := range rounds {
 		fmt.Fprintf(&sb, "%-6d", i)
 		for _, t := range targets {
 			fmt.Fprintf(&sb, " %9.0f", r[t.name].rps())
 		}
-		fmt.Fprintf(&sb, "  %9.3f %9.3f\n", r["gateway"].rps()/r["caddy"].rps(), r["gateway"].rps()/r["nginx"].rps())
+		sb.WriteString(" ")
+		for _, name := range proxies {
+			fmt.Fprintf(&sb, " %9.3f", r["gateway"].rps()/r[name].rps())
+		}
+		sb.WriteString("\n")
 	}
 	fmt.Fprintf(&sb, "%-8s %7s %7s %7s %7s %7s %7s %10s %10s %9s\n",
 		"cores", "wrk", "proxy", "sim", "bench", "other", "idle", "wrk_us/req", "sim_us/req", "up_conns")

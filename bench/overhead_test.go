@@ -10,10 +10,12 @@ import (
 )
 
 // The overhead workload: every request a distinct query (so the gateway
-// has nothing to coalesce or cache), from a fixed number of closed-loop
-// connections (wrk), against an unlimited simulator and a gateway with no
-// provider limit, so what is measured is the cost of the hop itself, not
-// pacing.
+// has nothing to coalesce and every answer comes from the upstream), from
+// a fixed number of closed-loop connections (wrk), against an unlimited
+// simulator and a gateway with no provider limit and its cache off (nginx
+// and Caddy cache nothing either, and a cache on would add a sealed
+// SQLite write per distinct answer), so what is measured is the cost of
+// the hop itself on the miss path, not pacing or caching.
 const (
 	// ovPool is every proxy's upstream keep-alive pool: the largest
 	// concurrency, so no proxy ever has to handshake TLS again.
@@ -27,6 +29,9 @@ const (
 	// overrides it (whole seconds: wrk's unit).
 	ovSliceDefault = 3 * time.Second
 	ovSliceEnv     = "INTELGATE_BENCH_SLICE"
+	// ovCacheOff is the gateway's provider cache in the overhead
+	// benchmark: off, so every request takes the miss path.
+	ovCacheOff = "{enabled: false}"
 )
 
 // ovClients are the concurrencies measured, one sub-benchmark each.
@@ -50,6 +55,10 @@ type ovHarness struct {
 	targets []ovTarget
 	slice   time.Duration
 	seq     int // slices run so far: each slice's queries get a fresh prefix
+	// hot, when set, is the one query prefix every slice of every target
+	// sends (wrk's script then cycles over a fixed set of queries under
+	// it: the cache-hit benchmark); empty: a fresh prefix per slice.
+	hot string
 }
 
 // BenchmarkOverhead measures, in one run, throughput (req/s) and latency
@@ -80,6 +89,22 @@ func BenchmarkOverhead(b *testing.B) {
 // startOverhead starts the simulator process, the gateway, nginx and Caddy.
 // Without wrk, nginx or Caddy, or off Linux, the benchmark skips.
 func startOverhead(b *testing.B) *ovHarness {
+	slice := ovSettings(b)
+	w := newWrk(b, ovWrkThreads)
+	sp := startSimProcess(b)
+	gw := startGateway(b, ovGatewayOptions(sp, ovCacheOff))
+	ng := startNginx(b, sp.url, sp.caPEM, ovPool)
+	cd := startCaddy(b, sp.url, sp.caPEM, ovPool)
+	return &ovHarness{sim: sp, wrk: w, slice: slice, targets: []ovTarget{
+		{name: "direct", url: sp.url, bearer: simKey, pid: -1},
+		{name: "gateway", url: gw.gwURL, bearer: gw.token, pid: 0},
+		{name: "nginx", url: "http://" + ng.Addr, bearer: simKey, pid: ng.Pid},
+		{name: "caddy", url: "http://" + cd.Addr, bearer: simKey, pid: cd.Pid},
+	}}
+}
+
+// ovSettings skips off Linux (no getrusage) and reads the slice length.
+func ovSettings(b *testing.B) time.Duration {
 	if _, _, err := rusageSelf(); err != nil {
 		b.Skip(err.Error())
 	}
@@ -91,23 +116,19 @@ func startOverhead(b *testing.B) *ovHarness {
 		}
 		slice = d
 	}
-	w := newWrk(b, ovWrkThreads)
-	sp := startSimProcess(b)
-	gw := startGateway(b, gatewayOptions{simURL: sp.url, simPin: sp.pin, simCA: sp.caPEM,
+	return slice
+}
+
+// ovGatewayOptions is the gateway of the wrk benchmarks in front of the
+// simulator process, with the provider cache policy cache.
+func ovGatewayOptions(sp *simProcess, cache string) gatewayOptions {
+	return gatewayOptions{simURL: sp.url, simPin: sp.pin, simCA: sp.caPEM, cache: cache,
 		// The same pool as nginx's and Caddy's; wrk is one source, so the
 		// per-source cap (default 256, exactly the largest concurrency)
 		// is lifted out of the way of reconnects between slices.
 		upstreamConns: ovPool, perSource: 2 * ovPool,
 		// Every proxy writes one access-log line per request to a file.
-		logToFile: true})
-	ng := startNginx(b, sp.url, sp.caPEM, ovPool)
-	cd := startCaddy(b, sp.url, sp.caPEM, ovPool)
-	return &ovHarness{sim: sp, wrk: w, slice: slice, targets: []ovTarget{
-		{name: "direct", url: sp.url, bearer: simKey, pid: -1},
-		{name: "gateway", url: gw.gwURL, bearer: gw.token, pid: 0},
-		{name: "nginx", url: "http://" + ng.Addr, bearer: simKey, pid: ng.Pid},
-		{name: "caddy", url: "http://" + cd.Addr, bearer: simKey, pid: cd.Pid},
-	}}
+		logToFile: true}
 }
 
 // bench runs b.N rounds at conns concurrent connections and reports them.
@@ -168,7 +189,10 @@ func (s ovSlice) other(gatewayTarget bool) float64 {
 // reading the others is not charged to the gateway.
 func (h *ovHarness) measure(ctx context.Context, t ovTarget, conns int, d time.Duration) (ovSlice, error) {
 	h.seq++
-	prefix := fmt.Sprintf("ov-%d-%s", h.seq, t.name)
+	prefix := h.hot
+	if prefix == "" {
+		prefix = fmt.Sprintf("ov-%d-%s", h.seq, t.name)
+	}
 	c0, errC := listenerConns(h.sim.port)
 	m0, errM := readMachine()
 	sim0, errS := pidCPU(h.sim.pid)

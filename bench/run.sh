@@ -5,7 +5,9 @@
 #   efficiency.txt  BenchmarkUpstreamEfficiency and BenchmarkPacing, raw
 #   overhead.txt    BenchmarkOverhead, raw
 #   rounds.txt      BenchmarkOverhead's per-round throughput and CPU tables
-#   summary.txt     medians per metric and the overhead table, as printed at the end
+#   cachehit.txt    BenchmarkCacheHit, raw
+#   cachehit-rounds.txt  BenchmarkCacheHit's per-round tables
+#   summary.txt     medians per metric and the overhead and cache-hit tables, as printed at the end
 #
 # Settings (environment):
 #   SLOW_COUNT=2        runs of the efficiency and pacing benchmarks
@@ -13,9 +15,13 @@
 #                       target gets one slice per round)
 #   OVERHEAD_SLICE=3s   one target's slice of a round (whole seconds)
 #   OVERHEAD_COUNT=1    runs of the overhead benchmark (each a fresh set of processes)
-#   ONLY=overhead       run only the overhead benchmark (or ONLY=efficiency)
-#   NO_INSTALL=1        never install nginx, Caddy or wrk (the overhead
-#                       benchmark then skips if one is missing)
+#   CACHEHIT_ROUNDS=5   rounds per concurrency of the cache-hit benchmark (its
+#                       slices are OVERHEAD_SLICE long too)
+#   CACHEHIT_COUNT=1    runs of the cache-hit benchmark
+#   ONLY=overhead       run only the overhead benchmark (or ONLY=efficiency:
+#                       efficiency and pacing; ONLY=cachehit: the cache-hit one)
+#   NO_INSTALL=1        never install nginx, Caddy or wrk (the overhead and
+#                       cache-hit benchmarks then skip if one is missing)
 #
 # Everything listens on 127.0.0.1 only. nginx, Caddy and wrk, when missing,
 # are installed with apt-get (root only); the benchmark starts and stops its
@@ -26,6 +32,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
 mkdir -p "$out"
+case "${ONLY:-}" in
+"" | efficiency | overhead | cachehit) ;;
+*) echo "ONLY=${ONLY}: want efficiency, overhead or cachehit (or nothing: all)" >&2; exit 2 ;;
+esac
 
 have() {
 	case $1 in
@@ -39,7 +49,7 @@ missing=()
 for p in nginx caddy wrk; do have "$p" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ] && [ -z "${NO_INSTALL:-}" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "installing ${missing[*]} for the overhead comparison (apt-get install -y)" >&2
+		echo "installing ${missing[*]} for the overhead and cache-hit comparisons (apt-get install -y)" >&2
 		# The packages' services must not start: policy-rc.d exit 101 tells
 		# invoke-rc.d no (kept if the machine already has one), and they
 		# are disabled and stopped afterwards on a systemd machine.
@@ -50,11 +60,11 @@ if [ "${#missing[@]}" -gt 0 ] && [ -z "${NO_INSTALL:-}" ]; then
 			trap 'rm -f "$guard"' EXIT # even if the install fails or is interrupted
 		fi
 		install() { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
-		install || { apt-get update >&2 && install; } || echo "install failed; the overhead benchmark may skip" >&2
+		install || { apt-get update >&2 && install; } || echo "install failed; the overhead and cache-hit benchmarks may skip" >&2
 		if [ -n "$guard" ]; then rm -f "$guard"; fi
 		for svc in nginx caddy; do systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
 	else
-		echo "${missing[*]} not installed and this is not root with apt-get: the overhead benchmark will skip" >&2
+		echo "${missing[*]} not installed and this is not root with apt-get: the overhead and cache-hit benchmarks will skip" >&2
 	fi
 fi
 
@@ -83,6 +93,13 @@ if [ -z "${ONLY:-}" ] || [ "${ONLY}" = overhead ]; then
 		go test -run '^$' -bench '^BenchmarkOverhead$' -benchtime "${OVERHEAD_ROUNDS:-5}x" \
 		-count "${OVERHEAD_COUNT:-1}" -timeout 60m ./bench | tee "$out/overhead.txt"
 	files+=("$out/overhead.txt")
+fi
+if [ -z "${ONLY:-}" ] || [ "${ONLY}" = cachehit ]; then
+	: >"$out/cachehit-rounds.txt"
+	INTELGATE_BENCH_SLICE="${OVERHEAD_SLICE:-3s}" INTELGATE_BENCH_LOG="$PWD/$out/cachehit-rounds.txt" \
+		go test -run '^$' -bench '^BenchmarkCacheHit$' -benchtime "${CACHEHIT_ROUNDS:-5}x" \
+		-count "${CACHEHIT_COUNT:-1}" -timeout 30m ./bench | tee "$out/cachehit.txt"
+	files+=("$out/cachehit.txt")
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
 

@@ -19,13 +19,7 @@ import (
 // thread's number, and that thread's own counter. It reports one
 // machine-readable line when wrk is done. `id` is a global on purpose:
 // setup's thread:set writes the thread state's globals.
-const wrkScript = `
-local threads = 0
-function setup(thread)
-  thread:set("id", threads)
-  threads = threads + 1
-end
-
+const wrkScript = wrkSetup + `
 local prefix, n = "ov", 0
 function init(args)
   if args[1] then prefix = args[1] end
@@ -35,7 +29,40 @@ function request()
   n = n + 1
   return wrk.format(nil, "/v1/resolve?query=" .. prefix .. "-" .. id .. "-" .. n)
 end
+` + wrkDone
 
+// wrkHotScript cycles over a fixed set of queries, prefix-0 …
+// prefix-(count-1) (the script's two arguments), every thread starting at
+// a different one: the cache-hit workload, where every query is one the
+// caches already hold. The requests are formatted once, in init, so wrk
+// spends no more per request than it must.
+const wrkHotScript = wrkSetup + `
+local reqs, n = {}, 0
+function init(args)
+  local prefix, count = args[1], tonumber(args[2])
+  for i = 0, count - 1 do
+    reqs[i + 1] = wrk.format(nil, "/v1/resolve?query=" .. prefix .. "-" .. i)
+  end
+  n = id or 0
+end
+
+function request()
+  n = n + 1
+  return reqs[n % #reqs + 1]
+end
+` + wrkDone
+
+// wrkSetup numbers wrk's threads: setup runs once per thread before it starts.
+const wrkSetup = `
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+`
+
+// wrkDone reports one machine-readable line when wrk is done (parseWrk).
+const wrkDone = `
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -62,21 +89,30 @@ func wrkBinary() (string, error) {
 // runtime nor its accounting.
 type wrk struct {
 	bin     string
-	script  string // path of wrkScript
+	script  string // path of the Lua script
+	args    []string
 	threads int
 }
 
+// newWrk is wrk running wrkScript: every query distinct.
 func newWrk(tb testing.TB, threads int) *wrk {
+	tb.Helper()
+	return newWrkScript(tb, threads, wrkScript)
+}
+
+// newWrkScript is wrk running script, which is given each run's query
+// prefix and then args as its arguments.
+func newWrkScript(tb testing.TB, threads int, script string, args ...string) *wrk {
 	tb.Helper()
 	bin, err := wrkBinary()
 	if err != nil {
 		tb.Skip(err.Error())
 	}
-	script := filepath.Join(tb.TempDir(), "distinct.lua")
-	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
+	path := filepath.Join(tb.TempDir(), "script.lua")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 		tb.Fatalf("writing wrk script: %v", err)
 	}
-	return &wrk{bin: bin, script: script, threads: threads}
+	return &wrk{bin: bin, script: path, args: args, threads: threads}
 }
 
 // wrkRun is what one wrk run saw.
@@ -106,6 +142,7 @@ func (w *wrk) run(ctx context.Context, baseURL, bearer, prefix string, conns int
 		"-s", w.script, "-H", "Authorization: Bearer " + bearer,
 		baseURL, "--", prefix,
 	}
+	args = append(args, w.args...)
 	cmd := exec.CommandContext(ctx, w.bin, args...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr

@@ -81,7 +81,14 @@ func (a *App) listenMetrics(ctx context.Context) error {
 		return err
 	}
 	a.metricsListener = ln
-	a.closers = append(a.closers, ln)
+	// Close releases it when Run never served it; after Run, the server's
+	// shutdown has closed it already, which is not a failure of Close.
+	a.closers = append(a.closers, closerFunc(func() error {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	}))
 	return nil
 }
 

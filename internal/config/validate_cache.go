@@ -64,7 +64,7 @@ func (v *validator) metricsListen(s Server) {
 			"(names of clients, providers and keys, usage and quota); keep it on loopback and scrape through a local "+
 			"agent, or set server.metrics_allow_remote: true to expose it on purpose", strconv.Quote(s.MetricsListen))
 	}
-	if s.MetricsListen == s.Listen {
+	if s.MetricsListen == s.Listen && port != "0" {
 		v.add("server.metrics_listen", "must differ from server.listen")
 	}
 }

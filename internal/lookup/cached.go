@@ -86,16 +86,70 @@ func (s *Service) cached(ctx context.Context, id Identity, name string, req prov
 	// Taken before anything is read: a purge from now on wins over what
 	// this lookup reads or fetches (cache.Cache).
 	epoch := s.cache.Epoch(name)
-	var stale cache.Entry
-	var haveStale bool
-	if !refresh {
-		if e, ok := s.cache.Get(ctx, key); ok {
-			if e.Fresh(s.clock.Now()) {
-				return fromEntry(name, e, CacheHit)
-			}
-			stale, haveStale = e, true
-		}
+	if refresh {
+		return s.miss(ctx, id, name, req, true, classify, key, pol, epoch, nil)
 	}
+	e, ok := s.cache.Get(ctx, key)
+	if !ok {
+		return s.miss(ctx, id, name, req, false, classify, key, pol, epoch, nil)
+	}
+	if !e.Fresh(s.clock.Now()) {
+		return s.miss(ctx, id, name, req, false, classify, key, pol, epoch, &e)
+	}
+	return fromEntry(name, e, CacheHit)
+}
+
+// miss fetches key's answer once for every caller of this process that
+// misses it at the same time (s.fills): the first looks in the cache once
+// more — the answer of a fetch that just ended is there — then fetches,
+// through the fill lease across replicas, and stores; the others share its
+// outcome. Keeping the write inside the shared call is what makes N
+// concurrent misses one upstream call and one write, and keeps the fill
+// lease's polling to one waiter per process. stale, when set, may stand in
+// for a failed fetch.
+func (s *Service) miss(ctx context.Context, id Identity, name string, req provider.Request, refresh bool,
+	classify classifier, key cache.Key, pol cache.Policy, epoch uint64, stale *cache.Entry) Outcome {
+	flight := key.String()
+	if refresh {
+		flight += "\x00refresh" // fresh answers only: never joins a reader of the cache
+	}
+	out, shared, err := s.fills.Do(ctx, flight, func(ctx context.Context) (Outcome, error) {
+		if !refresh {
+			if e, ok := s.cache.Get(ctx, key); ok && e.Fresh(s.clock.Now()) {
+				return fromEntry(name, e, CacheHit), nil
+			}
+		}
+		return s.fetch(ctx, id, name, req, refresh, classify, key, pol, epoch), nil
+	})
+	if err != nil {
+		// This caller's deadline ended while it waited, or the fetch
+		// panicked (recovered by the coalescer).
+		out = Outcome{Provider: name, Status: StatusError, Failure: s.Classify(ctx, id, name, err), Cache: CacheMiss}
+	}
+	if shared {
+		// The call is counted once, for the caller that made it.
+		out.Shared, out.Attempts, out.Units = true, 0, 0
+	}
+	if out.Status == StatusError && stale != nil && staleable(out.Failure.Kind) && pol.ServesStale(*stale, s.clock.Now()) &&
+		s.cache.Current(name, epoch) { // a purge since (a revoked key's) takes the stale answer too
+		o := fromEntry(name, *stale, CacheStale)
+		o.KeyID, o.Attempts, o.UpstreamStatus, o.Latency, o.Units = out.KeyID, out.Attempts, out.UpstreamStatus, out.Latency, out.Units
+		s.log.Warn("provider could not answer; serving a stale cached answer", "provider", name,
+			"kind", string(out.Failure.Kind), "age", s.clock.Now().Sub(stale.FetchedAt).Round(time.Second).String(),
+			"request_id", id.RequestID)
+		return o
+	}
+	return out
+}
+
+// Filling is how many callers of this process wait on the fetch of key
+// (0 when none is in flight): what tests wait for instead of sleeping.
+func (s *Service) Filling(key cache.Key) int { return s.fills.Waiters(key.String()) }
+
+// fetch asks the provider for key — through the fill lease when replicas
+// share the cache — and stores what may be kept.
+func (s *Service) fetch(ctx context.Context, id Identity, name string, req provider.Request, refresh bool,
+	classify classifier, key cache.Key, pol cache.Policy, epoch uint64) Outcome {
 	var out Outcome
 	fetch := func(ctx context.Context) error {
 		s.store(ctx, id, name, req, classify, key, pol, epoch, &out)
@@ -114,15 +168,6 @@ func (s *Service) cached(ctx context.Context, id Identity, name string, req prov
 	}
 	if refresh {
 		out.Cache = CacheBypass
-	}
-	if out.Status == StatusError && haveStale && !refresh && staleable(out.Failure.Kind) && pol.ServesStale(stale, s.clock.Now()) &&
-		s.cache.Current(name, epoch) { // a purge since (a revoked key's) takes the stale answer too
-		o := fromEntry(name, stale, CacheStale)
-		o.KeyID, o.Attempts, o.UpstreamStatus, o.Latency, o.Units = out.KeyID, out.Attempts, out.UpstreamStatus, out.Latency, out.Units
-		s.log.Warn("provider could not answer; serving a stale cached answer", "provider", name,
-			"kind", string(out.Failure.Kind), "age", s.clock.Now().Sub(stale.FetchedAt).Round(time.Second).String(),
-			"request_id", id.RequestID)
-		return o
 	}
 	return out
 }

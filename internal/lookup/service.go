@@ -26,6 +26,7 @@ import (
 	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/pipeline"
 	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/resilience"
 )
 
 // Caller runs one provider lookup for a key environment through the
@@ -171,6 +172,7 @@ type Service struct {
 	caller    Caller
 	cache     *cache.Cache
 	policies  map[string]cache.Policy
+	fills     *resilience.Coalescer[Outcome] // one fetch per cache key in this process (cached.go)
 	withhold  Withholder
 	admit     Admitter
 	obs       observe.Observer
@@ -184,7 +186,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("lookup: Caller is required")
 	}
 	s := &Service{providers: make(map[string]provider.Provider, len(o.Providers)), resolve: o.ResolveProvider,
-		caller: o.Caller, cache: o.Cache, policies: o.Policies, withhold: o.Withhold, admit: o.Admit, obs: o.Observer, log: o.Log, clock: clock.Or(o.Clock)}
+		caller: o.Caller, cache: o.Cache, policies: o.Policies, fills: resilience.NewCoalescer[Outcome](), withhold: o.Withhold, admit: o.Admit, obs: o.Observer, log: o.Log, clock: clock.Or(o.Clock)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
