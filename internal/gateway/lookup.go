@@ -144,7 +144,7 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = headerJSON
 	switch o.Cache {
 	case lookup.CacheHit, lookup.CacheStale:
 		h["X-Intelgate-Cache"] = cacheHeader[o.Cache]

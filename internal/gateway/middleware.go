@@ -208,10 +208,20 @@ func (g *Gateway) accessLog(r *http.Request, rec *statusRecorder, info *requestI
 // securityHeaders are sent on every response: the API serves JSON only.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Assigned, not Set: the values are shared, allocated once (each
+		// slice is full, so a later Add copies instead of appending into
+		// it).
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Referrer-Policy", "no-referrer")
+		h["X-Content-Type-Options"] = headerNosniff
+		h["Cache-Control"] = headerNoStore
+		h["Referrer-Policy"] = headerNoReferrer
 		next.ServeHTTP(w, r)
 	})
 }
+
+var (
+	headerNosniff    = []string{"nosniff"}
+	headerNoStore    = []string{"no-store"}
+	headerNoReferrer = []string{"no-referrer"}
+	headerJSON       = []string{"application/json"}
+)
