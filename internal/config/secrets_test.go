@@ -260,3 +260,27 @@ clients:
 	require.True(t, ok)
 	require.Equal(t, "fake-vault-secret/ig/socialeyeapi_key", b.Reveal())
 }
+
+// TestShortEncryptionSecretRefused: a data-at-rest secret under 32 bytes
+// is refused at start, naming the field and the length, never the value.
+func TestShortEncryptionSecretRefused(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load("testdata/paths.good.yaml")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	vtKey := filepath.Join(dir, "vt")
+	require.NoError(t, os.WriteFile(vtKey, []byte("vt-file-secret\n"), 0o600))
+	cfg.Providers["vt"].Keys[0].Secret, err = secret.ParseRef("file:" + vtKey)
+	require.NoError(t, err)
+	short := filepath.Join(dir, "enc")
+	require.NoError(t, os.WriteFile(short, []byte("tooShort-s3cret\n"), 0o600))
+	cfg.Encryption.Keys[0].Secret, err = secret.ParseRef("file:" + short)
+	require.NoError(t, err)
+	_, err = cfg.ResolveSecrets(context.Background())
+	var list ErrorList
+	require.ErrorAs(t, err, &list)
+	require.Len(t, list, 1)
+	require.Equal(t, "encryption.keys[0].secret", list[0].Field)
+	require.Contains(t, list[0].Msg, "the secret is 15 bytes; a data-at-rest key must be at least 32 bytes")
+	require.NotContains(t, err.Error(), "tooShort-s3cret")
+}

@@ -15,6 +15,8 @@ import (
 	"github.com/intelgate/intelgate/internal/clocktest"
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/minimise"
+	"github.com/intelgate/intelgate/internal/observe"
+	"github.com/intelgate/intelgate/internal/observe/observetest"
 	"github.com/intelgate/intelgate/internal/pipeline"
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/resilience"
@@ -555,4 +557,46 @@ func TestPurgeOfOneIndicatorFindsEveryResolveForm(t *testing.T) {
 	res, err := svc.Resolve(context.Background(), siem, ResolveRequest{Query: "unrelated.com"})
 	require.NoError(t, err)
 	require.Equal(t, CacheHit, res.Outcomes[0].Cache)
+}
+
+// brokenTier fails every call, as a full or read-only SQLite file or an
+// unreachable Redis does.
+type brokenTier struct{}
+
+var errDiskFull = errors.New("database or disk is full")
+
+func (brokenTier) Get(context.Context, cache.Key) (cache.Entry, bool, error) {
+	return cache.Entry{}, false, errDiskFull
+}
+func (brokenTier) Put(context.Context, cache.Key, cache.Entry) error { return errDiskFull }
+func (brokenTier) Purge(context.Context, cache.Scope) (int, error)   { return 0, errDiskFull }
+
+// TestBrokenDurableTierNeverFailsALookup: the upstream answers, the
+// failure is counted (and logged by the cache), nothing is served from it.
+func TestBrokenDurableTierNeverFailsALookup(t *testing.T) {
+	t.Parallel()
+	rec := &observetest.Recorder{}
+	c, err := cache.New(cache.Options{Durable: brokenTier{}, Observer: rec})
+	require.NoError(t, err)
+	caller := &fakeCaller{}
+	svc, err := New(Options{Providers: []provider.Provider{anything}, ResolveProvider: "socialeye", Caller: caller,
+		Cache: c, Policies: map[string]cache.Policy{"socialeye": basePolicy}})
+	require.NoError(t, err)
+	for range 2 {
+		res, err := svc.Resolve(context.Background(), siem, ResolveRequest{Query: "example.org"})
+		require.NoError(t, err)
+		require.Equal(t, StatusOK, res.Outcomes[0].Status)
+		require.Equal(t, CacheMiss, res.Outcomes[0].Cache)
+	}
+	require.Len(t, caller.calls, 2, "nothing could be kept: each lookup asks the upstream")
+	reads := observetest.Of[observe.CacheRead](rec)
+	require.NotEmpty(t, reads)
+	for _, r := range reads {
+		require.Equal(t, "error", r.Outcome)
+	}
+	writes := observetest.Of[observe.CacheWritten](rec)
+	require.Len(t, writes, 2)
+	for _, w := range writes {
+		require.True(t, w.Err)
+	}
 }
