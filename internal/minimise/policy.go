@@ -110,8 +110,13 @@ func (l *FieldErrors) collect(err error) {
 // indicator, so it may be logged and returned to the client. Unset
 // markings are judged as DefaultTLP / DefaultPAP.
 //
-// It allocates nothing for an address or a domain that is not withheld:
-// every upstream call passes through it.
+// Every name and address the value (and the raw input, when it differs)
+// could lead a client to is judged, whatever the claimed type: see
+// subjects.go. The global rules win over the provider's whichever part of
+// the value they match.
+//
+// It allocates nothing for a plain address, domain, e-mail address, hash
+// or username that is not withheld: every upstream call passes through it.
 func (p *Policy) Check(provider string, m Markings, ind indicator.Indicator) (rule string, withheld bool) {
 	pp, ok := p.providers[provider]
 	if !ok {
@@ -123,14 +128,9 @@ func (p *Policy) Check(provider string, m Markings, ind indicator.Indicator) (ru
 	if m.PAP.orDefault() > pp.maxPAP {
 		return RulePAP, true
 	}
-	s := subjectsOf(ind)
-	if rule, ok := p.global.match(&s); ok {
-		return rule, true
-	}
-	if rule, ok := pp.rules.match(&s); ok {
-		return rule, true
-	}
-	return "", false
+	v := verdict{global: p.global, provider: pp.rules}
+	v.judge(ind)
+	return v.rule, v.found
 }
 
 // Limits returns the highest markings provider may receive, false for a

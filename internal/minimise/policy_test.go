@@ -284,8 +284,9 @@ func TestCheckConcurrent(t *testing.T) {
 	}
 }
 
-// TestCheckDoesNotAllocate pins the common path: an address or a domain
-// that is sent. (Patterns are left out of this policy: under -race,
+// TestCheckDoesNotAllocate pins the common path: an address, a domain,
+// an e-mail address, a hash or a username that is sent (and the built-in
+// sets withholding the plain forms). (Patterns are left out of this policy: under -race,
 // sync.Pool drops items at random, so regexp's pooled matchers would
 // allocate by chance; BenchmarkCheck reports the full policy.)
 //
@@ -295,7 +296,10 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 	rs.Patterns = nil
 	p, err := NewPolicy(rs, map[string]ProviderRules{"vt": {NeverSend: RuleSet{DomainSuffixes: []string{"partner.example.net"}}}})
 	require.NoError(t, err)
-	for _, raw := range []string{"203.0.113.7", "2001:db8::1", "www.example.com", "a.b.c.d.example.co.uk", "10.0.0.1", "nas.lan"} {
+	for _, raw := range []string{"203.0.113.7", "2001:db8::1", "www.example.com", "a.b.c.d.example.co.uk", "10.0.0.1", "nas.lan",
+		"alice@example.org", "Bob.Smith+tag@mail.example.net", "d41d8cd98f00b204e9800998ecf8427e",
+		"da39a3ee5e6b4b0d3255bfef95601890afd80709", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"alice", "jane.doe", "@Alice_99", "printer.local", "https://example.com/login.php?x=1"} {
 		ind, err := indicator.Parse(raw, indicator.Auto)
 		require.NoError(t, err)
 		allocs := testing.AllocsPerRun(100, func() { p.Check("vt", Markings{}, ind) })

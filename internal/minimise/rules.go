@@ -1,6 +1,7 @@
 package minimise
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -62,10 +63,6 @@ var privatePrefixes = []netip.Prefix{
 // pins to the loopback address: such a name in a query is a leak, never a
 // threat a vendor knows about.
 var localSuffixes = []string{"internal", "local", "lan", "localhost"}
-
-// nat64 is the well-known NAT64 prefix (RFC 6052): its last 32 bits are an
-// IPv4 address, so 64:ff9b::a00:1 names 10.0.0.1 and is judged as that too.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
 // Rules is one compiled never_send block. It is immutable once compiled
 // and safe for concurrent use.
@@ -283,17 +280,22 @@ func anchored(p string) (*regexp.Regexp, string) {
 // Match reports the first rule of r that ind falls under. Check is the
 // usual entry point; Match judges one rule set alone.
 func (r *Rules) Match(ind indicator.Indicator) (rule string, ok bool) {
-	s := subjectsOf(ind)
-	return r.match(&s)
+	v := verdict{global: r}
+	v.judge(ind)
+	return v.rule, v.found
 }
 
-// match tries the rules from cheapest to dearest: prefixes, suffixes
-// (one map lookup per label), then patterns.
+// match tries the rules on one subject from cheapest to dearest: prefixes
+// (in rule order, each against every address), suffixes (one map lookup
+// per label), then patterns.
 func (r *Rules) match(s *subjects) (string, bool) {
-	if s.addr.IsValid() {
+	if s.naddr > 0 {
+		addrs := s.addrs[:s.naddr]
 		for _, p := range r.prefixes {
-			if p.prefix.Contains(s.addr) || s.alt.IsValid() && p.prefix.Contains(s.alt) {
-				return p.name, true
+			for _, a := range addrs {
+				if p.prefix.Contains(a) {
+					return p.name, true
+				}
 			}
 		}
 	}
@@ -303,8 +305,14 @@ func (r *Rules) match(s *subjects) (string, bool) {
 	if name, ok := lookupSuffix(r.mailDomains, s.mail); ok {
 		return name, true
 	}
+	if len(r.patterns) == 0 {
+		return "", false
+	}
+	h0, h1 := s.hosts[0], s.hosts[1]
 	for _, p := range r.patterns {
-		if p.re.MatchString(s.value) || s.host != "" && s.host != s.value && p.re.MatchString(s.host) {
+		if s.value != "" && p.re.MatchString(s.value) ||
+			h0 != "" && h0 != s.value && p.re.MatchString(h0) ||
+			h1 != "" && h1 != s.value && h1 != h0 && p.re.MatchString(h1) {
 			return p.name, true
 		}
 	}
@@ -313,19 +321,49 @@ func (r *Rules) match(s *subjects) (string, bool) {
 
 // lookupSuffix finds d or its nearest parent in m, so corp.example.com
 // covers a.corp.example.com but, on label boundaries, not
-// evilcorp.example.com. Substrings of d are looked up without copying.
+// evilcorp.example.com. ASCII case is folded (the keys are lower case).
+// Substrings of d, or of its lower-case copy on the stack, are looked up
+// without allocating.
 func lookupSuffix(m map[string]string, d string) (string, bool) {
 	if d == "" || len(m) == 0 {
 		return "", false
 	}
+	upper := false
+	for i := 0; i < len(d) && !upper; i++ {
+		upper = 'A' <= d[i] && d[i] <= 'Z'
+	}
+	if !upper {
+		for {
+			if name, ok := m[d]; ok {
+				return name, true
+			}
+			i := strings.IndexByte(d, '.')
+			if i < 0 {
+				return "", false
+			}
+			d = d[i+1:]
+		}
+	}
+	var buf [256]byte
+	if len(d) > len(buf) {
+		return lookupSuffix(m, strings.ToLower(d))
+	}
+	b := buf[:len(d)]
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
 	for {
-		if name, ok := m[d]; ok {
+		if name, ok := m[string(b)]; ok { // no conversion is made for a map index
 			return name, true
 		}
-		i := strings.IndexByte(d, '.')
+		i := bytes.IndexByte(b, '.')
 		if i < 0 {
 			return "", false
 		}
-		d = d[i+1:]
+		b = b[i+1:]
 	}
 }
