@@ -38,9 +38,10 @@ type Options struct {
 // never makes a lookup fail.
 //
 // Purges win over work that started before them. Every purge moves its
-// provider's epoch (or every provider's) on before it clears the tiers
-// and again after; a write carries the epoch its read or fetch began at
-// and is dropped when the epoch has moved since. So an answer fetched
+// provider's epoch (or every provider's) on when it begins, and is
+// counted as running until it has cleared both tiers; a write carries the
+// epoch its read or fetch began at and is dropped when the epoch has
+// moved since or a purge of its provider is running. So an answer fetched
 // before a purge — with a key that the purge's revocation just condemned,
 // say — is not written back after it, and a durable read that raced the
 // purge does not refill the hot tier. The check and the write hold gate's
@@ -55,45 +56,69 @@ type Cache struct {
 	clk clock.Clock
 
 	gate   sync.RWMutex
-	all    atomic.Uint64 // moved by purges of every provider
-	epochs sync.Map      // provider → *atomic.Uint64
+	all    purgeState // purges of every provider
+	epochs sync.Map   // provider → *purgeState
+}
+
+// purgeState is one scope's purge epoch and how many of its purges are
+// clearing tiers right now.
+type purgeState struct {
+	epoch   atomic.Uint64
+	running atomic.Int64
 }
 
 // Epoch is provider's purge epoch now: what a read or fetch that may end in
 // a write takes first, and hands to Put.
 func (c *Cache) Epoch(provider string) uint64 {
-	return c.all.Load() + c.epochOf(provider).Load()
+	return c.all.epoch.Load() + c.stateOf(provider).epoch.Load()
 }
 
 // Current reports whether no purge of provider began since epoch: a stale
 // entry read at epoch may still stand in for a failed upstream.
 func (c *Cache) Current(provider string, epoch uint64) bool { return c.Epoch(provider) == epoch }
 
-func (c *Cache) epochOf(provider string) *atomic.Uint64 {
+func (c *Cache) stateOf(provider string) *purgeState {
 	if e, ok := c.epochs.Load(provider); ok {
-		return e.(*atomic.Uint64)
+		return e.(*purgeState)
 	}
-	e, _ := c.epochs.LoadOrStore(provider, new(atomic.Uint64))
-	return e.(*atomic.Uint64)
+	e, _ := c.epochs.LoadOrStore(provider, new(purgeState))
+	return e.(*purgeState)
 }
 
-// advance moves the epoch of the purge s, once no checked write is in
-// flight.
-func (c *Cache) advance(s Scope) {
+func (c *Cache) scopeState(s Scope) *purgeState {
+	if s.Provider == "" {
+		return &c.all
+	}
+	return c.stateOf(s.Provider)
+}
+
+// beginPurge moves s's epoch on and marks a purge of it running, once no
+// checked write is in flight; endPurge marks it done. Between the two no
+// write of s's providers lands, whatever epoch it carries: a read that
+// began after the epoch moved may still have seen what the purge is
+// about to clear.
+func (c *Cache) beginPurge(s Scope) {
+	st := c.scopeState(s)
 	c.gate.Lock()
 	defer c.gate.Unlock()
-	if s.Provider == "" {
-		c.all.Add(1)
-		return
-	}
-	c.epochOf(s.Provider).Add(1)
+	st.running.Add(1)
+	st.epoch.Add(1)
 }
 
-// putIf writes e to tier when provider's epoch is still epoch.
+func (c *Cache) endPurge(s Scope) {
+	st := c.scopeState(s)
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	st.epoch.Add(1)
+	st.running.Add(-1)
+}
+
+// putIf writes e to tier when provider's epoch is still epoch and no purge
+// of it is running.
 func (c *Cache) putIf(ctx context.Context, tier Tier, k Key, e Entry, epoch uint64) (bool, error) {
 	c.gate.RLock()
 	defer c.gate.RUnlock()
-	if c.Epoch(k.Provider) != epoch {
+	if c.Epoch(k.Provider) != epoch || c.all.running.Load() > 0 || c.stateOf(k.Provider).running.Load() > 0 {
 		return false, nil
 	}
 	return true, tier.Put(ctx, k, e)
@@ -192,26 +217,7 @@ func (c *Cache) written(ctx context.Context, k Key, tier string, e Entry, err er
 // hot tier's copies are not counted twice). by and reason are for the log
 // and the observers (observe.CachePurged).
 func (c *Cache) Purge(ctx context.Context, s Scope, by, reason string) (int, error) {
-	n := 0
-	var errs []error
-	c.advance(s)
-	defer c.advance(s)
-	if c.o.Durable != nil {
-		d, err := c.o.Durable.Purge(ctx, s)
-		n += d
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.o.Hot != nil {
-		h, err := c.o.Hot.Purge(ctx, s)
-		if c.o.Durable == nil {
-			n += h
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	n, errs := c.clear(ctx, s)
 	if c.o.Bus != nil {
 		// Told to the other replicas even when the caller's deadline
 		// ended during the durable purge: their hot tiers must go too.
@@ -250,12 +256,39 @@ func (c *Cache) Run(ctx context.Context) error {
 		return nil
 	}
 	return c.o.Bus.Subscribe(ctx, func(s Scope) {
-		c.advance(s)
-		defer c.advance(s)
+		c.beginPurge(s)
+		defer c.endPurge(s)
 		if _, err := c.o.Hot.Purge(ctx, s); err != nil {
 			c.log.Warn("applying a purge from another replica failed", "provider", providerLabel(s.Provider), "error", err)
 		}
 	})
+}
+
+// clear removes s's entries from both tiers, as one purge: no write of
+// s's providers lands meanwhile (beginPurge). It returns the durable
+// entries removed (the hot tier's when there is no durable tier).
+func (c *Cache) clear(ctx context.Context, s Scope) (int, []error) {
+	c.beginPurge(s)
+	defer c.endPurge(s)
+	n := 0
+	var errs []error
+	if c.o.Durable != nil {
+		d, err := c.o.Durable.Purge(ctx, s)
+		n += d
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.o.Hot != nil {
+		h, err := c.o.Hot.Purge(ctx, s)
+		if c.o.Durable == nil {
+			n += h
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return n, errs
 }
 
 // publishTimeout bounds telling the other replicas of a purge.

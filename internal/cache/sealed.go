@@ -79,12 +79,10 @@ func (s *Sealed) Get(ctx context.Context, k Key) (Entry, bool, error) {
 	if !e.Live(s.clk.Now()) {
 		return Entry{}, false, nil
 	}
-	if keyID != s.keys.Writer() {
-		// Lazy re-sealing: the old key can be retired once every record
-		// read since the rotation is under the new one. Best effort: the
-		// entry is served either way.
-		_ = s.Put(ctx, k, e)
-	}
+	// No lazy re-sealing of a record under an older key: a write here
+	// would bypass the cache's purge gate (a purge racing this read would
+	// be undone). intelgate cache rekey re-seals, and records expire.
+	_ = keyID
 	return e, true, nil
 }
 

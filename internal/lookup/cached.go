@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/cache"
@@ -109,7 +110,10 @@ func (s *Service) cached(ctx context.Context, id Identity, name string, req prov
 // for a failed fetch.
 func (s *Service) miss(ctx context.Context, id Identity, name string, req provider.Request, refresh bool,
 	classify classifier, key cache.Key, pol cache.Policy, epoch uint64, stale *cache.Entry) Outcome {
-	flight := key.String()
+	// A caller joins only a fetch that began after the last purge of the
+	// provider: one that began before may bring back what was purged (an
+	// answer fetched with a key since revoked).
+	flight := key.String() + "\x00" + strconv.FormatUint(epoch, 10)
 	if refresh {
 		flight += "\x00refresh" // fresh answers only: never joins a reader of the cache
 	}
