@@ -24,6 +24,15 @@ import (
 //   - free text is cut into tokens at whitespace, ',', ';', '|' and '='
 //     (and their full-width forms), quotes and brackets trimmed; the whole
 //     and every token are judged;
+//   - it is also cut at every rune no host name or address holds (see
+//     isHardSep: all punctuation, symbols, separators, format and control
+//     characters but '.', '-' and the IDNA full stops), and every piece,
+//     and every piece with ':' kept as an IPv6 candidate, is judged:
+//     "“printer.local”", "**10.0.0.1**", "x/printer.local",
+//     "a:b:10.0.0.1", "printer.local@x"; at most maxPieces pieces, beyond
+//     which the value is withheld (RuleTooManyPieces). Format characters
+//     (zero-width spaces, U+180E) are also dropped and the rest judged
+//     again. An e-mail's local part is judged the same way;
 //   - a URL's host is found as a browser (WHATWG URL) finds it for http,
 //     https, ftp, ws and wss: '\' ends the authority like '/', any number
 //     of slashes may follow the scheme ("http:/h", "http:h"), "//h/x" is
@@ -142,6 +151,13 @@ func (v *verdict) typed(val string, t indicator.Type) {
 			s := subjects{value: val, hosts: [2]string{d}, mail: d}
 			s.setDomain(d)
 			v.see(&s)
+			// The local part is judged too: "printer.local@x",
+			// "10.0.0.1@x" name a host to whoever reads them.
+			local := val[:strings.LastIndexByte(val, '@')]
+			if isPlainName(local) {
+				v.token(local)
+			}
+			v.pieces(local)
 			return
 		}
 	case indicator.URL:
@@ -184,9 +200,24 @@ func plainMailDomain(v string) (string, bool) {
 // "<http://h/>").
 func (v *verdict) text(t string) {
 	v.token(t)
-	if v.done || !hasSep(t) && !hasWrap(t) {
+	if v.done {
 		return
 	}
+	if hasSep(t) || hasWrap(t) {
+		v.fields(t)
+	}
+	v.pieces(t)
+	if !v.done && hasFormat(t) {
+		// "print\u200ber.local": a zero-width or other format character
+		// is invisible, and dropped by many a client and resolver. The
+		// copy holds none, so this recurses once.
+		v.text(strings.Map(dropFormat, t))
+	}
+}
+
+// fields judges each whitespace-separated field of t and each piece of a
+// field cut at isPunctSep, quotes and brackets trimmed.
+func (v *verdict) fields(t string) {
 	for rest := t; rest != "" && !v.done; {
 		f := rest
 		if i, n := sepIndex(rest, unicode.IsSpace); i >= 0 {
@@ -215,6 +246,118 @@ func (v *verdict) text(t string) {
 			}
 		}
 	}
+}
+
+// maxPieces bounds the pieces pieces judges in one reading. A value cut
+// into more is withheld by RuleTooManyPieces: what was not looked at may
+// name an internal host, and no indicator is made of a thousand parts
+// (indicator.MaxLen is 2048 bytes; only a forged value can reach it).
+const maxPieces = 1024
+
+// RuleTooManyPieces is reported for a value with more than maxPieces
+// pieces (see pieces), unless a global rule matched first.
+const RuleTooManyPieces = "never_send.limits[pieces]"
+
+// pieces judges every piece of t between runes no host name or address
+// can hold (see isHardSep): "“printer.local”", "x/10.0.0.1",
+// "a:b:10.0.0.1", "printer.local@x", "10.0.0.1!". Both sides of every '@'
+// and ':' are pieces; then, for IPv6, the pieces cut with ':' kept are
+// judged as addresses ("fd00::1!"). A piece equal to t was judged
+// already. It is linear in len(t) and judges at most maxPieces pieces.
+func (v *verdict) pieces(t string) {
+	n := 0
+	colon := false
+	for rest := t; rest != "" && !v.done; {
+		p := rest
+		if i, k := sepIndex(rest, isHardSep); i >= 0 {
+			if rest[i] == ':' {
+				colon = true
+			}
+			p, rest = rest[:i], rest[i+k:]
+		} else {
+			rest = ""
+		}
+		if p == "" || p == t {
+			continue
+		}
+		if n++; n > maxPieces {
+			v.tooMany()
+			return
+		}
+		v.token(p)
+	}
+	if !colon {
+		return
+	}
+	for rest := t; rest != "" && !v.done; {
+		p := rest
+		if i, k := sepIndex(rest, isHardSepV6); i >= 0 {
+			p, rest = rest[:i], rest[i+k:]
+		} else {
+			rest = ""
+		}
+		if p == t || strings.IndexByte(p, ':') < 0 {
+			continue
+		}
+		if n++; n > maxPieces {
+			v.tooMany()
+			return
+		}
+		s := subjects{hosts: [2]string{p}}
+		if s.setAddr(p, false) {
+			v.pending = p
+			v.emit(&s)
+		}
+	}
+}
+
+// tooMany withholds a value pieces could not finish judging: with
+// RuleTooManyPieces, as a global rule might have matched what was left.
+func (v *verdict) tooMany() {
+	if !v.done {
+		v.rule, v.found, v.done = RuleTooManyPieces, true, true
+	}
+}
+
+// isHardSep reports a rune no host name or IP address holds, once IDNA
+// has mapped it: in ASCII anything but letters, digits, '-' and '.'
+// (so '_', ':', '@', '/', '&', '!', '*', '[', ']', '~', '^', '$', quotes,
+// controls); beyond ASCII anything but letters, marks and numbers
+// (punctuation, symbols, separators, format and control characters, the
+// replacement character of invalid UTF-8), the IDNA full stops aside.
+func isHardSep(r rune) bool {
+	if r < utf8.RuneSelf {
+		c := byte(r)
+		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.')
+	}
+	switch r {
+	case '\u3002', '\uff0e', '\uff61':
+		return false
+	}
+	return !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsNumber(r)
+}
+
+// isHardSepV6 is isHardSep but for ':', which an IPv6 address holds.
+func isHardSepV6(r rune) bool { return r != ':' && isHardSep(r) }
+
+// hasFormat reports a format (Cf) character: zero-width spaces and
+// joiners, U+180E, bidirectional controls, the soft hyphen.
+func hasFormat(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if t[i] >= utf8.RuneSelf {
+			return strings.IndexFunc(t[i:], isFormat) >= 0
+		}
+	}
+	return false
+}
+
+func isFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }
+
+func dropFormat(r rune) rune {
+	if isFormat(r) {
+		return -1
+	}
+	return r
 }
 
 // wrappers are what text trims from the ends of a token.

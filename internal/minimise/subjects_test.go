@@ -1,7 +1,9 @@
 package minimise
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -116,6 +118,33 @@ var bypasses = []struct{ raw, want string }{
 	{"http://printer.local%00.example.com/", ruleLocal},
 	{"see (http://10.0.0.1/admin)", rulePrivate},
 	{`"nas.lan"`, ruleLocal},
+
+	// cut at every rune no host name or address holds
+	{"“printer.local”", ruleLocal},
+	{"‘10.0.0.1’", rulePrivate},
+	{"«printer.local»", ruleLocal},
+	{"**printer.local**", ruleLocal},
+	{"*10.0.0.1*", rulePrivate},
+	{"printer.local!", ruleLocal},
+	{"10.0.0.1!", rulePrivate},
+	{"fd00::1!", rulePrivate},
+	{"10.0.0.1]", rulePrivate},
+	{"printer.local~", ruleLocal},
+	{"printer.local^", ruleLocal},
+	{"printer.local$", ruleLocal},
+	{"x/10.0.0.1", rulePrivate},
+	{"x/printer.local", ruleLocal},
+	{"host=printer.local&x=1", ruleLocal},
+	{"printer.local&x", ruleLocal},
+	{"file:///printer.local", ruleLocal},
+	{"a:b:10.0.0.1", rulePrivate},
+	{"printer.local:631:x", ruleLocal},
+	{"printer.local@x", ruleLocal},
+	{"10.0.0.1@x", rulePrivate},
+	{"printer.local\u200bx", ruleLocal},
+	{"printer.local\u180ex", ruleLocal},
+	{"print\u200ber.local", ruleLocal},
+	{"x[fd00::1]y", rulePrivate},
 }
 
 // nearMisses must still be sent.
@@ -150,6 +179,15 @@ var nearMisses = []string{
 	"1.2.3.4.5",
 	"8.8.8.8.in-addr.arpa",
 	"in-addr.arpa",
+	"john.doe",
+	"8.8.8.8!",
+	"example.com/path",
+	"alice@example.com",
+	"“example.com”",
+	"x/8.8.8.8",
+	"2001:4860:4860::8888!",
+	"Bob.Smith+tag@mail.example.net",
+	"пример.рф",
 }
 
 // judged returns the indicator the policy sees for raw: on /v1/resolve
@@ -368,5 +406,35 @@ func TestBypassCorpusIsSeeded(t *testing.T) {
 	}
 	for _, c := range bypasses {
 		require.True(t, seeds[c.raw], "%q is not a fuzz seed", c.raw)
+	}
+}
+
+// TestCheckPiecesAreBounded: a value cut into more than maxPieces pieces
+// is withheld by RuleTooManyPieces, in linear time, unless a global rule
+// matched first.
+func TestCheckPiecesAreBounded(t *testing.T) {
+	t.Parallel()
+	p := testPolicy(t)
+	many := strings.Repeat("a!", maxPieces+1)
+	for _, typ := range []indicator.Type{indicator.Username, indicator.Email, ""} {
+		rule, withheld := p.Check("vt", Markings{}, indicator.Indicator{Value: many, Raw: many, Type: typ})
+		require.True(t, withheld, typ)
+		require.Equal(t, RuleTooManyPieces, rule, typ)
+	}
+	few := strings.Repeat("a!", maxPieces-1)
+	_, withheld := p.Check("vt", Markings{}, indicator.Indicator{Value: few, Raw: few, Type: indicator.Username})
+	require.False(t, withheld)
+	first := "10.0.0.1!" + many
+	rule, _ := p.Check("vt", Markings{}, indicator.Indicator{Value: first, Raw: first, Type: indicator.Username})
+	require.Equal(t, rulePrivate, rule)
+
+	// 1 MiB of each shape, forged: bounded, whatever the separators.
+	for _, big := range []string{
+		strings.Repeat("a", 1<<20), strings.Repeat("a!", 1<<19), strings.Repeat(":", 1<<20),
+		strings.Repeat("\u200b", 1<<18), strings.Repeat("a.b:", 1<<18), strings.Repeat("я", 1<<19),
+	} {
+		start := time.Now()
+		p.Check("vt", Markings{}, indicator.Indicator{Value: big, Raw: big, Type: indicator.Username})
+		require.Less(t, time.Since(start), 10*time.Second)
 	}
 }
