@@ -113,10 +113,7 @@ func (s *Service) miss(ctx context.Context, id Identity, name string, req provid
 	// A caller joins only a fetch that began after the last purge of the
 	// provider: one that began before may bring back what was purged (an
 	// answer fetched with a key since revoked).
-	flight := key.String() + "\x00" + strconv.FormatUint(epoch, 10)
-	if refresh {
-		flight += "\x00refresh" // fresh answers only: never joins a reader of the cache
-	}
+	flight := fillKey(key, epoch, refresh)
 	out, shared, err := s.fills.Do(ctx, flight, func(ctx context.Context) (Outcome, error) {
 		if !refresh {
 			if e, ok := s.cache.Get(ctx, key); ok && e.Fresh(s.clock.Now()) {
@@ -148,7 +145,18 @@ func (s *Service) miss(ctx context.Context, id Identity, name string, req provid
 
 // Filling is how many callers of this process wait on the fetch of key
 // (0 when none is in flight): what tests wait for instead of sleeping.
-func (s *Service) Filling(key cache.Key) int { return s.fills.Waiters(key.String()) }
+func (s *Service) Filling(key cache.Key) int {
+	return s.fills.Waiters(fillKey(key, s.cache.Epoch(key.Provider), false))
+}
+
+// fillKey names the shared fetch of key begun at epoch.
+func fillKey(key cache.Key, epoch uint64, refresh bool) string {
+	k := key.String() + "\x00" + strconv.FormatUint(epoch, 10)
+	if refresh {
+		k += "\x00refresh" // fresh answers only: never joins a reader of the cache
+	}
+	return k
+}
 
 // fetch asks the provider for key — through the fill lease when replicas
 // share the cache — and stores what may be kept.
