@@ -153,9 +153,10 @@ type Records interface {
 	// Delete removes the record at ref (a corrupt one, or the old copy of a
 	// re-sealed one); absent is not an error.
 	Delete(ctx context.Context, provider string, ref Ref) error
-	// Purge removes provider's records whose tag is one of tags; every
-	// record of provider when tags is nil; every record when provider is ""
-	// too. It says how many it removed.
+	// Purge removes provider's records whose tag is one of tags (none for
+	// an empty, non-nil tags); every record of provider when tags is nil;
+	// every record when provider is "" too (tags must then be nil: an
+	// error otherwise). It says how many live records it removed.
 	Purge(ctx context.Context, provider string, tags []string) (int, error)
 	// Scan calls fn for each live record, for re-sealing; fn may Put and
 	// Delete. It stops at the first error fn returns.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 
@@ -70,6 +71,9 @@ func (r *MemRecords) Delete(_ context.Context, provider string, ref cache.Ref) e
 // tags is nil, every record when provider is "" too), and counts the live
 // ones it removed.
 func (r *MemRecords) Purge(_ context.Context, provider string, tags []string) (int, error) {
+	if provider == "" && tags != nil {
+		return 0, errors.New("purging cache records: tags need a provider")
+	}
 	now := r.clk.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -214,6 +214,11 @@ func testRecPurge(t *testing.T, env recordsEnv) {
 		{"vt", nil, 0, func(r cache.Record) bool { return r.Provider == "vt" }},
 		{"", nil, 9, func(cache.Record) bool { return true }},
 	}
+	n, err := env.recs.Purge(ctx, "vt", []string{})
+	require.NoError(t, err)
+	require.Zero(t, n, "an empty tag list never widens to the whole provider")
+	_, err = env.recs.Purge(ctx, "", []string{"tag-0"})
+	require.Error(t, err, "tags need a provider")
 	for i, st := range steps {
 		n, err := env.recs.Purge(ctx, st.provider, st.tags)
 		require.NoError(t, err)

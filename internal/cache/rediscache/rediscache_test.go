@@ -161,33 +161,6 @@ func TestRecordsBehaviour(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, ok)
 		}},
-		{"purge scopes and counts", func(t *testing.T, r *rediscache.Records) {
-			ctx := t.Context()
-			for _, x := range []cache.Record{
-				rec("a", "t1", "1", "x", hour), rec("a", "t1", "2", "x", hour), rec("a", "t2", "3", "x", hour),
-				rec("b", "t1", "4", "x", hour), rec("c", "t3", "5", "x", hour),
-			} {
-				require.NoError(t, r.Put(ctx, x))
-			}
-			steps := []struct {
-				provider string
-				tags     []string
-				want     int
-			}{
-				{"a", []string{}, 0}, // an empty list never widens
-				{"a", []string{"t1", "t9"}, 2},
-				{"a", nil, 1},
-				{"a", nil, 0},
-				{"", nil, 2},
-			}
-			for _, s := range steps {
-				n, err := r.Purge(ctx, s.provider, s.tags)
-				require.NoError(t, err)
-				require.Equal(t, s.want, n, "purge %q %q", s.provider, s.tags)
-			}
-			_, err := r.Purge(ctx, "", []string{"t1"})
-			require.Error(t, err, "tags need a provider")
-		}},
 		{"scan parses keys back", func(t *testing.T, r *rediscache.Records) {
 			ctx := t.Context()
 			want := map[string]cache.Record{}

@@ -95,33 +95,6 @@ func TestCacheRecordsBehaviour(t *testing.T) {
 			}
 			require.Equal(t, 0, countRows(t, s))
 		}},
-		{"purge scopes and counts", func(t *testing.T, s *sqlite.Store, _ *clocktest.Clock) {
-			ctx := t.Context()
-			for _, r := range []cache.Record{
-				cacheRec("a", "t1", "1", "x", hour), cacheRec("a", "t1", "2", "x", hour), cacheRec("a", "t2", "3", "x", hour),
-				cacheRec("b", "t1", "4", "x", hour), cacheRec("c", "t3", "5", "x", hour),
-			} {
-				require.NoError(t, s.Put(ctx, r))
-			}
-			steps := []struct {
-				provider string
-				tags     []string
-				want     int
-			}{
-				{"a", []string{}, 0}, // an empty list never widens
-				{"a", []string{"t1", "t9"}, 2},
-				{"a", nil, 1},
-				{"a", nil, 0},
-				{"", nil, 2},
-			}
-			for _, st := range steps {
-				n, err := s.Purge(ctx, st.provider, st.tags)
-				require.NoError(t, err)
-				require.Equal(t, st.want, n, "purge %q %q", st.provider, st.tags)
-			}
-			_, err := s.Purge(ctx, "", []string{"t1"})
-			require.Error(t, err, "tags need a provider")
-		}},
 		{"purge of many tags", func(t *testing.T, s *sqlite.Store, _ *clocktest.Clock) {
 			ctx := t.Context()
 			var tags []string
