@@ -102,7 +102,7 @@ func TestEveryMetricIsNamedAndDocumented(t *testing.T) {
 	m := monitor.New(monitor.Options{Providers: []string{"p"}, Quota: staticQuota(monitor.QuotaGauge{Provider: "p", KeyID: "k", Period: "day"}),
 		Cache: cacheFunc(func() []monitor.TierStats { return []monitor.TierStats{{Tier: "memory"}} })})
 	observeAll(t, m, lookupSequence())
-	serveAPI(t, m.Instrument(apiMux(m, false)))
+	serveAPI(t, recorded(m, apiMux()))
 	mfs, err := m.Registry().Gather()
 	require.NoError(t, err)
 	seen := 0
