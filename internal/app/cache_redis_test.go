@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intelgate/intelgate/internal/leak"
+	"github.com/intelgate/intelgate/internal/redistest"
 	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/sim"
 )
@@ -155,7 +156,7 @@ func rcUnique(prefix string) string {
 // all hits, still without an upstream call.
 func TestReplicasMakeOneUpstreamCall(t *testing.T) {
 	t.Parallel()
-	redisURL := govRedisURL(t)
+	redisURL := redistest.URL(t)
 	c := startRCCluster(t, redisURL, 3, sim.Options{Faults: sim.Faults{Latency: 300 * time.Millisecond}})
 	query := rcUnique("onecall-")
 	const perReplica = 4
@@ -199,7 +200,7 @@ func TestReplicasMakeOneUpstreamCall(t *testing.T) {
 // would keep answering hit, since the durable tier is already empty.
 func TestPurgeOnOneReplicaReachesAll(t *testing.T) {
 	t.Parallel()
-	redisURL := govRedisURL(t)
+	redisURL := redistest.URL(t)
 	c := startRCCluster(t, redisURL, 3, sim.Options{})
 	queries := make([]string, len(c.gws))
 	for i := range queries {
@@ -262,7 +263,7 @@ func rcMarkers(t *testing.T, query string, body []byte) []string {
 // its provider.
 func TestRedisHoldsNoPlaintext(t *testing.T) {
 	t.Parallel()
-	redisURL := govRedisURL(t)
+	redisURL := redistest.URL(t)
 	c := startRCCluster(t, redisURL, 2, sim.Options{})
 	queries := []string{rcUnique("needle-user-"), rcUnique("needle.mail-") + "@example.org"}
 	var markers []secret.Value

@@ -300,16 +300,6 @@ func skipNearMidnightUTC(t *testing.T) {
 	}
 }
 
-// govRedisURL returns the test Redis or skips.
-func govRedisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("INTELGATE_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("INTELGATE_TEST_REDIS_URL not set: skipping Redis tests")
-	}
-	return u
-}
-
 // redisShared writes the Redis URL to a secret file in each dir and returns
 // the shared: block for a fresh key prefix, removing that prefix's keys
 // when the test ends (never FLUSHDB: other tests share the database).

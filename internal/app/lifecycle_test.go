@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/intelgate/intelgate/internal/redistest"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -25,7 +26,7 @@ func TestShutdownStopsEveryGoroutine(t *testing.T) {
 			dir := t.TempDir()
 			c := govCfg{client: "    limits: {rate: 100/s, quotas: {day: 1000}}"}
 			if shared == "redis" {
-				c.top = redisShared(t, govRedisURL(t), dir)
+				c.top = redisShared(t, redistest.URL(t), dir)
 			}
 			token, hash := newGovToken(t)
 			app := runGovApp(t, writeGovConfig(t, dir, s, hash, c))

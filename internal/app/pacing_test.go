@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/redistest"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -128,7 +129,7 @@ func requireSentWithin(t *testing.T, arrivals []time.Time, start time.Time, burs
 // be refused by the simulator within the first two seconds.
 func TestReplicasShareOneLimitThroughRedis(t *testing.T) {
 	t.Parallel()
-	url := govRedisURL(t)
+	url := redistest.URL(t)
 	const rate = 20
 	const n = 4 * rate
 	// The simulator judges arrivals, which lag admissions by the trip

@@ -10,6 +10,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/redistest"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -62,7 +63,7 @@ func TestDailyQuotaSurvivesRestart(t *testing.T) {
 			dir := t.TempDir()
 			top := ""
 			if tc.redis {
-				top = redisShared(t, govRedisURL(t), dir)
+				top = redisShared(t, redistest.URL(t), dir)
 			}
 			s := startGovSim(t, sim.Options{})
 			token, hash := newGovToken(t)

@@ -3,12 +3,10 @@ package rediscache_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -22,31 +20,13 @@ import (
 	"github.com/intelgate/intelgate/internal/cache/rediscache"
 	"github.com/intelgate/intelgate/internal/clocktest"
 	"github.com/intelgate/intelgate/internal/leak"
+	"github.com/intelgate/intelgate/internal/redistest"
 	"github.com/intelgate/intelgate/internal/seal"
 )
 
 // TestMain fails the package if any test leaves a goroutine behind: a
 // Subscribe that outlives its context, or a client nobody closed.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("INTELGATE_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("INTELGATE_TEST_REDIS_URL not set: skipping Redis tests")
-	}
-	return u
-}
-
-// testPrefix isolates one test's keys and channel from every other run on
-// the same Redis (tests never FLUSHDB a shared server).
-func testPrefix(t *testing.T) string {
-	t.Helper()
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	return "intelgate-test:" + hex.EncodeToString(b[:]) + ":"
-}
 
 // testOpTimeout is generous: these tests check behaviour, not latency,
 // on a loaded CI machine under -race (the timeout path has its own tests).
@@ -56,7 +36,7 @@ const testOpTimeout = 10 * time.Second
 // or on addr when not empty, with the context deadlines New relies on.
 func newClient(t *testing.T, addr string) *redis.Client {
 	t.Helper()
-	o, err := redis.ParseURL(redisURL(t))
+	o, err := redis.ParseURL(redistest.URL(t))
 	require.NoError(t, err)
 	if addr != "" {
 		o.Addr = addr
@@ -88,7 +68,7 @@ func rec(provider, tag, id, body string, expires time.Time) cache.Record {
 // Records write expires, so Redis never grows without bound.
 func TestKeyLayout(t *testing.T) {
 	t.Parallel()
-	p := testPrefix(t)
+	p := redistest.Prefix(t)
 	r, raw := open(t, p), newClient(t, "")
 	ctx := t.Context()
 	expires := time.Now().Add(time.Hour).Truncate(time.Millisecond)
@@ -222,7 +202,7 @@ func TestRecordsBehaviour(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, open(t, testPrefix(t)))
+			tc.run(t, open(t, redistest.Prefix(t)))
 		})
 	}
 }
@@ -231,7 +211,7 @@ func TestRecordsBehaviour(t *testing.T) {
 // own lease; an expired lease can be taken.
 func TestLease(t *testing.T) {
 	t.Parallel()
-	p := testPrefix(t)
+	p := redistest.Prefix(t)
 	a, b, raw := open(t, p), open(t, p), newClient(t, "")
 	ctx := t.Context()
 
@@ -340,7 +320,7 @@ func waitSubscribers(t *testing.T, raw *redis.Client, channel string, n int64) {
 // on the channel is ignored.
 func TestPubSub(t *testing.T) {
 	t.Parallel()
-	p := testPrefix(t)
+	p := redistest.Prefix(t)
 	raw := newClient(t, "")
 	var subs []*subscriber
 	for range 3 {
@@ -446,7 +426,7 @@ func (p *proxy) close() {
 // again.
 func TestSubscribeSurvivesRestart(t *testing.T) {
 	t.Parallel()
-	p := testPrefix(t)
+	p := redistest.Prefix(t)
 	raw := newClient(t, "")
 	px := newProxy(t, raw.Options().Addr)
 	sub := subscribe(t, rediscache.New(newClient(t, px.addr()), rediscache.Options{Prefix: p, OpTimeout: testOpTimeout}))
@@ -477,49 +457,6 @@ const (
 	failSlack     = 900 * time.Millisecond
 )
 
-// closedPort is a loopback address nothing listens on: bound, then
-// released, so a dial is refused at once.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
-// blackHole accepts connections and never answers: a hung Redis.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 // TestRedisUnavailable: with Redis refusing connections or never
 // answering, every operation fails within OpTimeout, with an error that
 // says what failed and never quotes the password; nothing panics, and
@@ -527,12 +464,12 @@ func blackHole(t *testing.T) string {
 func TestRedisUnavailable(t *testing.T) {
 	t.Parallel()
 	const password = "hunter2-pa55word-7f3a"
-	for name, addr := range map[string]func(*testing.T) string{"refused": closedPort, "hung": blackHole} {
+	for name, addr := range map[string]func(*testing.T) string{"refused": redistest.ClosedPort, "hung": func(t *testing.T) string { return redistest.NewBlackHole(t).Addr() }} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			c := redis.NewClient(&redis.Options{Addr: addr(t), Password: password, ContextTimeoutEnabled: true, MaxRetries: -1})
 			t.Cleanup(func() { _ = c.Close() })
-			r := rediscache.New(c, rediscache.Options{Prefix: testPrefix(t), OpTimeout: failOpTimeout})
+			r := rediscache.New(c, rediscache.Options{Prefix: redistest.Prefix(t), OpTimeout: failOpTimeout})
 			ref := cache.Ref{ID: "id", Tag: "tag"}
 			ops := map[string]func(ctx context.Context) error{
 				"get": func(ctx context.Context) error {
@@ -580,7 +517,7 @@ func TestRedisUnavailable(t *testing.T) {
 // openAt is Records on a fresh prefix reading clk, for the suites.
 func openAt(t *testing.T, clk *clocktest.Clock) *rediscache.Records {
 	t.Helper()
-	return cleaned(t, rediscache.New(newClient(t, ""), rediscache.Options{Prefix: testPrefix(t), OpTimeout: testOpTimeout, Clock: clk}))
+	return cleaned(t, rediscache.New(newClient(t, ""), rediscache.Options{Prefix: redistest.Prefix(t), OpTimeout: testOpTimeout, Clock: clk}))
 }
 
 // Both suites run twice: on the fake clock, which the Records honour for
@@ -593,7 +530,7 @@ var suiteModes = map[string]cachetest.Options{
 
 func TestRecordsConformance(t *testing.T) {
 	t.Parallel()
-	redisURL(t)
+	redistest.URL(t)
 	for name, o := range suiteModes {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -604,7 +541,7 @@ func TestRecordsConformance(t *testing.T) {
 
 func TestSealedConformance(t *testing.T) {
 	t.Parallel()
-	redisURL(t)
+	redistest.URL(t)
 	for name, o := range suiteModes {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -645,7 +582,7 @@ func requireNoMarkers(t *testing.T, what string, b []byte) {
 // body in any key name, value (read and DUMPed) or pub/sub message.
 func TestRedisHoldsNoPlaintext(t *testing.T) {
 	t.Parallel()
-	p := testPrefix(t)
+	p := redistest.Prefix(t)
 	r, raw := open(t, p), newClient(t, "")
 	keys := testKeyring(t)
 	tier := cache.NewSealed(r, keys, nil)

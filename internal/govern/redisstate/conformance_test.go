@@ -1,9 +1,6 @@
 package redisstate_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -12,27 +9,8 @@ import (
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/governtest"
 	"github.com/intelgate/intelgate/internal/govern/redisstate"
+	"github.com/intelgate/intelgate/internal/redistest"
 )
-
-// redisURL is the test Redis, or a skip: these tests need a real server.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("INTELGATE_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("INTELGATE_TEST_REDIS_URL not set: skipping Redis tests")
-	}
-	return u
-}
-
-// testPrefix isolates one test's keys from every other run on the same
-// Redis (tests never FLUSHDB a shared server).
-func testPrefix(t *testing.T) string {
-	t.Helper()
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	return "intelgate-test:" + hex.EncodeToString(b[:]) + ":"
-}
 
 // testOpTimeout bounds each Redis call in the conformance suite. The
 // production default (250ms) is a fail-fast budget for a healthy Redis next
@@ -45,7 +23,7 @@ const testOpTimeout = 10 * time.Second
 // open returns a State with its own client on the test Redis.
 func open(t *testing.T, prefix string) *redisstate.State {
 	t.Helper()
-	s, err := redisstate.Open(t.Context(), redisURL(t), redisstate.Options{Prefix: prefix, OpTimeout: testOpTimeout})
+	s, err := redisstate.Open(t.Context(), redistest.URL(t), redisstate.Options{Prefix: prefix, OpTimeout: testOpTimeout})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
@@ -53,13 +31,13 @@ func open(t *testing.T, prefix string) *redisstate.State {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	redisURL(t)
+	redistest.URL(t)
 	governtest.Run(t, governtest.Harness{
-		New: func(t *testing.T) govern.State { return open(t, testPrefix(t)) },
+		New: func(t *testing.T) govern.State { return open(t, redistest.Prefix(t)) },
 		// Two replicas: separate clients (separate connections) on one
 		// server and one prefix.
 		NewShared: func(t *testing.T) (govern.State, govern.State) {
-			p := testPrefix(t)
+			p := redistest.Prefix(t)
 			return open(t, p), open(t, p)
 		},
 		// Advance nil: the scripts read Redis TIME, which a test cannot move.
@@ -68,6 +46,6 @@ func TestConformance(t *testing.T) {
 
 func TestQuotaConformance(t *testing.T) {
 	t.Parallel()
-	redisURL(t)
-	governtest.RunQuota(t, func(t *testing.T) govern.QuotaCounter { return open(t, testPrefix(t)) })
+	redistest.URL(t)
+	governtest.RunQuota(t, func(t *testing.T) govern.QuotaCounter { return open(t, redistest.Prefix(t)) })
 }

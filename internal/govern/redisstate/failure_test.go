@@ -3,8 +3,6 @@ package redisstate_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/redisstate"
+	"github.com/intelgate/intelgate/internal/redistest"
 )
 
 // opTimeout is short so failure tests are quick; slack covers a loaded
@@ -23,60 +22,6 @@ const (
 	opTimeout = 100 * time.Millisecond
 	slack     = 400 * time.Millisecond
 )
-
-// closedPort returns a loopback address nothing listens on: bound, then
-// released, so a dial is refused at once.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
-// blackHole is a loopback server that accepts connections, reads what it
-// is sent and never answers: a hung Redis.
-type blackHole struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	done  sync.WaitGroup
-}
-
-func newBlackHole(t *testing.T) *blackHole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	b := &blackHole{ln: ln}
-	b.done.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c)
-			b.mu.Unlock()
-			b.done.Go(func() { _, _ = io.Copy(io.Discard, c) })
-		}
-	})
-	t.Cleanup(b.close)
-	return b
-}
-
-func (b *blackHole) addr() string { return b.ln.Addr().String() }
-
-// close stops the server and waits for its goroutines.
-func (b *blackHole) close() {
-	_ = b.ln.Close()
-	b.mu.Lock()
-	for _, c := range b.conns {
-		_ = c.Close()
-	}
-	b.mu.Unlock()
-	b.done.Wait()
-}
 
 // every calls each operation of s once and returns the errors by name.
 func every(ctx context.Context, s *redisstate.State) map[string]error {
@@ -96,14 +41,14 @@ func every(ctx context.Context, s *redisstate.State) map[string]error {
 
 func TestUnavailable(t *testing.T) {
 	t.Parallel()
-	hole := func(t *testing.T) string { return newBlackHole(t).addr() }
+	hole := func(t *testing.T) string { return redistest.NewBlackHole(t).Addr() }
 	tests := []struct {
 		name, scheme string
 		addr         func(t *testing.T) string
 	}{
-		{"refused", "redis", closedPort},
+		{"refused", "redis", redistest.ClosedPort},
 		{"black hole", "redis", hole},
-		{"TLS refused", "rediss", closedPort},
+		{"TLS refused", "rediss", redistest.ClosedPort},
 		{"TLS black hole", "rediss", hole}, // the handshake hangs
 	}
 	for _, tc := range tests {
@@ -140,7 +85,7 @@ func TestCallerContextIsNotAnOutage(t *testing.T) {
 	openCtx, cancelOpen := context.WithTimeout(t.Context(), opTimeout)
 	defer cancelOpen()
 	start := time.Now()
-	s, err := redisstate.Open(openCtx, "redis://"+newBlackHole(t).addr(), redisstate.Options{OpTimeout: time.Minute})
+	s, err := redisstate.Open(openCtx, "redis://"+redistest.NewBlackHole(t).Addr(), redisstate.Options{OpTimeout: time.Minute})
 	require.NoError(t, err)
 	require.Less(t, time.Since(start), opTimeout+slack)
 	defer func() { require.NoError(t, s.Close()) }()
@@ -198,8 +143,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 // against it, closes both and returns.
 func hungRedis(t *testing.T) {
 	t.Helper()
-	b := newBlackHole(t)
-	s, err := redisstate.Open(t.Context(), "redis://"+b.addr(), redisstate.Options{OpTimeout: opTimeout})
+	b := redistest.NewBlackHole(t)
+	s, err := redisstate.Open(t.Context(), "redis://"+b.Addr(), redisstate.Options{OpTimeout: opTimeout})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	for range 20 {
@@ -212,7 +157,7 @@ func hungRedis(t *testing.T) {
 	}
 	wg.Wait()
 	require.NoError(t, s.Close())
-	b.close()
+	b.Close()
 }
 
 func TestErrorsNeverShowTheURL(t *testing.T) {

@@ -10,13 +10,14 @@ import (
 
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/redisstate"
+	"github.com/intelgate/intelgate/internal/redistest"
 )
 
 // rawClient is a plain client on the test Redis, for looking behind the
 // State's back.
 func rawClient(t *testing.T) *redis.Client {
 	t.Helper()
-	o, err := redis.ParseURL(redisURL(t))
+	o, err := redis.ParseURL(redistest.URL(t))
 	require.NoError(t, err)
 	c := redis.NewClient(o)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
@@ -28,7 +29,7 @@ func rawClient(t *testing.T) *redis.Client {
 // the README documents.
 func TestKeysExpire(t *testing.T) {
 	t.Parallel()
-	p := testPrefix(t)
+	p := redistest.Prefix(t)
 	s, raw := open(t, p), rawClient(t)
 	ctx := t.Context()
 	hour := govern.Limit{Rate: 1, Period: time.Hour, Burst: 5}
@@ -78,7 +79,7 @@ func TestKeysExpire(t *testing.T) {
 // sooner than RetryAfter says, and only one.
 func TestRateRefillsOnRedisTime(t *testing.T) {
 	t.Parallel()
-	s := open(t, testPrefix(t))
+	s := open(t, redistest.Prefix(t))
 	ctx := t.Context()
 	l := govern.Limit{Rate: 20, Period: time.Second, Burst: 2}
 	for range 2 {
@@ -125,7 +126,7 @@ func TestRateRefillsOnRedisTime(t *testing.T) {
 // unavailable (the governor applies its fail mode) and no window is taken.
 func TestCorruptCounter(t *testing.T) {
 	t.Parallel()
-	p := testPrefix(t)
+	p := redistest.Prefix(t)
 	s, raw := open(t, p), rawClient(t)
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
@@ -144,7 +145,7 @@ func TestCorruptCounter(t *testing.T) {
 
 func TestConsumeNeedsExpires(t *testing.T) {
 	t.Parallel()
-	s := open(t, testPrefix(t))
+	s := open(t, redistest.Prefix(t))
 	_, _, err := s.Consume(t.Context(), []govern.Window{{Key: "forever", Limit: 1}})
 	require.ErrorContains(t, err, "no Expires")
 	require.NotErrorIs(t, err, govern.ErrUnavailable)
@@ -155,7 +156,7 @@ func TestConsumeNeedsExpires(t *testing.T) {
 func TestNewLeavesClientToCaller(t *testing.T) {
 	t.Parallel()
 	raw := rawClient(t)
-	s := redisstate.New(raw, redisstate.Options{Prefix: testPrefix(t)})
+	s := redisstate.New(raw, redisstate.Options{Prefix: redistest.Prefix(t)})
 	require.NoError(t, s.Ping(t.Context()))
 	require.NoError(t, s.Close())
 	require.NoError(t, raw.Ping(t.Context()).Err())
