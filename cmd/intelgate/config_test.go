@@ -79,7 +79,7 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	require.Empty(t, stdout)
 	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
 	require.Len(t, lines, 9, stderr)
-	require.Equal(t, file+": line 9: providers.socialeye.timeout: invalid duration \"3x\" (write a number with a unit: 500ms, 30s, 5m, 1h)", lines[2])
+	require.Equal(t, file+": line 9: providers.socialeye.timeout: invalid duration \"3x\" (write a number with a unit: 500ms, 30s, 5m, 1h, 90d)", lines[2])
 	require.Contains(t, lines[4], "line 14: providers.socialeye.keys[0].secret: a literal secret is not allowed here")
 	require.Equal(t, file+": 8 problems", lines[8])
 	require.NotContains(t, stderr, "sk_live_4f9a8b7c6d5e4f3a2b1c")

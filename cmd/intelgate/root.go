@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 		newLookupCmd(),
 		newPinCmd(),
 		newCacheCmd(),
+		newAuditCmd(),
 	)
 	return root
 }

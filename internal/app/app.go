@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/cache"
 	"github.com/intelgate/intelgate/internal/clock"
@@ -28,8 +29,11 @@ import (
 	"github.com/intelgate/intelgate/internal/monitor"
 	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/provider"
+	"github.com/intelgate/intelgate/internal/retention"
 	"github.com/intelgate/intelgate/internal/seal"
+	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/store"
+	"github.com/intelgate/intelgate/internal/store/postgres"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
@@ -53,6 +57,14 @@ type App struct {
 	redisPrefix  string
 	redisTimeout time.Duration
 	purges       *purgeQueue
+
+	// The audit log and retention (internal/app/audit.go).
+	auditStore *audit.Store
+	auditLog   *audit.Log
+	recorder   *audit.Recorder
+	sweeper    *retention.Runner
+	storeObs   lateObserver
+	clock      clock.Clock
 
 	metrics         *monitor.Metrics
 	metricsListener net.Listener // server.metrics_listen, opened by Run's caller (Listen)
@@ -79,13 +91,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	for _, w := range secrets.Warnings() {
 		log.Warn("configuration warning", "field", w.Field, "line", w.Line, "problem", w.Msg)
 	}
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, clock: o.Clock}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
 		}
 	}()
-	warnInactive(cfg, log)
 
 	// Providers first: they read CA and schema files, the likeliest
 	// start-up failures, before anything is written.
@@ -96,15 +107,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	for _, t := range transports {
 		a.closers = append(a.closers, idleCloser{t})
 	}
-	if a.store, err = openStore(ctx, cfg.Storage, o.Clock); err != nil {
+	if a.store, err = openStore(ctx, cfg.Storage, secrets, o.Clock, a.storeObs.storeFailed); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store)
+	// The data-at-rest keys seal the cache and MAC the audit log and key
+	// fingerprints: opened whatever is cached.
+	if a.keyring, err = openKeyring(cfg, secrets, log); err != nil {
+		return nil, err
+	}
+	fp := fingerprinter(a.keyring)
 	state, ready, degradable, err := a.openState(ctx, cfg, secrets)
 	if err != nil {
 		return nil, err
 	}
-	keys, rotated, err := resolveKeys(ctx, cfg, secrets, a.store, log)
+	keys, rotated, err := resolveKeys(ctx, cfg, secrets, a.store, a.keyring, log)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +130,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 			forgetRotations(context.WithoutCancel(ctx), a.store, rotated, log)
 		}
 	}()
-	gov, err := newGovernor(cfg, state, keys, log)
+	gov, err := newGovernor(cfg, state, keys, fp, log)
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +139,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		return nil, fmt.Errorf("building query minimisation: %w", err)
 	}
 	a.metrics = newMetrics(a, gov)
+	a.storeObs.set(a.metrics)
 	if err := a.listenMetrics(ctx); err != nil {
 		return nil, fmt.Errorf("server.metrics_listen: %w", err)
 	}
 	obs := observe.Join(o.Observer, a.metrics)
-	if err := a.openCache(cfg, secrets, obs, true, o.Clock); err != nil {
+	if err := a.openAudit(cfg, obs); err != nil {
+		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(rotated)) {
+		for _, id := range rotated[name] {
+			a.recorder.KeyRotated(name, id, "gateway")
+		}
+	}
+	// Key revocations and restorations and cache purges are audited from
+	// the request path's events.
+	obs = observe.Join(obs, a.recorder)
+	if err := a.openCache(cfg, obs, true, o.Clock); err != nil {
 		return nil, err
 	}
 	if a.purges != nil {
@@ -144,8 +173,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		return nil, err
 	}
 	a.lookups, err = lookup.New(lookup.Options{Providers: provs, ResolveProvider: resolveName, Caller: a.calls,
-		Cache: a.cache, Policies: cachePolicies(cfg), Withhold: withhold, Admit: gov, Observer: obs, Log: log,
-		Clock: o.Clock})
+		Cache: a.cache, Policies: cachePolicies(cfg), Withhold: withhold, Admit: gov, Observer: obs, Auditor: a.recorder,
+		Log: log, Clock: o.Clock})
 	if err != nil {
 		return nil, fmt.Errorf("building lookup service: %w", err)
 	}
@@ -170,9 +199,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		TrustedProxies: cfg.Server.TrustedProxies,
 		AuthFailures:   gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
 		Clock:          o.Clock,
+		Audit:          a.recorder,
+		AuditLog:       auditReader{Store: a.auditStore, keys: a.keyring},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building gateway: %w", err)
+	}
+	if a.sweeper, err = a.newSweeper(cfg, obs); err != nil {
+		return nil, fmt.Errorf("building the retention sweeper: %w", err)
 	}
 	return a, nil
 }
@@ -186,22 +220,23 @@ func requestTimeout(write time.Duration) time.Duration {
 	return max(write-write/10, write-2*time.Second, time.Second)
 }
 
-// warnInactive says, at start-up, which accepted settings have no effect yet,
-// so an operator is never misled by a config that validates.
-func warnInactive(cfg *config.Config, log *slog.Logger) {
-	if len(cfg.Encryption.Keys) > 0 && !anyCached(cfg) {
-		log.Info("encryption keys are configured but nothing is cached: they seal nothing yet")
-	}
-}
-
 // openStore opens the configured durable store; the rest of app sees only
-// the store.Store interface.
-func openStore(ctx context.Context, s config.Storage, c clock.Clock) (store.Store, error) {
+// the store.Store interface. onError counts its failed operations.
+func openStore(ctx context.Context, s config.Storage, secrets *config.Secrets, c clock.Clock, onError func(op string)) (store.Store, error) {
 	switch s.Driver {
 	case "", "sqlite":
-		st, err := sqlite.OpenWith(ctx, s.DSN, sqlite.Options{Clock: c})
+		st, err := sqlite.OpenWith(ctx, s.DSN, sqlite.Options{Clock: c, OnError: onError})
 		if err != nil {
 			return nil, fmt.Errorf("opening sqlite store: %w", err)
+		}
+		return st, nil
+	case "postgres":
+		// The DSN is a secret and is never part of an error: the store's
+		// errors say what failed without it.
+		st, err := postgres.Open(ctx, secrets.StorageDSN().Reveal(), postgres.Options{Clock: c,
+			OpTimeout: s.Timeout.Std(), MaxConns: int32(min(s.MaxConnections, 1<<20)), OnError: onError})
+		if err != nil {
+			return nil, fmt.Errorf("storage.dsn (%s): opening postgres store: %w", secret.Redacted, err)
 		}
 		return st, nil
 	default:
@@ -254,11 +289,14 @@ func (i idleCloser) Close() error {
 // When a secret changed, the provider's cached answers are purged on every
 // replica (in the background: the swap itself never waits on the cache).
 func (a *App) SwapKeys(provider string, keys []govern.Key) error {
-	changed := a.calls.SecretsChanged(provider, keys)
+	changed := a.calls.ChangedSecrets(provider, keys)
 	if err := a.calls.SwapKeys(provider, keys); err != nil {
 		return err
 	}
-	if changed && a.purges != nil {
+	for _, id := range changed {
+		a.recorder.KeyRotated(provider, id, "gateway")
+	}
+	if len(changed) > 0 && a.purges != nil {
 		a.purges.add(provider, "key_rotated")
 	}
 	return nil
@@ -290,6 +328,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if ml := a.metricsListener; ml != nil {
 		bg.Go(func() { a.serveMetrics(ctx, ml) })
+	}
+	if a.sweeper != nil {
+		bg.Go(func() { a.sweeper.Run(ctx) })
 	}
 	a.log.Info("intelgate serving", "addr", ln.Addr().String(), "tls", a.cfg.Server.TLS != nil,
 		"providers", a.gateway.ProviderNames(), "environment", a.cfg.Environment, "shared", a.cfg.Shared.Driver)

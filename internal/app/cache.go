@@ -15,6 +15,7 @@ import (
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/seal"
+	"github.com/intelgate/intelgate/internal/store/postgres"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
 )
 
@@ -62,16 +63,14 @@ func openKeyring(cfg *config.Config, secrets *config.Secrets, log *slog.Logger) 
 // openCache assembles the two tiers: the in-process hot tier over the
 // sealed durable tier (the SQLite store, or Redis shared by the replicas,
 // with its fill lease and purge bus).
-func (a *App) openCache(cfg *config.Config, secrets *config.Secrets, obs observe.Observer, hot bool, clk clock.Clock) error {
+// a.keyring must be open.
+func (a *App) openCache(cfg *config.Config, obs observe.Observer, hot bool, clk clock.Clock) error {
 	if !anyCached(cfg) {
 		a.log.Info("no provider is cached (cache: {enabled: false} everywhere)")
 		return nil
 	}
-	kr, err := openKeyring(cfg, secrets, a.log)
-	if err != nil {
-		return err
-	}
-	a.keyring = kr
+	kr := a.keyring
+	var err error
 	o := cache.Options{Observer: obs, Log: a.log, Clock: clk}
 	if hot && cfg.Cache.MemoryBytes > 0 {
 		hot, err := cache.NewMemory(cache.MemoryOptions{MaxBytes: int64(cfg.Cache.MemoryBytes), Clock: clk, OnEvict: func(provider, reason string) {
@@ -91,13 +90,17 @@ func (a *App) openCache(cfg *config.Config, secrets *config.Secrets, obs observe
 		records, o.Leaser, o.Bus = rc, rc, rc
 		o.LeaseID = func(k cache.Key) string { return kr.Index(k.String())[0] }
 	} else {
-		st, ok := a.store.(*sqlite.Store)
-		if !ok {
+		// Purges by other processes on the same database (intelgate cache
+		// purge, other replicas) reach this hot tier through the store:
+		// SQLite's purge log, PostgreSQL's LISTEN/NOTIFY.
+		switch st := a.store.(type) {
+		case *sqlite.Store:
+			records, o.Bus = st, st.PurgeLog(0)
+		case *postgres.Store:
+			records, o.Bus = st, st.Notifier(postgres.NotifierOptions{})
+		default:
 			return fmt.Errorf("storage.driver %q cannot hold the cache", cfg.Storage.Driver)
 		}
-		// Purges by other processes on the file (intelgate cache purge)
-		// reach this hot tier through the store's purge log.
-		records, o.Bus = st, st.PurgeLog(0)
 	}
 	a.sealed = cache.NewSealed(records, kr, clk)
 	o.Durable = a.sealed

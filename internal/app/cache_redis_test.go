@@ -87,7 +87,7 @@ func startRCCluster(t *testing.T, redisURL string, n int, o sim.Options) *rcClus
 	rcWriteKey(t, dirs...)
 	c := &rcCluster{sim: s, prefix: prefix, siem: newGovClient(t, token), admin: newGovClient(t, adminToken)}
 	for _, d := range dirs {
-		cfg := writeGovConfig(t, d, s, hash, govCfg{cache: "{ttl: 1h}", top: adminYAML + shared + rcEncryption})
+		cfg := writeGovConfig(t, d, s, hash, govCfg{cache: "{ttl: 1h}", top: adminYAML + shared})
 		c.gws = append(c.gws, runGovApp(t, cfg))
 	}
 	opts, err := redis.ParseURL(redisURL)

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
+	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern/redisstate"
 	"github.com/intelgate/intelgate/internal/lookup"
@@ -20,6 +22,7 @@ import (
 type CacheAdmin struct {
 	a         *App
 	providers []string
+	secrets   *config.Secrets
 }
 
 // OpenCacheAdmin opens cfg's store, shared state and data-at-rest keys.
@@ -34,10 +37,13 @@ func OpenCacheAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 			_ = a.Close()
 		}
 	}()
-	if a.store, err = openStore(ctx, cfg.Storage, nil); err != nil {
+	if a.store, err = openStore(ctx, cfg.Storage, secrets, nil, nil); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store)
+	if a.keyring, err = openKeyring(cfg, secrets, log); err != nil {
+		return nil, err
+	}
 	if cfg.Shared.Driver == "redis" {
 		redisstate.RouteLibraryLogs(log)
 		st, err := redisstate.Open(ctx, secrets.SharedURL().Reveal(), redisstate.Options{
@@ -48,10 +54,11 @@ func OpenCacheAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 		a.closers = append(a.closers, st)
 		a.redis, a.redisPrefix, a.redisTimeout = st.Client(), cfg.Shared.Prefix, cfg.Shared.Timeout.Std()
 	}
-	if err := a.openCache(cfg, secrets, nil, false, nil); err != nil {
+	if err := a.openCache(cfg, nil, false, nil); err != nil {
 		return nil, err
 	}
-	return &CacheAdmin{a: a, providers: slices.Sorted(maps.Keys(cfg.Providers))}, nil
+	a.auditStore = audit.NewStore(a.store, a.keyring)
+	return &CacheAdmin{a: a, providers: slices.Sorted(maps.Keys(cfg.Providers)), secrets: secrets}, nil
 }
 
 // ErrNothingCached: no provider is cached, so there is no cache to work on.
@@ -67,7 +74,19 @@ func (c *CacheAdmin) Purge(ctx context.Context, by string, req lookup.PurgeReque
 	if c.a.cache == nil {
 		return 0, ErrNothingCached
 	}
-	return c.a.cache.Purge(ctx, scope, by, "admin")
+	n, err := c.a.cache.Purge(ctx, scope, by, "admin")
+	if err != nil {
+		return n, err
+	}
+	detail := "scope=all"
+	switch {
+	case req.Provider != "" && req.Indicator != "":
+		detail = "scope=indicator"
+	case req.Provider != "":
+		detail = "scope=provider"
+	}
+	return n, c.a.auditNow(ctx, audit.Record{Kind: audit.KindAdmin, Action: "cache_purge", Provider: req.Provider,
+		By: by, Reason: "admin", Detail: detail, Count: int64(n)})
 }
 
 // Rekey re-seals every durable record under the first encryption key, so
@@ -78,7 +97,37 @@ func (c *CacheAdmin) Rekey(ctx context.Context) (resealed, corrupt, unknown int,
 	if c.a.sealed == nil {
 		return 0, 0, 0, ErrNothingCached
 	}
-	return c.a.sealed.Rekey(ctx)
+	if resealed, corrupt, unknown, err = c.a.sealed.Rekey(ctx); err != nil {
+		return resealed, corrupt, unknown, err
+	}
+	return resealed, corrupt, unknown, c.refingerprint(ctx)
+}
+
+// refingerprint renames the stored fingerprints of the upstream keys to the
+// writer key's, so that the older keys can go from encryption.keys
+// without the next start taking every upstream key for rotated. A
+// fingerprint that matches none of the keys is a real rotation made while
+// no gateway ran: it is left for the next start to find (and purge for).
+func (c *CacheAdmin) refingerprint(ctx context.Context) error {
+	kr, fp := c.a.keyring, fingerprinter(c.a.keyring)
+	rotated := map[string][]string{}
+	for _, name := range c.providers {
+		for _, k := range c.a.cfg.Providers[name].Keys {
+			v, ok := c.secrets.Key(name, k.ID)
+			if !ok {
+				continue
+			}
+			changed, err := c.a.store.RecordKeyFingerprint(ctx, name, k.ID, fp(v), time.Now().UTC(), olderFingerprints(kr, v)...)
+			if err != nil {
+				return fmt.Errorf("renaming the fingerprint of provider %q key %q: %w", name, k.ID, err)
+			}
+			if changed {
+				rotated[name] = append(rotated[name], k.ID)
+			}
+		}
+	}
+	forgetRotations(ctx, c.a.store, rotated, c.a.log)
+	return nil
 }
 
 // Writer is the id of the key new records are sealed under.

@@ -144,18 +144,19 @@ func (c *Calls) SwapKeys(provider string, keys []govern.Key) error {
 	return nil
 }
 
-// SecretsChanged reports whether keys hold a secret provider's current
-// pool does not: a rotation, after which the provider's cached answers are
-// purged. Dropping a key or reordering the pool is not one.
-func (c *Calls) SecretsChanged(provider string, keys []govern.Key) bool {
+// ChangedSecrets returns the ids of keys whose secret provider's current
+// pool does not hold: rotations, after which the provider's cached answers
+// are purged. Dropping a key or reordering the pool is not one.
+func (c *Calls) ChangedSecrets(provider string, keys []govern.Key) []string {
 	c.swapMu.Lock()
 	defer c.swapMu.Unlock()
+	var ids []string
 	for _, k := range keys {
 		if !slices.ContainsFunc(c.pools[provider], func(o govern.Key) bool { return o.Value.Reveal() == k.Value.Reveal() }) {
-			return true
+			ids = append(ids, k.ID)
 		}
 	}
-	return false
+	return ids
 }
 
 // Call runs one lookup through the provider's pipeline.

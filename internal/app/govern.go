@@ -12,6 +12,7 @@ import (
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/memory"
 	"github.com/intelgate/intelgate/internal/govern/redisstate"
+	"github.com/intelgate/intelgate/internal/secret"
 )
 
 // openState picks the governance backend: in-process limits and pauses
@@ -38,13 +39,19 @@ func (a *App) openState(ctx context.Context, cfg *config.Config, secrets *config
 		}
 		return st, ready, degradable, nil
 	default:
-		return memory.New(memory.Options{Quotas: a.store}), ready, degradable, nil
+		// Pauses and revocations are kept in the store too, so a restart
+		// neither sends a revoked key again nor forgets a running pause.
+		st, err := memory.Open(ctx, memory.Options{Quotas: a.store, Pauses: a.store})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("loading pauses and revocations from the store: %w", err)
+		}
+		return st, ready, degradable, nil
 	}
 }
 
 // newGovernor maps provider and client limits to governor policies. A
 // provider's limits apply to each of its keys: a key is one vendor account.
-func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.Key, log *slog.Logger) (*govern.Governor, error) {
+func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.Key, fp func(secret.Value) string, log *slog.Logger) (*govern.Governor, error) {
 	var policies []govern.Policy
 	for name, p := range cfg.Providers {
 		configured := limitOf(p.Limits)
@@ -69,7 +76,7 @@ func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.K
 			Calendar: govern.Calendar{Loc: c.Limits.Location()},
 		})
 	}
-	g, err := govern.New(govern.Options{State: st, FailOpen: cfg.Shared.Fail == "open", Log: log}, policies, clients)
+	g, err := govern.New(govern.Options{State: st, FailOpen: cfg.Shared.Fail == "open", Fingerprint: fp, Log: log}, policies, clients)
 	if err != nil {
 		return nil, fmt.Errorf("building governor: %w", err)
 	}

@@ -42,6 +42,9 @@ type govCfg struct {
 	top      string   // extra top-level YAML (shared:, more clients)
 	tls      string   // providers.socialeye.tls flow map; default: the simulator's CA and pin
 	timeout  string   // providers.socialeye.timeout; default 5s
+	// storage is the storage: flow map; default {driver: sqlite, dsn:
+	// state.db}, a file of the directory's own.
+	storage string
 	// cache is providers.socialeye.cache as a flow map; default
 	// {enabled: false}: the governance tests count upstream calls, and a
 	// cache hit would make none.
@@ -88,6 +91,9 @@ func writeGovConfig(t *testing.T, dir string, s *sim.Server, tokenHash string, c
 	if c.cache == "" {
 		c.cache = "{enabled: false}"
 	}
+	if c.storage == "" {
+		c.storage = "{driver: sqlite, dsn: state.db}"
+	}
 	server := `listen: "127.0.0.1:0"`
 	if c.server != "" {
 		server += ", " + c.server
@@ -95,7 +101,7 @@ func writeGovConfig(t *testing.T, dir string, s *sim.Server, tokenHash string, c
 	yaml := fmt.Sprintf(`
 server: {%s}
 environment: prod
-storage: {driver: sqlite, dsn: state.db}
+storage: %s
 providers:
   socialeye:
     kind: socialeye
@@ -111,7 +117,7 @@ clients:
     providers: [socialeye]
     source_cidrs: [127.0.0.0/8]
 %s
-%s`, server, s.URL, strings.Join(keys, ", "), c.tls, c.timeout, c.cache, c.provider, tokenHash, c.client, c.top)
+%s`, server, c.storage, s.URL, strings.Join(keys, ", "), c.tls, c.timeout, c.cache, c.provider, tokenHash, c.client, c.top)
 	path := filepath.Join(dir, "intelgate.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
 	return path
@@ -300,8 +306,9 @@ func skipNearMidnightUTC(t *testing.T) {
 	}
 }
 
-// redisShared writes the Redis URL to a secret file in each dir and returns
-// the shared: block for a fresh key prefix, removing that prefix's keys
+// redisShared writes the Redis URL and a shared data-at-rest key to secret
+// files in each dir and returns the shared: and encryption: blocks for a
+// fresh key prefix, removing that prefix's keys
 // when the test ends (never FLUSHDB: other tests share the database).
 func redisShared(t *testing.T, url string, dirs ...string) string {
 	t.Helper()
@@ -325,5 +332,9 @@ func redisShared(t *testing.T, url string, dirs ...string) string {
 			rc.Del(ctx, iter.Val())
 		}
 	})
-	return fmt.Sprintf("shared: {driver: redis, url: \"file:redis.url\", prefix: %q, timeout: 2s}\n", prefix)
+	// Replicas sharing Redis share the data-at-rest key too (config
+	// validation requires it): it fingerprints the keys whose revocations
+	// they share.
+	rcWriteKey(t, dirs...)
+	return fmt.Sprintf("shared: {driver: redis, url: \"file:redis.url\", prefix: %q, timeout: 2s}\n", prefix) + rcEncryption
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/seal"
 	"github.com/intelgate/intelgate/internal/store"
 )
 
@@ -25,8 +26,9 @@ const minKeyLen = 16
 // pool, records each key's fingerprint (logging a rotation when it changed
 // since the last start, and returning the providers it happened to, whose
 // cached answers must go) and warns about old keys.
-func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secrets, st store.Store, log *slog.Logger) (map[string][]govern.Key, map[string][]string, error) {
+func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secrets, st store.Store, kr *seal.Keyring, log *slog.Logger) (map[string][]govern.Key, map[string][]string, error) {
 	now := time.Now().UTC()
+	fp := fingerprinter(kr)
 	out := map[string][]govern.Key{}
 	rotated := map[string][]string{} // provider → ids of its keys that changed
 	for name, p := range cfg.Providers {
@@ -36,13 +38,13 @@ func resolveKeys(ctx context.Context, cfg *config.Config, secrets *config.Secret
 				return nil, nil, fmt.Errorf("provider %q key %q: secret not resolved", name, k.ID)
 			}
 			out[name] = append(out[name], govern.Key{ID: k.ID, Environment: k.Environment, Value: v})
-			changed, err := st.RecordKeyFingerprint(ctx, name, k.ID, v.Fingerprint(), now)
+			changed, err := st.RecordKeyFingerprint(ctx, name, k.ID, fp(v), now, olderFingerprints(kr, v)...)
 			if err != nil {
 				return nil, nil, fmt.Errorf("recording fingerprint of provider %q key %q: %w", name, k.ID, err)
 			}
 			if changed {
 				log.Info("upstream key changed since last start (rotation)", "provider", name, "key_id", k.ID,
-					"fingerprint", v.Fingerprint())
+					"fingerprint", fp(v))
 				rotated[name] = append(rotated[name], k.ID)
 			}
 			if n := len(v.Reveal()); n < minKeyLen {

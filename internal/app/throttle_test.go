@@ -125,11 +125,12 @@ func TestRedisUnreachableAppliesFailMode(t *testing.T) {
 			dir := t.TempDir()
 			url := fmt.Sprintf("redis://:%s@%s/0", password, addr)
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "redis.url"), []byte(url+"\n"), 0o600))
+			rcWriteKey(t, dir)
 			s := startGovSim(t, sim.Options{})
 			token, hash := newGovToken(t)
 			cfg := writeGovConfig(t, dir, s, hash, govCfg{
 				provider: "    limits: {rate: 10/s}\n",
-				top: fmt.Sprintf("shared: {driver: redis, url: \"file:redis.url\", fail: %s, timeout: 200ms, prefix: \"unused:\"}\n",
+				top: rcEncryption + fmt.Sprintf("shared: {driver: redis, url: \"file:redis.url\", fail: %s, timeout: 200ms, prefix: \"unused:\"}\n",
 					mode),
 			})
 			gw := runGovApp(t, cfg)

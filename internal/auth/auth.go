@@ -23,6 +23,13 @@ var (
 	// ErrUnauthenticated: missing, malformed or unknown token. Deliberately
 	// one error for every reason.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrNoToken and ErrUnknownToken are ErrUnauthenticated's two
+	// classes, for the audit log: no well-formed Bearer token (none, or a
+	// malformed header: a misconfigured client), or one that matches no
+	// client (a revoked token, or guessing). The HTTP answer is the same
+	// for both.
+	ErrNoToken      = fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
+	ErrUnknownToken = fmt.Errorf("%w: unknown token", ErrUnauthenticated)
 	// ErrSourceNotAllowed: valid token, request from outside source_cidrs.
 	ErrSourceNotAllowed = errors.New("source address not allowed for this client")
 )
@@ -138,11 +145,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Client, netip.Addr, erro
 	}
 	token, ok := bearerToken(r.Header)
 	if !ok {
-		return nil, addr, ErrUnauthenticated
+		return nil, addr, ErrNoToken
 	}
 	c := a.lookup(token)
 	if c == nil {
-		return nil, addr, ErrUnauthenticated
+		return nil, addr, ErrUnknownToken
 	}
 	if !c.allowsSource(addr) {
 		if addrErr != nil { // keep why the source is unknown, for the log

@@ -20,6 +20,7 @@ type Config struct {
 	Encryption  Encryption    `yaml:"encryption"`
 	Cache       CacheSettings `yaml:"cache"`
 	Retention   Retention     `yaml:"retention"`
+	Audit       Audit         `yaml:"audit"`
 	// NeverSend is the global rule set: what no provider is ever asked.
 	NeverSend NeverSend            `yaml:"never_send"`
 	Providers map[string]*Provider `yaml:"providers"`
@@ -90,10 +91,38 @@ type ServerTLS struct {
 }
 
 // Storage is durable state. Driver sqlite (default; DSN is a file path,
-// default intelgate.db beside the config) or postgres (later issue).
+// default intelgate.db beside the config) or postgres (DSN is a secret
+// reference — env:, file:, … — since a connection string can carry a
+// password; the reference is resolved with the other secrets).
 type Storage struct {
 	Driver string `yaml:"driver"`
 	DSN    string `yaml:"dsn"`
+	// Timeout bounds each PostgreSQL operation (default 5s).
+	Timeout Duration `yaml:"timeout"`
+	// MaxConnections is the PostgreSQL pool size (default 10).
+	MaxConnections int `yaml:"max_connections"`
+}
+
+// DSNRef is storage.dsn as the secret reference the postgres driver
+// requires; ok is false when it is not one.
+func (s Storage) DSNRef() (ref secret.Ref, ok bool) {
+	r, err := secret.ParseRef(s.DSN)
+	return r, err == nil
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	// Indicators: hmac (default) keeps a keyed HMAC of each indicator;
+	// plaintext keeps it sealed with the data-at-rest key.
+	Indicators string `yaml:"indicators"`
+	// QueueSize bounds the records waiting to be written (default 8192);
+	// beyond it records are dropped, counted and logged.
+	QueueSize int `yaml:"queue_size"`
+	// CheckpointEvery and CheckpointInterval: a checkpoint after this many
+	// records (default 10000), or after this long (default 5m) when any
+	// were written.
+	CheckpointEvery    int      `yaml:"checkpoint_every"`
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
 }
 
 // Shared is hot state shared between replicas: memory (default) or redis.
@@ -279,11 +308,24 @@ type CacheSettings struct {
 	MemoryBytes ByteSize `yaml:"memory_bytes"`
 }
 
-// Retention bounds how long data is kept.
+// Retention bounds how long data is kept. A background sweeper deletes
+// what is past it, in small batches, every SweepInterval.
 type Retention struct {
+	// Audit is how long audit records are kept (default 365d).
+	Audit Duration `yaml:"audit"`
 	// CacheMaxTTL caps every cache lifetime, stale_if_error included
 	// (default 24h).
 	CacheMaxTTL Duration `yaml:"cache_max_ttl"`
+	// JobResults and WebhookIDs bound bulk job results (default 7d) and
+	// the inbound webhook ids kept for deduplication (default 30d); they
+	// take effect with bulk jobs and webhooks.
+	JobResults Duration `yaml:"job_results"`
+	WebhookIDs Duration `yaml:"webhook_ids"`
+	// Seen is how long a client's last-seen time and address are kept
+	// after it was last seen (default 90d).
+	Seen Duration `yaml:"seen"`
+	// SweepInterval is how often the sweeper runs (default 1h).
+	SweepInterval Duration `yaml:"sweep_interval"`
 }
 
 // NeverSend is a set of rules for indicators that must stay inside: a

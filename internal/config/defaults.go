@@ -40,17 +40,31 @@ const (
 	DefaultNegativeCacheTTL  = Duration(10 * time.Minute)
 	DefaultStaleIfError      = Duration(24 * time.Hour)
 	DefaultCacheMaxTTL       = Duration(24 * time.Hour)
-	DefaultCacheMemoryBytes  = ByteSize(64 << 20)
-	DefaultHTTPMethod        = "GET"
-	DefaultAuthIn            = "bearer"
-	DefaultNotFoundStatus    = 404
-	DefaultMaxWait           = Duration(2 * time.Second)
-	DefaultRetryBackoff      = Duration(200 * time.Millisecond)
-	DefaultRetryBudget       = 0.1
-	DefaultHalfOpenRequests  = 1
-	DefaultSharedFail        = "closed"
-	DefaultSharedTimeout     = Duration(250 * time.Millisecond)
-	DefaultSharedPrefix      = "intelgate:"
+
+	DefaultAuditRetention      = Duration(365 * 24 * time.Hour)
+	DefaultJobResultsRetention = Duration(7 * 24 * time.Hour)
+	DefaultWebhookIDsRetention = Duration(30 * 24 * time.Hour)
+	DefaultSeenRetention       = Duration(90 * 24 * time.Hour)
+	DefaultSweepInterval       = Duration(time.Hour)
+
+	DefaultAuditIndicators         = "hmac"
+	DefaultAuditQueueSize          = 8192
+	DefaultAuditCheckpointEvery    = 10000
+	DefaultAuditCheckpointInterval = Duration(5 * time.Minute)
+
+	DefaultStorageTimeout        = Duration(5 * time.Second)
+	DefaultStorageMaxConnections = 10
+	DefaultCacheMemoryBytes      = ByteSize(64 << 20)
+	DefaultHTTPMethod            = "GET"
+	DefaultAuthIn                = "bearer"
+	DefaultNotFoundStatus        = 404
+	DefaultMaxWait               = Duration(2 * time.Second)
+	DefaultRetryBackoff          = Duration(200 * time.Millisecond)
+	DefaultRetryBudget           = 0.1
+	DefaultHalfOpenRequests      = 1
+	DefaultSharedFail            = "closed"
+	DefaultSharedTimeout         = Duration(250 * time.Millisecond)
+	DefaultSharedPrefix          = "intelgate:"
 
 	DefaultMaxConnections          = 4096
 	DefaultMaxConnectionsPerSource = 256
@@ -90,9 +104,13 @@ func (c *Config) setDefaults() {
 		AuthFailures: AuthFailures{Max: DefaultAuthFailureMax, Window: DefaultAuthFailureWindow,
 			MaxSources: DefaultAuthFailureMaxSources, LogInterval: DefaultAuthFailureLogInterval},
 	}
-	c.Storage = Storage{Driver: DefaultStorageDriver, DSN: DefaultSQLiteDSN}
+	c.Storage = Storage{Driver: DefaultStorageDriver, DSN: DefaultSQLiteDSN, Timeout: DefaultStorageTimeout,
+		MaxConnections: DefaultStorageMaxConnections}
 	c.Cache = CacheSettings{MemoryBytes: DefaultCacheMemoryBytes}
-	c.Retention = Retention{CacheMaxTTL: DefaultCacheMaxTTL}
+	c.Retention = Retention{Audit: DefaultAuditRetention, CacheMaxTTL: DefaultCacheMaxTTL, JobResults: DefaultJobResultsRetention,
+		WebhookIDs: DefaultWebhookIDsRetention, Seen: DefaultSeenRetention, SweepInterval: DefaultSweepInterval}
+	c.Audit = Audit{Indicators: DefaultAuditIndicators, QueueSize: DefaultAuditQueueSize,
+		CheckpointEvery: DefaultAuditCheckpointEvery, CheckpointInterval: DefaultAuditCheckpointInterval}
 	c.Shared = Shared{Driver: DefaultSharedDriver, Fail: DefaultSharedFail, Timeout: DefaultSharedTimeout,
 		Prefix: DefaultSharedPrefix}
 }

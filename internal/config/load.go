@@ -170,6 +170,8 @@ func (c *Config) absolutePaths() {
 	}
 	if c.Storage.Driver == "sqlite" {
 		c.Storage.DSN = abs(c.Storage.DSN)
+	} else if ref, ok := c.Storage.DSNRef(); ok {
+		c.Storage.DSN = ref.WithBaseDir(c.BaseDir).String()
 	}
 	for i := range c.Encryption.Keys {
 		c.Encryption.Keys[i].Secret = c.Encryption.Keys[i].Secret.WithBaseDir(c.BaseDir)

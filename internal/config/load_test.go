@@ -34,7 +34,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, s.ShutdownTimeout.Std())
 	require.Equal(t, ByteSize(16<<10), s.MaxHeaderBytes)
 	require.Equal(t, ByteSize(1<<20), s.MaxBodyBytes)
-	require.Equal(t, Storage{Driver: "sqlite", DSN: filepath.Join(abs, "intelgate.db")}, cfg.Storage)
+	require.Equal(t, Storage{Driver: "sqlite", DSN: filepath.Join(abs, "intelgate.db"), Timeout: Duration(5 * time.Second), MaxConnections: 10}, cfg.Storage)
 	require.Equal(t, "memory", cfg.Shared.Driver)
 
 	p := cfg.Providers["socialeye"]
@@ -51,7 +51,10 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, Cache{TTL: Duration(time.Hour), NegativeTTL: Duration(10 * time.Minute), StaleIfError: Duration(24 * time.Hour)}, p.Cache)
 	require.True(t, p.Cache.On(), "caching is on unless a provider turns it off")
 	require.Equal(t, CacheSettings{MemoryBytes: 64 << 20}, cfg.Cache)
-	require.Equal(t, Retention{CacheMaxTTL: Duration(24 * time.Hour)}, cfg.Retention)
+	day := 24 * time.Hour
+	require.Equal(t, Retention{Audit: Duration(365 * day), CacheMaxTTL: Duration(day), JobResults: Duration(7 * day),
+		WebhookIDs: Duration(30 * day), Seen: Duration(90 * day), SweepInterval: Duration(time.Hour)}, cfg.Retention)
+	require.Equal(t, Audit{Indicators: "hmac", QueueSize: 8192, CheckpointEvery: 10000, CheckpointInterval: Duration(5 * time.Minute)}, cfg.Audit)
 	require.Equal(t, IndicatorTypes(), p.Types)
 	require.NotContains(t, p.Types, indicator.Auto)
 	require.True(t, p.Limits.Rate.Unlimited())

@@ -15,6 +15,7 @@ type Secrets struct {
 	keys       map[string]map[string]secret.Value // provider → key id → value
 	encryption map[string]secret.Value
 	sharedURL  secret.Value
+	storageDSN secret.Value
 	warnings   ErrorList
 }
 
@@ -40,14 +41,20 @@ func (s *Secrets) EncryptionKey(id string) (secret.Value, bool) {
 // SharedURL returns the resolved shared.url (zero when not set).
 func (s *Secrets) SharedURL() secret.Value { return s.sharedURL }
 
+// StorageDSN returns the resolved storage.dsn of the postgres driver
+// (zero with sqlite, whose dsn is a file path).
+func (s *Secrets) StorageDSN() secret.Value { return s.storageDSN }
+
 // Len is the number of secrets resolved.
 func (s *Secrets) Len() int {
 	n := len(s.encryption)
 	for _, ks := range s.keys {
 		n += len(ks)
 	}
-	if !s.sharedURL.IsZero() {
-		n++
+	for _, v := range []secret.Value{s.sharedURL, s.storageDSN} {
+		if !v.IsZero() {
+			n++
+		}
 	}
 	return n
 }
@@ -100,6 +107,9 @@ func (c *Config) ResolveSecretsWith(ctx context.Context, src secret.Sources) (*S
 		s.encryption[k.ID] = val
 	}
 	s.sharedURL = resolve("shared.url", c.Shared.URL)
+	if ref, ok := c.Storage.DSNRef(); ok && c.Storage.Driver == "postgres" {
+		s.storageDSN = resolve("storage.dsn", ref)
+	}
 	s.warnings.sort()
 	if err := errs.Err(); err != nil {
 		return &Secrets{warnings: s.warnings}, err

@@ -39,9 +39,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if err := scalar(n, "a duration such as 30s"); err != nil {
 		return err
 	}
-	v, err := time.ParseDuration(n.Value)
+	v, err := parseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("invalid duration %s (write a number with a unit: 500ms, 30s, 5m, 1h)", quote(n.Value))
+		return fmt.Errorf("invalid duration %s (write a number with a unit: 500ms, 30s, 5m, 1h, 90d)", quote(n.Value))
 	}
 	if v < 0 {
 		return fmt.Errorf("invalid duration %s: must not be negative", quote(n.Value))
@@ -236,3 +236,26 @@ var errNotScalar = errors.New("must be a single value, not a list or mapping")
 
 // MarshalJSON overrides time.Time's, so a Date prints as a day.
 func (d Date) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(d.String())), nil }
+
+// parseDuration is time.ParseDuration plus a leading whole number of days
+// ("90d", "1d12h"): retention and rotation periods are written in days,
+// and a day here is 24 hours (no calendar or DST arithmetic).
+func parseDuration(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok || days == "" || strings.Trim(days, "0123456789") != "" {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.ParseInt(days, 10, 64)
+	if err != nil || n > int64(math.MaxInt64/(24*time.Hour)) {
+		return 0, fmt.Errorf("day count %q out of range", days)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest == "" {
+		return d, nil
+	}
+	r, err := time.ParseDuration(rest)
+	if err != nil || r < 0 || d > math.MaxInt64-r {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return d + r, nil
+}

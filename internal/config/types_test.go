@@ -129,3 +129,19 @@ func TestScalarTypesYAML(t *testing.T) {
 		require.ErrorContains(t, yaml.Unmarshal([]byte(b.doc), &s), b.want, b.doc)
 	}
 }
+
+func TestDurationDays(t *testing.T) {
+	t.Parallel()
+	day := 24 * time.Hour
+	good := map[string]time.Duration{"90d": 90 * day, "1d12h": day + 12*time.Hour, "0d": 0, "365d": 365 * day,
+		"30s": 30 * time.Second, "1h30m": 90 * time.Minute, "2d30m": 2*day + 30*time.Minute}
+	for in, want := range good {
+		got, err := parseDuration(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"d", "1.5d", "-1d", "1d-1h", "1dd", "99999999999999d", "106751d23h59m", "1 d", "d1h"} {
+		_, err := parseDuration(in)
+		require.Error(t, err, in)
+	}
+}

@@ -65,6 +65,7 @@ func (v *validator) config() {
 	v.encryption()
 	v.minimise()
 	v.cacheSettings()
+	v.auditSettings()
 	if len(c.Providers) == 0 {
 		v.add("providers", "at least one provider is required")
 	}
@@ -198,7 +199,18 @@ func (v *validator) storage() {
 			v.add("storage.dsn", "required: the SQLite database file")
 		}
 	case "postgres":
-		v.add("storage.driver", "postgres is not yet supported; use sqlite")
+		switch _, ok := s.DSNRef(); {
+		case s.DSN == "" || s.DSN == DefaultSQLiteDSN:
+			v.add("storage.dsn", "required with driver postgres: a secret reference such as env:INTELGATE_POSTGRES_DSN")
+		case !ok:
+			v.add("storage.dsn", "with driver postgres, must be a secret reference (env:NAME, file:PATH, vault:…, awssm:…), not a literal: a connection string can carry a password")
+		}
+		if s.MaxConnections < 1 {
+			v.add("storage.max_connections", "must be at least 1")
+		}
+		if s.Timeout <= 0 {
+			v.add("storage.timeout", "must be greater than 0")
+		}
 	default:
 		v.add("storage.driver", "must be sqlite or postgres, not %s", quote(s.Driver))
 	}

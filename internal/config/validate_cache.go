@@ -23,11 +23,6 @@ func (v *validator) cacheSettings() {
 	if c.Retention.CacheMaxTTL <= 0 {
 		v.add("retention.cache_max_ttl", "must be greater than 0 (turn caching off per provider with cache: {enabled: false})")
 	}
-	// Replicas read each other's records: they need the same keys, and a
-	// key generated on one machine's disk is on none of the others.
-	if c.Shared.Driver == "redis" && len(c.Encryption.Keys) == 0 && v.anyCached() {
-		v.add("encryption.keys", "required when shared.driver is redis: every replica must seal and open the shared cache with the same key (give each the same encryption.keys, e.g. secret: env:INTELGATE_CACHE_KEY)")
-	}
 	v.metricsListen(c.Server)
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/config"
@@ -73,6 +74,10 @@ type Options struct {
 	// server.metrics_listen gives it no listener of its own).
 	Metrics       Metrics
 	MetricsOnMain bool
+	// Audit records refused authentications and admin reads (nil: none);
+	// AuditLog serves GET /admin/v1/audit (nil: the route is absent).
+	Audit    AuditTrail
+	AuditLog AuditReader
 }
 
 // Metrics is what the gateway needs of internal/monitor.
@@ -102,6 +107,8 @@ type Gateway struct {
 	authFails      *authFailures
 	metrics        Metrics
 	metricsOnMain  bool
+	audit          AuditTrail
+	auditReader    AuditReader
 }
 
 // New validates o and builds the Gateway.
@@ -122,6 +129,8 @@ func New(o Options) (*Gateway, error) {
 		now:            clock.Or(o.Clock).Now,
 		metrics:        o.Metrics,
 		metricsOnMain:  o.MetricsOnMain,
+		audit:          o.Audit,
+		auditReader:    o.AuditLog,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -149,6 +158,9 @@ func (g *Gateway) routes() {
 	// Refused before the body is read: a non-admin learns nothing about
 	// what it names.
 	handle("POST /admin/v1/cache/purge", g.authenticated(g.adminOnly(http.HandlerFunc(g.handlePurge))))
+	if g.auditReader != nil {
+		handle("GET /admin/v1/audit", g.authenticated(g.adminOnly(http.HandlerFunc(g.handleAudit))))
+	}
 	if g.metrics != nil && g.metricsOnMain {
 		handle("GET /metrics", g.authenticated(g.adminOnly(g.metrics.Handler())))
 	}
@@ -282,6 +294,7 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 			// server.auth_failures.max lines per source per window.
 			g.authFails.fail(src)
 			info.client = c.Name
+			g.auditAuthFailure(src, audit.AuthSourceNotAllowed, c.Name, st.id)
 			g.log.Warn("security event: client token used from a source outside its source_cidrs",
 				"event", "source_not_allowed", "client", c.Name, "source", addr.String(),
 				"request_id", requestID(r.Context()), "error", err.Error())
@@ -293,6 +306,11 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 			// interval with the count (Run).
 			g.authFails.fail(src)
 			info.quiet = true
+			reason := audit.AuthUnknownToken
+			if errors.Is(err, auth.ErrNoToken) {
+				reason = audit.AuthNoToken
+			}
+			g.auditAuthFailure(src, reason, "", st.id)
 			writeProblem(w, r, newProblem(kindUnauthenticated, "a valid gateway token is required: Authorization: Bearer <token>"))
 			return
 		}
@@ -306,6 +324,16 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 		st.identity = identityOf(c, addr, st.id)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// auditAuthFailure records a refused authentication. Failures refused
+// while their source is blocked are not recorded one by one (they are
+// counted in the aggregated auth failure log): the block is what bounds
+// how many records a flood of bad tokens can write.
+func (g *Gateway) auditAuthFailure(src netip.Addr, reason, client, requestID string) {
+	if g.audit != nil {
+		g.audit.AuthFailed(src, reason, client, requestID)
+	}
 }
 
 // Run does the gateway's background work until ctx ends: it writes the

@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"maps"
 	"net/url"
+	"slices"
+	"strings"
 )
 
 // repeatedParam refuses a single-valued parameter given more than once.
@@ -17,6 +20,17 @@ func repeatedParam(q url.Values, names ...string) *Problem {
 				detail = "given more than once; send one comma-separated list: providers=a,b"
 			}
 			return paramProblem(n, detail)
+		}
+	}
+	return nil
+}
+
+// unknownParam refuses a parameter the endpoint does not take: a typo
+// (clinet=) silently ignored would widen the answer.
+func unknownParam(q url.Values, known ...string) *Problem {
+	for _, n := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(known, n) {
+			return paramProblem(n, "unknown parameter; this endpoint takes "+strings.Join(known, ", "))
 		}
 	}
 	return nil

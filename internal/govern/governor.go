@@ -54,7 +54,14 @@ type Options struct {
 	// the secret's fingerprint. Default 24h: a revocation lapses only when
 	// no replica has re-checked the key for that long.
 	RevokeFor time.Duration
-	Log       *slog.Logger
+	// Fingerprint names a secret in the state's revocation keys, which
+	// live in SQLite or Redis: the gateway passes a keyed HMAC (the key
+	// derived from the data-at-rest key), so whoever reads that state
+	// cannot test a guessed secret against it. Nil: an unkeyed SHA-256
+	// (secret.Value.UnkeyedFingerprint), for tests and tools that hold no
+	// data-at-rest key.
+	Fingerprint func(secret.Value) string
+	Log         *slog.Logger
 }
 
 // Governor hands out leases on upstream keys within every limit.
@@ -63,6 +70,7 @@ type Governor struct {
 	clock     clock.Clock
 	failOpen  bool
 	revokeFor time.Duration
+	fp        func(secret.Value) string
 	log       *slog.Logger
 	policies  map[string]*policyState
 	clients   map[string]*ClientPolicy
@@ -99,6 +107,10 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 	if g.revokeFor <= 0 {
 		g.revokeFor = 24 * time.Hour
 	}
+	g.fp = o.Fingerprint
+	if g.fp == nil {
+		g.fp = secret.Value.UnkeyedFingerprint
+	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +118,7 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 		if _, dup := g.policies[p.Provider]; dup {
 			return nil, fmt.Errorf("govern: duplicate policy for provider %q", p.Provider)
 		}
-		pool, err := newKeyPool(p.Provider, p.Keys)
+		pool, err := newKeyPool(p.Provider, p.Keys, g.fp)
 		if err != nil {
 			return nil, err
 		}
@@ -411,7 +423,7 @@ func (g *Governor) Revoke(ctx context.Context, provider, keyID string) error {
 func (g *Governor) RevokeLease(ctx context.Context, l *Lease) error {
 	key := l.revoked
 	if key == "" {
-		key = revocationKey(l.Provider, Key{ID: l.KeyID, Value: l.Key})
+		key = revocationKey(l.Provider, Key{ID: l.KeyID, Value: l.Key}, g.fp)
 	}
 	if err := g.state.PauseUntil(ctx, key, g.clock.Now().Add(g.revokeFor)); err != nil {
 		return fmt.Errorf("revoking provider %q key %q: %w", l.Provider, l.KeyID, err)
@@ -424,7 +436,7 @@ func (g *Governor) RevokeLease(ctx context.Context, l *Lease) error {
 func (g *Governor) RestoreLease(ctx context.Context, l *Lease) error {
 	key := l.revoked
 	if key == "" {
-		key = revocationKey(l.Provider, Key{ID: l.KeyID, Value: l.Key})
+		key = revocationKey(l.Provider, Key{ID: l.KeyID, Value: l.Key}, g.fp)
 	}
 	if err := g.state.Unpause(ctx, key); err != nil {
 		return fmt.Errorf("restoring provider %q key %q: %w", l.Provider, l.KeyID, err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+
+	"github.com/intelgate/intelgate/internal/secret"
 )
 
 // ErrInvalidKeyPool wraps every reason New or SwapKeys refuses a key pool.
@@ -43,7 +45,7 @@ type poolKey struct {
 // newKeyPool validates keys in full and builds provider's pool from them.
 // Every problem is reported at once, each naming its key by id (or, for a
 // key without one, by position), never by its secret.
-func newKeyPool(provider string, keys []Key) (*keyPool, error) {
+func newKeyPool(provider string, keys []Key, fp func(secret.Value) string) (*keyPool, error) {
 	var problems []string
 	if len(keys) == 0 {
 		problems = append(problems, "no keys (a pool needs at least one)")
@@ -62,7 +64,7 @@ func newKeyPool(provider string, keys []Key) (*keyPool, error) {
 			problems = append(problems, fmt.Sprintf("key %q has an empty secret", k.ID))
 		}
 		p.byID[k.ID] = len(p.keys)
-		p.keys = append(p.keys, poolKey{Key: k, revoked: revocationKey(provider, k),
+		p.keys = append(p.keys, poolKey{Key: k, revoked: revocationKey(provider, k, fp),
 			pause: pauseKey(provider, k.ID), rate: rateKey(provider, k.ID), quota: quotaPrefix(provider, k.ID)})
 	}
 	if len(problems) > 0 {
@@ -125,7 +127,7 @@ func (g *Governor) SwapKeys(provider string, keys []Key) error {
 	if !ok {
 		return fmt.Errorf("swapping keys of %q: %w", provider, ErrUnknownProvider)
 	}
-	pool, err := newKeyPool(provider, keys)
+	pool, err := newKeyPool(provider, keys, g.fp)
 	if err != nil {
 		return err
 	}
@@ -164,6 +166,6 @@ func (g *Governor) key(provider, keyID string) (*policyState, poolKey, error) {
 
 // revocationKey is the state key of k's revocation: it includes the
 // secret's fingerprint, so rotating the secret ends a revocation at once.
-func revocationKey(provider string, k Key) string {
-	return "x:" + provider + ":" + k.ID + ":" + k.Value.Fingerprint()
+func revocationKey(provider string, k Key, fp func(secret.Value) string) string {
+	return "x:" + provider + ":" + k.ID + ":" + fp(k.Value)
 }

@@ -143,6 +143,15 @@ type Outcome struct {
 	Units          int // rate/quota units spent upstream
 }
 
+// Auditor hears every lookup and resolve once it is decided — refused or
+// answered — with who asked and the whole result (the parsed indicator,
+// each provider's outcome), so the audit log records it under its own
+// indicator policy. Like an observer it is called on the request path and
+// must not block.
+type Auditor interface {
+	Audit(ctx context.Context, id Identity, op string, res Result, err error)
+}
+
 // Options assemble a Service.
 type Options struct {
 	// Providers in the order of lookup results.
@@ -159,6 +168,7 @@ type Options struct {
 	Withhold Withholder
 	Admit    Admitter         // nil: no client limits
 	Observer observe.Observer // nil: nobody listens
+	Auditor  Auditor          // nil: nothing is audited
 	Log      *slog.Logger
 	Clock    clock.Clock
 }
@@ -176,6 +186,7 @@ type Service struct {
 	withhold  Withholder
 	admit     Admitter
 	obs       observe.Observer
+	auditor   Auditor
 	log       *slog.Logger
 	clock     clock.Clock
 }
@@ -186,7 +197,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("lookup: Caller is required")
 	}
 	s := &Service{providers: make(map[string]provider.Provider, len(o.Providers)), resolve: o.ResolveProvider,
-		caller: o.Caller, cache: o.Cache, policies: o.Policies, fills: resilience.NewCoalescer[Outcome](), withhold: o.Withhold, admit: o.Admit, obs: o.Observer, log: o.Log, clock: clock.Or(o.Clock)}
+		caller: o.Caller, cache: o.Cache, policies: o.Policies, fills: resilience.NewCoalescer[Outcome](), withhold: o.Withhold, admit: o.Admit, obs: o.Observer, auditor: o.Auditor, log: o.Log, clock: clock.Or(o.Clock)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -212,7 +223,14 @@ func (s *Service) ResolveProvider() string { return s.resolve }
 // Lookup fans one indicator out to every selected provider, concurrently.
 // A provider's failure is its own outcome; the error is for the request as
 // a whole (bad input, scope, the client's allowance) and is a *Failure.
-func (s *Service) Lookup(ctx context.Context, id Identity, req Request) (Result, error) {
+func (s *Service) Lookup(ctx context.Context, id Identity, req Request) (res Result, err error) {
+	if s.auditor != nil {
+		defer func() { s.auditor.Audit(ctx, id, "lookup", res, err) }()
+	}
+	return s.lookup(ctx, id, req)
+}
+
+func (s *Service) lookup(ctx context.Context, id Identity, req Request) (Result, error) {
 	var res Result
 	hint, err := indicator.ParseType(string(req.Type))
 	if err != nil {
@@ -264,7 +282,14 @@ func (s *Service) Lookup(ctx context.Context, id Identity, req Request) (Result,
 // Resolve is the SocialEye drop-in: the query goes to the resolve provider
 // as sent, and its validated JSON object comes back unchanged. The error is
 // for the request as a whole; the provider's failure is Outcomes[0]'s.
-func (s *Service) Resolve(ctx context.Context, id Identity, req ResolveRequest) (Result, error) {
+func (s *Service) Resolve(ctx context.Context, id Identity, req ResolveRequest) (res Result, err error) {
+	if s.auditor != nil {
+		defer func() { s.auditor.Audit(ctx, id, "resolve", res, err) }()
+	}
+	return s.resolveQuery(ctx, id, req)
+}
+
+func (s *Service) resolveQuery(ctx context.Context, id Identity, req ResolveRequest) (Result, error) {
 	var res Result
 	if s.resolve == "" {
 		return res, s.refuse(ctx, id, "resolve", newFailure(KindNotFound, "no socialeye provider is configured for /v1/resolve"))

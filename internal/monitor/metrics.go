@@ -109,6 +109,8 @@ type Metrics struct {
 
 	httpRequests *prometheus.CounterVec   // route, method, code_class
 	httpDuration *prometheus.HistogramVec // route
+
+	durable durableMetrics
 }
 
 // New builds the metric set on a registry of its own (never the global
@@ -198,6 +200,7 @@ func New(o Options) *Metrics {
 	m.httpDuration = histogram("intelgate_http_request_duration_seconds",
 		"Time to serve an HTTP request, by matched route pattern.", requestBuckets, "route")
 
+	m.registerDurable()
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

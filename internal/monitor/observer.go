@@ -52,6 +52,7 @@ func (m *Metrics) Observe(_ context.Context, e observe.Event) {
 		m.keySwaps.WithLabelValues(name(e.Provider)).Inc()
 	default:
 		m.cacheEvent(e)
+		m.durableEvent(e)
 	}
 }
 

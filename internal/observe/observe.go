@@ -226,3 +226,35 @@ func (m multi) Observe(ctx context.Context, e Event) {
 		o.Observe(ctx, e)
 	}
 }
+
+// AuditWritten: the audit log appended Records records in one transaction
+// that took Latency, or failed to (Err; the batch is retried).
+type AuditWritten struct {
+	Records int
+	Latency time.Duration
+	Err     bool
+}
+
+// AuditDropped: Records audit records were lost because the audit queue
+// was full (or the log had shut down). The log itself records how many.
+type AuditDropped struct {
+	Records int
+}
+
+// Swept: the retention sweeper deleted Deleted rows of Kind ("audit",
+// "seen", "cache", …) in one batch, or the batch failed (Err).
+type Swept struct {
+	Kind    string
+	Deleted int64
+	Err     bool
+}
+
+// StoreFailed: an operation Op of the durable store failed.
+type StoreFailed struct {
+	Op string
+}
+
+func (AuditWritten) Step() string { return "audit_written" }
+func (AuditDropped) Step() string { return "audit_dropped" }
+func (Swept) Step() string        { return "swept" }
+func (StoreFailed) Step() string  { return "store_failed" }

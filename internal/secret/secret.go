@@ -56,10 +56,12 @@ func (v Value) LogValue() slog.Value         { return slog.StringValue(Redacted)
 func (v Value) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
 func (v Value) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
 
-// Fingerprint is a short, non-reversible identifier of the secret (first 8
-// bytes of its SHA-256, hex) so operators can tell keys apart in logs and the
-// store without seeing them.
-func (v Value) Fingerprint() string {
+// UnkeyedFingerprint is a short identifier of the secret: the first 8
+// bytes of its SHA-256, hex. Anyone who sees it can check a guessed
+// secret against it, so the gateway never stores or logs it: it uses a
+// keyed HMAC (internal/app's fingerprinter). It remains for tests and
+// tools that hold no data-at-rest key.
+func (v Value) UnkeyedFingerprint() string {
 	if v.IsZero() {
 		return ""
 	}

@@ -60,12 +60,12 @@ func TestValueZeroAndFingerprint(t *testing.T) {
 	require.True(t, Value{}.IsZero())
 	require.True(t, NewValue("").IsZero())
 	require.Equal(t, "", Value{}.Reveal())
-	require.Equal(t, "", Value{}.Fingerprint())
+	require.Equal(t, "", Value{}.UnkeyedFingerprint())
 
 	a, b := NewValue("k1"), NewValue("k2")
 	require.False(t, a.IsZero())
-	require.Len(t, a.Fingerprint(), 16)
-	require.Equal(t, a.Fingerprint(), NewValue("k1").Fingerprint())
-	require.NotEqual(t, a.Fingerprint(), b.Fingerprint())
-	require.NotContains(t, a.Fingerprint(), "k1")
+	require.Len(t, a.UnkeyedFingerprint(), 16)
+	require.Equal(t, a.UnkeyedFingerprint(), NewValue("k1").UnkeyedFingerprint())
+	require.NotEqual(t, a.UnkeyedFingerprint(), b.UnkeyedFingerprint())
+	require.NotContains(t, a.UnkeyedFingerprint(), "k1")
 }

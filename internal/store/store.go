@@ -19,6 +19,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/govern"
@@ -33,7 +34,10 @@ type Store interface {
 	ClientLastSeen(ctx context.Context, client string) (at time.Time, addr string, ok bool, err error)
 	// RecordKeyFingerprint stores the fingerprint of provider's key keyID
 	// and reports whether it differs from the one stored before (rotation).
-	RecordKeyFingerprint(ctx context.Context, provider, keyID, fingerprint string, at time.Time) (changed bool, err error)
+	// A stored fingerprint among previous is the same secret under another
+	// name — fingerprints are keyed, and the data-at-rest key that keys
+	// them rotates — so it is replaced without reporting a change.
+	RecordKeyFingerprint(ctx context.Context, provider, keyID, fingerprint string, at time.Time, previous ...string) (changed bool, err error)
 
 	// QuotaCounter: calendar quota counters are durable state — a daily
 	// quota must not reset because the process restarted — so every store
@@ -57,10 +61,71 @@ type Store interface {
 	// Dialect is the SQL that InTx's statements are written in.
 	Dialect() Dialect
 
+	// ReadTx runs fn in one read-only transaction on a consistent snapshot
+	// (SQLite: a deferred transaction on a read connection, which never
+	// holds the write lock; PostgreSQL: REPEATABLE READ READ ONLY). Long
+	// reads — verifying or exporting the audit log — go here, so they
+	// neither block writers nor see a half-appended batch. A write through
+	// tx fails.
+	ReadTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+
+	// Pauses keeps the embedded governance state's pauses durably
+	// (govern/memory.PauseLog): key revocations, upstream "slow down"
+	// pauses and auth-check claims, so a restart never sends a revoked key
+	// again or ignores a pause still running.
+	Pauses
+
+	// Sweep deletes at most limit rows of kind that are past their
+	// retention as of before, oldest first, and returns how many it
+	// deleted; the retention sweeper calls it in small batches until it
+	// returns fewer than limit, so no call holds a write lock for long.
+	// The audit log is not swept here: its chain needs the anchor kept in
+	// the same transaction (internal/audit).
+	Sweep(ctx context.Context, kind SweepKind, before time.Time, limit int) (int64, error)
+
 	// Ping checks the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// Pauses is durable pause state: each key's pause end. A pause that has
+// ended reads as absent.
+type Pauses interface {
+	// SavePause records that key is paused until until, keeping the later
+	// of until and an end already stored (pauses extend, never shorten).
+	SavePause(ctx context.Context, key string, until time.Time) error
+	// DeletePause ends key's pause (a revoked key that passed its
+	// re-check); deleting an absent key is not an error.
+	DeletePause(ctx context.Context, key string) error
+	// LoadPauses returns every pause that ends after now.
+	LoadPauses(ctx context.Context, now time.Time) (map[string]time.Time, error)
+}
+
+// SweepKind names what Sweep deletes and what before is compared with.
+type SweepKind string
+
+// The kinds Sweep knows. Each is bounded by its own retention setting or
+// by the data's own expiry.
+const (
+	// SweepSeen: client last-seen rows whose last_seen is before before
+	// (retention.seen).
+	SweepSeen SweepKind = "seen"
+	// SweepCache: durable cache records that expired before before (the
+	// cache's TTLs, capped by retention.cache_max_ttl).
+	SweepCache SweepKind = "cache"
+	// SweepPauses: pauses that ended before before.
+	SweepPauses SweepKind = "pauses"
+	// SweepQuota: quota counters whose window ended before before.
+	SweepQuota SweepKind = "quota"
+	// SweepCachePurges: published purge announcements older than before.
+	SweepCachePurges SweepKind = "cache_purges"
+)
+
+// SweepKinds lists every SweepKind, in the order the sweeper runs them.
+var SweepKinds = []SweepKind{SweepSeen, SweepCache, SweepPauses, SweepQuota, SweepCachePurges}
+
+// ErrUnknownSweepKind is returned by Sweep for a kind it does not know.
+var ErrUnknownSweepKind = errors.New("unknown sweep kind")
 
 // Tx is the statements of one InTx transaction, as database/sql has them
 // (*sql.Tx implements it). A backend's Tx may be more: SQLite's is a
@@ -91,6 +156,40 @@ func (d Dialect) Placeholder(n int) string {
 		return fmt.Sprintf("$%d", n)
 	}
 	return "?"
+}
+
+// Rebind rewrites a query written with "?" placeholders into the
+// dialect's (PostgreSQL's $1, $2, …). Queries shared by both backends are
+// written once, with "?", and must not hold a literal "?" of their own.
+func (d Dialect) Rebind(query string) string {
+	if d != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteString(d.Placeholder(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// TimeLayout is how SQLite stores times: fixed-width UTC text with
+// nanoseconds, so that text order is time order.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// TimeArg is t as a bind argument of the dialect: text in TimeLayout for
+// SQLite, a time.Time in UTC for PostgreSQL's timestamptz.
+func (d Dialect) TimeArg(t time.Time) any {
+	if d == Postgres {
+		return t.UTC()
+	}
+	return t.UTC().Format(TimeLayout)
 }
 
 // SQLHandle is the River seam of a backend whose River driver runs on a

@@ -1,10 +1,14 @@
 // Package memory is the in-process governance state for a single node:
 // GCRA limits and pauses in maps, quotas in a QuotaCounter (SQLite in
-// production, so a restart keeps the day's usage; in memory for tests).
+// production, so a restart keeps the day's usage; in memory for tests),
+// and pauses written through to a PauseLog (SQLite in production, so a
+// restart keeps revocations and running pauses).
 package memory
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -30,6 +34,25 @@ type Options struct {
 	// same clock (fine for tests; production passes the store, whose
 	// clock is its own: see sqlite.Options.Clock).
 	Quotas govern.QuotaCounter
+	// Pauses keeps pauses durably; nil keeps them in memory only (tests,
+	// and nothing is lost that matters: rate buckets refill anyway).
+	// Production passes the store, and opens the State with Open.
+	Pauses PauseLog
+}
+
+// PauseLog keeps pauses durably: key revocations, upstream pauses and
+// auth-check claims, so that a restart never sends a revoked key again or
+// ignores a pause still running. store.Pauses has this shape (the SQLite
+// store implements it); it is declared here so that govern does not
+// depend on the store.
+type PauseLog interface {
+	// SavePause records that key is paused until until, keeping the later
+	// of until and an end already stored.
+	SavePause(ctx context.Context, key string, until time.Time) error
+	// DeletePause ends key's pause; an absent key is not an error.
+	DeletePause(ctx context.Context, key string) error
+	// LoadPauses returns every pause that ends after now.
+	LoadPauses(ctx context.Context, now time.Time) (map[string]time.Time, error)
 }
 
 func (o Options) clock() clock.Clock { return clock.Or(o.Clock) }
@@ -38,6 +61,7 @@ func (o Options) clock() clock.Clock { return clock.Or(o.Clock) }
 type State struct {
 	govern.QuotaCounter
 	clock clock.Clock
+	log   PauseLog // nil: pauses live in memory only
 
 	mu     sync.Mutex
 	tats   map[string]time.Time // GCRA theoretical arrival time per key
@@ -45,7 +69,8 @@ type State struct {
 	ops    int
 }
 
-// New returns an empty State.
+// New returns an empty State. It writes pauses through to opts.Pauses but
+// does not read the pauses saved there: Open does.
 func New(opts Options) *State {
 	clk := opts.clock()
 	quotas := opts.Quotas
@@ -55,9 +80,27 @@ func New(opts Options) *State {
 	return &State{
 		QuotaCounter: quotas,
 		clock:        clk,
+		log:          opts.Pauses,
 		tats:         make(map[string]time.Time),
 		pauses:       make(map[string]time.Time),
 	}
+}
+
+// Open is New that starts with the pauses saved in opts.Pauses that end
+// after now on opts.Clock: the revocations and pauses of the process
+// before a restart. With nil Pauses it is New.
+func Open(ctx context.Context, opts Options) (*State, error) {
+	s := New(opts)
+	if s.log == nil {
+		return s, nil
+	}
+	now := s.clock.Now()
+	saved, err := s.log.LoadPauses(ctx, now)
+	if err != nil {
+		return nil, fmt.Errorf("loading saved pauses: %w", err)
+	}
+	maps.Copy(s.pauses, saved) // ended pauses read as absent anyway
+	return s, nil
 }
 
 // Allow takes one unit from key's bucket if one is available.
@@ -103,16 +146,43 @@ func (s *State) rate(key string, l govern.Limit, take bool, maxWait time.Duratio
 	return d
 }
 
-// PauseUntil pauses key until until, extending and never shortening.
-func (s *State) PauseUntil(_ context.Context, key string, until time.Time) error {
+// Writing through. Each pause change is made in the map under s.mu, which
+// is what this process reads from then on, and then saved to the PauseLog
+// after s.mu is released: a slow disk must never stall every other key's
+// rate check behind one pause. A failed save leaves the pause in force in
+// this process and returns an error wrapping govern.ErrUnavailable, so the
+// governor applies its fail mode; only a restart before the next save of
+// that key would forget it.
+//
+// Saves therefore reach the log in any order. Two racing PauseUntil (or
+// TryPause) saves of one key are fine: SavePause keeps the later end, as
+// the map does. An Unpause racing a PauseUntil of the same key may reach
+// the log in the other order than the map saw them, so the log can
+// disagree with the map until the key's next change; we accept that
+// rather than serialise every write behind the slowest one, because of
+// who makes the two calls. The governor unpauses only revocation keys, on
+// a passed auth check, and pauses them on a refused one; checks of a key
+// run one at a time (ClaimCheck), so the two race only when the vendor
+// answered both "valid" and "refused" for one secret at once. Either end
+// state is then an answer the vendor gave, and both heal: a revocation
+// the log kept lapses after RevokeFor or at the next passed re-check, and
+// one it lost comes back on the key's next refused call.
+
+// PauseUntil pauses key until until, extending and never shortening, and
+// saves the new end to the PauseLog.
+func (s *State) PauseUntil(ctx context.Context, key string, until time.Time) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.clock.Now()
 	s.tick(now)
-	if until.After(now) && until.After(s.pauses[key]) {
+	extended := until.After(now) && until.After(s.pauses[key])
+	if extended {
 		s.pauses[key] = until
 	}
-	return nil
+	s.mu.Unlock()
+	if !extended {
+		return nil // the log has this end or a later one already
+	}
+	return s.save(ctx, key, until)
 }
 
 // PausedUntil returns the end of key's pause, or the zero time once it has
@@ -129,27 +199,46 @@ func (s *State) PausedUntil(_ context.Context, key string) (time.Time, error) {
 	return until, nil
 }
 
-// TryPause pauses key for d if it is not paused now.
-func (s *State) TryPause(_ context.Context, key string, d time.Duration) (bool, error) {
+// TryPause pauses key for d if it is not paused now, and saves the pause
+// to the PauseLog when it did. won is true when this process took the
+// pause, even when err says that saving it failed: the pause holds here.
+func (s *State) TryPause(ctx context.Context, key string, d time.Duration) (won bool, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.clock.Now()
 	s.tick(now)
-	if cur, ok := s.pauses[key]; ok && cur.After(now) {
+	if cur, ok := s.pauses[key]; (ok && cur.After(now)) || d <= 0 {
+		s.mu.Unlock()
 		return false, nil
 	}
-	if d <= 0 {
-		return false, nil
-	}
-	s.pauses[key] = now.Add(d)
-	return true, nil
+	until := now.Add(d)
+	s.pauses[key] = until
+	s.mu.Unlock()
+	return true, s.save(ctx, key, until)
 }
 
-// Unpause ends key's pause.
-func (s *State) Unpause(_ context.Context, key string) error {
+// Unpause ends key's pause, here and in the PauseLog.
+func (s *State) Unpause(ctx context.Context, key string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.pauses, key)
+	s.mu.Unlock()
+	if s.log == nil {
+		return nil
+	}
+	if err := s.log.DeletePause(ctx, key); err != nil {
+		return fmt.Errorf("deleting saved pause %q: %w: %w", key, govern.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// save writes key's pause end through to the log, if any. Callers do not
+// hold s.mu.
+func (s *State) save(ctx context.Context, key string, until time.Time) error {
+	if s.log == nil {
+		return nil
+	}
+	if err := s.log.SavePause(ctx, key, until); err != nil {
+		return fmt.Errorf("saving pause %q: %w: %w", key, govern.ErrUnavailable, err)
+	}
 	return nil
 }
 

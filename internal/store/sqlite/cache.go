@@ -33,7 +33,8 @@ const (
 
 // Get returns the first record of refs, in refs' order, that is live on
 // the store's clock (Options.Clock). All refs are read in one query.
-func (s *Store) Get(ctx context.Context, provider string, refs []cache.Ref) (cache.Record, bool, error) {
+func (s *Store) Get(ctx context.Context, provider string, refs []cache.Ref) (_ cache.Record, _ bool, err error) {
+	defer s.observe("Get", &err)
 	if len(refs) == 0 {
 		return cache.Record{}, false, nil
 	}
@@ -76,6 +77,7 @@ func (s *Store) Get(ctx context.Context, provider string, refs []cache.Ref) (cac
 // batch of expired records in the same transaction. A record that is
 // already expired is not written; the copy it replaces is deleted.
 func (s *Store) Put(ctx context.Context, r cache.Record) (err error) {
+	defer s.observe("Put", &err)
 	if r.ID == "" || r.Tag == "" || r.Provider == "" {
 		return errors.New("writing cache record: id, tag and provider are required")
 	}
@@ -121,11 +123,12 @@ func (s *Store) Put(ctx context.Context, r cache.Record) (err error) {
 }
 
 // Delete removes provider's record at ref; absent is not an error.
-func (s *Store) Delete(ctx context.Context, provider string, ref cache.Ref) error {
+func (s *Store) Delete(ctx context.Context, provider string, ref cache.Ref) (err error) {
+	defer s.observe("Delete", &err)
 	if inTx(ctx, s) {
 		return fmt.Errorf("deleting cache record: %w", store.ErrInTx)
 	}
-	_, err := s.writes.ExecContext(ctx, "DELETE FROM cache_records WHERE provider = ? AND id = ?", provider, ref.ID)
+	_, err = s.writes.ExecContext(ctx, "DELETE FROM cache_records WHERE provider = ? AND id = ?", provider, ref.ID)
 	if err != nil {
 		return fmt.Errorf("deleting cache record: %w", err)
 	}
@@ -138,6 +141,7 @@ func (s *Store) Delete(ctx context.Context, provider string, ref cache.Ref) erro
 // included. A non-nil empty tags selects nothing: a purge never widens
 // because a caller's list came out empty.
 func (s *Store) Purge(ctx context.Context, provider string, tags []string) (n int, err error) {
+	defer s.observe("Purge", &err)
 	if provider == "" && tags != nil {
 		return 0, errors.New("purging cache records: tags need a provider")
 	}
@@ -203,7 +207,8 @@ func (s *Store) Purge(ctx context.Context, provider string, tags []string) (n in
 // Scan calls fn for each live record, in (provider, id) order, a page at
 // a time (see scanPage). fn may Put and Delete; a record it Puts may or may not be
 // visited by the same Scan.
-func (s *Store) Scan(ctx context.Context, fn func(cache.Record) error) error {
+func (s *Store) Scan(ctx context.Context, fn func(cache.Record) error) (err error) {
+	defer s.observe("Scan", &err)
 	var after cache.Record // keyset: the last (provider, id) seen
 	for {
 		page, err := s.scanPage(ctx, after.Provider, after.ID)

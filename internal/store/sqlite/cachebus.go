@@ -40,7 +40,8 @@ func (s *Store) PurgeLog(poll time.Duration) *PurgeLog {
 
 // Publish records a purge of sc. A purge of indicators is recorded as one
 // of their provider (see migration 0004).
-func (l *PurgeLog) Publish(ctx context.Context, sc cache.Scope) error {
+func (l *PurgeLog) Publish(ctx context.Context, sc cache.Scope) (err error) {
+	defer l.s.observe("Publish", &err)
 	if sc.Provider == "" && len(sc.Indicators) > 0 {
 		return errors.New("publishing purge: indicators need a provider")
 	}

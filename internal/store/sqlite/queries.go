@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/store"
@@ -27,14 +28,15 @@ func parseTime(s string) (time.Time, error) {
 // TouchClient records that client was seen at from addr. An older at than
 // the one stored leaves the row alone, so concurrent requests finishing out
 // of order never move last_seen backwards.
-func (s *Store) TouchClient(ctx context.Context, client, addr string, at time.Time) error {
+func (s *Store) TouchClient(ctx context.Context, client, addr string, at time.Time) (err error) {
+	defer s.observe("TouchClient", &err)
 	if client == "" {
 		return errors.New("touching client: client name is empty")
 	}
 	if inTx(ctx, s) {
 		return fmt.Errorf("touching client %q: %w", client, store.ErrInTx)
 	}
-	_, err := s.writes.ExecContext(ctx, `
+	_, err = s.writes.ExecContext(ctx, `
 		INSERT INTO client_seen (client, last_seen, last_addr) VALUES (?, ?, ?)
 		ON CONFLICT (client) DO UPDATE SET last_seen = excluded.last_seen, last_addr = excluded.last_addr
 		WHERE excluded.last_seen >= client_seen.last_seen`,
@@ -46,9 +48,10 @@ func (s *Store) TouchClient(ctx context.Context, client, addr string, at time.Ti
 }
 
 // ClientLastSeen returns when and from where client was last seen.
-func (s *Store) ClientLastSeen(ctx context.Context, client string) (time.Time, string, bool, error) {
+func (s *Store) ClientLastSeen(ctx context.Context, client string) (_ time.Time, _ string, _ bool, err error) {
+	defer s.observe("ClientLastSeen", &err)
 	var at, addr string
-	err := s.reads.QueryRowContext(ctx,
+	err = s.reads.QueryRowContext(ctx,
 		"SELECT last_seen, last_addr FROM client_seen WHERE client = ?", client).Scan(&at, &addr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, "", false, nil
@@ -67,7 +70,8 @@ func (s *Store) ClientLastSeen(ctx context.Context, client string) (time.Time, s
 // reports whether it replaced a different one. The read and the write run
 // in one IMMEDIATE transaction on the single writer connection, so when
 // several callers record the same new fingerprint exactly one sees changed.
-func (s *Store) RecordKeyFingerprint(ctx context.Context, provider, keyID, fingerprint string, at time.Time) (changed bool, err error) {
+func (s *Store) RecordKeyFingerprint(ctx context.Context, provider, keyID, fingerprint string, at time.Time, previous ...string) (changed bool, err error) {
+	defer s.observe("RecordKeyFingerprint", &err)
 	if provider == "" || keyID == "" || fingerprint == "" {
 		return false, errors.New("recording key fingerprint: provider, key id and fingerprint are required")
 	}
@@ -99,7 +103,7 @@ func (s *Store) RecordKeyFingerprint(ctx context.Context, provider, keyID, finge
 	case err != nil:
 	case old == fingerprint:
 	default:
-		changed = true
+		changed = !slices.Contains(previous, old)
 		_, err = tx.ExecContext(ctx, `UPDATE key_fingerprints SET fingerprint = ?, updated_at = ?
 			WHERE provider = ? AND key_id = ?`, fingerprint, now, provider, keyID)
 	}

@@ -27,7 +27,8 @@ func unavailable(op string, err error) error {
 // (and other processes on the file) are serialised, so the limit is exact.
 // It also deletes expired rows, cheaply through the expires_at index.
 // Windows expire by the store's clock (Options.Clock).
-func (s *Store) Consume(ctx context.Context, windows []govern.Window) (bool, int, error) {
+func (s *Store) Consume(ctx context.Context, windows []govern.Window) (_ bool, _ int, err error) {
+	defer s.observe("Consume", &err)
 	return s.consume(ctx, windows, s.clock.Now())
 }
 
@@ -80,6 +81,7 @@ func (s *Store) consume(ctx context.Context, windows []govern.Window, now time.T
 // Refund returns one unit to every window, never below zero, in one
 // transaction. Unknown and expired windows are left alone.
 func (s *Store) Refund(ctx context.Context, windows []govern.Window) (err error) {
+	defer s.observe("Refund", &err)
 	if len(windows) == 0 {
 		return nil
 	}
@@ -111,7 +113,8 @@ func (s *Store) Refund(ctx context.Context, windows []govern.Window) (err error)
 
 // Used returns the units used in each window: 0 for unknown and expired
 // ones. It reads through the reader pool and never blocks the writer.
-func (s *Store) Used(ctx context.Context, windows []govern.Window) ([]int64, error) {
+func (s *Store) Used(ctx context.Context, windows []govern.Window) (_ []int64, err error) {
+	defer s.observe("Used", &err)
 	return s.used(ctx, windows, s.clock.Now())
 }
 

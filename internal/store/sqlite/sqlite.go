@@ -78,6 +78,8 @@ type Store struct {
 	writes *sql.DB // one connection, BEGIN IMMEDIATE
 	reads  *sql.DB // several query_only connections
 	clock  clock.Clock
+	// onError is Options.OnError; nil reports nothing.
+	onError func(op string)
 }
 
 var (
@@ -91,6 +93,16 @@ type Options struct {
 	// on the governor's clock, so pass the governor's); nil is the system
 	// clock.
 	Clock clock.Clock
+	// OnError, when non-nil, is called with the method's name ("Consume",
+	// "InTx", "Publish", …) each time a method returns an error other than
+	// context.Canceled, for the intelgate_store_errors_total{op} metric: a
+	// failing disk or a lock held by another process shows up there
+	// before it shows up as slow or refused requests. A caller that went
+	// away is not the store failing, so cancellation is not counted; every
+	// other error is, including fn's from InTx, ReadTx and Scan (the store
+	// cannot tell a failed statement inside fn from fn's own error). It
+	// must be fast and safe for concurrent use.
+	OnError func(op string)
 }
 
 // Open is OpenWith with the zero Options.
@@ -118,6 +130,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
 	}
 	s.clock = clock.Or(o.Clock)
+	s.onError = o.OnError
 	return s, nil
 }
 
@@ -221,10 +234,23 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 	return sub
 }
 
+// observe reports method op's error, if any, to Options.OnError (see there
+// for what counts). It takes the method's named error result and is
+// deferred first thing, so that every return, early ones included, is
+// seen and no method has to remember to report each of its errors:
+//
+//	defer s.observe("Op", &err)
+func (s *Store) observe(op string, err *error) {
+	if *err != nil && s.onError != nil && !errors.Is(*err, context.Canceled) {
+		s.onError(op)
+	}
+}
+
 // Ping checks that the database file can be read.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer s.observe("Ping", &err)
 	var v int
-	err := s.reads.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&v)
+	err = s.reads.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&v)
 	if err != nil {
 		return fmt.Errorf("pinging sqlite store: %w", err)
 	}
@@ -239,6 +265,7 @@ func (s *Store) Dialect() store.Dialect { return store.SQLite }
 func (s *Store) DB() *sql.DB { return s.writes }
 
 // Close closes both connection pools.
-func (s *Store) Close() error {
+func (s *Store) Close() (err error) {
+	defer s.observe("Close", &err)
 	return errors.Join(s.reads.Close(), s.writes.Close())
 }

@@ -22,6 +22,7 @@ func inTx(ctx context.Context, s *Store) bool {
 // a panic is what gives the single writer connection back, so it runs
 // even when fn panics; its own failure is joined to fn's error.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) (err error) {
+	defer s.observe("InTx", &err)
 	if inTx(ctx, s) {
 		return fmt.Errorf("beginning transaction: %w", store.ErrInTx)
 	}

@@ -21,7 +21,11 @@ import (
 
 // Run runs the suite. open must return a new, empty store for each call;
 // Run closes what it opens (a second Close from a t.Cleanup is harmless
-// for the suite, but backends should tolerate it).
+// for the suite, but backends should tolerate it). The store's clock must
+// be near the wall clock (the sweep cases store quota windows and cache
+// records that must not have expired on it). Cases for optional parts are
+// skipped on a store without them: SweepCache needs cache.Records,
+// SweepCachePurges a PurgeBus() cache.Broadcaster method.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
 	tests := []struct {
@@ -38,12 +42,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FingerprintFirstRecord", testFingerprintFirst},
 		{"FingerprintUnchangedThenChanged", testFingerprintChange},
 		{"FingerprintScopedToProviderAndKey", testFingerprintScope},
+		{"FingerprintRenamedByKeyRotation", testFingerprintRenamed},
 		{"FingerprintConcurrentRotationSeenOnce", testFingerprintConcurrent},
 		{"FingerprintEmptyArguments", testFingerprintEmpty},
 		{"Ping", testPing},
 		{"CanceledContext", testCanceled},
 	}
 	tests = append(tests, txTests()...)
+	tests = append(tests, durableTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -183,6 +189,29 @@ func testFingerprintChange(t *testing.T, s store.Store) {
 	}
 	for i, st := range steps {
 		changed, err := s.RecordKeyFingerprint(ctx, "socialeye", "prod-1", st.fp, base.Add(time.Duration(i)*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, st.changed, changed, "step %d (%s)", i, st.fp)
+	}
+}
+
+// testFingerprintRenamed: a fingerprint stored under a data-at-rest key
+// that has since rotated is the same secret under another name: replaced,
+// not reported as a rotation, and only the names given count as such.
+func testFingerprintRenamed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	steps := []struct {
+		fp       string
+		previous []string
+		changed  bool
+	}{
+		{"k1:aaa", nil, false},
+		{"k2:aaa", []string{"k1:aaa"}, false}, // the writer key rotated
+		{"k2:aaa", []string{"k1:aaa"}, false},
+		{"k3:aaa", []string{"k1:aaa"}, true}, // k2's name is not among previous: a real change
+		{"k3:bbb", []string{"k1:bbb", "k2:bbb"}, true},
+	}
+	for i, st := range steps {
+		changed, err := s.RecordKeyFingerprint(ctx, "socialeye", "prod-1", st.fp, base.Add(time.Duration(i)*time.Hour), st.previous...)
 		require.NoError(t, err)
 		require.Equal(t, st.changed, changed, "step %d (%s)", i, st.fp)
 	}

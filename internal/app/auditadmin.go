@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/intelgate/intelgate/internal/audit"
+	"github.com/intelgate/intelgate/internal/config"
+)
+
+// AuditAdmin is the audit log as intelgate audit verify|export use it:
+// the deployment's store and data-at-rest keys, without a gateway. It
+// only reads; gateways may keep writing meanwhile (both read one
+// snapshot).
+type AuditAdmin struct {
+	a *App
+}
+
+// OpenAuditAdmin opens cfg's store and data-at-rest keys.
+func OpenAuditAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *AuditAdmin, err error) {
+	secrets, err := cfg.ResolveSecrets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("resolving secrets: %w", err)
+	}
+	a := &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	if a.store, err = openStore(ctx, cfg.Storage, secrets, nil, nil); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.store)
+	if a.keyring, err = openKeyring(cfg, secrets, log); err != nil {
+		return nil, err
+	}
+	a.auditStore = audit.NewStore(a.store, a.keyring)
+	return &AuditAdmin{a: a}, nil
+}
+
+// Verify checks the whole stored chain (audit.Store.Verify).
+func (c *AuditAdmin) Verify(ctx context.Context, o audit.VerifyOptions) (audit.Report, error) {
+	return c.a.auditStore.Verify(ctx, o)
+}
+
+// VerifyFile checks an export on its own (audit.VerifyJSONL), with the
+// deployment's keys for its checkpoints.
+func (c *AuditAdmin) VerifyFile(r io.Reader) (audit.Report, error) {
+	return audit.VerifyJSONL(r, c.a.keyring)
+}
+
+// Export writes the records f selects as JSON Lines (audit.Store.Export).
+func (c *AuditAdmin) Export(ctx context.Context, w io.Writer, f audit.Filter) (int64, error) {
+	return c.a.auditStore.Export(ctx, w, f)
+}
+
+// Close releases the store.
+func (c *AuditAdmin) Close() error { return c.a.Close() }
+
+// auditNow appends one record at once, for a command-line action (there
+// is no queue and no writer in a short-lived process).
+func (a *App) auditNow(ctx context.Context, r audit.Record) error {
+	if a.auditStore == nil {
+		return nil
+	}
+	if r.Time.IsZero() {
+		r.Time = a.clockNow()
+	}
+	if err := a.auditStore.Append(ctx, []audit.Record{r}); err != nil {
+		return fmt.Errorf("recording the action in the audit log: %w", err)
+	}
+	return nil
+}
