@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,6 +21,7 @@ import (
 	"github.com/intelgate/intelgate/internal/app"
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/logtest"
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
@@ -108,6 +108,7 @@ func (e *cacheEnv) writeKey(t *testing.T, id string) {
 type cacheGateway struct {
 	url  string
 	stop func() // idempotent
+	logs *logtest.Buffer
 }
 
 // startGateway serves cfgPath until stop or the end of the test.
@@ -115,7 +116,8 @@ func (e *cacheEnv) startGateway(t *testing.T, cfgPath string) *cacheGateway {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
-	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Options{})
+	log, logs := logtest.JSONLogger()
+	a, err := app.New(t.Context(), cfg, log, app.Options{})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -133,7 +135,7 @@ func (e *cacheEnv) startGateway(t *testing.T, cfgPath string) *cacheGateway {
 		require.NoError(t, a.Close())
 	}
 	t.Cleanup(stop)
-	return &cacheGateway{url: "http://" + ln.Addr().String(), stop: stop}
+	return &cacheGateway{url: "http://" + ln.Addr().String(), stop: stop, logs: logs}
 }
 
 // cacheAnswer is a /v1/resolve answer.

@@ -182,7 +182,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err != nil {
 		return nil, fmt.Errorf("building client authentication: %w", err)
 	}
-	ready["store"] = a.store
+	// With PostgreSQL beside Redis, lookups do not need the store (quota,
+	// pauses and the cache's durable tier are in Redis; audit records
+	// wait in their queue): an outage degrades every replica rather than
+	// making all of them unready at once. Otherwise the store holds the
+	// quota counters, and without it no call may go upstream.
+	if cfg.Storage.Driver == "postgres" && cfg.Shared.Driver == "redis" {
+		degradable["store"] = a.store
+	} else {
+		ready["store"] = a.store
+	}
 	a.gateway, err = gateway.New(gateway.Options{
 		Auth:           authn,
 		Lookups:        a.lookups,
@@ -240,7 +249,7 @@ func openStore(ctx context.Context, s config.Storage, secrets *config.Secrets, c
 		}
 		return st, nil
 	default:
-		return nil, fmt.Errorf("storage.driver %q is not yet supported", s.Driver)
+		return nil, fmt.Errorf("storage.driver %q is not supported (sqlite or postgres)", s.Driver)
 	}
 }
 

@@ -21,14 +21,14 @@ import (
 // backend opens an empty durable store of one kind.
 type backend struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }
 
 // backends are the stores the audit log runs on; PostgreSQL is added by
 // postgres_test.go when its test server is configured.
 var backends = []backend{{name: "sqlite", open: openSQLite}}
 
-func openSQLite(t *testing.T) store.Store {
+func openSQLite(t testing.TB) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "audit.db"))
 	require.NoError(t, err)
@@ -36,7 +36,7 @@ func openSQLite(t *testing.T) store.Store {
 	return st
 }
 
-func testKeys(t *testing.T, ids ...string) *seal.Keyring {
+func testKeys(t testing.TB, ids ...string) *seal.Keyring {
 	t.Helper()
 	if len(ids) == 0 {
 		ids = []string{"k1"}

@@ -16,7 +16,7 @@ func init() {
 	backends = append(backends, backend{name: "postgres", open: openPostgres})
 }
 
-func openPostgres(t *testing.T) store.Store {
+func openPostgres(t testing.TB) store.Store {
 	t.Helper()
 	st, err := postgres.Open(t.Context(), pgtest.DSN(t), postgres.Options{})
 	require.NoError(t, err)

@@ -1,6 +1,6 @@
-// Package store is intelgate's durable state: SQLite (embedded default) and,
-// in a later issue, PostgreSQL, behind one interface pinned by one
-// conformance suite (storetest).
+// Package store is intelgate's durable state: SQLite (embedded default) and
+// PostgreSQL (replicas), behind one interface pinned by one conformance
+// suite (storetest).
 //
 // Two seams serve the features built on top without leaking a backend into
 // their callers:
