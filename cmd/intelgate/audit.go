@@ -149,7 +149,7 @@ func newAuditExportCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&path, "config", "", "path to the YAML configuration (required)")
 	cmd.Flags().StringVar(&since, "since", "", "first time to export, inclusive (required)")
-	cmd.Flags().StringVar(&until, "until", "", "time to stop at, exclusive (default: now)")
+	cmd.Flags().StringVar(&until, "until", "", "time to stop at, exclusive (default: no end)")
 	cmd.Flags().StringVar(&client, "client", "", "only this client's records")
 	cmd.Flags().StringVar(&provider, "provider", "", "only this provider's records")
 	cmd.Flags().StringVar(&output, "output", "", "write to this file (created 0600, replaced only when complete) instead of stdout")

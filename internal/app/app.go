@@ -111,6 +111,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store)
+	if cfg.Storage.Driver == "postgres" && cfg.Shared.Driver != "redis" {
+		log.Warn("storage.driver is postgres but shared.driver is memory: rates and running pauses are this process's own; run one replica, or share them through Redis (shared.driver: redis)")
+	}
 	// The data-at-rest keys seal the cache and MAC the audit log and key
 	// fingerprints: opened whatever is cached.
 	if a.keyring, err = openKeyring(cfg, secrets, log); err != nil {
@@ -132,6 +135,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	}()
 	gov, err := newGovernor(cfg, state, keys, fp, log)
 	if err != nil {
+		return nil, err
+	}
+	if err := adoptRevocations(ctx, gov, keys, a.keyring, log); err != nil {
 		return nil, err
 	}
 	withhold, err := cfg.MinimisePolicy()
@@ -302,9 +308,7 @@ func (a *App) SwapKeys(provider string, keys []govern.Key) error {
 	if err := a.calls.SwapKeys(provider, keys); err != nil {
 		return err
 	}
-	for _, id := range changed {
-		a.recorder.KeyRotated(provider, id, "gateway")
-	}
+	a.recordSwap(provider, keys, changed)
 	if len(changed) > 0 && a.purges != nil {
 		a.purges.add(provider, "key_rotated")
 	}

@@ -87,8 +87,8 @@ const fingerprintPurpose = "intelgate-key-fingerprint\x00"
 // key. When the writer key rotates, start-up recognises the fingerprints
 // stored under the older keys still listed (olderFingerprints), so a
 // data-at-rest key rotation is not taken for a rotation of every upstream
-// key; a revocation in force is keyed by the old name, though, and ends:
-// the key is tried once more and revoked again if still refused.
+// key, and carries revocations in force to the new name
+// (adoptRevocations).
 func fingerprinter(kr *seal.Keyring) func(secret.Value) string {
 	writer := kr.Writer()
 	return func(v secret.Value) string { return fingerprintUnder(kr, writer, v) }

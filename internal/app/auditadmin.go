@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/config"
@@ -41,8 +42,15 @@ func OpenAuditAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 	return &AuditAdmin{a: a}, nil
 }
 
+// longRead is how long a verification or an export may read: the whole
+// log, from one snapshot. The store's per-operation timeout must not cut
+// it (PostgreSQL's ReadTx takes the caller's deadline).
+const longRead = 24 * time.Hour
+
 // Verify checks the whole stored chain (audit.Store.Verify).
 func (c *AuditAdmin) Verify(ctx context.Context, o audit.VerifyOptions) (audit.Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, longRead)
+	defer cancel()
 	return c.a.auditStore.Verify(ctx, o)
 }
 
@@ -54,6 +62,8 @@ func (c *AuditAdmin) VerifyFile(r io.Reader) (audit.Report, error) {
 
 // Export writes the records f selects as JSON Lines (audit.Store.Export).
 func (c *AuditAdmin) Export(ctx context.Context, w io.Writer, f audit.Filter) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, longRead)
+	defer cancel()
 	return c.a.auditStore.Export(ctx, w, f)
 }
 

@@ -422,6 +422,14 @@ func TestRotatedKeyPurgesItsEntries(t *testing.T) {
 	require.Len(t, purgeRecords(t, e.gw.logs.String(), "key_rotated"), 2)
 	require.NotContains(t, e.gw.logs.String(), simKey)
 	require.NotContains(t, e.gw.logs.String(), simKey2)
+
+	// The swap stored the new secret's fingerprint: a restart with it in
+	// the config is not another rotation.
+	e.gw.stop()
+	require.NoError(t, os.WriteFile(filepath.Join(e.dir, "prod-1.key"), []byte(simKey+"\n"), 0o600))
+	e.start(t)
+	requireCached(t, e.resolve(t, "johndoe"), "hit", 0)
+	require.Empty(t, purgeRecords(t, e.gw.logs.String(), "key_rotated"), "no second purge for the swapped secret")
 }
 
 // purgeRecords are the "cache purged" log records of reason.

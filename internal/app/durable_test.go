@@ -126,6 +126,11 @@ func TestAuditRecordsLookupsAndTheDatabaseHoldsNoIndicator(t *testing.T) {
 	}
 	r := c.get(t, gw.url, "/v1/resolve?query="+ind)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	// Typed otherwise, defanged: the same indicator to the audit log.
+	r = c.get(t, gw.url, "/v1/resolve?query="+strings.ReplaceAll(strings.ToUpper(ind), ".", "[.]"))
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	// Refused by the gateway before the lookup service saw it.
+	require.Equal(t, http.StatusBadRequest, c.get(t, gw.url, "/v1/lookup?indicator=a.example&indicator=b.example").status)
 	const badToken = "igt_not-a-real-token-0123456789abcdef"
 	bad := newGovClient(t, badToken)
 	require.Equal(t, http.StatusUnauthorized, bad.get(t, gw.url, "/v1/lookup?indicator=x.example").status)
@@ -151,7 +156,12 @@ func TestAuditRecordsLookupsAndTheDatabaseHoldsNoIndicator(t *testing.T) {
 	require.Nil(t, rep.Problem)
 	recs := exportAll(t, a)
 	lookups := ofKind(recs, audit.KindLookup)
-	require.Len(t, lookups, 3)
+	require.Len(t, lookups, 5)
+	refused := lookups[4]
+	require.Equal(t, "refused", refused.Outcome)
+	require.Equal(t, "invalid-parameter", refused.Problem)
+	require.Equal(t, "siem", refused.Client)
+	lookups = lookups[:4]
 	for _, l := range lookups {
 		require.Equal(t, "siem", l.Client)
 		require.Equal(t, "prod", l.Environment)
@@ -166,9 +176,10 @@ func TestAuditRecordsLookupsAndTheDatabaseHoldsNoIndicator(t *testing.T) {
 	// holder of the key can find every lookup of it.
 	require.Equal(t, lookups[0].IndicatorHMAC, lookups[1].IndicatorHMAC)
 	require.Equal(t, lookups[0].IndicatorHMAC, lookups[2].IndicatorHMAC)
+	require.Equal(t, lookups[0].IndicatorHMAC, lookups[3].IndicatorHMAC, "a resolve is audited under the normalised indicator")
 	results := ofKind(recs, audit.KindProviderResult)
-	require.Len(t, results, 3)
-	require.Equal(t, []string{"miss", "hit", "miss"}, []string{results[0].Cache, results[1].Cache, results[2].Cache})
+	require.Len(t, results, 4)
+	require.Equal(t, []string{"miss", "hit", "miss", "miss"}, []string{results[0].Cache, results[1].Cache, results[2].Cache, results[3].Cache})
 	require.Equal(t, "prod-1", results[0].KeyID)
 	require.Equal(t, http.StatusOK, results[0].UpstreamStatus)
 	require.Equal(t, 1, results[0].Units)
@@ -297,4 +308,33 @@ func TestThreeReplicasShareOneAuditChain(t *testing.T) {
 	require.Len(t, ofKind(recs, audit.KindProviderResult), replicas*perReplica)
 	require.GreaterOrEqual(t, len(ofKind(recs, audit.KindCheckpoint)), replicas, "each replica checkpoints on shutdown")
 	require.EqualValues(t, len(recs), rep.Records)
+}
+
+// Rotating the data-at-rest key (the new key first, the old one still
+// listed) renames every key fingerprint; a revocation in force is carried
+// to the new name, so the refused key stays out of rotation.
+func TestRevocationSurvivesDataKeyRotation(t *testing.T) {
+	t.Parallel()
+	const wrongKey = "se-live-REVOKED-7f00aa"
+	s := startGovSim(t, sim.Options{})
+	token, hash := newGovToken(t)
+	dir := t.TempDir()
+	rcWriteKey(t, dir)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "k2.key"), []byte("a second data-at-rest key of 32+ bytes\n"), 0o600))
+	keys := []govKey{{"prod-1", wrongKey}, {"prod-2", simKey}}
+	c := newGovClient(t, token)
+
+	gw := runGovApp(t, writeGovConfig(t, dir, s, hash, govCfg{keys: keys, top: rcEncryption}))
+	require.Equal(t, http.StatusOK, c.get(t, gw.url, govResolvePath("rotate", 0)).status)
+	refused := s.Sim.Stats().ByStatus[http.StatusUnauthorized]
+	gw.stop()
+
+	rotated := "encryption: {keys: [{id: k2, secret: \"file:k2.key\"}, {id: k1, secret: \"file:cache.key\"}]}\n"
+	gw = runGovApp(t, writeGovConfig(t, dir, s, hash, govCfg{keys: keys, top: rotated}))
+	require.True(t, govKeyStatus(t, c.quota(t, gw.url), "socialeye", "prod-1").Revoked, "still revoked under the new key's name")
+	require.Equal(t, http.StatusOK, c.get(t, gw.url, govResolvePath("rotate", 1)).status)
+	require.Equal(t, refused, s.Sim.Stats().ByStatus[http.StatusUnauthorized], "the revoked key was not sent again")
+	gw.stop()
+	recs := exportAll(t, openAuditOf(t, filepath.Join(dir, "intelgate.yaml")))
+	require.Empty(t, ofKind(recs, audit.KindKeyRotated), "a data-at-rest key rotation is not an upstream key rotation")
 }

@@ -41,7 +41,7 @@ func (a *App) openState(ctx context.Context, cfg *config.Config, secrets *config
 	default:
 		// Pauses and revocations are kept in the store too, so a restart
 		// neither sends a revoked key again nor forgets a running pause.
-		st, err := memory.Open(ctx, memory.Options{Quotas: a.store, Pauses: a.store})
+		st, err := memory.Open(ctx, memory.Options{Quotas: a.store, Pauses: a.store, Log: a.log})
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("loading pauses and revocations from the store: %w", err)
 		}

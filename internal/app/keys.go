@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
@@ -71,6 +72,50 @@ func forgetRotations(ctx context.Context, st store.Store, rotated map[string][]s
 				log.Error("could not mark a key rotation as not purged; purge the provider's cache by hand",
 					"provider", name, "key_id", id, "error", err)
 			}
+		}
+	}
+}
+
+// adoptRevocations carries every running revocation recorded under an
+// older data-at-rest key's name of a secret to its current name (see
+// govern.Governor.AdoptRevocation): a data-at-rest key rotation must not
+// put a refused upstream key back into rotation.
+func adoptRevocations(ctx context.Context, gov *govern.Governor, keys map[string][]govern.Key, kr *seal.Keyring, log *slog.Logger) error {
+	if len(kr.IDs()) < 2 {
+		return nil
+	}
+	for name, ks := range keys {
+		for _, k := range ks {
+			adopted, err := gov.AdoptRevocation(ctx, name, k.ID, olderFingerprints(kr, k.Value))
+			if err != nil {
+				return err
+			}
+			if adopted {
+				log.Info("revocation carried to the new data-at-rest key's name of the secret", "provider", name, "key_id", k.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// recordSwap audits the rotations a live key swap made and stores the new
+// secrets' fingerprints, so the next start does not take them for a
+// rotation again (and purge the provider's cache twice).
+func (a *App) recordSwap(provider string, keys []govern.Key, changed []string) {
+	if len(changed) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fp := fingerprinter(a.keyring)
+	for _, k := range keys {
+		if !slices.Contains(changed, k.ID) {
+			continue
+		}
+		a.recorder.KeyRotated(provider, k.ID, "gateway")
+		if _, err := a.store.RecordKeyFingerprint(ctx, provider, k.ID, fp(k.Value), time.Now().UTC()); err != nil {
+			a.log.Error("could not store a swapped key's fingerprint; the next start will purge its cached answers again",
+				"provider", provider, "key_id", k.ID, "error", err.Error())
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,56 @@ func reforge(t *testing.T, st store.Store, seq int64, edit func(*audit.Record)) 
 		string(b), audit.HashOf(b), r.Client, string(r.Kind), r.Provider, seq)
 }
 
+// restoreHead puts back the head as it was after record seq (an old
+// backup of the row: its MAC was valid then).
+func restoreHead(t *testing.T, st store.Store, seq int64, hash string) {
+	t.Helper()
+	// Re-derive that row as the log writer made it: append onto a copy of
+	// the chain up to seq, under the same key, and take its head.
+	scratch := openSQLite(t)
+	as := audit.NewStore(scratch, testKeys(t))
+	recs := seed(t, as, int(seq))
+	require.Equal(t, hash, recs[seq-1].Hash, "the same records chain to the same hashes")
+	h, err := as.Head(t.Context())
+	require.NoError(t, err)
+	exec(t, st, "UPDATE audit_head SET seq = ?, hash = ?, anchor_seq = ?, anchor_prev = ?, mac = ?", h.Seq, h.Hash, h.AnchorSeq, h.AnchorPrev, h.MAC)
+}
+
+// rewriteFrom renumbers every row from seq on and relinks it from prev,
+// recomputing hashes, and moves the head: a full rewrite by someone
+// without the key.
+func rewriteFrom(t *testing.T, st store.Store, seq int64, prev string) {
+	t.Helper()
+	var rows []string
+	require.NoError(t, st.ReadTx(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		r, err := tx.QueryContext(ctx, st.Dialect().Rebind("SELECT record FROM audit_records WHERE seq >= ? ORDER BY seq"), seq)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		for r.Next() {
+			var rec string
+			if err := r.Scan(&rec); err != nil {
+				return err
+			}
+			rows = append(rows, rec)
+		}
+		return r.Err()
+	}))
+	exec(t, st, "DELETE FROM audit_records WHERE seq >= ?", seq)
+	for i, rec := range rows {
+		var r audit.Record
+		require.NoError(t, json.Unmarshal([]byte(rec), &r))
+		r.Seq, r.Prev = seq+int64(i), prev
+		b, err := r.Canonical()
+		require.NoError(t, err)
+		prev = audit.HashOf(b)
+		exec(t, st, "INSERT INTO audit_records (seq, at, kind, client, provider, record, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			r.Seq, st.Dialect().TimeArg(r.Time), string(r.Kind), r.Client, r.Provider, string(b), prev)
+	}
+	exec(t, st, "UPDATE audit_head SET seq = ?, hash = ?", seq+int64(len(rows))-1, prev)
+}
+
 func TestVerifyFindsTampering(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -164,6 +215,37 @@ func TestVerifyFindsTampering(t *testing.T) {
 				exec(t, st, "DELETE FROM audit_records WHERE seq > 15")
 				exec(t, st, "UPDATE audit_head SET seq = 15, hash = ?", recs[14].Hash)
 			}},
+		{name: "tail cut off and the head moved back, without the key", seq: 15, fault: audit.FaultAltered,
+			tamper: func(t *testing.T, st store.Store, recs []audit.Record) {
+				exec(t, st, "DELETE FROM audit_records WHERE seq > 15")
+				exec(t, st, "UPDATE audit_head SET seq = 15, hash = ?", recs[14].Hash)
+			}},
+		{name: "tail cut off and an older head replayed, against a kept checkpoint", seq: 15, fault: audit.FaultTruncated,
+			ref: func(recs []audit.Record) *audit.CheckpointRef {
+				return &audit.CheckpointRef{Seq: 20, Hash: recs[19].Hash}
+			},
+			tamper: func(t *testing.T, st store.Store, recs []audit.Record) {
+				// The head as it was after record 14 (a backup): a valid
+				// MAC, so only the kept checkpoint shows the cut.
+				exec(t, st, "DELETE FROM audit_records WHERE seq > 14")
+				restoreHead(t, st, 14, recs[13].Hash)
+			}},
+		{name: "oldest records deleted and the anchor moved, without the key", seq: 20, fault: audit.FaultAltered,
+			tamper: func(t *testing.T, st store.Store, recs []audit.Record) {
+				exec(t, st, "DELETE FROM audit_records WHERE seq <= 12")
+				exec(t, st, "UPDATE audit_head SET anchor_seq = 13, anchor_prev = ?", recs[11].Hash)
+			}},
+		{name: "checkpoints removed and the chain rewritten, without the key", seq: 16, fault: audit.FaultAltered,
+			tamper: func(t *testing.T, st store.Store, recs []audit.Record) {
+				exec(t, st, "DELETE FROM audit_records WHERE kind = 'checkpoint'")
+				rewriteFrom(t, st, 1, audit.GenesisHash)
+			}},
+		{name: "a backdated time column", seq: 7, fault: audit.FaultAltered, tamper: func(t *testing.T, st store.Store, _ []audit.Record) {
+			exec(t, st, "UPDATE audit_records SET at = ? WHERE seq = 7", st.Dialect().TimeArg(t0.AddDate(-2, 0, 0)))
+		}},
+		{name: "records before the anchor", seq: 1, fault: audit.FaultAltered, tamper: func(t *testing.T, st store.Store, recs []audit.Record) {
+			exec(t, st, "UPDATE audit_head SET anchor_seq = 5, anchor_prev = ?", recs[3].Hash)
+		}},
 		{name: "chain rewritten after a record, caught by the next checkpoint", seq: 10, fault: audit.FaultAltered,
 			tamper: func(t *testing.T, st store.Store, recs []audit.Record) {
 				// Edit record 7 and recompute every later hash and prev:
@@ -229,18 +311,29 @@ func TestVerifyKeptCheckpoint(t *testing.T) {
 }
 
 // A checkpoint MAC'd under a key the keyring no longer holds is counted
-// as unverified, not as tampering: keys rotate.
+// as unverified, not as tampering: keys rotate. The head is MAC'd anew by
+// every append, so it must verify: under a removed key it is refused
+// until a gateway has appended once under the new one.
 func TestVerifyAfterKeyRotation(t *testing.T) {
 	t.Parallel()
 	st := openSQLite(t)
 	seed(t, audit.NewStore(st, testKeys(t, "old")), 10)
-	rep, err := audit.NewStore(st, testKeys(t, "new")).Verify(t.Context(), audit.VerifyOptions{})
+	rep, err := audit.NewStore(st, testKeys(t, "new", "old")).Verify(t.Context(), audit.VerifyOptions{})
+	require.NoError(t, err)
+	require.Nil(t, rep.Problem)
+	require.Equal(t, 2, rep.Checkpoints)
+
+	onlyNew := audit.NewStore(st, testKeys(t, "new"))
+	rep, err = onlyNew.Verify(t.Context(), audit.VerifyOptions{})
+	require.NoError(t, err)
+	require.NotNil(t, rep.Problem, "a head under a key no longer held is not taken on trust")
+	require.Contains(t, rep.Problem.Detail, "not in encryption.keys")
+
+	require.NoError(t, onlyNew.Append(t.Context(), []audit.Record{{Time: t0, Kind: audit.KindAdmin}}))
+	rep, err = onlyNew.Verify(t.Context(), audit.VerifyOptions{})
 	require.NoError(t, err)
 	require.Nil(t, rep.Problem)
 	require.Equal(t, 2, rep.UnverifiedCheckpoints)
-	rep, err = audit.NewStore(st, testKeys(t, "new", "old")).Verify(t.Context(), audit.VerifyOptions{})
-	require.NoError(t, err)
-	require.Equal(t, 2, rep.Checkpoints)
 }
 
 func TestParseCheckpointRef(t *testing.T) {
@@ -294,6 +387,26 @@ func TestExportRoundTrips(t *testing.T) {
 			require.NoError(t, err)
 			require.NotNil(t, rep.Problem)
 			require.Equal(t, int64(3), rep.Problem.Seq)
+
+			// Lines a JSON reader would read otherwise than the verifier
+			// are altered, not reinterpreted.
+			for name, edit := range map[string]func(string) string{
+				"a second key in another case": func(l string) string {
+					return strings.Replace(l, `"client":"client-1"`, `"client":"mallory","CLIENT":"client-1"`, 1)
+				},
+				"trailing data": func(l string) string { return l + `{"seq":99}` },
+				"an escape spelt otherwise": func(l string) string {
+					return strings.Replace(l, `"client":"client-1"`, `"client":"client\u002d1"`, 1)
+				},
+			} {
+				edited := append(slices.Clone(lines), "")
+				edited[1] = edit(edited[1]) // record 2, client-1
+
+				rep, err = audit.VerifyJSONL(strings.NewReader(strings.Join(edited, "\n")), keys)
+				require.NoError(t, err, name)
+				require.NotNil(t, rep.Problem, name)
+				require.Equal(t, int64(2), rep.Problem.Seq, name)
+			}
 
 			// A time range is a contiguous part of the chain and verifies
 			// on its own.

@@ -2,11 +2,13 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/intelgate/intelgate/internal/store"
 )
@@ -33,6 +35,9 @@ func (s *Store) Export(ctx context.Context, w io.Writer, f Filter) (int64, error
 			var rec, hash string
 			if err := rows.Scan(&rec, &hash); err != nil {
 				return fmt.Errorf("reading audit records: %w", err)
+			}
+			if r, err := decode([]byte(rec)); err == nil && !f.matches(r) {
+				continue // its indexed columns lie: verify reports it
 			}
 			if err := writeLine(bw, rec, hash); err != nil {
 				return fmt.Errorf("writing export: %w", err)
@@ -70,8 +75,13 @@ func writeLine(w *bufio.Writer, rec, hash string) error {
 
 // VerifyJSONL checks an unfiltered export (a whole log, or a --since/--until
 // range of it) on its own: every line's hash, every link from the line
-// before, and every checkpoint's MAC when keys holds its key. The first
-// line's prev is taken on trust: an export starts wherever it was cut.
+// before, and every checkpoint's MAC when keys holds its key. Each line
+// must be exactly what Export writes — the canonical encoding followed by
+// its hash — so a line that a JSON reader would read differently from
+// this one (repeated or differently cased keys, trailing data, escapes
+// spelt another way) is altered, not reinterpreted. The first line's prev
+// is taken on trust: an export starts wherever it was cut (the report's
+// First and Head.AnchorPrev say where).
 func VerifyJSONL(r io.Reader, keys Keys) (Report, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
@@ -79,9 +89,18 @@ func VerifyJSONL(r io.Reader, keys Keys) (Report, error) {
 	line := 0
 	for sc.Scan() {
 		line++
-		rec, err := decode(sc.Bytes())
+		b := sc.Bytes()
+		rec, err := decode(b)
 		if err != nil {
-			return Report{}, fmt.Errorf("line %d: not an audit record: %w", line, err)
+			seq := int64(0)
+			if v != nil {
+				seq = v.expSeq
+				if v.held != nil {
+					seq = v.held.row.Seq + 1
+				}
+			}
+			return Report{Problem: &Problem{Seq: seq, Fault: FaultAltered,
+				Detail: fmt.Sprintf("line %d is not an audit record: %v", line, err)}}, nil
 		}
 		canonical, err := rec.Canonical()
 		if err != nil {
@@ -89,8 +108,18 @@ func VerifyJSONL(r io.Reader, keys Keys) (Report, error) {
 		}
 		if v == nil {
 			v = newVerifier(keys, Head{AnchorSeq: rec.Seq, AnchorPrev: rec.Prev}, VerifyOptions{})
+			v.unheaded = true
 		}
-		if err := v.feed(Row{Seq: rec.Seq, Kind: string(rec.Kind), Client: rec.Client, Provider: rec.Provider,
+		var want bytes.Buffer
+		bw := bufio.NewWriter(&want)
+		_ = writeLine(bw, string(canonical), rec.Hash)
+		_ = bw.Flush()
+		if !bytes.Equal(append(slices.Clone(b), '\n'), want.Bytes()) {
+			v.rep.Problem = &Problem{Seq: rec.Seq, Fault: FaultAltered,
+				Detail: fmt.Sprintf("line %d is not in the form the export writes (a JSON reader could read it otherwise)", line)}
+			break
+		}
+		if err := v.feed(Row{Seq: rec.Seq, At: rec.Time, Kind: string(rec.Kind), Client: rec.Client, Provider: rec.Provider,
 			Record: canonical, Hash: rec.Hash}); err != nil {
 			break // errStop: a problem is recorded
 		}
@@ -101,7 +130,10 @@ func VerifyJSONL(r io.Reader, keys Keys) (Report, error) {
 	if v == nil {
 		return Report{}, nil
 	}
-	if v.rep.Problem == nil && v.held != nil {
+	if v.rep.Problem != nil {
+		return v.rep, nil
+	}
+	if v.held != nil {
 		// The export has no head of its own: its last line is its end.
 		v.rep.Head.Seq, v.rep.Head.Hash = v.held.row.Seq, v.held.row.Hash
 	}

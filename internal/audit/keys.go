@@ -22,6 +22,7 @@ type Keys interface {
 const (
 	purposeIndicator  = "intelgate-audit-indicator\x00"
 	purposeCheckpoint = "intelgate-audit-checkpoint\x00"
+	purposeHead       = "intelgate-audit-head\x00"
 )
 
 // mac is "keyid:" + the writer key's HMAC of msg.
@@ -47,6 +48,12 @@ func checkMAC(k Keys, msg, value string) (ok, known bool) {
 
 func checkpointMessage(seq int64, prev string) string {
 	return purposeCheckpoint + strconv.FormatInt(seq, 10) + "\x00" + prev
+}
+
+// headMessage is what a head's MAC covers: the chain's end and its start.
+func headMessage(h Head) string {
+	return purposeHead + strconv.FormatInt(h.Seq, 10) + "\x00" + h.Hash + "\x00" +
+		strconv.FormatInt(h.AnchorSeq, 10) + "\x00" + h.AnchorPrev
 }
 
 // checkpointMAC authenticates a checkpoint's place in the chain: its seq

@@ -83,6 +83,9 @@ type Log struct {
 	// ended) that no "dropped" record has reported yet.
 	dropped atomic.Int64
 	closed  atomic.Bool
+	// closing is held for reading by every Add and for writing while the
+	// log closes, so no record is sent after the last drain unseen.
+	closing sync.RWMutex
 	// lastDropLog rate-limits the drop warning to one per dropLogEvery.
 	lastDropLog atomic.Int64
 	running     sync.Mutex // one Run at a time
@@ -107,13 +110,16 @@ func (l *Log) Add(r Record) {
 	if r.Time.IsZero() {
 		r.Time = l.o.Clock.Now()
 	}
+	l.closing.RLock()
 	if !l.closed.Load() {
 		select {
 		case l.queue <- r:
+			l.closing.RUnlock()
 			return
 		default:
 		}
 	}
+	l.closing.RUnlock()
 	l.drop(1, r.Kind)
 }
 
@@ -181,7 +187,9 @@ func (l *Log) Run(ctx context.Context) error {
 // shutdown drains the queue and writes it with a final checkpoint, within
 // ShutdownTimeout.
 func (l *Log) shutdown(ctx context.Context, w *writer, batch []Record) error {
+	l.closing.Lock()
 	l.closed.Store(true)
+	l.closing.Unlock()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.o.ShutdownTimeout)
 	defer cancel()
 	for {
@@ -218,8 +226,12 @@ type writer struct {
 	sinceCheckpoint int
 	lastCheckpoint  time.Time
 	failures        int
-	// unsure: the last append failed, and may have committed all the same.
-	unsure bool
+	// unsure: the last append failed, and may have committed all the
+	// same; attempted is how many records of the batch it held (the
+	// batch's first records: only the shutdown flush appends to a batch
+	// that failed).
+	unsure    bool
+	attempted int
 }
 
 // failed logs a failed write and waits out the back-off (cut short by
@@ -259,40 +271,43 @@ func (w *writer) flush(ctx context.Context, batch []Record, final bool) []Record
 		wctx = context.WithoutCancel(ctx)
 	}
 	now := l.o.Clock.Now()
-	if n := l.dropped.Swap(0); n > 0 {
-		batch = append(batch, Record{Time: now, Kind: KindDropped, Count: n,
-			Reason: "the audit queue was full; this many records were not written"})
-	}
-	checkpoint := w.sinceCheckpoint+len(batch) > 0 &&
-		(final || w.sinceCheckpoint+len(batch) >= l.o.CheckpointEvery || now.Sub(w.lastCheckpoint) >= l.o.CheckpointInterval)
-	if len(batch) == 0 && !checkpoint {
-		return nil
-	}
 	if w.unsure && len(batch) > 0 && batch[0].Seq > 0 {
 		// The last attempt failed, perhaps after its commit (a timeout or
 		// a lost connection while committing): if its first record is
-		// stored, the whole batch is, and writing it again would add
-		// every record twice.
+		// stored, the whole batch is — its dropped record included — and
+		// writing it again would add every record twice.
 		stored, err := l.o.Store.Has(wctx, batch[0].Seq, batch[0].Hash)
 		if err != nil {
 			return w.failed(ctx, batch, err)
 		}
 		w.unsure = false
 		if stored {
-			l.o.Log.Info("audit records found written after a failed commit; not writing them again", "records", len(batch))
-			w.written(len(batch))
-			batch = nil
+			// Only the failed attempt's records: the shutdown flush may
+			// have appended what it drained from the queue since.
+			l.o.Log.Info("audit records found written after a failed commit; not writing them again", "records", w.attempted)
+			w.written(w.attempted)
+			batch = batch[w.attempted:]
 		}
 	}
-	n, reported := len(batch), int64(0)
-	if k := len(batch) - 1; k >= 0 && batch[k].Kind == KindDropped {
-		reported = batch[k].Count
+	// Records dropped since are reported in the batch's trailing dropped
+	// record (one kept from a failed attempt absorbs the new count, so a
+	// long outage adds one record, not one per retry).
+	if n := l.dropped.Swap(0); n > 0 {
+		if k := len(batch) - 1; k >= 0 && batch[k].Kind == KindDropped {
+			batch[k].Count += n
+		} else {
+			batch = append(batch, Record{Time: now, Kind: KindDropped, Count: n,
+				Reason: "the audit queue was full; this many records were not written"})
+		}
 	}
+	checkpoint := w.sinceCheckpoint+len(batch) > 0 &&
+		(final || w.sinceCheckpoint+len(batch) >= l.o.CheckpointEvery || now.Sub(w.lastCheckpoint) >= l.o.CheckpointInterval)
+	if len(batch) == 0 && !checkpoint {
+		return nil
+	}
+	n := len(batch)
 	if checkpoint {
 		batch = append(batch, Record{Time: now, Kind: KindCheckpoint})
-	}
-	if len(batch) == 0 {
-		return nil
 	}
 	start := time.Now()
 	err := l.o.Store.Append(wctx, batch)
@@ -300,16 +315,10 @@ func (w *writer) flush(ctx context.Context, batch []Record, final bool) []Record
 		l.o.Observer.Observe(ctx, observe.AuditWritten{Records: len(batch), Latency: time.Since(start), Err: err != nil})
 	}
 	if err != nil {
-		w.unsure = true
-		// The checkpoint is remade when the batch goes, and the dropped
-		// record's count goes back to the counter, to be reported once
-		// with whatever else is dropped meanwhile.
-		batch = batch[:n]
-		if reported > 0 {
-			batch = batch[:n-1]
-			l.dropped.Add(reported)
-		}
-		return w.failed(ctx, batch, err)
+		w.unsure, w.attempted = true, n
+		// The checkpoint is remade when the batch goes; its dropped
+		// record stays with it.
+		return w.failed(ctx, batch[:n], err)
 	}
 	w.written(n)
 	if checkpoint {

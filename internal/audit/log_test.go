@@ -267,3 +267,26 @@ func TestLogDoesNotRewriteACommittedBatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, rep.Problem)
 }
+
+// Records dropped while a batch whose commit was reported failed waits
+// to be retried are still reported, when the batch turns out stored.
+func TestLogReportsDropsAfterAnAmbiguousCommit(t *testing.T) {
+	t.Parallel()
+	db := &lyingDB{Store: openSQLite(t)}
+	as := audit.NewStore(db, testKeys(t))
+	obs := &counter{}
+	l, err := audit.NewLog(audit.Options{Store: as, QueueSize: 4, FlushEvery: time.Millisecond, Observer: obs, Log: discard})
+	require.NoError(t, err)
+	stop := runLog(t, l)
+	l.Add(audit.Record{Kind: audit.KindAdmin})
+	require.Eventually(t, func() bool { _, _, failed := obs.get(); return failed == 1 }, 10*time.Second, time.Millisecond)
+	const burst = 50
+	for range burst {
+		l.Add(audit.Record{Kind: audit.KindAdmin})
+	}
+	require.NoError(t, stop())
+	_, dropped, _ := obs.get()
+	kinds := countKinds(t, as)
+	require.EqualValues(t, 1+burst, kinds[audit.KindAdmin]+kinds["dropped_count"], "every record is written or counted in a dropped record")
+	require.EqualValues(t, dropped, kinds["dropped_count"])
+}

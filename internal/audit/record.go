@@ -19,7 +19,6 @@
 package audit
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -56,6 +55,9 @@ const (
 	// KindRetention: the retention sweeper deleted Count records, up to
 	// the record before Seq's anchor (Detail).
 	KindRetention Kind = "retention"
+	// KindCorrupt is never stored: a reader (the admin API) shows it in
+	// place of a stored row that is not a valid record.
+	KindCorrupt Kind = "corrupt"
 )
 
 // Record is one audit record. Seq, Prev and Hash are the chain's, set when
@@ -87,7 +89,8 @@ type Record struct {
 	// nothing to whoever reads the database.
 	IndicatorHMAC string `json:"indicator_hmac,omitempty"`
 	// IndicatorSealed is the indicator sealed like cache bodies
-	// (audit.indicators: plaintext): readable with the key, by export.
+	// (audit.indicators: plaintext): readable with the key (the admin
+	// API opens it; an export keeps it sealed, as stored).
 	IndicatorSealed []byte `json:"indicator_sealed,omitempty"`
 	// Indicator is never stored: a reader holding the key (the admin API)
 	// fills it from IndicatorSealed. The canonical encoding leaves it out.
@@ -162,14 +165,13 @@ func link(r *Record, seq int64, prev string) ([]byte, error) {
 	return b, nil
 }
 
-// decode reads a stored canonical encoding. It refuses unknown fields: a
-// field this binary does not know would be lost on re-encoding, and the
-// hash would not match for reasons that are not tampering.
+// decode reads a stored canonical encoding. Fields this binary does not
+// know (a newer replica's) are ignored: Verify hashes the stored bytes,
+// not a re-encoding, and an export line must equal its own re-encoding
+// (VerifyJSONL), which is where strictness belongs.
 func decode(canonical []byte) (Record, error) {
 	var r Record
-	dec := json.NewDecoder(bytes.NewReader(canonical))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	if err := json.Unmarshal(canonical, &r); err != nil {
 		return Record{}, err
 	}
 	return r, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/lookup"
@@ -20,7 +21,7 @@ const (
 	// key, meaningless to whoever reads the database. The default.
 	IndicatorsHMAC Indicators = "hmac"
 	// IndicatorsPlaintext keeps the indicator itself, sealed like cache
-	// bodies: readable with the key (export opens it).
+	// bodies: readable with the key (GET /admin/v1/audit opens it).
 	IndicatorsPlaintext Indicators = "plaintext"
 )
 
@@ -32,7 +33,21 @@ type Recorder struct {
 	log        *Log
 	keys       Keys
 	indicators Indicators
+
+	// Authentication failures are recorded up to authFailureBudget a
+	// second across every source: anyone can send bad tokens, from as
+	// many addresses as they hold, and must not be able to fill the
+	// queue that lookups' records share. The rest are counted and
+	// reported in one record when the next second's first failure comes.
+	authMu         sync.Mutex
+	authWindow     int64 // unix second of the current window
+	authInWindow   int
+	authSuppressed int64
 }
+
+// authFailureBudget is how many authentication failures a second are
+// recorded one by one.
+const authFailureBudget = 50
 
 var (
 	_ lookup.Auditor   = (*Recorder)(nil)
@@ -66,7 +81,11 @@ func (r *Recorder) Audit(_ context.Context, id lookup.Identity, op string, res l
 	if id.Markings.PAP != 0 {
 		req.PAP = id.Markings.PAP.String()
 	}
-	if ind := res.Indicator; ind.Value != "" {
+	ind := res.Judged
+	if ind.Value == "" {
+		ind = res.Indicator
+	}
+	if ind.Value != "" {
 		req.IndicatorType = string(ind.Type)
 		r.protect(&req, ind.Type, ind.Value)
 	}
@@ -136,7 +155,33 @@ const (
 // AuthFailed records a refused authentication: the source, the reason
 // class, and for a valid token used from outside its networks, the client.
 func (r *Recorder) AuthFailed(src netip.Addr, reason, client, requestID string) {
-	r.log.Add(Record{Kind: KindAuthFailure, Source: source(src), Reason: reason, Client: client, RequestID: requestID})
+	now := r.log.o.Clock.Now()
+	r.authMu.Lock()
+	if sec := now.Unix(); sec != r.authWindow {
+		r.authWindow, r.authInWindow = sec, 0
+	}
+	r.authInWindow++
+	if r.authInWindow > authFailureBudget {
+		r.authSuppressed++
+		r.authMu.Unlock()
+		return
+	}
+	suppressed := r.authSuppressed
+	r.authSuppressed = 0
+	r.authMu.Unlock()
+	if suppressed > 0 {
+		r.log.Add(Record{Time: now, Kind: KindAuthFailure, Reason: "suppressed", Count: suppressed,
+			Detail: "authentication failures beyond the per-second budget, not recorded one by one"})
+	}
+	r.log.Add(Record{Time: now, Kind: KindAuthFailure, Source: source(src), Reason: reason, Client: client, RequestID: requestID})
+}
+
+// Refused records a lookup or resolve the gateway refused before the
+// lookup service saw it (the service records its own refusals).
+func (r *Recorder) Refused(id lookup.Identity, op, problem string) {
+	rec := Record{Kind: KindLookup, RequestID: id.RequestID, Client: id.Client, Environment: id.Environment,
+		Source: source(id.Source), Operation: op, Outcome: "refused", Problem: problem}
+	r.log.Add(rec)
 }
 
 // Admin records an administrative action by the admin client by (or

@@ -39,12 +39,16 @@ type Head struct {
 	Hash       string
 	AnchorSeq  int64
 	AnchorPrev string
+	// MAC authenticates the four (headMAC); "" only before the first
+	// append.
+	MAC string
 }
 
 // Row is one stored record as it is on disk: the indexed columns, the
 // canonical encoding and the stored hash. Verify compares them.
 type Row struct {
 	Seq              int64
+	At               time.Time
 	Kind             string
 	Client, Provider string
 	Record           []byte
@@ -60,12 +64,12 @@ const insertChunk = 128
 // on this one row, so each reads the hash the last one wrote. SQLite's
 // transactions are already serialised by its single writer.
 func (s *Store) readHead(ctx context.Context, tx store.Tx, lock bool) (Head, error) {
-	q := "SELECT seq, hash, anchor_seq, anchor_prev FROM audit_head WHERE id = 1"
+	q := "SELECT seq, hash, anchor_seq, anchor_prev, mac FROM audit_head WHERE id = 1"
 	if lock && s.d == store.Postgres {
 		q += " FOR UPDATE"
 	}
 	var h Head
-	if err := tx.QueryRowContext(ctx, q).Scan(&h.Seq, &h.Hash, &h.AnchorSeq, &h.AnchorPrev); err != nil {
+	if err := tx.QueryRowContext(ctx, q).Scan(&h.Seq, &h.Hash, &h.AnchorSeq, &h.AnchorPrev, &h.MAC); err != nil {
 		return Head{}, fmt.Errorf("reading audit head: %w", err)
 	}
 	return h, nil
@@ -110,11 +114,19 @@ func (s *Store) Append(ctx context.Context, recs []Record) error {
 				return fmt.Errorf("inserting audit records: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, s.d.Rebind("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"), seq, prev); err != nil {
-			return fmt.Errorf("updating audit head: %w", err)
-		}
-		return nil
+		h.Seq, h.Hash = seq, prev
+		return s.writeHead(ctx, tx, h)
 	})
+}
+
+// writeHead stores h with a fresh MAC under the writer key.
+func (s *Store) writeHead(ctx context.Context, tx store.Tx, h Head) error {
+	h.MAC = mac(s.keys, headMessage(h))
+	if _, err := tx.ExecContext(ctx, s.d.Rebind("UPDATE audit_head SET seq = ?, hash = ?, anchor_seq = ?, anchor_prev = ?, mac = ? WHERE id = 1"),
+		h.Seq, h.Hash, h.AnchorSeq, h.AnchorPrev, h.MAC); err != nil {
+		return fmt.Errorf("updating audit head: %w", err)
+	}
+	return nil
 }
 
 func chunks[T any](s []T, n int) func(func([]T) bool) {
@@ -166,7 +178,7 @@ func (s *Store) Scan(ctx context.Context, fn func(h Head, rows func(func(Row) er
 			return err
 		}
 		return fn(h, func(each func(Row) error) error {
-			rows, err := tx.QueryContext(ctx, "SELECT seq, kind, client, provider, record, hash FROM audit_records ORDER BY seq")
+			rows, err := tx.QueryContext(ctx, "SELECT seq, at, kind, client, provider, record, hash FROM audit_records ORDER BY seq")
 			if err != nil {
 				return fmt.Errorf("reading audit records: %w", err)
 			}
@@ -174,9 +186,11 @@ func (s *Store) Scan(ctx context.Context, fn func(h Head, rows func(func(Row) er
 			for rows.Next() {
 				var r Row
 				var rec string
-				if err := rows.Scan(&r.Seq, &r.Kind, &r.Client, &r.Provider, &rec, &r.Hash); err != nil {
+				var at any
+				if err := rows.Scan(&r.Seq, &at, &r.Kind, &r.Client, &r.Provider, &rec, &r.Hash); err != nil {
 					return fmt.Errorf("reading audit records: %w", err)
 				}
+				r.At = timeOf(at)
 				r.Record = []byte(rec)
 				if err := each(r); err != nil {
 					return err
@@ -210,20 +224,25 @@ func (s *Store) Page(ctx context.Context, f Filter, limit int) ([]Record, int64,
 	err := s.db.ReadTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		out, next = nil, 0
 		where, args := f.where(s.d)
-		rows, err := tx.QueryContext(ctx, s.d.Rebind("SELECT record, hash FROM audit_records"+where+" ORDER BY seq LIMIT ?"),
+		rows, err := tx.QueryContext(ctx, s.d.Rebind("SELECT seq, record, hash FROM audit_records"+where+" ORDER BY seq LIMIT ?"),
 			append(args, limit+1)...)
 		if err != nil {
 			return fmt.Errorf("reading audit records: %w", err)
 		}
 		defer func() { _ = rows.Close() }()
 		for rows.Next() {
+			var seq int64
 			var rec, hash string
-			if err := rows.Scan(&rec, &hash); err != nil {
+			if err := rows.Scan(&seq, &rec, &hash); err != nil {
 				return fmt.Errorf("reading audit records: %w", err)
 			}
 			r, err := decode([]byte(rec))
 			if err != nil {
-				return fmt.Errorf("decoding audit record: %w", err)
+				// Shown, not hidden and not fatal: one bad row must not
+				// take the rest of the log away from its readers.
+				r = Record{Seq: seq, Kind: KindCorrupt, Detail: "the stored record is not a valid audit record; run intelgate audit verify"}
+			} else if !f.matches(r) {
+				continue // its indexed columns lie: verify reports it
 			}
 			r.Hash = hash
 			out = append(out, r)
@@ -235,12 +254,29 @@ func (s *Store) Page(ctx context.Context, f Filter, limit int) ([]Record, int64,
 			out = out[:limit]
 			next = out[limit-1].Seq
 		}
+		// A row the record's own fields disagree with is skipped above,
+		// so a full page may hold fewer rows than read; the cursor
+		// follows what was read.
 		return nil
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	return out, next, nil
+}
+
+// matches is the filter on a record's own (hashed) fields: the indexed
+// columns select, this confirms, so an edited column cannot put a record
+// into or out of a time range unnoticed by Verify.
+func (f Filter) matches(r Record) bool {
+	switch {
+	case !f.Since.IsZero() && r.Time.Before(f.Since),
+		!f.Until.IsZero() && !r.Time.Before(f.Until),
+		f.Client != "" && r.Client != f.Client,
+		f.Provider != "" && r.Provider != f.Provider:
+		return false
+	}
+	return true
 }
 
 func (f Filter) where(d store.Dialect) (string, []any) {
@@ -272,7 +308,11 @@ func (f Filter) where(d store.Dialect) (string, []any) {
 // record kept, so the rest still verifies. Only a prefix of the chain is
 // ever deleted: a record older than before that follows a younger one
 // (replicas' clocks differ a little) waits until the younger one is due.
-// It returns how many records went and the new anchor.
+// What is due is decided by each record's own hashed time, not by its
+// indexed column, and the prefix is checked link by link first: a record
+// edited, backdated or forged is never swept away, and the sweep fails
+// with the Problem instead, keeping the evidence. It returns how many
+// records went and the new anchor.
 func (s *Store) Sweep(ctx context.Context, before time.Time, limit int) (deleted int64, anchor int64, err error) {
 	if limit <= 0 {
 		return 0, 0, errors.New("sweeping audit records: limit must be positive")
@@ -283,30 +323,9 @@ func (s *Store) Sweep(ctx context.Context, before time.Time, limit int) (deleted
 			return err
 		}
 		anchor = h.AnchorSeq
-		rows, err := tx.QueryContext(ctx, s.d.Rebind("SELECT seq, at < ?, hash FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?"),
-			s.d.TimeArg(before), h.AnchorSeq, limit)
-		if err != nil {
-			return fmt.Errorf("reading audit records to sweep: %w", err)
-		}
-		last, lastHash := int64(0), ""
-		for rows.Next() {
-			var seq int64
-			var due bool
-			var hash string
-			if err := rows.Scan(&seq, &due, &hash); err != nil {
-				_ = rows.Close()
-				return fmt.Errorf("reading audit records to sweep: %w", err)
-			}
-			if !due {
-				break
-			}
-			last, lastHash = seq, hash
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return fmt.Errorf("reading audit records to sweep: %w", err)
-		}
-		if last == 0 {
-			return nil
+		last, lastHash, err := s.duePrefix(ctx, tx, h, before, limit)
+		if err != nil || last == 0 {
+			return err
 		}
 		res, err := tx.ExecContext(ctx, s.d.Rebind("DELETE FROM audit_records WHERE seq <= ?"), last)
 		if err != nil {
@@ -316,13 +335,60 @@ func (s *Store) Sweep(ctx context.Context, before time.Time, limit int) (deleted
 			return fmt.Errorf("deleting audit records: %w", err)
 		}
 		anchor = last + 1
-		if _, err := tx.ExecContext(ctx, s.d.Rebind("UPDATE audit_head SET anchor_seq = ?, anchor_prev = ? WHERE id = 1"), anchor, lastHash); err != nil {
-			return fmt.Errorf("moving audit anchor: %w", err)
-		}
-		return nil
+		h.AnchorSeq, h.AnchorPrev = anchor, lastHash
+		return s.writeHead(ctx, tx, h)
 	})
 	if err != nil {
 		return 0, 0, err
 	}
 	return deleted, anchor, nil
+}
+
+// duePrefix reads up to limit records from the anchor on and returns the
+// last of the longest due prefix (0 if none), having checked each link.
+func (s *Store) duePrefix(ctx context.Context, tx store.Tx, h Head, before time.Time, limit int) (last int64, lastHash string, err error) {
+	rows, err := tx.QueryContext(ctx, s.d.Rebind("SELECT seq, record, hash FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?"),
+		h.AnchorSeq, limit)
+	if err != nil {
+		return 0, "", fmt.Errorf("reading audit records to sweep: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	expSeq, expPrev := h.AnchorSeq, h.AnchorPrev
+	for rows.Next() {
+		var seq int64
+		var rec, hash string
+		if err := rows.Scan(&seq, &rec, &hash); err != nil {
+			return 0, "", fmt.Errorf("reading audit records to sweep: %w", err)
+		}
+		r, derr := decode([]byte(rec))
+		if derr != nil || seq != expSeq || r.Seq != seq || r.Prev != expPrev || HashOf([]byte(rec)) != hash {
+			return 0, "", fmt.Errorf("not sweeping: the audit chain is broken at record %d (run intelgate audit verify)", expSeq)
+		}
+		if !r.Time.Before(before) {
+			break
+		}
+		last, lastHash = seq, hash
+		expSeq, expPrev = seq+1, hash
+	}
+	if err := rows.Err(); err != nil {
+		return 0, "", fmt.Errorf("reading audit records to sweep: %w", err)
+	}
+	return last, lastHash, nil
+}
+
+// timeOf reads an at column: TEXT in store.TimeLayout on SQLite, a
+// timestamptz on PostgreSQL. Anything else is the zero time, which no
+// record's own time matches.
+func timeOf(v any) time.Time {
+	switch v := v.(type) {
+	case time.Time:
+		return v.UTC()
+	case string:
+		t, _ := time.Parse(store.TimeLayout, v)
+		return t
+	case []byte:
+		t, _ := time.Parse(store.TimeLayout, string(v))
+		return t
+	}
+	return time.Time{}
 }

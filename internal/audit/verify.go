@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Fault names how the chain was broken.
@@ -103,6 +104,8 @@ type verifier struct {
 	expPrev string
 	held    *checked // the row read but not judged yet
 	sawRef  bool
+	// unheaded: checking an export, which has no head or indexed columns.
+	unheaded bool
 }
 
 // checked is a row with its decoded record (or why it did not decode).
@@ -134,6 +137,8 @@ func (v *verifier) feed(r Row) error {
 func (v *verifier) judge(c, next *checked) *Problem {
 	r, rec := c.row, c.rec
 	switch {
+	case r.Seq < v.expSeq:
+		return &Problem{Seq: r.Seq, Fault: FaultAltered, Detail: fmt.Sprintf("it comes before the first record the head says is kept (%d): the head was changed", v.expSeq)}
 	case r.Seq > v.expSeq:
 		return &Problem{Seq: v.expSeq, Fault: FaultDeleted, Detail: missing(v.expSeq, r.Seq-1)}
 	case c.bad != nil:
@@ -158,8 +163,10 @@ func (v *verifier) judge(c, next *checked) *Problem {
 		return &Problem{Seq: r.Seq, Fault: FaultAltered, Detail: "it does not chain from the hash the kept log starts from (the anchor)"}
 	case rec.Prev != v.expPrev:
 		return &Problem{Seq: r.Seq - 1, Fault: FaultAltered, Detail: fmt.Sprintf("record %d does not chain from it: it was changed and its hash recomputed", r.Seq)}
-	case string(rec.Kind) != r.Kind || rec.Client != r.Client || rec.Provider != r.Provider:
-		return &Problem{Seq: r.Seq, Fault: FaultAltered, Detail: "its indexed columns (kind, client, provider) disagree with its contents"}
+	case string(rec.Kind) != r.Kind || rec.Client != r.Client || rec.Provider != r.Provider ||
+		!r.At.Truncate(time.Microsecond).Equal(rec.Time.UTC().Truncate(time.Microsecond)):
+		// PostgreSQL keeps microseconds; the record's time has more.
+		return &Problem{Seq: r.Seq, Fault: FaultAltered, Detail: "its indexed columns (time, kind, client, provider) disagree with its contents"}
 	}
 	if rec.Kind == KindCheckpoint {
 		switch ok, known := checkMAC(v.keys, checkpointMessage(rec.Seq, rec.Prev), rec.MAC); {
@@ -186,6 +193,32 @@ func (v *verifier) judge(c, next *checked) *Problem {
 	return nil
 }
 
+// checkHead authenticates the head: its MAC covers the chain's end and
+// its anchor, so a chain rewritten with recomputed hashes, a tail cut off
+// with the head moved back, or a prefix deleted with the anchor moved all
+// show here without the key. Only a fresh log (nothing ever appended) has
+// no MAC. A replayed older head is a cut-off tail: the kept checkpoint
+// finds it.
+func (v *verifier) checkHead(last int64) *Problem {
+	h := v.rep.Head
+	if v.unheaded {
+		return nil // an export has no head of its own
+	}
+	if h.MAC == "" {
+		if h.Seq == 0 && h.AnchorSeq == 1 && h.AnchorPrev == GenesisHash && v.rep.Records == 0 {
+			return nil
+		}
+		return &Problem{Seq: max(h.Seq, last), Fault: FaultAltered, Detail: "the head has no MAC: it was written outside the log writer"}
+	}
+	switch ok, known := checkMAC(v.keys, headMessage(h), h.MAC); {
+	case !known:
+		return &Problem{Seq: h.Seq, Fault: FaultAltered, Detail: "the head's MAC names a key not in encryption.keys (every append re-MACs it under the first key: restore the key, or let a gateway append once)"}
+	case !ok:
+		return &Problem{Seq: h.Seq, Fault: FaultAltered, Detail: "the head's MAC does not verify: the chain's end or its first kept record was changed without the data-at-rest key"}
+	}
+	return nil
+}
+
 func missing(from, to int64) string {
 	if from == to {
 		return fmt.Sprintf("record %d is missing", from)
@@ -204,25 +237,39 @@ func (v *verifier) finish() Report {
 	}
 	h := v.rep.Head
 	last := v.expSeq - 1
-	switch {
-	case h.Seq > last:
+	// Missing tails first (the most precise report), then the head's MAC,
+	// then whether the rows end where the head says.
+	if h.Seq > last {
 		v.rep.Problem = &Problem{Seq: last + 1, Fault: FaultTruncated,
 			Detail: fmt.Sprintf("the head names record %d but the log ends at record %d", h.Seq, last)}
+		return v.rep
+	}
+	if ref := v.opts.Checkpoint; ref != nil && !v.sawRef {
+		if ref.Seq > last {
+			v.rep.Problem = &Problem{Seq: last + 1, Fault: FaultTruncated,
+				Detail: fmt.Sprintf("the kept checkpoint names record %d but the log ends at record %d: its tail was cut off", ref.Seq, last)}
+			return v.rep
+		}
+		// Before the anchor: retention deleted it (or someone did, and
+		// moved the anchor: the head's MAC tells).
+		if p := v.checkHead(last); p != nil {
+			v.rep.Problem = p
+			return v.rep
+		}
+		v.rep.Problem = &Problem{Seq: ref.Seq, Fault: FaultDeleted,
+			Detail: fmt.Sprintf("the kept checkpoint names record %d, before the first record kept (%d); retention may have deleted it: keep a newer checkpoint", ref.Seq, h.AnchorSeq)}
+		return v.rep
+	}
+	if p := v.checkHead(last); p != nil {
+		v.rep.Problem = p
+		return v.rep
+	}
+	switch {
 	case h.Seq < last:
 		v.rep.Problem = &Problem{Seq: h.Seq + 1, Fault: FaultInserted,
 			Detail: fmt.Sprintf("records after the head (record %d) were added outside the log writer", h.Seq)}
 	case last >= h.AnchorSeq && v.expPrev != h.Hash:
 		v.rep.Problem = &Problem{Seq: last, Fault: FaultAltered, Detail: "the last record's hash differs from the head's"}
-	}
-	if ref := v.opts.Checkpoint; v.rep.Problem == nil && ref != nil && !v.sawRef {
-		switch {
-		case ref.Seq > last:
-			v.rep.Problem = &Problem{Seq: last + 1, Fault: FaultTruncated,
-				Detail: fmt.Sprintf("the kept checkpoint names record %d but the log ends at record %d: its tail was cut off", ref.Seq, last)}
-		default: // before the anchor: retention deleted it
-			v.rep.Problem = &Problem{Seq: ref.Seq, Fault: FaultDeleted,
-				Detail: fmt.Sprintf("the kept checkpoint names record %d, before the first record kept (%d); retention may have deleted it: keep a newer checkpoint", ref.Seq, h.AnchorSeq)}
-		}
 	}
 	return v.rep
 }

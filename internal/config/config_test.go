@@ -91,7 +91,7 @@ var badFiles = map[string][]string{
 	"storage-driver":         {`line 3: storage.driver: must be sqlite or postgres, not "mysql"`},
 	"storage-postgres": {
 		`line 4: storage.dsn: with driver postgres, must be a secret reference`,
-		`line 5: storage.max_connections: must be at least 1`,
+		`line 5: storage.max_connections: must be at least 3`,
 		`line 6: storage.timeout: must be greater than 0`,
 		`encryption.keys: required when storage.driver is postgres`,
 	},

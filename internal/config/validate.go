@@ -205,8 +205,10 @@ func (v *validator) storage() {
 		case !ok:
 			v.add("storage.dsn", "with driver postgres, must be a secret reference (env:NAME, file:PATH, vault:…, awssm:…), not a literal: a connection string can carry a password")
 		}
-		if s.MaxConnections < 1 {
-			v.add("storage.max_connections", "must be at least 1")
+		// One connection is held for LISTEN (purges), one by the audit
+		// writer in a batch, and requests need the rest.
+		if s.MaxConnections < 3 {
+			v.add("storage.max_connections", "must be at least 3 (one is held for purge notifications, one by the audit writer)")
 		}
 		if s.Timeout <= 0 {
 			v.add("storage.timeout", "must be greater than 0")

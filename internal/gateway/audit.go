@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/intelgate/intelgate/internal/audit"
+	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/lookup"
 )
 
 // AuditTrail records what the gateway itself decides (internal/audit's
@@ -15,6 +17,9 @@ import (
 type AuditTrail interface {
 	AuthFailed(src netip.Addr, reason, client, requestID string)
 	Admin(by, action, detail, requestID string)
+	// Refused records a lookup or resolve refused before the lookup
+	// service saw it, with the problem slug it was answered with.
+	Refused(id lookup.Identity, op, problem string)
 }
 
 // AuditReader pages through the audit log, for GET /admin/v1/audit.
@@ -52,6 +57,12 @@ func (g *Gateway) handleAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := audit.Filter{Client: q.Get("client"), Provider: q.Get("provider")}
+	for _, p := range [][2]string{{"client", f.Client}, {"provider", f.Provider}} {
+		if p[1] != "" && !config.ValidName(p[1]) {
+			writeProblem(w, r, paramProblem(p[0], "must be a "+p[0]+" name as the configuration writes them"))
+			return
+		}
+	}
 	for _, t := range []struct {
 		name string
 		dst  *time.Time

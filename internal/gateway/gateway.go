@@ -328,8 +328,9 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 
 // auditAuthFailure records a refused authentication. Failures refused
 // while their source is blocked are not recorded one by one (they are
-// counted in the aggregated auth failure log): the block is what bounds
-// how many records a flood of bad tokens can write.
+// counted in the aggregated auth failure log); the recorder bounds the
+// rest to a budget per second across all sources, since a flood can come
+// from as many addresses as its sender holds.
 func (g *Gateway) auditAuthFailure(src netip.Addr, reason, client, requestID string) {
 	if g.audit != nil {
 		g.audit.AuthFailed(src, reason, client, requestID)

@@ -60,12 +60,12 @@ type ResultError struct {
 func (g *Gateway) handleLookup(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if p := repeatedParam(q, "indicator", "type", "providers", "refresh"); p != nil {
-		writeProblem(w, r, p)
+		g.refuseEarly(w, r, "lookup", p)
 		return
 	}
 	id, refresh, p := requestOptions(r, q)
 	if p != nil {
-		writeProblem(w, r, p)
+		g.refuseEarly(w, r, "lookup", p)
 		return
 	}
 	req := lookup.Request{Indicator: q.Get("indicator"), Type: indicator.Type(q.Get("type")), Refresh: refresh}
@@ -124,7 +124,7 @@ func (g *Gateway) handleResolve(w http.ResponseWriter, r *http.Request) {
 		if name := g.lookups.ResolveProvider(); name != "" {
 			infoFrom(r.Context()).providers = []string{name}
 		}
-		writeProblem(w, r, p)
+		g.refuseEarly(w, r, "resolve", p)
 		return
 	}
 	res, err := g.lookups.Resolve(r.Context(), id,
@@ -278,4 +278,14 @@ func failureProblem(err error) *Problem {
 	p := newProblem(k, f.Detail)
 	p.Parameter, p.retryAfter = f.Parameter, f.RetryAfter
 	return p
+}
+
+// refuseEarly answers a lookup or resolve refused before the lookup
+// service saw it (a repeated parameter, a bad marking header) and records
+// it like the service records its own refusals.
+func (g *Gateway) refuseEarly(w http.ResponseWriter, r *http.Request, op string, p *Problem) {
+	if g.audit != nil {
+		g.audit.Refused(identityFrom(r.Context()), op, strings.TrimPrefix(p.Type, problemBase))
+	}
+	writeProblem(w, r, p)
 }

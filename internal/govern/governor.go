@@ -482,6 +482,37 @@ func (g *Governor) Revoked(ctx context.Context, provider, keyID string) (bool, e
 	return until.After(g.clock.Now()), nil
 }
 
+// AdoptRevocation carries a running revocation of provider's key keyID
+// recorded under an older name of its secret (fingerprints are keyed, and
+// the key that keys them rotates) to the name the pool uses now, so that
+// renaming a fingerprint never puts a refused key back into rotation. It
+// reports whether there was one to carry.
+func (g *Governor) AdoptRevocation(ctx context.Context, provider, keyID string, olderFingerprints []string) (bool, error) {
+	_, k, err := g.key(provider, keyID)
+	if err != nil {
+		return false, err
+	}
+	now, adopted := g.clock.Now(), false
+	for _, fp := range olderFingerprints {
+		old := revocationKey(provider, Key{ID: keyID}, func(secret.Value) string { return fp })
+		if old == k.revoked {
+			continue
+		}
+		until, err := g.state.PausedUntil(ctx, old)
+		if err != nil {
+			return adopted, fmt.Errorf("reading revocation of provider %q key %q: %w", provider, keyID, err)
+		}
+		if !until.After(now) {
+			continue
+		}
+		if err := g.state.PauseUntil(ctx, k.revoked, until); err != nil {
+			return adopted, fmt.Errorf("carrying revocation of provider %q key %q: %w", provider, keyID, err)
+		}
+		adopted = true
+	}
+	return adopted, nil
+}
+
 // ClaimCheck reserves the right to check keyID's validity upstream for the
 // next every, across every replica: true for exactly one caller per
 // interval, so a flood of refusals costs at most one check per key per

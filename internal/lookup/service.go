@@ -119,6 +119,11 @@ const (
 // selected), for the caller's logs.
 type Result struct {
 	Indicator indicator.Indicator
+	// Judged is the indicator as minimisation and purges see it: for a
+	// lookup, Indicator; for a resolve, the query normalised when it
+	// parses as an indicator (10[.]0[.]0[.]1 is 10.0.0.1), so an audit
+	// search for an indicator finds it whichever way it was typed.
+	Judged    indicator.Indicator
 	Providers []string
 	Outcomes  []Outcome // one per provider, in Providers order
 }
@@ -240,7 +245,7 @@ func (s *Service) lookup(ctx context.Context, id Identity, req Request) (Result,
 	if err != nil {
 		return res, s.refuse(ctx, id, "lookup", paramFailure("indicator", err.Error()))
 	}
-	res.Indicator = ind
+	res.Indicator, res.Judged = ind, ind
 	names, f := s.selectProviders(req.Providers, id, ind.Type)
 	if f != nil {
 		return res, s.refuse(ctx, id, "lookup", f)
@@ -324,8 +329,9 @@ func (s *Service) resolveQuery(ctx context.Context, id Identity, req ResolveRequ
 	if req.Refresh && !id.AllowRefresh {
 		return res, s.refuse(ctx, id, "resolve", refreshRefused(id))
 	}
+	res.Judged = judged
 	if rule, withheld := s.withheld(name, id, judged); withheld {
-		s.withheldOutcome(ctx, id, "resolve", name, rule)
+		res.Outcomes = []Outcome{s.withheldOutcome(ctx, id, "resolve", name, rule)}
 		return res, s.refuse(ctx, id, "resolve", withheldFailure(name, rule))
 	}
 	if f := s.admitClient(ctx, id, "resolve", res.Providers); f != nil {

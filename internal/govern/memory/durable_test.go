@@ -12,6 +12,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/govern/governtest"
+	"github.com/intelgate/intelgate/internal/logtest"
 )
 
 // fakeLog is a PauseLog in a map, with the contract's semantics (saves
@@ -182,29 +183,31 @@ func TestPausesWriteThrough(t *testing.T) {
 	requirePausedUntil(t, restarted, "k", time.Time{})
 }
 
-// TestDurableFailureIsUnavailable: a failed save is reported as the state
-// being unavailable (the governor's fail mode applies), and the change
-// holds in this process all the same.
-func TestDurableFailureIsUnavailable(t *testing.T) {
+// TestDurableFailureIsLogged: a failed save is logged, never the
+// caller's error — the change holds in this process, which is what the
+// governor decides by (an auth-check claim taken, a revocation made) —
+// and the log line names the pause's kind, never its key (which holds a
+// secret's fingerprint).
+func TestDurableFailureIsLogged(t *testing.T) {
 	t.Parallel()
 	errDisk := errors.New("disk I/O error")
 	tests := []struct {
 		name   string
-		paused bool // "k" is paused for an hour before the log fails
+		paused bool // "x:p:k:fp-secret" is paused for an hour before the log fails
 		do     func(t *testing.T, s *State, now time.Time) error
-		// until is the pause of "k" this process holds afterwards.
+		// until is the pause of "x:p:k:fp-secret" this process holds afterwards.
 		until func(now time.Time) time.Time
 	}{
 		{"PauseUntil", false, func(t *testing.T, s *State, now time.Time) error {
-			return s.PauseUntil(t.Context(), "k", now.Add(time.Hour))
+			return s.PauseUntil(t.Context(), "x:p:k:fp-secret", now.Add(time.Hour))
 		}, func(now time.Time) time.Time { return now.Add(time.Hour) }},
 		{"TryPause", false, func(t *testing.T, s *State, _ time.Time) error {
-			won, err := s.TryPause(t.Context(), "k", time.Minute)
+			won, err := s.TryPause(t.Context(), "x:p:k:fp-secret", time.Minute)
 			require.True(t, won, "the pause was taken here")
 			return err
 		}, func(now time.Time) time.Time { return now.Add(time.Minute) }},
 		{"Unpause", true, func(t *testing.T, s *State, _ time.Time) error {
-			return s.Unpause(t.Context(), "k")
+			return s.Unpause(t.Context(), "x:p:k:fp-secret")
 		}, func(time.Time) time.Time { return time.Time{} }},
 	}
 	for _, tc := range tests {
@@ -212,15 +215,17 @@ func TestDurableFailureIsUnavailable(t *testing.T) {
 			t.Parallel()
 			clk := newClock()
 			log := newFakeLog()
-			s := New(Options{Clock: clk, Pauses: log})
+			logger, logs := logtest.JSONLogger()
+			s := New(Options{Clock: clk, Pauses: log, Log: logger})
 			if tc.paused {
-				require.NoError(t, s.PauseUntil(t.Context(), "k", clk.Now().Add(time.Hour)))
+				require.NoError(t, s.PauseUntil(t.Context(), "x:p:k:fp-secret", clk.Now().Add(time.Hour)))
 			}
 			log.fail(errDisk)
-			err := tc.do(t, s, clk.Now())
-			require.ErrorIs(t, err, govern.ErrUnavailable)
-			require.ErrorIs(t, err, errDisk, "the cause is kept for the log")
-			requirePausedUntil(t, s, "k", tc.until(clk.Now()))
+			require.NoError(t, tc.do(t, s, clk.Now()))
+			requirePausedUntil(t, s, "x:p:k:fp-secret", tc.until(clk.Now()))
+			require.Contains(t, logs.String(), errDisk.Error())
+			require.Contains(t, logs.String(), `"kind":"revocation"`)
+			require.NotContains(t, logs.String(), "fp-secret")
 		})
 	}
 }

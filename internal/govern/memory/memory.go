@@ -8,7 +8,9 @@ package memory
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,8 @@ type Options struct {
 	// and nothing is lost that matters: rate buckets refill anyway).
 	// Production passes the store, and opens the State with Open.
 	Pauses PauseLog
+	// Log hears a pause that could not be saved (nil: discarded).
+	Log *slog.Logger
 }
 
 // PauseLog keeps pauses durably: key revocations, upstream pauses and
@@ -62,6 +66,7 @@ type State struct {
 	govern.QuotaCounter
 	clock clock.Clock
 	log   PauseLog // nil: pauses live in memory only
+	warn  *slog.Logger
 
 	mu     sync.Mutex
 	tats   map[string]time.Time // GCRA theoretical arrival time per key
@@ -81,6 +86,7 @@ func New(opts Options) *State {
 		QuotaCounter: quotas,
 		clock:        clk,
 		log:          opts.Pauses,
+		warn:         opts.Log,
 		tats:         make(map[string]time.Time),
 		pauses:       make(map[string]time.Time),
 	}
@@ -150,9 +156,9 @@ func (s *State) rate(key string, l govern.Limit, take bool, maxWait time.Duratio
 // is what this process reads from then on, and then saved to the PauseLog
 // after s.mu is released: a slow disk must never stall every other key's
 // rate check behind one pause. A failed save leaves the pause in force in
-// this process and returns an error wrapping govern.ErrUnavailable, so the
-// governor applies its fail mode; only a restart before the next save of
-// that key would forget it.
+// this process, is logged (Options.Log) and counted by the store, and is
+// not the caller's error (see notSaved); only a restart before the next
+// save of that key would forget it.
 //
 // Saves therefore reach the log in any order. Two racing PauseUntil (or
 // TryPause) saves of one key are fine: SavePause keeps the later end, as
@@ -201,7 +207,7 @@ func (s *State) PausedUntil(_ context.Context, key string) (time.Time, error) {
 
 // TryPause pauses key for d if it is not paused now, and saves the pause
 // to the PauseLog when it did. won is true when this process took the
-// pause, even when err says that saving it failed: the pause holds here.
+// pause, whether or not saving it succeeded: the pause holds here.
 func (s *State) TryPause(ctx context.Context, key string, d time.Duration) (won bool, err error) {
 	s.mu.Lock()
 	now := s.clock.Now()
@@ -225,7 +231,7 @@ func (s *State) Unpause(ctx context.Context, key string) error {
 		return nil
 	}
 	if err := s.log.DeletePause(ctx, key); err != nil {
-		return fmt.Errorf("deleting saved pause %q: %w: %w", key, govern.ErrUnavailable, err)
+		s.notSaved("a pause's end could not be saved; after a restart it holds until it lapses", key, err)
 	}
 	return nil
 }
@@ -237,9 +243,34 @@ func (s *State) save(ctx context.Context, key string, until time.Time) error {
 		return nil
 	}
 	if err := s.log.SavePause(ctx, key, until); err != nil {
-		return fmt.Errorf("saving pause %q: %w: %w", key, govern.ErrUnavailable, err)
+		s.notSaved("a pause could not be saved; it holds in this process, but a restart before it is saved again forgets it", key, err)
 	}
 	return nil
+}
+
+// notSaved logs a failed save. It is not the caller's error: the pause
+// is in force in this process, which is what the governor decides by —
+// reporting it as the state being unavailable would refuse an auth check
+// that did get its claim, or hide a revocation that did happen. The store
+// counts the failure (intelgate_store_errors_total).
+func (s *State) notSaved(msg, key string, err error) {
+	if s.warn != nil {
+		s.warn.Warn(msg, "kind", pauseKind(key), "error", err.Error())
+	}
+}
+
+// pauseKind names a pause key's kind for the log without the key, which
+// holds a secret's fingerprint.
+func pauseKind(key string) string {
+	switch {
+	case strings.HasPrefix(key, "x:"):
+		return "revocation"
+	case strings.HasPrefix(key, "c:"):
+		return "auth_check_claim"
+	case strings.HasPrefix(key, "p:"):
+		return "pause"
+	}
+	return "other"
 }
 
 // Ping always succeeds: the state is in this process.

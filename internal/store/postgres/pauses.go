@@ -11,8 +11,10 @@ import (
 	"github.com/intelgate/intelgate/internal/store"
 )
 
-// Pauses are shared by every replica: a key revoked or paused by one is
-// paused for all, and for whichever replica starts next (migration 0006).
+// Pauses are kept for whichever process starts next (migration 0006): the
+// in-process governance state (govern/memory) writes them through and
+// reads them at start, not while serving, so replicas share running
+// pauses through Redis (shared.driver: redis), not through this table.
 var _ store.Pauses = (*Store)(nil)
 
 // SavePause records that key is paused until until, keeping the later of

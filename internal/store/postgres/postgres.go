@@ -26,10 +26,11 @@
 // purge channel are keyed by that schema too: replicas of one deployment
 // share them, other schemas never wait for or hear each other.
 //
-// Timeouts. Every method bounds its context by Options.OpTimeout unless
-// the caller's context already has a deadline (which then wins, shorter
-// or longer): a hung server costs a request at most OpTimeout, and a long
-// read (an audit export through ReadTx) brings its own deadline.
+// Timeouts. Every method bounds its context by Options.OpTimeout, even
+// when the caller's deadline is later (a request's deadline covers the
+// whole request, up to a minute): a hung server costs a request at most
+// OpTimeout per operation. ReadTx alone lets a caller's deadline win,
+// shorter or longer: a long read (an audit export) brings its own.
 //
 // River. Pool is the seam for riverpgxv5.New: River shares the pool, and
 // its advisory locks (the one-argument bigint form) never collide with
@@ -95,8 +96,9 @@ type Options struct {
 	// (govern.Window.Expires is on the governor's clock, so pass the
 	// governor's); nil is the system clock.
 	Clock clock.Clock
-	// OpTimeout bounds each method whose context has no deadline of its
-	// own; default DefaultOpTimeout.
+	// OpTimeout bounds each method, whatever the caller's deadline; only
+	// ReadTx takes a longer deadline from its caller (a long export).
+	// Default DefaultOpTimeout.
 	OpTimeout time.Duration
 	// MaxConns is the pool's size; default DefaultMaxConns. Each running
 	// Subscribe holds one of them for its LISTEN.
@@ -155,9 +157,10 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	o = o.withDefaults()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// pgx replaces the password with xxxxx in what it quotes of the
-		// DSN, and there is no parsed password to look for.
-		return nil, fmt.Errorf("opening postgres store: parsing dsn: %w", err)
+		// Nothing of pgx's message: it quotes the DSN, and its password
+		// redaction misses forms libpq accepts ("password = x", escaped
+		// spaces), while no parsed password exists to look for.
+		return nil, errors.New("opening postgres store: the dsn is not a valid connection string (a postgres:// URL or libpq key=value pairs)")
 	}
 	password := cfg.ConnConfig.Password
 	cfg.MaxConns = o.MaxConns
@@ -249,8 +252,17 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 	return sub
 }
 
-// opCtx bounds ctx by OpTimeout unless it has a deadline of its own.
+// opCtx bounds ctx by OpTimeout, whatever deadline ctx has: a request's
+// own deadline is the whole request's (up to a minute), and a hung
+// database must cost one operation OpTimeout at most.
 func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opTimeout)
+}
+
+// readCtx bounds a read transaction by OpTimeout unless ctx has a deadline
+// of its own: a long read (verifying or exporting the audit log) states
+// how long it may take.
+func (s *Store) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}

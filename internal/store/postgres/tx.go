@@ -63,7 +63,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 // without one, the transaction is bounded by OpTimeout.
 func (s *Store) ReadTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) (err error) {
 	defer s.observe("ReadTx", ctx, &err)
-	ctx, cancel := s.opCtx(ctx)
+	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	return s.runTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, "SELECT 1",
 		func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, tx) })

@@ -24,16 +24,20 @@ CREATE INDEX audit_records_provider ON audit_records (provider, seq);
 -- One row: the chain's head (the last record appended and its hash; 0 and
 -- the genesis hash before any) and its anchor (the first record kept and
 -- the hash it chains from), which retention moves forward as it deletes
--- the oldest records. Appenders lock this row (PostgreSQL: SELECT … FOR
+-- the oldest records. mac is a keyed MAC (the data-at-rest key) of all
+-- four, rewritten by every append and sweep: without the key, neither the
+-- chain nor the anchor can be rewritten to look whole ('' only before the
+-- first append). Appenders lock this row (PostgreSQL: SELECT … FOR
 -- UPDATE; SQLite has one writer), so replicas append one chain.
 CREATE TABLE audit_head (
     id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
     seq         INTEGER NOT NULL,
     hash        TEXT    NOT NULL,
     anchor_seq  INTEGER NOT NULL,
-    anchor_prev TEXT    NOT NULL
+    anchor_prev TEXT    NOT NULL,
+    mac         TEXT    NOT NULL
 ) STRICT;
 
-INSERT INTO audit_head (id, seq, hash, anchor_seq, anchor_prev) VALUES
+INSERT INTO audit_head (id, seq, hash, anchor_seq, anchor_prev, mac) VALUES
     (1, 0, '0000000000000000000000000000000000000000000000000000000000000000',
-     1, '0000000000000000000000000000000000000000000000000000000000000000');
+     1, '0000000000000000000000000000000000000000000000000000000000000000', '');

@@ -1,0 +1,54 @@
+package audit_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/audit"
+	"github.com/intelgate/intelgate/internal/clocktest"
+)
+
+// Authentication failures are recorded up to a budget a second, whatever
+// their sources; the rest are counted into one record, so a flood of bad
+// tokens from many addresses cannot fill the queue lookups share.
+func TestAuthFailuresAreBudgeted(t *testing.T) {
+	t.Parallel()
+	clk := clocktest.New(t0)
+	as := audit.NewStore(openSQLite(t), testKeys(t))
+	l, err := audit.NewLog(audit.Options{Store: as, Clock: clk, FlushEvery: time.Hour, Log: discard})
+	require.NoError(t, err)
+	rec, err := audit.NewRecorder(l, testKeys(t), "")
+	require.NoError(t, err)
+	for i := range 80 {
+		rec.AuthFailed(netip.AddrFrom4([4]byte{198, 51, byte(i), 1}), audit.AuthUnknownToken, "", "r")
+	}
+	clk.Advance(time.Second)
+	rec.AuthFailed(netip.MustParseAddr("203.0.113.7"), audit.AuthNoToken, "", "r")
+	stop := runLog(t, l)
+	require.NoError(t, stop())
+	var one, suppressed int64
+	f := audit.Filter{}
+	for {
+		page, next, err := as.Page(t.Context(), f, 500)
+		require.NoError(t, err)
+		for _, r := range page {
+			if r.Kind != audit.KindAuthFailure {
+				continue
+			}
+			if r.Reason == "suppressed" {
+				suppressed += r.Count
+			} else {
+				one++
+			}
+		}
+		if next == 0 {
+			break
+		}
+		f.After = next
+	}
+	require.EqualValues(t, 51, one, "fifty in the first second, then the next second's first")
+	require.EqualValues(t, 30, suppressed, "the rest counted, in one record")
+}
