@@ -20,10 +20,21 @@ type AuditAdmin struct {
 }
 
 // OpenAuditAdmin opens cfg's store and data-at-rest keys.
-func OpenAuditAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *AuditAdmin, err error) {
+func OpenAuditAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (*AuditAdmin, error) {
+	a, _, err := openForAdmin(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &AuditAdmin{a: a}, nil
+}
+
+// openForAdmin is what every command-line tool opens of a deployment:
+// its secrets, its store, its data-at-rest keys and the audit tables
+// (where a tool's own actions are recorded). The caller closes the App.
+func openForAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, _ *config.Secrets, err error) {
 	secrets, err := cfg.ResolveSecrets(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("resolving secrets: %w", err)
+		return nil, nil, fmt.Errorf("resolving secrets: %w", err)
 	}
 	a := &App{cfg: cfg, log: log}
 	defer func() {
@@ -32,14 +43,14 @@ func OpenAuditAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 		}
 	}()
 	if a.store, err = openStore(ctx, cfg.Storage, secrets, nil, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.closers = append(a.closers, a.store)
 	if a.keyring, err = openKeyring(cfg, secrets, log); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.auditStore = audit.NewStore(a.store, a.keyring)
-	return &AuditAdmin{a: a}, nil
+	return a, secrets, nil
 }
 
 // longRead is how long a verification or an export may read: the whole

@@ -27,23 +27,15 @@ type CacheAdmin struct {
 
 // OpenCacheAdmin opens cfg's store, shared state and data-at-rest keys.
 func OpenCacheAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *CacheAdmin, err error) {
-	secrets, err := cfg.ResolveSecrets(ctx)
+	a, secrets, err := openForAdmin(ctx, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("resolving secrets: %w", err)
+		return nil, err
 	}
-	a := &App{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
 		}
 	}()
-	if a.store, err = openStore(ctx, cfg.Storage, secrets, nil, nil); err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, a.store)
-	if a.keyring, err = openKeyring(cfg, secrets, log); err != nil {
-		return nil, err
-	}
 	if cfg.Shared.Driver == "redis" {
 		redisstate.RouteLibraryLogs(log)
 		st, err := redisstate.Open(ctx, secrets.SharedURL().Reveal(), redisstate.Options{
@@ -57,7 +49,6 @@ func OpenCacheAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 	if err := a.openCache(cfg, nil, false, nil); err != nil {
 		return nil, err
 	}
-	a.auditStore = audit.NewStore(a.store, a.keyring)
 	return &CacheAdmin{a: a, providers: slices.Sorted(maps.Keys(cfg.Providers)), secrets: secrets}, nil
 }
 
