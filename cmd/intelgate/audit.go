@@ -73,7 +73,15 @@ func newAuditVerifyCmd() *cobra.Command {
 			} else if rep, err = a.Verify(cmd.Context(), o); err != nil {
 				return fmt.Errorf("verifying the audit log: %w", err)
 			}
-			return printReport(cmd.OutOrStdout(), rep)
+			if err := printReport(cmd.OutOrStdout(), rep); err != nil {
+				return err
+			}
+			if file != "" && rep.Records > 0 && rep.Last > rep.LastCheckpoint {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: an export has no authenticated end: the %d record(s) after the last verified checkpoint (%d) "+
+					"are vouched for by their chain alone; the file starts from a prev taken on trust (%s)\n",
+					rep.Last-rep.LastCheckpoint, rep.LastCheckpoint, rep.Head.AnchorPrev)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "path to the YAML configuration (required)")

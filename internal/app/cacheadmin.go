@@ -91,7 +91,13 @@ func (c *CacheAdmin) Rekey(ctx context.Context) (resealed, corrupt, unknown int,
 	if resealed, corrupt, unknown, err = c.a.sealed.Rekey(ctx); err != nil {
 		return resealed, corrupt, unknown, err
 	}
-	return resealed, corrupt, unknown, c.refingerprint(ctx)
+	if err := c.refingerprint(ctx); err != nil {
+		return resealed, corrupt, unknown, err
+	}
+	if err := c.a.auditStore.RekeyHead(ctx); err != nil {
+		return resealed, corrupt, unknown, fmt.Errorf("re-MACing the audit log's head: %w", err)
+	}
+	return resealed, corrupt, unknown, nil
 }
 
 // refingerprint renames the stored fingerprints of the upstream keys to the

@@ -329,11 +329,39 @@ func TestVerifyAfterKeyRotation(t *testing.T) {
 	require.NotNil(t, rep.Problem, "a head under a key no longer held is not taken on trust")
 	require.Contains(t, rep.Problem.Detail, "not in encryption.keys")
 
-	require.NoError(t, onlyNew.Append(t.Context(), []audit.Record{{Time: t0, Kind: audit.KindAdmin}}))
+	require.ErrorIs(t, onlyNew.Append(t.Context(), []audit.Record{{Time: t0, Kind: audit.KindAdmin}}), audit.ErrHeadUnverified,
+		"nor does a writer sign it on trust")
+
+	// The rotation as documented: the new key first, the old one still
+	// listed, until a writer has appended once; then the old can go.
+	require.NoError(t, audit.NewStore(st, testKeys(t, "new", "old")).Append(t.Context(), []audit.Record{{Time: t0, Kind: audit.KindAdmin}}))
 	rep, err = onlyNew.Verify(t.Context(), audit.VerifyOptions{})
 	require.NoError(t, err)
 	require.Nil(t, rep.Problem)
 	require.Equal(t, 2, rep.UnverifiedCheckpoints)
+}
+
+// Writers never sign a head they cannot verify: a tampered head stays
+// unverifiable, whatever appends or sweeps come after (otherwise the next
+// batch would launder a cut-off tail or a rewritten chain).
+func TestWritersRefuseAnUnverifiedHead(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			st := b.open(t)
+			as := audit.NewStore(st, testKeys(t))
+			recs := seed(t, as, 20)
+			exec(t, st, "DELETE FROM audit_records WHERE seq > 15")
+			exec(t, st, "UPDATE audit_head SET seq = 15, hash = ?", recs[14].Hash)
+			require.ErrorIs(t, as.Append(t.Context(), []audit.Record{{Time: t0, Kind: audit.KindAdmin}}), audit.ErrHeadUnverified)
+			_, _, err := as.Sweep(t.Context(), t0.Add(time.Hour), 100)
+			require.ErrorIs(t, err, audit.ErrHeadUnverified)
+			rep, err := as.Verify(t.Context(), audit.VerifyOptions{})
+			require.NoError(t, err)
+			require.NotNil(t, rep.Problem)
+		})
+	}
 }
 
 func TestParseCheckpointRef(t *testing.T) {
@@ -489,7 +517,8 @@ func TestPage(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			as := audit.NewStore(b.open(t), testKeys(t))
+			st := b.open(t)
+			as := audit.NewStore(st, testKeys(t))
 			seed(t, as, 20)
 			var seen []int64
 			f := audit.Filter{Client: "client-1"}
@@ -514,6 +543,24 @@ func TestPage(t *testing.T) {
 				}
 			}
 			require.Equal(t, want, seen)
+			// A row whose indexed client was edited to match is read and
+			// skipped (its record says otherwise), and paging goes on past
+			// it: no genuine record goes missing from a page.
+			exec(t, st, "UPDATE audit_records SET client = 'client-1' WHERE seq = 3")
+			var again []int64
+			f = audit.Filter{Client: "client-1"}
+			for {
+				page, next, err := as.Page(t.Context(), f, 2)
+				require.NoError(t, err)
+				for _, r := range page {
+					again = append(again, r.Seq)
+				}
+				if next == 0 {
+					break
+				}
+				f.After = next
+			}
+			require.Equal(t, want, again)
 			page, _, err := as.Page(t.Context(), audit.Filter{Since: t0.Add(18 * time.Minute)}, 10)
 			require.NoError(t, err)
 			require.Len(t, page, 2)

@@ -89,7 +89,16 @@ type Log struct {
 	// lastDropLog rate-limits the drop warning to one per dropLogEvery.
 	lastDropLog atomic.Int64
 	running     sync.Mutex // one Run at a time
+	// pending, when set, gives records a producer holds back (the
+	// recorder's count of suppressed authentication failures); the
+	// writer adds them to every flush, so they are written even when
+	// nothing else comes.
+	pending atomic.Pointer[func(now time.Time) []Record]
 }
+
+// SetPending registers fn, called by the writer at each flush for
+// records to add. fn must be fast and safe for concurrent use.
+func (l *Log) SetPending(fn func(now time.Time) []Record) { l.pending.Store(&fn) }
 
 // dropLogEvery is how often, at most, dropping records is logged: each
 // drop is counted in metrics at once, and in the log at this pace.
@@ -201,7 +210,8 @@ func (l *Log) shutdown(ctx context.Context, w *writer, batch []Record) error {
 		}
 		break
 	}
-	for len(batch) > 0 || w.sinceCheckpoint > 0 || l.dropped.Load() > 0 {
+	// At least once, so records held back (SetPending) are written too.
+	for first := true; first || len(batch) > 0 || w.sinceCheckpoint > 0 || l.dropped.Load() > 0; first = false {
 		rest := w.flush(fctx, batch, true)
 		if fctx.Err() != nil {
 			lost := int64(len(rest) + len(l.queue))
@@ -232,6 +242,15 @@ type writer struct {
 	// that failed).
 	unsure    bool
 	attempted int
+	attemptCP *Record // the failed attempt's checkpoint, if it had one
+}
+
+// checkpointed notes a checkpoint written and logs the line an operator's
+// log pipeline keeps: with it, `intelgate audit verify --checkpoint
+// SEQ:HASH` finds a cut-off tail.
+func (w *writer) checkpointed(cp Record, now time.Time) {
+	w.sinceCheckpoint, w.lastCheckpoint = 0, now
+	w.l.o.Log.Info("audit checkpoint", "seq", cp.Seq, "hash", cp.Hash, "checkpoint", fmt.Sprintf("%d:%s", cp.Seq, cp.Hash))
 }
 
 // failed logs a failed write and waits out the back-off (cut short by
@@ -287,7 +306,13 @@ func (w *writer) flush(ctx context.Context, batch []Record, final bool) []Record
 			l.o.Log.Info("audit records found written after a failed commit; not writing them again", "records", w.attempted)
 			w.written(w.attempted)
 			batch = batch[w.attempted:]
+			if cp := w.attemptCP; cp != nil {
+				w.checkpointed(*cp, now)
+			}
 		}
+	}
+	if fn := l.pending.Load(); fn != nil {
+		batch = append(batch, (*fn)(now)...)
 	}
 	// Records dropped since are reported in the batch's trailing dropped
 	// record (one kept from a failed attempt absorbs the new count, so a
@@ -315,18 +340,18 @@ func (w *writer) flush(ctx context.Context, batch []Record, final bool) []Record
 		l.o.Observer.Observe(ctx, observe.AuditWritten{Records: len(batch), Latency: time.Since(start), Err: err != nil})
 	}
 	if err != nil {
-		w.unsure, w.attempted = true, n
+		w.unsure, w.attempted, w.attemptCP = true, n, nil
+		if checkpoint {
+			cp := batch[n]
+			w.attemptCP = &cp
+		}
 		// The checkpoint is remade when the batch goes; its dropped
 		// record stays with it.
 		return w.failed(ctx, batch[:n], err)
 	}
 	w.written(n)
 	if checkpoint {
-		cp := batch[len(batch)-1]
-		w.sinceCheckpoint, w.lastCheckpoint = 0, now
-		// The line an operator's log pipeline keeps: with it, `intelgate
-		// audit verify --checkpoint SEQ:HASH` finds a cut-off tail.
-		l.o.Log.Info("audit checkpoint", "seq", cp.Seq, "hash", cp.Hash, "checkpoint", fmt.Sprintf("%d:%s", cp.Seq, cp.Hash))
+		w.checkpointed(batch[len(batch)-1], now)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/lookup"
@@ -38,7 +39,8 @@ type Recorder struct {
 	// second across every source: anyone can send bad tokens, from as
 	// many addresses as they hold, and must not be able to fill the
 	// queue that lookups' records share. The rest are counted and
-	// reported in one record when the next second's first failure comes.
+	// reported in one record, with the next second's first failure or the
+	// writer's next flush, whichever comes first.
 	authMu         sync.Mutex
 	authWindow     int64 // unix second of the current window
 	authInWindow   int
@@ -67,7 +69,28 @@ func NewRecorder(log *Log, keys Keys, policy Indicators) (*Recorder, error) {
 	if log == nil || keys == nil {
 		return nil, errors.New("audit: a Log and Keys are required")
 	}
-	return &Recorder{log: log, keys: keys, indicators: policy}, nil
+	r := &Recorder{log: log, keys: keys, indicators: policy}
+	log.SetPending(r.takeSuppressed)
+	return r, nil
+}
+
+// takeSuppressed is the record of authentication failures suppressed
+// since it was last taken, for the log writer's next flush: a flood that
+// stops is still reported.
+func (r *Recorder) takeSuppressed(now time.Time) []Record {
+	r.authMu.Lock()
+	n := r.authSuppressed
+	r.authSuppressed = 0
+	r.authMu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	return []Record{suppressedRecord(now, n)}
+}
+
+func suppressedRecord(now time.Time, n int64) Record {
+	return Record{Time: now, Kind: KindAuthFailure, Reason: "suppressed", Count: n,
+		Detail: "authentication failures beyond the per-second budget, not recorded one by one"}
 }
 
 // Audit records one lookup or resolve: a lookup record for the request,
@@ -170,8 +193,7 @@ func (r *Recorder) AuthFailed(src netip.Addr, reason, client, requestID string) 
 	r.authSuppressed = 0
 	r.authMu.Unlock()
 	if suppressed > 0 {
-		r.log.Add(Record{Time: now, Kind: KindAuthFailure, Reason: "suppressed", Count: suppressed,
-			Detail: "authentication failures beyond the per-second budget, not recorded one by one"})
+		r.log.Add(suppressedRecord(now, suppressed))
 	}
 	r.log.Add(Record{Time: now, Kind: KindAuthFailure, Source: source(src), Reason: reason, Client: client, RequestID: requestID})
 }

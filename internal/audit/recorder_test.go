@@ -52,3 +52,33 @@ func TestAuthFailuresAreBudgeted(t *testing.T) {
 	require.EqualValues(t, 51, one, "fifty in the first second, then the next second's first")
 	require.EqualValues(t, 30, suppressed, "the rest counted, in one record")
 }
+
+// A flood that stops is still reported: the writer takes the suppressed
+// count at its next flush, at shutdown at the latest.
+func TestSuppressedAuthFailuresAreWrittenWhenTheFloodStops(t *testing.T) {
+	t.Parallel()
+	clk := clocktest.New(t0)
+	as := audit.NewStore(openSQLite(t), testKeys(t))
+	l, err := audit.NewLog(audit.Options{Store: as, Clock: clk, FlushEvery: time.Hour, Log: discard})
+	require.NoError(t, err)
+	rec, err := audit.NewRecorder(l, testKeys(t), "")
+	require.NoError(t, err)
+	for range 1000 {
+		rec.AuthFailed(netip.MustParseAddr("198.51.100.1"), audit.AuthUnknownToken, "", "r")
+	}
+	stop := runLog(t, l)
+	require.NoError(t, stop())
+	page, _, err := as.Page(t.Context(), audit.Filter{}, 1000)
+	require.NoError(t, err)
+	var one, suppressed int64
+	for _, r := range page {
+		switch {
+		case r.Kind == audit.KindAuthFailure && r.Reason == "suppressed":
+			suppressed += r.Count
+		case r.Kind == audit.KindAuthFailure:
+			one++
+		}
+	}
+	require.EqualValues(t, 50, one)
+	require.EqualValues(t, 950, suppressed)
+}

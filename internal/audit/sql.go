@@ -84,7 +84,7 @@ func (s *Store) Append(ctx context.Context, recs []Record) error {
 		return nil
 	}
 	return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		h, err := s.readHead(ctx, tx, true)
+		h, err := s.lockHead(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -119,6 +119,49 @@ func (s *Store) Append(ctx context.Context, recs []Record) error {
 	})
 }
 
+// ErrHeadUnverified: the head does not carry a valid MAC under a key the
+// keyring holds, so nothing is appended or swept. Writing on would sign
+// whatever an intruder left there (a tail cut off, a chain rewritten).
+var ErrHeadUnverified = errors.New("the audit log's head does not verify (run intelgate audit verify); refusing to write")
+
+// lockHead locks and reads the head for a writer, and refuses a head that
+// is neither the fresh one nor MAC'd under a key the keyring holds.
+func (s *Store) lockHead(ctx context.Context, tx store.Tx) (Head, error) {
+	h, err := s.readHead(ctx, tx, true)
+	if err != nil {
+		return Head{}, err
+	}
+	if h.fresh() {
+		return h, nil
+	}
+	if ok, known := checkMAC(s.keys, headMessage(h), h.MAC); !ok {
+		if !known {
+			return Head{}, fmt.Errorf("%w: its MAC names a key not in encryption.keys", ErrHeadUnverified)
+		}
+		return Head{}, ErrHeadUnverified
+	}
+	return h, nil
+}
+
+// RekeyHead re-MACs the head under the writer key, after checking it
+// under whichever listed key made it: `intelgate cache rekey` moves
+// everything to the first key, so the older one can go.
+func (s *Store) RekeyHead(ctx context.Context) error {
+	return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		h, err := s.lockHead(ctx, tx)
+		if err != nil || h.fresh() {
+			return err
+		}
+		return s.writeHead(ctx, tx, h)
+	})
+}
+
+// fresh reports whether h is the head the migration wrote: nothing ever
+// appended.
+func (h Head) fresh() bool {
+	return h.Seq == 0 && h.Hash == GenesisHash && h.AnchorSeq == 1 && h.AnchorPrev == GenesisHash && h.MAC == ""
+}
+
 // writeHead stores h with a fresh MAC under the writer key.
 func (s *Store) writeHead(ctx context.Context, tx store.Tx, h Head) error {
 	h.MAC = mac(s.keys, headMessage(h))
@@ -143,9 +186,17 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 
 // Has reports whether the record at seq is stored with hash: how the
 // writer learns whether an append whose commit failed was committed.
+//
+// It takes the head's lock first, as appenders do: a commit still in
+// progress holds that lock, so Has waits for it and then sees it, rather
+// than reading a snapshot from before it and having the batch written
+// twice.
 func (s *Store) Has(ctx context.Context, seq int64, hash string) (bool, error) {
 	var found bool
-	err := s.db.ReadTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := s.readHead(ctx, tx, true); err != nil {
+			return err
+		}
 		var n int
 		err := tx.QueryRowContext(ctx, s.d.Rebind("SELECT count(*) FROM audit_records WHERE seq = ? AND hash = ?"), seq, hash).Scan(&n)
 		found = n > 0
@@ -223,6 +274,7 @@ func (s *Store) Page(ctx context.Context, f Filter, limit int) ([]Record, int64,
 	var next int64
 	err := s.db.ReadTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		out, next = nil, 0
+		var lastRead int64
 		where, args := f.where(s.d)
 		rows, err := tx.QueryContext(ctx, s.d.Rebind("SELECT seq, record, hash FROM audit_records"+where+" ORDER BY seq LIMIT ?"),
 			append(args, limit+1)...)
@@ -230,12 +282,18 @@ func (s *Store) Page(ctx context.Context, f Filter, limit int) ([]Record, int64,
 			return fmt.Errorf("reading audit records: %w", err)
 		}
 		defer func() { _ = rows.Close() }()
+		read := 0
 		for rows.Next() {
 			var seq int64
 			var rec, hash string
 			if err := rows.Scan(&seq, &rec, &hash); err != nil {
 				return fmt.Errorf("reading audit records: %w", err)
 			}
+			if read++; read > limit {
+				next = lastRead // a row beyond the page exists
+				break
+			}
+			lastRead = seq
 			r, err := decode([]byte(rec))
 			if err != nil {
 				// Shown, not hidden and not fatal: one bad row must not
@@ -250,12 +308,8 @@ func (s *Store) Page(ctx context.Context, f Filter, limit int) ([]Record, int64,
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("reading audit records: %w", err)
 		}
-		if len(out) > limit {
-			out = out[:limit]
-			next = out[limit-1].Seq
-		}
 		// A row the record's own fields disagree with is skipped above,
-		// so a full page may hold fewer rows than read; the cursor
+		// so a page may hold fewer records than it read; the cursor
 		// follows what was read.
 		return nil
 	})
@@ -318,7 +372,7 @@ func (s *Store) Sweep(ctx context.Context, before time.Time, limit int) (deleted
 		return 0, 0, errors.New("sweeping audit records: limit must be positive")
 	}
 	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		h, err := s.readHead(ctx, tx, true)
+		h, err := s.lockHead(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -327,7 +381,7 @@ func (s *Store) Sweep(ctx context.Context, before time.Time, limit int) (deleted
 		if err != nil || last == 0 {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.d.Rebind("DELETE FROM audit_records WHERE seq <= ?"), last)
+		res, err := tx.ExecContext(ctx, s.d.Rebind("DELETE FROM audit_records WHERE seq >= ? AND seq <= ?"), h.AnchorSeq, last)
 		if err != nil {
 			return fmt.Errorf("deleting audit records: %w", err)
 		}
@@ -347,8 +401,8 @@ func (s *Store) Sweep(ctx context.Context, before time.Time, limit int) (deleted
 // duePrefix reads up to limit records from the anchor on and returns the
 // last of the longest due prefix (0 if none), having checked each link.
 func (s *Store) duePrefix(ctx context.Context, tx store.Tx, h Head, before time.Time, limit int) (last int64, lastHash string, err error) {
-	rows, err := tx.QueryContext(ctx, s.d.Rebind("SELECT seq, record, hash FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?"),
-		h.AnchorSeq, limit)
+	rows, err := tx.QueryContext(ctx, s.d.Rebind("SELECT seq, record, hash FROM audit_records WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"),
+		h.AnchorSeq, h.Seq, limit)
 	if err != nil {
 		return 0, "", fmt.Errorf("reading audit records to sweep: %w", err)
 	}

@@ -61,6 +61,10 @@ type Report struct {
 	// Checkpoints counts checkpoint records whose MAC verified;
 	// UnverifiedCheckpoints those under a key the keyring no longer holds.
 	Checkpoints, UnverifiedCheckpoints int
+	// LastCheckpoint is the newest checkpoint whose MAC verified (0:
+	// none). In an export, which has no head, records after it are
+	// authenticated by nothing but their chain.
+	LastCheckpoint int64
 	// Problem is the first break found; nil when the chain is intact.
 	Problem *Problem
 }
@@ -176,6 +180,7 @@ func (v *verifier) judge(c, next *checked) *Problem {
 			return &Problem{Seq: r.Seq, Fault: FaultAltered, Detail: "this checkpoint's MAC does not verify: the chain up to it was rewritten"}
 		default:
 			v.rep.Checkpoints++
+			v.rep.LastCheckpoint = r.Seq
 		}
 	}
 	if ref := v.opts.Checkpoint; ref != nil && ref.Seq == r.Seq {
