@@ -153,11 +153,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err := a.openAudit(cfg, obs); err != nil {
 		return nil, err
 	}
-	for _, name := range slices.Sorted(maps.Keys(rotated)) {
-		for _, id := range rotated[name] {
-			a.recorder.KeyRotated(name, id, "gateway")
-		}
-	}
 	// Key revocations and restorations and cache purges are audited from
 	// the request path's events.
 	obs = observe.Join(obs, a.recorder)
@@ -166,14 +161,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	}
 	if a.purges != nil {
 		obs = observe.Join(obs, a.purges)
-		// Answers fetched with a key that has since changed are not
-		// trusted to be what the new key would see (another account,
-		// another plan): they go.
-		for _, name := range slices.Sorted(maps.Keys(rotated)) {
-			if _, err := a.cache.Purge(ctx, cache.Scope{Provider: name}, "gateway", "key_rotated"); err != nil {
-				return nil, fmt.Errorf("purging provider %q's cache after its key changed: %w", name, err)
-			}
-		}
+	}
+	if err := a.keysRotated(ctx, rotated); err != nil {
+		return nil, err
 	}
 	if a.calls, err = newCalls(cfg, provs, gov, keys, obs, log); err != nil {
 		return nil, err
@@ -188,6 +178,36 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err != nil {
 		return nil, fmt.Errorf("building client authentication: %w", err)
 	}
+	if err := a.buildGateway(cfg, authn, ready, degradable); err != nil {
+		return nil, err
+	}
+	if a.sweeper, err = a.newSweeper(cfg, obs); err != nil {
+		return nil, fmt.Errorf("building the retention sweeper: %w", err)
+	}
+	return a, nil
+}
+
+// keysRotated audits the upstream keys found rotated at start-up and
+// purges their providers' cached answers: answers fetched with a key that
+// has since changed are not trusted to be what the new key would see
+// (another account, another plan).
+func (a *App) keysRotated(ctx context.Context, rotated map[string][]string) error {
+	for _, name := range slices.Sorted(maps.Keys(rotated)) {
+		for _, id := range rotated[name] {
+			a.recorder.KeyRotated(name, id, "gateway")
+		}
+		if a.cache == nil {
+			continue
+		}
+		if _, err := a.cache.Purge(ctx, cache.Scope{Provider: name}, "gateway", "key_rotated"); err != nil {
+			return fmt.Errorf("purging provider %q's cache after its key changed: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// buildGateway builds the HTTP API over the assembled layers.
+func (a *App) buildGateway(cfg *config.Config, authn *auth.Authenticator, ready, degradable map[string]gateway.Checker) (err error) {
 	// With PostgreSQL beside Redis, lookups do not need the store (quota,
 	// pauses and the cache's durable tier are in Redis; audit records
 	// wait in their queue): an outage degrades every replica rather than
@@ -207,23 +227,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		Seen:           a.store,
 		Ready:          ready,
 		Degradable:     degradable,
-		Log:            log,
+		Log:            a.log,
 		LogIndicators:  cfg.Server.LogIndicators,
 		MaxBodyBytes:   int64(cfg.Server.MaxBodyBytes),
 		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.Std()),
 		TrustedProxies: cfg.Server.TrustedProxies,
 		AuthFailures:   gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
-		Clock:          o.Clock,
+		Clock:          a.clock,
 		Audit:          a.recorder,
 		AuditLog:       auditReader{Store: a.auditStore, keys: a.keyring},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("building gateway: %w", err)
+		return fmt.Errorf("building gateway: %w", err)
 	}
-	if a.sweeper, err = a.newSweeper(cfg, obs); err != nil {
-		return nil, fmt.Errorf("building the retention sweeper: %w", err)
-	}
-	return a, nil
+	return nil
 }
 
 // requestTimeout leaves a margin under the server's write timeout so that
