@@ -13,6 +13,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/app"
 	"github.com/intelgate/intelgate/internal/audit"
+	"github.com/intelgate/intelgate/internal/indicator"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -111,14 +112,15 @@ func printReport(w io.Writer, rep audit.Report) error {
 }
 
 func newAuditExportCmd() *cobra.Command {
-	var path, since, until, client, provider, output string
+	var path, since, until, client, provider, output, ind, indType string
 	cmd := &cobra.Command{
-		Use:   "export --config FILE --since T [--until T] [--client C] [--provider P] [--output FILE]",
+		Use:   "export --config FILE --since T [--until T] [--client C] [--provider P] [--indicator I [--type T]] [--output FILE]",
 		Short: "Write audit records as JSON Lines, for a SIEM",
 		Long: "Write the audit records from --since (inclusive) to --until (exclusive) as JSON Lines, one object per\n" +
 			"record in sequence order, with its chain fields (seq, prev, hash): an unfiltered export can be checked on\n" +
 			"its own with intelgate audit verify --file. Times are RFC 3339 (2026-11-01T00:00:00Z) or a date\n" +
-			"(2026-11-01, midnight UTC).",
+			"(2026-11-01, midnight UTC). --indicator finds the lookups of one indicator (normalised as a lookup would:\n" +
+			"refanged, lower-cased where the type says so) by its keyed HMAC, under every key in encryption.keys.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := audit.Filter{Client: client, Provider: provider}
@@ -143,6 +145,13 @@ func newAuditExportCmd() *cobra.Command {
 				return reportConfigError(cmd, err)
 			}
 			defer a.Close()
+			if ind != "" {
+				if f.Indicator, err = a.IndicatorFilter(ind, indicator.Type(indType)); err != nil {
+					return fmt.Errorf("--indicator: %w", err)
+				}
+			} else if indType != "" {
+				return errors.New("--type: needs --indicator")
+			}
 			w, finish, err := exportOutput(cmd, output)
 			if err != nil {
 				return err
@@ -160,6 +169,8 @@ func newAuditExportCmd() *cobra.Command {
 	cmd.Flags().StringVar(&until, "until", "", "time to stop at, exclusive (default: no end)")
 	cmd.Flags().StringVar(&client, "client", "", "only this client's records")
 	cmd.Flags().StringVar(&provider, "provider", "", "only this provider's records")
+	cmd.Flags().StringVar(&ind, "indicator", "", "only the lookups of this indicator (found by its keyed HMAC)")
+	cmd.Flags().StringVar(&indType, "type", "", "the indicator's type (ipv4, domain, …); default: detected")
 	cmd.Flags().StringVar(&output, "output", "", "write to this file (created 0600, replaced only when complete) instead of stdout")
 	_ = cmd.MarkFlagRequired("config")
 	_ = cmd.MarkFlagRequired("since")

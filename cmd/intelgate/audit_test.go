@@ -119,3 +119,20 @@ func TestAuditExportVerifiesOnItsOwn(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, out, "BROKEN at record 1 (altered)")
 }
+
+// --indicator finds the lookups of one indicator however it was typed,
+// without the database holding it.
+func TestAuditExportByIndicator(t *testing.T) {
+	t.Parallel()
+	_, cfg, _ := auditedEnv(t)
+	out, _, err := runAuditCmd(t, "export", "--config", cfg, "--since", "2000-01-01", "--indicator", "audit-bob")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 1, out)
+	require.Contains(t, lines[0], `"kind":"lookup"`)
+	out, _, err = runAuditCmd(t, "export", "--config", cfg, "--since", "2000-01-01", "--indicator", "nobody-looked-this-up", "--type", "username")
+	require.NoError(t, err)
+	require.Empty(t, strings.TrimSpace(out))
+	_, _, err = runAuditCmd(t, "export", "--config", cfg, "--since", "2000-01-01", "--type", "domain")
+	require.ErrorContains(t, err, "--type: needs --indicator")
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/indicator"
 )
 
 // AuditAdmin is the audit log as intelgate audit verify|export use it:
@@ -76,6 +77,17 @@ func (c *AuditAdmin) Export(ctx context.Context, w io.Writer, f audit.Filter) (i
 	ctx, cancel := context.WithTimeout(ctx, longRead)
 	defer cancel()
 	return c.a.auditStore.Export(ctx, w, f)
+}
+
+// IndicatorFilter is the Filter.Indicator that finds the records of an
+// indicator, parsed and normalised as a lookup would (typ "" detects
+// it), under every data-at-rest key held.
+func (c *AuditAdmin) IndicatorFilter(value string, typ indicator.Type) ([]string, error) {
+	ind, err := indicator.Parse(value, typ)
+	if err != nil {
+		return nil, err
+	}
+	return audit.IndicatorHMACs(c.a.keyring, ind.Type, ind.Value), nil
 }
 
 // Close releases the store.

@@ -66,9 +66,26 @@ func checkpointMAC(k Keys, seq int64, prev string) string {
 // records under audit.indicators: hmac: the type and normalised value,
 // MAC'd with the writer key. An operator holding the config can compute
 // it for an indicator they are asked about and search the log for it
-// (intelgate audit export --indicator).
+// (intelgate audit export --indicator; IndicatorHMACs).
 func IndicatorHMAC(k Keys, typ indicator.Type, value string) string {
 	return mac(k, purposeIndicator+string(typ)+"\x00"+value)
+}
+
+// KeyIDs is what IndicatorHMACs needs beyond Keys: every key id held.
+type KeyIDs interface {
+	Keys
+	IDs() []string
+}
+
+// IndicatorHMACs is the indicator's protected form under every key held,
+// so a search finds records written before a data-at-rest key rotation.
+func IndicatorHMACs(k KeyIDs, typ indicator.Type, value string) []string {
+	var out []string
+	for _, id := range k.IDs() {
+		v, _ := k.IndexUnder(id, purposeIndicator+string(typ)+"\x00"+value)
+		out = append(out, id+":"+v)
+	}
+	return out
 }
 
 // indicatorAD binds a sealed indicator to its purpose.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -261,6 +262,9 @@ type Filter struct {
 	Client       string
 	Provider     string
 	After        int64 // only records with a larger seq (a page cursor)
+	// Indicator, when set, keeps only records whose indicator_hmac is
+	// one of these (IndicatorHMACs of the indicator searched for).
+	Indicator []string
 }
 
 // Page returns up to limit records matching f in sequence order, with
@@ -327,7 +331,8 @@ func (f Filter) matches(r Record) bool {
 	case !f.Since.IsZero() && r.Time.Before(f.Since),
 		!f.Until.IsZero() && !r.Time.Before(f.Until),
 		f.Client != "" && r.Client != f.Client,
-		f.Provider != "" && r.Provider != f.Provider:
+		f.Provider != "" && r.Provider != f.Provider,
+		len(f.Indicator) > 0 && !slices.Contains(f.Indicator, r.IndicatorHMAC):
 		return false
 	}
 	return true
