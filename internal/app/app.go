@@ -31,7 +31,6 @@ import (
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/retention"
 	"github.com/intelgate/intelgate/internal/seal"
-	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/store"
 	"github.com/intelgate/intelgate/internal/store/postgres"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
@@ -268,7 +267,7 @@ func openStore(ctx context.Context, s config.Storage, secrets *config.Secrets, c
 		st, err := postgres.Open(ctx, secrets.StorageDSN().Reveal(), postgres.Options{Clock: c,
 			OpTimeout: s.Timeout.Std(), MaxConns: int32(min(s.MaxConnections, 1<<20)), OnError: onError})
 		if err != nil {
-			return nil, fmt.Errorf("storage.dsn (%s): opening postgres store: %w", secret.Redacted, err)
+			return nil, fmt.Errorf("storage.dsn: %w", err)
 		}
 		return st, nil
 	default:

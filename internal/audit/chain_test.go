@@ -512,6 +512,30 @@ func TestSweepKeepsTheChainVerifiable(t *testing.T) {
 }
 
 // Page filters and pages with a cursor that never skips or repeats.
+// pageAll reads every record f selects, limit per page, following the
+// cursor as an API client would.
+func pageAll(t *testing.T, as *audit.Store, f audit.Filter, limit int) []audit.Record {
+	t.Helper()
+	var out []audit.Record
+	for {
+		page, next, err := as.Page(t.Context(), f, limit)
+		require.NoError(t, err)
+		out = append(out, page...)
+		if next == 0 {
+			return out
+		}
+		f.After = next
+	}
+}
+
+func seqs(recs []audit.Record) []int64 {
+	var out []int64
+	for _, r := range recs {
+		out = append(out, r.Seq)
+	}
+	return out
+}
+
 func TestPage(t *testing.T) {
 	t.Parallel()
 	for _, b := range backends {
@@ -520,21 +544,12 @@ func TestPage(t *testing.T) {
 			st := b.open(t)
 			as := audit.NewStore(st, testKeys(t))
 			seed(t, as, 20)
-			var seen []int64
-			f := audit.Filter{Client: "client-1"}
-			for {
-				page, next, err := as.Page(t.Context(), f, 3)
-				require.NoError(t, err)
-				for _, r := range page {
-					require.Equal(t, "client-1", r.Client)
-					require.Len(t, r.Hash, 64)
-					seen = append(seen, r.Seq)
-				}
-				if next == 0 {
-					break
-				}
-				f.After = next
+			recs := pageAll(t, as, audit.Filter{Client: "client-1"}, 3)
+			for _, r := range recs {
+				require.Equal(t, "client-1", r.Client)
+				require.Len(t, r.Hash, 64)
 			}
+			seen := seqs(recs)
 			// client-1 is i%3 == 1 among non-checkpoints (i%5 != 4).
 			var want []int64
 			for i := range 20 {
@@ -547,20 +562,7 @@ func TestPage(t *testing.T) {
 			// skipped (its record says otherwise), and paging goes on past
 			// it: no genuine record goes missing from a page.
 			exec(t, st, "UPDATE audit_records SET client = 'client-1' WHERE seq = 3")
-			var again []int64
-			f = audit.Filter{Client: "client-1"}
-			for {
-				page, next, err := as.Page(t.Context(), f, 2)
-				require.NoError(t, err)
-				for _, r := range page {
-					again = append(again, r.Seq)
-				}
-				if next == 0 {
-					break
-				}
-				f.After = next
-			}
-			require.Equal(t, want, again)
+			require.Equal(t, want, seqs(pageAll(t, as, audit.Filter{Client: "client-1"}, 2)))
 			page, _, err := as.Page(t.Context(), audit.Filter{Since: t0.Add(18 * time.Minute)}, 10)
 			require.NoError(t, err)
 			require.Len(t, page, 2)

@@ -94,21 +94,13 @@ func runLog(t *testing.T, l *audit.Log) (stop func() error) {
 func countKinds(t *testing.T, as *audit.Store) map[audit.Kind]int64 {
 	t.Helper()
 	out := map[audit.Kind]int64{}
-	f := audit.Filter{}
-	for {
-		page, next, err := as.Page(t.Context(), f, 500)
-		require.NoError(t, err)
-		for _, r := range page {
-			out[r.Kind]++
-			if r.Kind == audit.KindDropped {
-				out["dropped_count"] += r.Count
-			}
+	for _, r := range pageAll(t, as, audit.Filter{}, 500) {
+		out[r.Kind]++
+		if r.Kind == audit.KindDropped {
+			out["dropped_count"] += r.Count
 		}
-		if next == 0 {
-			return out
-		}
-		f.After = next
 	}
+	return out
 }
 
 // With the database stuck, Add never waits: records beyond the queue are

@@ -29,26 +29,7 @@ func TestAuthFailuresAreBudgeted(t *testing.T) {
 	rec.AuthFailed(netip.MustParseAddr("203.0.113.7"), audit.AuthNoToken, "", "r")
 	stop := runLog(t, l)
 	require.NoError(t, stop())
-	var one, suppressed int64
-	f := audit.Filter{}
-	for {
-		page, next, err := as.Page(t.Context(), f, 500)
-		require.NoError(t, err)
-		for _, r := range page {
-			if r.Kind != audit.KindAuthFailure {
-				continue
-			}
-			if r.Reason == "suppressed" {
-				suppressed += r.Count
-			} else {
-				one++
-			}
-		}
-		if next == 0 {
-			break
-		}
-		f.After = next
-	}
+	one, suppressed := authFailures(t, as)
 	require.EqualValues(t, 51, one, "fifty in the first second, then the next second's first")
 	require.EqualValues(t, 30, suppressed, "the rest counted, in one record")
 }
@@ -68,10 +49,16 @@ func TestSuppressedAuthFailuresAreWrittenWhenTheFloodStops(t *testing.T) {
 	}
 	stop := runLog(t, l)
 	require.NoError(t, stop())
-	page, _, err := as.Page(t.Context(), audit.Filter{}, 1000)
-	require.NoError(t, err)
-	var one, suppressed int64
-	for _, r := range page {
+	one, suppressed := authFailures(t, as)
+	require.EqualValues(t, 50, one)
+	require.EqualValues(t, 950, suppressed)
+}
+
+// authFailures counts the auth_failure records written one by one, and
+// the failures the suppressed records count.
+func authFailures(t *testing.T, as *audit.Store) (one, suppressed int64) {
+	t.Helper()
+	for _, r := range pageAll(t, as, audit.Filter{}, 500) {
 		switch {
 		case r.Kind == audit.KindAuthFailure && r.Reason == "suppressed":
 			suppressed += r.Count
@@ -79,6 +66,5 @@ func TestSuppressedAuthFailuresAreWrittenWhenTheFloodStops(t *testing.T) {
 			one++
 		}
 	}
-	require.EqualValues(t, 50, one)
-	require.EqualValues(t, 950, suppressed)
+	return one, suppressed
 }

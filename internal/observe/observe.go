@@ -1,5 +1,5 @@
 // Package observe is the seam where metrics, audit and alerts attach to the
-// request path: the lookup service and each provider's pipeline report
+// request path (and the durable records beneath it): the lookup service and each provider's pipeline report
 // every step that matters to an Observer, and nothing else in those layers
 // knows who listens. It follows River's hooks: one small interface, typed
 // values, no behaviour of the path depends on an observer.
@@ -29,7 +29,8 @@ type Observer interface {
 // Event is one of this package's event types: Admitted, Refused,
 // GovernorWaited, Attempted, BreakerChanged, Finished, KeyChecked,
 // KeyRevoked, KeyRestored, KeysSwapped, CacheRead, CacheWritten,
-// CacheEvicted, CachePurged, Withheld.
+// CacheEvicted, CachePurged, Withheld, and for durable records
+// AuditWritten, AuditDropped, Swept, StoreFailed.
 type Event interface {
 	// Step names the event ("admitted", "refused", …) for logs and tests.
 	Step() string
