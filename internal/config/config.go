@@ -21,6 +21,15 @@ type Config struct {
 	Cache       CacheSettings `yaml:"cache"`
 	Retention   Retention     `yaml:"retention"`
 	Audit       Audit         `yaml:"audit"`
+	// Secrets are the remote secret sources and how often every secret
+	// is re-read (internal/config/secretsources.go).
+	Secrets SecretSettings `yaml:"secrets"`
+	// Rotation is how old an upstream key may get and how long a replaced
+	// one is still used (internal/config/secretsources.go).
+	Rotation Rotation `yaml:"rotation"`
+	// Alerts are the built-in alert rules, their sinks and the actions
+	// they take (internal/config/alerts.go).
+	Alerts Alerts `yaml:"alerts"`
 	// NeverSend is the global rule set: what no provider is ever asked.
 	NeverSend NeverSend            `yaml:"never_send"`
 	Providers map[string]*Provider `yaml:"providers"`

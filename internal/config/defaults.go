@@ -113,6 +113,9 @@ func (c *Config) setDefaults() {
 		CheckpointEvery: DefaultAuditCheckpointEvery, CheckpointInterval: DefaultAuditCheckpointInterval}
 	c.Shared = Shared{Driver: DefaultSharedDriver, Fail: DefaultSharedFail, Timeout: DefaultSharedTimeout,
 		Prefix: DefaultSharedPrefix}
+	c.Secrets.setDefaults()
+	c.Rotation.setDefaults()
+	c.Alerts.setDefaults()
 }
 
 // DefaultUpstreamConnections is providers.*.max_connections: enough for

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/secret"
 )
@@ -12,11 +14,28 @@ import (
 // Secrets are the resolved secrets of a config. Printing it shows no
 // secret (every Value prints as secret.Redacted).
 type Secrets struct {
-	keys       map[string]map[string]secret.Value // provider → key id → value
-	encryption map[string]secret.Value
-	sharedURL  secret.Value
-	storageDSN secret.Value
-	warnings   ErrorList
+	fields   map[string]SecretEntry // field path → entry
+	warnings ErrorList
+	stale    []StaleSecret
+}
+
+// SecretEntry is one resolved secret: its value, what its source says
+// about it, and when it was last read successfully.
+type SecretEntry struct {
+	Ref secret.Ref
+	secret.Secret
+	// ReadAt is when the value was last read from its source. A value
+	// kept after a failed refresh keeps the ReadAt of its last good read.
+	ReadAt time.Time
+}
+
+// StaleSecret is a secret whose refresh failed and whose last good value
+// is used instead (see ResolveSecretsOver).
+type StaleSecret struct {
+	Field  string
+	Ref    secret.Ref
+	Err    error     // names the reference, never the value
+	ReadAt time.Time // the last good read
 }
 
 // Warnings are the problems found while resolving that do not stop the
@@ -25,39 +44,77 @@ type Secrets struct {
 // them. Nil when there are none.
 func (s *Secrets) Warnings() ErrorList { return s.warnings }
 
+// Stale lists the secrets whose last refresh failed and whose last good
+// value is in use, in field order. Nil when every source answered.
+func (s *Secrets) Stale() []StaleSecret { return s.stale }
+
+// Entry returns the secret of field (a path such as
+// "providers.socialeye.keys[0].secret"), and whether there is one.
+func (s *Secrets) Entry(field string) (SecretEntry, bool) {
+	e, ok := s.fields[field]
+	return e, ok && !e.Value.IsZero()
+}
+
+// Fields lists the field paths of every resolved secret, sorted.
+func (s *Secrets) Fields() []string { return slices.Sorted(maps.Keys(s.fields)) }
+
+// KeyField is the field path of a provider key's secret in c, "" when
+// there is no such key.
+func (c *Config) KeyField(provider, keyID string) string {
+	p := c.Providers[provider]
+	if p == nil {
+		return ""
+	}
+	for i, k := range p.Keys {
+		if k.ID == keyID {
+			return fmt.Sprintf("providers.%s.keys[%d].secret", provider, i)
+		}
+	}
+	return ""
+}
+
 // Key returns the secret of a provider's key, and whether there is one.
 func (s *Secrets) Key(provider, keyID string) (secret.Value, bool) {
-	v, ok := s.keys[provider][keyID]
-	return v, ok && !v.IsZero()
+	e, ok := s.KeyEntry(provider, keyID)
+	return e.Value, ok
+}
+
+// KeyEntry returns the secret of a provider's key with its metadata.
+func (s *Secrets) KeyEntry(provider, keyID string) (SecretEntry, bool) {
+	e, ok := s.fields[keyFieldID(provider, keyID)]
+	return e, ok && !e.Value.IsZero()
 }
 
 // EncryptionKey returns the data-at-rest key with id, and whether there is
 // one.
 func (s *Secrets) EncryptionKey(id string) (secret.Value, bool) {
-	v, ok := s.encryption[id]
-	return v, ok && !v.IsZero()
+	e, ok := s.fields["encryption.keys#"+id]
+	return e.Value, ok && !e.Value.IsZero()
 }
 
 // SharedURL returns the resolved shared.url (zero when not set).
-func (s *Secrets) SharedURL() secret.Value { return s.sharedURL }
+func (s *Secrets) SharedURL() secret.Value { return s.fields["shared.url"].Value }
 
 // StorageDSN returns the resolved storage.dsn of the postgres driver
 // (zero with sqlite, whose dsn is a file path).
-func (s *Secrets) StorageDSN() secret.Value { return s.storageDSN }
+func (s *Secrets) StorageDSN() secret.Value { return s.fields["storage.dsn"].Value }
 
 // Len is the number of secrets resolved.
 func (s *Secrets) Len() int {
-	n := len(s.encryption)
-	for _, ks := range s.keys {
-		n += len(ks)
-	}
-	for _, v := range []secret.Value{s.sharedURL, s.storageDSN} {
-		if !v.IsZero() {
+	n := 0
+	for k, e := range s.fields {
+		if !e.Value.IsZero() && !isAlias(k) {
 			n++
 		}
 	}
 	return n
 }
+
+// keyFieldID is the lookup name of a provider key (its id, not its index:
+// a reload may reorder keys).
+func keyFieldID(provider, keyID string) string { return "providers." + provider + ".keys#" + keyID }
+
+func isAlias(k string) bool { return strings.Contains(k, "#") }
 
 // ResolveSecrets resolves every secret reference in c with
 // secret.DefaultSources: the process environment and files. See
@@ -66,53 +123,107 @@ func (c *Config) ResolveSecrets(ctx context.Context) (*Secrets, error) {
 	return c.ResolveSecretsWith(ctx, secret.DefaultSources())
 }
 
-// ResolveSecretsWith resolves every provider key, encryption key and
-// shared.url with src, each reference by its scheme's source, so a new
-// backend (Vault, AWS Secrets Manager) or a test's fake is one
-// secret.Source passed to Sources.With. It tries them all and returns an
-// ErrorList naming each field that failed — never a value — so a missing
-// variable and an unreadable file are reported together at startup. The
-// Secrets returned is never nil: on error it still carries the Warnings,
-// so one run can report both, but none of its values may be used.
+// ResolveSecretsWith resolves every provider key, encryption key,
+// shared.url and storage.dsn with src, each reference by its scheme's
+// source, so a new backend (Vault, AWS Secrets Manager) or a test's fake
+// is one secret.Source passed to Sources.With. It tries them all and
+// returns an ErrorList naming each field that failed — never a value — so
+// a missing variable and an unreadable file are reported together at
+// startup. The Secrets returned is never nil: on error it still carries
+// the Warnings, so one run can report both, but none of its values may be
+// used.
 func (c *Config) ResolveSecretsWith(ctx context.Context, src secret.Sources) (*Secrets, error) {
-	s := &Secrets{keys: map[string]map[string]secret.Value{}, encryption: map[string]secret.Value{}}
-	var errs ErrorList
-	resolve := func(field string, ref secret.Ref) secret.Value {
-		if ref.IsZero() {
-			return secret.Value{}
-		}
-		val, warnings, err := src.ResolveWithWarnings(ctx, ref)
-		for _, w := range warnings {
-			s.warnings = append(s.warnings, &FieldError{Field: field, Line: c.lineOf(field), Msg: w})
-		}
-		if err != nil {
-			errs = append(errs, &FieldError{Field: field, Line: c.lineOf(field), Msg: fmt.Sprintf("%s: %v", ref, err), Err: err})
-		}
-		return val
-	}
+	return c.ResolveSecretsOver(ctx, src, nil, time.Now())
+}
+
+// secretField is one secret reference of the config.
+type secretField struct {
+	field string // as errors name it: providers.x.keys[0].secret
+	alias string // the id-based name it is also found by, "" if none
+	ref   secret.Ref
+	min   int // shortest value accepted, in bytes (encryption keys)
+}
+
+func (c *Config) secretFields() []secretField {
+	var out []secretField
 	for _, name := range slices.Sorted(maps.Keys(c.Providers)) {
-		s.keys[name] = map[string]secret.Value{}
 		for i, k := range c.Providers[name].Keys {
-			s.keys[name][k.ID] = resolve(fmt.Sprintf("providers.%s.keys[%d].secret", name, i), k.Secret)
+			out = append(out, secretField{field: fmt.Sprintf("providers.%s.keys[%d].secret", name, i),
+				alias: keyFieldID(name, k.ID), ref: k.Secret})
 		}
 	}
 	for i, k := range c.Encryption.Keys {
-		field := fmt.Sprintf("encryption.keys[%d].secret", i)
-		val := resolve(field, k.Secret)
-		if !val.IsZero() && len(val.Reveal()) < MinEncryptionSecretBytes {
-			errs = append(errs, &FieldError{Field: field, Line: c.lineOf(field), Msg: fmt.Sprintf(
-				"%s: the secret is %d bytes; a data-at-rest key must be at least %d bytes (e.g. openssl rand -base64 32)",
-				k.Secret, len(val.Reveal()), MinEncryptionSecretBytes)})
-		}
-		s.encryption[k.ID] = val
+		out = append(out, secretField{field: fmt.Sprintf("encryption.keys[%d].secret", i),
+			alias: "encryption.keys#" + k.ID, ref: k.Secret, min: MinEncryptionSecretBytes})
 	}
-	s.sharedURL = resolve("shared.url", c.Shared.URL)
+	out = append(out, secretField{field: "shared.url", ref: c.Shared.URL})
 	if ref, ok := c.Storage.DSNRef(); ok && c.Storage.Driver == "postgres" {
-		s.storageDSN = resolve("storage.dsn", ref)
+		out = append(out, secretField{field: "storage.dsn", ref: ref})
+	}
+	return out
+}
+
+// ResolveSecretsOver is ResolveSecretsWith for a refresh: a reference that
+// fails now but was resolved in prev from the same reference keeps prev's
+// value (and its ReadAt) and is listed in Stale instead of failing. A
+// reference new since prev, or changed, has nothing to fall back on and
+// fails as at start-up. now is the ReadAt of what is read.
+func (c *Config) ResolveSecretsOver(ctx context.Context, src secret.Sources, prev *Secrets, now time.Time) (*Secrets, error) {
+	s := &Secrets{fields: map[string]SecretEntry{}}
+	var errs ErrorList
+	fields := slices.DeleteFunc(c.secretFields(), func(f secretField) bool { return f.ref.IsZero() })
+	refs := make([]secret.Ref, len(fields))
+	for i, f := range fields {
+		refs[i] = f.ref
+	}
+	results := src.FetchAll(ctx, refs)
+	for i, f := range fields {
+		r := results[i]
+		line := c.lineOf(f.field)
+		for _, w := range r.Warnings {
+			s.warnings = append(s.warnings, &FieldError{Field: f.field, Line: line, Msg: w})
+		}
+		if r.Err == nil && f.min > 0 && len(r.Value.Reveal()) < f.min {
+			errs = append(errs, &FieldError{Field: f.field, Line: line, Msg: fmt.Sprintf(
+				"%s: the secret is %d bytes; a data-at-rest key must be at least %d bytes (e.g. openssl rand -base64 32)",
+				f.ref, len(r.Value.Reveal()), f.min)})
+			continue
+		}
+		entry := SecretEntry{Ref: f.ref, Secret: r.Secret, ReadAt: now}
+		if r.Err != nil {
+			old, ok := prev.fallback(f)
+			if !ok {
+				errs = append(errs, &FieldError{Field: f.field, Line: line, Msg: fmt.Sprintf("%s: %v", f.ref, r.Err), Err: r.Err})
+				continue
+			}
+			entry = old
+			s.stale = append(s.stale, StaleSecret{Field: f.field, Ref: f.ref, Err: r.Err, ReadAt: old.ReadAt})
+		}
+		entry.Warnings = nil
+		s.fields[f.field] = entry
+		if f.alias != "" {
+			s.fields[f.alias] = entry
+		}
 	}
 	s.warnings.sort()
 	if err := errs.Err(); err != nil {
 		return &Secrets{warnings: s.warnings}, err
 	}
 	return s, nil
+}
+
+// fallback is the value f had in s when it came from the same reference.
+func (s *Secrets) fallback(f secretField) (SecretEntry, bool) {
+	if s == nil {
+		return SecretEntry{}, false
+	}
+	name := f.field
+	if f.alias != "" {
+		name = f.alias // a key keeps its value by id, wherever it moved in the list
+	}
+	e, ok := s.fields[name]
+	if !ok || e.Value.IsZero() || e.Ref.String() != f.ref.String() {
+		return SecretEntry{}, false
+	}
+	return e, true
 }

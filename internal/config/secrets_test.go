@@ -92,7 +92,7 @@ func TestResolveSecretsReportsEveryFailure(t *testing.T) {
 	}
 }
 
-func TestResolveSecretsNotSupported(t *testing.T) {
+func TestResolveSecretsNotConfigured(t *testing.T) {
 	t.Parallel()
 	cfg, err := Parse([]byte(`
 providers:
@@ -104,8 +104,8 @@ clients:
 `), "/srv")
 	require.NoError(t, err, "vault: references parse")
 	_, err = cfg.ResolveSecrets(context.Background())
-	require.ErrorIs(t, err, secret.ErrNotSupported)
-	require.EqualError(t, err, "line 5: providers.socialeye.keys[0].secret: vault:secret/ig/socialeye#api_key: vault: references are not yet supported")
+	require.ErrorIs(t, err, secret.ErrNotConfigured)
+	require.EqualError(t, err, "line 5: providers.socialeye.keys[0].secret: vault:secret/ig/socialeye#api_key: vault: references need the secrets.vault section: source not configured")
 }
 
 // TestNoSecretInOutput puts secrets where a careless user would — literally
@@ -204,8 +204,10 @@ clients:
 
 type plainSource struct{}
 
-func (plainSource) Resolve(context.Context, secret.Ref) (secret.Value, error) {
-	return secret.NewValue("v"), nil
+func (plainSource) Fetch(ctx context.Context, refs []secret.Ref) []secret.Result {
+	return secret.Each(ctx, refs, func(context.Context, secret.Ref) secret.Result {
+		return secret.Result{Secret: secret.Secret{Value: secret.NewValue("v")}}
+	})
 }
 
 // recordingSource is a fake secret.Source: it answers every reference with
@@ -215,12 +217,14 @@ type recordingSource struct {
 	asked  *[]string
 }
 
-func (r recordingSource) Resolve(_ context.Context, ref secret.Ref) (secret.Value, error) {
-	*r.asked = append(*r.asked, ref.String())
-	if ref.Path == "MISSING" {
-		return secret.Value{}, fmt.Errorf("%s has nothing at %s", r.prefix, ref.Path)
-	}
-	return secret.NewValue(r.prefix + "-" + ref.Path + ref.Field), nil
+func (r recordingSource) Fetch(ctx context.Context, refs []secret.Ref) []secret.Result {
+	return secret.Each(ctx, refs, func(_ context.Context, ref secret.Ref) secret.Result {
+		*r.asked = append(*r.asked, ref.String())
+		if ref.Path == "MISSING" {
+			return secret.Result{Err: fmt.Errorf("%s has nothing at %s", r.prefix, ref.Path)}
+		}
+		return secret.Result{Secret: secret.Secret{Value: secret.NewValue(r.prefix + "-" + ref.Path + ref.Field)}}
+	})
 }
 
 // Sources are injected: replacing the env: source with a fake and giving

@@ -66,6 +66,8 @@ func (v *validator) config() {
 	v.minimise()
 	v.cacheSettings()
 	v.auditSettings()
+	v.secretSettings()
+	v.alerts()
 	if len(c.Providers) == 0 {
 		v.add("providers", "at least one provider is required")
 	}

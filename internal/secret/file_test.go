@@ -55,7 +55,8 @@ func TestResolveFileFollowsSymlinkToRegularFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(target, []byte("sk_live_abc\n"), 0o600))
 	link := filepath.Join(dir, "current")
 	require.NoError(t, os.Symlink(target, link))
-	v, warnings, err := DefaultSources().ResolveWithWarnings(context.Background(), mustRef(t, "file:"+link))
+	sec, err := DefaultSources().Fetch(context.Background(), mustRef(t, "file:"+link))
+	v, warnings := sec.Value, sec.Warnings
 	require.NoError(t, err)
 	require.Empty(t, warnings)
 	require.Equal(t, "sk_live_abc", v.Reveal())
@@ -87,7 +88,8 @@ func TestResolveFileMode(t *testing.T) {
 			require.NoError(t, os.WriteFile(p, []byte("sk_live_abc\n"), 0o600))
 			require.NoError(t, os.Chmod(p, tt.mode)) // not subject to the umask
 			ref := mustRef(t, "file:"+p)
-			v, warnings, err := DefaultSources().ResolveWithWarnings(context.Background(), ref)
+			sec, err := DefaultSources().Fetch(context.Background(), ref)
+			v, warnings := sec.Value, sec.Warnings
 			if tt.wantErr != "" {
 				require.EqualError(t, err, "secret file "+p+" "+tt.wantErr)
 				require.True(t, v.IsZero())

@@ -29,8 +29,15 @@ type Env struct {
 
 var _ Source = Env{}
 
-// Resolve reads the variable ref names.
-func (e Env) Resolve(_ context.Context, ref Ref) (Value, error) {
+// Fetch reads the variables refs name.
+func (e Env) Fetch(ctx context.Context, refs []Ref) []Result {
+	return Each(ctx, refs, func(_ context.Context, ref Ref) Result {
+		v, err := e.read(ref)
+		return Result{Secret: Secret{Value: v}, Err: err}
+	})
+}
+
+func (e Env) read(ref Ref) (Value, error) {
 	name := ref.Path
 	lookup := e.LookupEnv
 	if lookup == nil {
@@ -60,17 +67,15 @@ func (e Env) Resolve(_ context.Context, ref Ref) (Value, error) {
 // or others can read is used, with a warning.
 type File struct{}
 
-var _ WarningSource = File{}
+var _ Source = File{}
 
-// Resolve reads the file ref names, dropping any warning.
-func (File) Resolve(_ context.Context, ref Ref) (Value, error) {
-	v, _, err := readFile(ref)
-	return v, err
-}
-
-// ResolveWithWarnings reads the file ref names.
-func (File) ResolveWithWarnings(_ context.Context, ref Ref) (Value, []string, error) {
-	return readFile(ref)
+// Fetch reads the files refs name, each afresh: a rotated key file is
+// picked up by the next refresh.
+func (File) Fetch(ctx context.Context, refs []Ref) []Result {
+	return Each(ctx, refs, func(_ context.Context, ref Ref) Result {
+		v, warnings, err := readFile(ref)
+		return Result{Secret: Secret{Value: v, Warnings: warnings}, Err: err}
+	})
 }
 
 func readFile(ref Ref) (Value, []string, error) {
@@ -153,4 +158,24 @@ func controlAt(s string) int {
 	return strings.IndexFunc(s, func(r rune) bool {
 		return r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 	})
+}
+
+// CheckValue refuses a secret value a key cannot be: empty, with leading
+// or trailing whitespace or a byte order mark, or with a control or
+// invisible character. Sources that read documents (Vault, AWS Secrets
+// Manager) apply the same rules as env: and file:, so a key pasted into a
+// secret store with a stray newline fails here, naming ref, rather than
+// upstream as a 401 that looks like a revoked key. The error never holds
+// the value.
+func CheckValue(ref Ref, s string) error {
+	if s == "" {
+		return fmt.Errorf("%s: the value is empty", ref)
+	}
+	if what := surroundingSpace(s); what != "" {
+		return fmt.Errorf("%s: the value contains leading or trailing whitespace (%s)", ref, what)
+	}
+	if i := controlAt(s); i >= 0 {
+		return fmt.Errorf("%s: the value contains a control character (or an invisible one) at byte %d; a key is one line of printable text", ref, i)
+	}
+	return nil
 }

@@ -89,13 +89,13 @@ func TestResolveFile(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
-func TestResolveNotSupported(t *testing.T) {
+func TestResolveNotConfigured(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"vault:secret/ig#key", "awssm:prod/ig#key"} {
+	for s, section := range map[string]string{"vault:secret/ig#key": "secrets.vault", "awssm:prod/ig#key": "secrets.aws"} {
 		ref := mustRef(t, s)
 		_, err := Resolve(context.Background(), ref)
-		require.ErrorIs(t, err, ErrNotSupported)
-		require.EqualError(t, err, ref.Scheme+": references are not yet supported")
+		require.ErrorIs(t, err, ErrNotConfigured)
+		require.EqualError(t, err, ref.Scheme+": references need the "+section+" section: source not configured")
 	}
 }
 

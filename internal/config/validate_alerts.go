@@ -1,0 +1,4 @@
+package config
+
+// alerts checks the alerts section.
+func (v *validator) alerts() {}
