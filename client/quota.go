@@ -23,6 +23,18 @@ type ClientQuota struct {
 	Rate        *RateStatus `json:"rate"`
 	Day         *Usage      `json:"day"`
 	Month       *Usage      `json:"month"`
+	// Age is how old the key's secret is, when the gateway knows.
+	Age *KeyAge `json:"age"`
+}
+
+// KeyAge is how old a key's secret is: since ChangedAt (Source:
+// "source" — the secret store said — or "rotated_at" in the gateway's
+// config), and when it is due for rotation.
+type KeyAge struct {
+	ChangedAt time.Time `json:"changed_at"`
+	Days      int       `json:"days"`
+	RotateBy  time.Time `json:"rotate_by"`
+	Source    string    `json:"source"`
 }
 
 // ProviderQuota is one provider the caller may use, with each key of the

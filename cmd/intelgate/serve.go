@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,16 +30,23 @@ func newServeCmd() *cobra.Command {
 			defer stderr.Close()
 			cmd.SetErr(stderr) // configuration problems stay in order with log lines
 			log := newLogger(stderr)
-			defer ignoreHangups(log)()
+			hup := watchHangups(log)
+			stopHangups := sync.OnceFunc(hup.stop)
+			defer stopHangups()
 			cfg, err := loadConfigOrReport(cmd, path)
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), cfg, log, app.Options{})
+			a, err := app.New(cmd.Context(), cfg, log, app.Options{ConfigPath: path})
 			if err != nil {
 				return reportConfigError(cmd, err)
 			}
 			defer a.Close()
+			defer stopHangups() // before Close: no reload runs on a closed gateway
+			hup.set(reloadOnHangup(cmd.Context(), func(ctx context.Context, by string) error {
+				_, err := a.Reload(ctx, by)
+				return err
+			}))
 			ln, err := net.Listen("tcp", cfg.Server.Listen)
 			if err != nil {
 				return fmt.Errorf("listening on server.listen %s: %w", cfg.Server.Listen, err)

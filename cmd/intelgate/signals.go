@@ -1,34 +1,59 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
-// ignoreHangups keeps SIGHUP from ending a long-running command. Go's
-// default for an unhandled SIGHUP is to exit at once (status 129) with no
-// graceful shutdown, and operators send SIGHUP expecting a reload — which
-// a later issue implements. Until then each SIGHUP is logged as not
-// supported and the process keeps running on the configuration it started
-// with. Call it before anything starts serving; stop undoes it.
-func ignoreHangups(log *slog.Logger) (stop func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
+// hangups turns SIGHUP into a configuration reload. Go's default for an
+// unhandled SIGHUP is to exit at once (status 129) with no graceful
+// shutdown, and operators send SIGHUP expecting a reload, so it is caught
+// before anything starts; until the gateway is built (set) a SIGHUP is
+// logged and ignored. stop undoes it and waits for a running reload.
+type hangups struct {
+	reload atomic.Pointer[func()]
+	ch     chan os.Signal
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func watchHangups(log *slog.Logger) *hangups {
+	h := &hangups{ch: make(chan os.Signal, 1), done: make(chan struct{})}
+	signal.Notify(h.ch, syscall.SIGHUP)
+	h.wg.Go(func() {
 		for {
 			select {
-			case <-ch:
-				log.Warn("SIGHUP received: configuration reload is not supported yet; still running with the configuration loaded at start")
-			case <-done:
+			case <-h.ch:
+				if f := h.reload.Load(); f != nil {
+					(*f)()
+					continue
+				}
+				log.Warn("SIGHUP received before the gateway was ready; ignored (send it again to reload)")
+			case <-h.done:
 				return
 			}
 		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
+	})
+	return h
+}
+
+// set makes each SIGHUP call reload (one at a time: signals that arrive
+// meanwhile coalesce into one more).
+func (h *hangups) set(reload func()) { h.reload.Store(&reload) }
+
+func (h *hangups) stop() {
+	signal.Stop(h.ch)
+	close(h.done)
+	h.wg.Wait()
+}
+
+// reloadOnHangup is the reload a SIGHUP runs: the outcome is logged by
+// the reload itself (applied, or refused with the running config kept).
+func reloadOnHangup(ctx context.Context, reload func(context.Context, string) error) func() {
+	return func() { _ = reload(ctx, "sighup") }
 }

@@ -129,11 +129,12 @@ func (p *mainProcess) wait() error {
 	return err
 }
 
-// TestServeSurvivesSIGHUP runs `intelgate serve` as a real process: a
-// SIGHUP is logged as "reload not supported yet" and the gateway keeps
-// answering; SIGTERM then shuts it down cleanly with status 0. Start-up
-// also logs the warning for a key file others can read.
-func TestServeSurvivesSIGHUP(t *testing.T) {
+// TestServeReloadsOnSIGHUP runs `intelgate serve` as a real process: a
+// SIGHUP reloads the configuration (logged as applied), a SIGHUP after
+// the file was broken is refused with the running configuration kept, and
+// the gateway answers throughout; SIGTERM then shuts it down cleanly with
+// status 0. Start-up also logs the warning for a key file others can read.
+func TestServeReloadsOnSIGHUP(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "socialeye.key")
@@ -173,9 +174,18 @@ clients:
 	require.Contains(t, warning["problem"], "has mode 0644: readable by group/others; chmod 600")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
-	hup := log.wait(t, "SIGHUP received", deadline)
-	require.Equal(t, "WARN", hup["level"])
-	require.Contains(t, hup["msg"], "reload is not supported yet")
+	hup := log.wait(t, "configuration reloaded", deadline)
+	require.Equal(t, "INFO", hup["level"])
+	require.Equal(t, "sighup", hup["by"])
+	healthz()
+
+	// A broken file is refused whole; the gateway keeps running on what
+	// it loaded before.
+	require.NoError(t, os.WriteFile(cfgPath, []byte("server: {listen: [not, a, string]}\n"), 0o600))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	refused := log.wait(t, "configuration reload refused", deadline)
+	require.Equal(t, "ERROR", refused["level"])
+	require.Contains(t, refused["error"], "server.listen")
 	healthz()
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))

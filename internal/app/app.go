@@ -14,6 +14,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,6 +32,7 @@ import (
 	"github.com/intelgate/intelgate/internal/provider"
 	"github.com/intelgate/intelgate/internal/retention"
 	"github.com/intelgate/intelgate/internal/seal"
+	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/store"
 	"github.com/intelgate/intelgate/internal/store/postgres"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
@@ -67,6 +69,15 @@ type App struct {
 
 	metrics         *monitor.Metrics
 	metricsListener net.Listener // server.metrics_listen, opened by Run's caller (Listen)
+
+	// What reloads and secret refreshes change (internal/app/reload.go):
+	// the running config and secrets, swapped whole; the authenticator;
+	// the secrets' readiness.
+	obs          observe.Observer
+	live         atomic.Pointer[live]
+	reload       reloader
+	auth         *switchAuth
+	secretHealth *secretHealth
 }
 
 // Options are what an App takes besides its config.
@@ -78,24 +89,39 @@ type Options struct {
 	// (tests), and of the gateway that reports cached answers' Age; nil:
 	// the system clock. The governor keeps its own.
 	Clock clock.Clock
+	// ConfigPath is the file cfg was loaded from: Reload (SIGHUP, POST
+	// /admin/v1/reload) reads it again. "": a reload re-reads the secrets
+	// only.
+	ConfigPath string
+	// Sources resolve the secret references; the zero value: env: and
+	// file:, and vault: and awssm: from the config's secrets section.
+	// Tests inject fakes here.
+	Sources secret.Sources
 }
 
 // New builds every layer from cfg; nothing serves until Run. On error,
 // whatever was opened is closed again.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (_ *App, err error) {
-	secrets, err := cfg.ResolveSecrets(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("resolving secrets: %w", err)
-	}
-	for _, w := range secrets.Warnings() {
-		log.Warn("configuration warning", "field", w.Field, "line", w.Line, "problem", w.Msg)
-	}
 	a := &App{cfg: cfg, log: log, clock: o.Clock}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
 		}
 	}()
+	sources, err := a.openSources(ctx, cfg, o.Sources)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := cfg.ResolveSecretsOver(ctx, sources, nil, a.now())
+	if err != nil {
+		return nil, fmt.Errorf("resolving secrets: %w", err)
+	}
+	for _, w := range secrets.Warnings() {
+		log.Warn("configuration warning", "field", w.Field, "line", w.Line, "problem", w.Msg)
+	}
+	a.live.Store(&live{cfg: cfg, secrets: secrets})
+	a.reload = reloader{path: o.ConfigPath, sources: sources}
+	a.secretHealth = &secretHealth{now: a.now, maxStale: cfg.Secrets.MaxStale.Std()}
 
 	// Providers first: they read CA and schema files, the likeliest
 	// start-up failures, before anything is written.
@@ -144,6 +170,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		return nil, fmt.Errorf("building query minimisation: %w", err)
 	}
 	a.metrics = newMetrics(a, gov)
+	a.metrics.WatchKeyAges(a)
 	a.storeObs.set(a.metrics)
 	if err := a.listenMetrics(ctx); err != nil {
 		return nil, fmt.Errorf("server.metrics_listen: %w", err)
@@ -164,6 +191,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err := a.keysRotated(ctx, rotated); err != nil {
 		return nil, err
 	}
+	a.obs = obs
 	if a.calls, err = newCalls(cfg, provs, gov, keys, obs, log); err != nil {
 		return nil, err
 	}
@@ -177,7 +205,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err != nil {
 		return nil, fmt.Errorf("building client authentication: %w", err)
 	}
-	if err := a.buildGateway(cfg, authn, ready, degradable); err != nil {
+	a.auth = newSwitchAuth(authn)
+	ready["secrets_fresh"] = freshSecrets{a.secretHealth}
+	degradable["secrets"] = degradedSecrets{a.secretHealth}
+	if err := a.buildGateway(cfg, a.auth, ready, degradable); err != nil {
 		return nil, err
 	}
 	if a.sweeper, err = a.newSweeper(cfg, obs); err != nil {
@@ -206,7 +237,7 @@ func (a *App) keysRotated(ctx context.Context, rotated map[string][]string) erro
 }
 
 // buildGateway builds the HTTP API over the assembled layers.
-func (a *App) buildGateway(cfg *config.Config, authn *auth.Authenticator, ready, degradable map[string]gateway.Checker) (err error) {
+func (a *App) buildGateway(cfg *config.Config, authn gateway.Authenticator, ready, degradable map[string]gateway.Checker) (err error) {
 	// With PostgreSQL beside Redis, lookups do not need the store (quota,
 	// pauses and the cache's durable tier are in Redis; audit records
 	// wait in their queue): an outage degrades every replica rather than
@@ -235,6 +266,8 @@ func (a *App) buildGateway(cfg *config.Config, authn *auth.Authenticator, ready,
 		Clock:          a.clock,
 		Audit:          a.recorder,
 		AuditLog:       auditReader{Store: a.auditStore, keys: a.keyring},
+		Operator:       operator{a},
+		KeyAges:        operator{a},
 	})
 	if err != nil {
 		return fmt.Errorf("building gateway: %w", err)
@@ -320,11 +353,16 @@ func (i idleCloser) Close() error {
 // When a secret changed, the provider's cached answers are purged on every
 // replica (in the background: the swap itself never waits on the cache).
 func (a *App) SwapKeys(provider string, keys []govern.Key) error {
+	return a.swapKeys(provider, keys, "gateway")
+}
+
+func (a *App) swapKeys(provider string, keys []govern.Key, by string) error {
 	changed := a.calls.ChangedSecrets(provider, keys)
+	before := a.calls.gov.Keys(provider)
 	if err := a.calls.SwapKeys(provider, keys); err != nil {
 		return err
 	}
-	a.recordSwap(provider, keys, changed)
+	a.recordSwap(provider, before, keys, changed, by)
 	if len(changed) > 0 && a.purges != nil {
 		a.purges.add(provider, "key_rotated")
 	}
@@ -347,6 +385,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	bg.Go(func() { a.gateway.Run(ctx) })
 	bg.Go(func() { a.calls.Recheck(ctx) }) // revoked keys come back when their check passes
+	bg.Go(func() { a.runRefresh(ctx) })
 	if a.cache != nil {
 		bg.Go(func() {
 			if err := a.cache.Run(ctx); err != nil && ctx.Err() == nil {

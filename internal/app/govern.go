@@ -66,6 +66,15 @@ func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.K
 			MaxWait:         p.Limits.MaxWait.Std(),
 		})
 	}
+	g, err := govern.New(govern.Options{State: st, FailOpen: cfg.Shared.Fail == "open", Fingerprint: fp, Log: log}, policies, clientPolicies(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("building governor: %w", err)
+	}
+	return g, nil
+}
+
+// clientPolicies are the clients' own allowances (built again by a reload).
+func clientPolicies(cfg *config.Config) []govern.ClientPolicy {
 	var clients []govern.ClientPolicy
 	for name, c := range cfg.Clients {
 		clients = append(clients, govern.ClientPolicy{
@@ -76,11 +85,7 @@ func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.K
 			Calendar: govern.Calendar{Loc: c.Limits.Location()},
 		})
 	}
-	g, err := govern.New(govern.Options{State: st, FailOpen: cfg.Shared.Fail == "open", Fingerprint: fp, Log: log}, policies, clients)
-	if err != nil {
-		return nil, fmt.Errorf("building governor: %w", err)
-	}
-	return g, nil
+	return clients
 }
 
 // jitterTolerance is how much delay skew between requests on their way

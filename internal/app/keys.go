@@ -9,6 +9,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/seal"
 	"github.com/intelgate/intelgate/internal/store"
 )
@@ -98,10 +99,11 @@ func adoptRevocations(ctx context.Context, gov *govern.Governor, keys map[string
 	return nil
 }
 
-// recordSwap audits the rotations a live key swap made and stores the new
-// secrets' fingerprints, so the next start does not take them for a
-// rotation again (and purge the provider's cache twice).
-func (a *App) recordSwap(provider string, keys []govern.Key, changed []string) {
+// recordSwap audits and logs the rotations a live key swap made, with the
+// keyed fingerprints of the secret before and after (never a secret), and
+// stores the new secrets' fingerprints, so the next start does not take
+// them for a rotation again (and purge the provider's cache twice).
+func (a *App) recordSwap(provider string, before, keys []govern.Key, changed []string, by string) {
 	if len(changed) == 0 {
 		return
 	}
@@ -112,7 +114,14 @@ func (a *App) recordSwap(provider string, keys []govern.Key, changed []string) {
 		if !slices.Contains(changed, k.ID) {
 			continue
 		}
-		a.recorder.KeyRotated(provider, k.ID, "gateway")
+		previous := ""
+		if i := slices.IndexFunc(before, func(o govern.Key) bool { return o.ID == k.ID }); i >= 0 {
+			previous = fp(before[i].Value)
+		}
+		a.log.Info("upstream key rotated: new requests use the new secret", "event", "upstream_key_rotated",
+			"provider", provider, "key_id", k.ID, "fingerprint", fp(k.Value), "previous_fingerprint", previous, "by", by)
+		a.recorder.KeyRotatedFrom(provider, k.ID, by, previous, fp(k.Value))
+		a.observe(observe.KeyRotated{Provider: provider, KeyID: k.ID})
 		if _, err := a.store.RecordKeyFingerprint(ctx, provider, k.ID, fp(k.Value), time.Now().UTC()); err != nil {
 			a.log.Error("could not store a swapped key's fingerprint; the next start will purge its cached answers again",
 				"provider", provider, "key_id", k.ID, "error", err.Error())

@@ -34,9 +34,10 @@ type quotaGauges struct {
 func (q quotaGauges) QuotaGauges(ctx context.Context) ([]monitor.QuotaGauge, error) {
 	var out []monitor.QuotaGauge
 	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(q.a.cfg.Providers)) {
+	cfg := q.a.live.Load().cfg // keys and their environments change with a reload
+	for _, name := range slices.Sorted(maps.Keys(cfg.Providers)) {
 		envs := map[string]bool{}
-		for _, k := range q.a.cfg.Providers[name].Keys {
+		for _, k := range cfg.Providers[name].Keys {
 			envs[k.Environment] = true
 		}
 		for _, env := range slices.Sorted(maps.Keys(envs)) {

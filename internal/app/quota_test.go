@@ -35,7 +35,7 @@ func govKeyStatus(t *testing.T, q gateway.QuotaResponse, provider, keyID string)
 		}
 		for _, k := range p.Keys {
 			if k.ID == keyID {
-				return k
+				return k.KeyStatus
 			}
 		}
 	}

@@ -154,12 +154,12 @@ func TestRedisUnreachableAppliesFailMode(t *testing.T) {
 			r := c.get(t, gw.url, "/readyz")
 			if mode == "closed" {
 				require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.body))
-				require.JSONEq(t, `{"status":"unavailable","checks":{"shared":"unavailable","store":"ok"}}`, string(r.body))
+				require.JSONEq(t, `{"status":"unavailable","checks":{"secrets":"ok","secrets_fresh":"ok","shared":"unavailable","store":"ok"}}`, string(r.body))
 			} else {
 				// Serving unpaced by choice: degraded, but still ready, so a
 				// load balancer does not pull every replica at once.
 				require.Equal(t, http.StatusOK, r.status, string(r.body))
-				require.JSONEq(t, `{"status":"degraded","checks":{"shared":"degraded","store":"ok"}}`, string(r.body))
+				require.JSONEq(t, `{"status":"degraded","checks":{"secrets":"ok","secrets_fresh":"ok","shared":"degraded","store":"ok"}}`, string(r.body))
 			}
 			require.Equal(t, http.StatusOK, c.get(t, gw.url, "/healthz").status)
 			require.NotContains(t, gw.logs.String(), password)

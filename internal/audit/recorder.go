@@ -173,6 +173,7 @@ const (
 	AuthNoToken          = "no_token"
 	AuthUnknownToken     = "unknown_token"
 	AuthSourceNotAllowed = "source_not_allowed"
+	AuthClientDisabled   = "client_disabled"
 )
 
 // AuthFailed records a refused authentication: the source, the reason
@@ -217,16 +218,28 @@ func (r *Recorder) KeyRotated(provider, keyID, by string) {
 	r.log.Add(Record{Kind: KindKeyRotated, Provider: provider, KeyID: keyID, By: by})
 }
 
+// KeyRotatedFrom records a rotation found while serving, with the keyed
+// fingerprints of the secret before and after: who reads the log can tell
+// which secret was replaced by which, and nobody can test a guess against
+// them without the data-at-rest key.
+func (r *Recorder) KeyRotatedFrom(provider, keyID, by, previousFingerprint, fingerprint string) {
+	r.log.Add(Record{Kind: KindKeyRotated, Provider: provider, KeyID: keyID, By: by,
+		Detail: "previous_fingerprint=" + previousFingerprint + " fingerprint=" + fingerprint})
+}
+
 // Observe records key revocations and restorations and cache purges from
 // the request path's events; it ignores every other event.
 func (r *Recorder) Observe(_ context.Context, e observe.Event) {
 	switch e := e.(type) {
 	case observe.KeyRevoked:
-		reason := "auth_check_refused"
-		if e.Renewed {
+		reason, by := "auth_check_refused", "gateway"
+		switch {
+		case e.By != "":
+			reason, by = "operator", e.By
+		case e.Renewed:
 			reason = "recheck_refused"
 		}
-		r.log.Add(Record{Kind: KindKeyRevoked, Provider: e.Provider, KeyID: e.KeyID, Reason: reason, By: "gateway"})
+		r.log.Add(Record{Kind: KindKeyRevoked, Provider: e.Provider, KeyID: e.KeyID, Reason: reason, By: by})
 	case observe.KeyRestored:
 		r.log.Add(Record{Kind: KindKeyRestored, Provider: e.Provider, KeyID: e.KeyID, Reason: "recheck_passed", By: "gateway"})
 	case observe.CachePurged:

@@ -30,6 +30,10 @@ var (
 	// for both.
 	ErrNoToken      = fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
 	ErrUnknownToken = fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+	// ErrClientDisabled: a valid token of a client an operator disabled
+	// at run time (POST /admin/v1/clients/{name}/disable). Answered like
+	// any other 401; the gateway records which client it was.
+	ErrClientDisabled = fmt.Errorf("%w: client disabled", ErrUnauthenticated)
 	// ErrSourceNotAllowed: valid token, request from outside source_cidrs.
 	ErrSourceNotAllowed = errors.New("source address not allowed for this client")
 )

@@ -75,6 +75,11 @@ type Options struct {
 	Metrics       Metrics
 	MetricsOnMain bool
 	// Audit records refused authentications and admin reads (nil: none);
+	// KeyAges adds each key's age to /v1/quota (nil: not shown).
+	KeyAges KeyAges
+	// Operator serves the admin actions: reload, key revoke, client
+	// disable, key list (nil: the routes are absent).
+	Operator Operator
 	// AuditLog serves GET /admin/v1/audit (nil: the route is absent).
 	Audit    AuditTrail
 	AuditLog AuditReader
@@ -109,6 +114,8 @@ type Gateway struct {
 	metricsOnMain  bool
 	audit          AuditTrail
 	auditReader    AuditReader
+	operator       Operator
+	keyAges        KeyAges
 }
 
 // New validates o and builds the Gateway.
@@ -131,6 +138,8 @@ func New(o Options) (*Gateway, error) {
 		metricsOnMain:  o.MetricsOnMain,
 		audit:          o.Audit,
 		auditReader:    o.AuditLog,
+		operator:       o.Operator,
+		keyAges:        o.KeyAges,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -161,6 +170,7 @@ func (g *Gateway) routes() {
 	if g.auditReader != nil {
 		handle("GET /admin/v1/audit", g.authenticated(g.adminOnly(http.HandlerFunc(g.handleAudit))))
 	}
+	g.adminActions(handle)
 	if g.metrics != nil && g.metricsOnMain {
 		handle("GET /metrics", g.authenticated(g.adminOnly(g.metrics.Handler())))
 	}
@@ -306,11 +316,16 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 			// interval with the count (Run).
 			g.authFails.fail(src)
 			info.quiet = true
-			reason := audit.AuthUnknownToken
-			if errors.Is(err, auth.ErrNoToken) {
+			reason, client := audit.AuthUnknownToken, ""
+			switch {
+			case errors.Is(err, auth.ErrNoToken):
 				reason = audit.AuthNoToken
+			case errors.Is(err, auth.ErrClientDisabled) && c != nil:
+				// The token is valid: which client was turned away is
+				// the record's point. The answer is the same 401.
+				reason, client = audit.AuthClientDisabled, c.Name
 			}
-			g.auditAuthFailure(src, reason, "", st.id)
+			g.auditAuthFailure(src, reason, client, st.id)
 			writeProblem(w, r, newProblem(kindUnauthenticated, "a valid gateway token is required: Authorization: Bearer <token>"))
 			return
 		}

@@ -64,6 +64,8 @@ var (
 	kindWithheld         = problemKind{"indicator-withheld", http.StatusUnprocessableEntity, "Indicator withheld from the provider"}
 	kindRefreshForbidden = problemKind{"refresh-not-allowed", http.StatusForbidden, "Cache refresh not permitted for this client"}
 	kindAdminRequired    = problemKind{"admin-required", http.StatusForbidden, "Administrator access required"}
+	kindConflict         = problemKind{"conflict", http.StatusConflict, "Conflicting operation in progress"}
+	kindReloadRefused    = problemKind{"reload-refused", http.StatusConflict, "Configuration reload refused"}
 
 	// Its own slug, not rate-limited: the remedy differs (fix the token or
 	// the proxy setup, not the request rate), and a client that backs off

@@ -31,6 +31,8 @@ var problemKinds = []problemKind{
 	kindWithheld,
 	kindRefreshForbidden,
 	kindAdminRequired,
+	kindConflict,
+	kindReloadRefused,
 }
 
 // ProblemTypes returns the slug of every problem type the gateway defines,

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/govern"
 )
@@ -31,9 +32,30 @@ type ClientQuota struct {
 // ProviderQuota is one permitted provider's state for the caller's
 // environment: only that environment's keys, by id.
 type ProviderQuota struct {
-	Provider string             `json:"provider"`
-	Breaker  string             `json:"breaker"`
-	Keys     []govern.KeyStatus `json:"keys"`
+	Provider string     `json:"provider"`
+	Breaker  string     `json:"breaker"`
+	Keys     []KeyQuota `json:"keys"`
+}
+
+// KeyQuota is one key's state and, when known, its age — never its secret.
+type KeyQuota struct {
+	govern.KeyStatus
+	Age *KeyAge `json:"age,omitempty"`
+}
+
+// KeyAge is how old a key's secret is: since ChangedAt (Source says where
+// that comes from: "source" — Vault, AWS — or "rotated_at" in config), and
+// when rotation.period says it must be rotated.
+type KeyAge struct {
+	ChangedAt time.Time `json:"changed_at"`
+	Days      int       `json:"days"`
+	RotateBy  time.Time `json:"rotate_by"`
+	Source    string    `json:"source"`
+}
+
+// KeyAges says how old each key is; consumed by /v1/quota.
+type KeyAges interface {
+	KeyAge(provider, keyID string) (KeyAge, bool)
 }
 
 // handleQuota answers what the caller may still spend: its own allowance
@@ -61,10 +83,17 @@ func (g *Gateway) handleQuota(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, r, failureProblem(g.lookups.Classify(r.Context(), id, name, err)))
 			return
 		}
-		if keys == nil {
-			keys = []govern.KeyStatus{}
+		pq := ProviderQuota{Provider: name, Breaker: g.quota.BreakerState(name), Keys: make([]KeyQuota, len(keys))}
+		for i, k := range keys {
+			pq.Keys[i].KeyStatus = k
+			if g.keyAges == nil {
+				continue
+			}
+			if age, ok := g.keyAges.KeyAge(name, k.ID); ok {
+				pq.Keys[i].Age = &age
+			}
 		}
-		resp.Providers = append(resp.Providers, ProviderQuota{Provider: name, Breaker: g.quota.BreakerState(name), Keys: keys})
+		resp.Providers = append(resp.Providers, pq)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

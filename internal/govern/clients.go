@@ -26,7 +26,7 @@ func (c *ClientPolicy) windows(now time.Time) ([]Window, []string) {
 // its own limit is answered at once (no waiting): it is the client, not an
 // upstream, that must slow down, and Retry-After tells it when.
 func (g *Governor) AdmitClient(ctx context.Context, client string) error {
-	c, ok := g.clients[client]
+	c, ok := g.client(client)
 	if !ok {
 		return nil
 	}

@@ -17,6 +17,12 @@ type Key struct {
 	ID          string
 	Environment string
 	Value       secret.Value
+	// Previous is the secret this key held before its last rotation,
+	// during rotation.overlap only (zero otherwise): a lookup the upstream
+	// refuses with the new secret is tried once more with it, since a
+	// vendor may activate a new key a little after the secret store
+	// changed. The app clears it when the overlap ends.
+	Previous secret.Value
 }
 
 // Policy is how one provider is paced. Limit and quotas apply to each key:
@@ -73,7 +79,8 @@ type Governor struct {
 	fp        func(secret.Value) string
 	log       *slog.Logger
 	policies  map[string]*policyState
-	clients   map[string]*ClientPolicy
+	// clients is swapped whole by SwapClients (a config reload).
+	clients atomic.Pointer[map[string]*ClientPolicy]
 	failLog   atomic.Int64 // unix seconds of the last fail-open warning
 }
 
@@ -103,7 +110,7 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 		return nil, errors.New("govern: State is required")
 	}
 	g := &Governor{state: o.State, clock: clock.Or(o.Clock), failOpen: o.FailOpen, revokeFor: o.RevokeFor,
-		log: o.Log, policies: map[string]*policyState{}, clients: map[string]*ClientPolicy{}}
+		log: o.Log, policies: map[string]*policyState{}}
 	if g.revokeFor <= 0 {
 		g.revokeFor = 24 * time.Hour
 	}
@@ -127,11 +134,27 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 		ps.pool.Store(pool)
 		g.policies[p.Provider] = ps
 	}
+	g.SwapClients(clients)
+	return g, nil
+}
+
+// SwapClients replaces every client's own allowance at once (a config
+// reload). Usage is kept: it is counted by client name in the shared
+// state, so a client whose limit changes keeps what it spent today, and a
+// new limit below that usage refuses it until the day turns. A client
+// without a policy is not limited by the gateway.
+func (g *Governor) SwapClients(clients []ClientPolicy) {
+	m := make(map[string]*ClientPolicy, len(clients))
 	for i := range clients {
 		c := clients[i]
-		g.clients[c.Client] = &c
+		m[c.Client] = &c
 	}
-	return g, nil
+	g.clients.Store(&m)
+}
+
+func (g *Governor) client(name string) (*ClientPolicy, bool) {
+	c, ok := (*g.clients.Load())[name]
+	return c, ok
 }
 
 // Lease is the right to make one upstream call with Key. It keeps its key
@@ -141,6 +164,9 @@ type Lease struct {
 	Provider string
 	KeyID    string
 	Key      secret.Value
+	// Previous is the key's secret before its last rotation, within
+	// rotation.overlap (see Key.Previous); zero otherwise.
+	Previous secret.Value
 	windows  []Window
 	pace     bool // false when taken fail-open: nothing to refund
 	// revoked is the key's revocation state key: it names the secret too,
@@ -151,7 +177,7 @@ type Lease struct {
 // newLease is a lease on k with the quota windows ws taken (none for pace
 // false, a lease taken fail-open).
 func newLease(p *policyState, k poolKey, ws []Window, pace bool) *Lease {
-	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value, windows: ws, pace: pace, revoked: k.revoked}
+	return &Lease{Provider: p.Provider, KeyID: k.ID, Key: k.Value, Previous: k.Previous, windows: ws, pace: pace, revoked: k.revoked}
 }
 
 func rateKey(provider, keyID string) string  { return "r:p:" + provider + ":" + keyID }
@@ -415,6 +441,49 @@ func (g *Governor) Revoke(ctx context.Context, provider, keyID string) error {
 	}
 	return nil
 }
+
+// operatorRevocation is how long an operator's revocation lasts: in
+// practice until the key's secret changes, since a rotated secret starts
+// unrevoked. The re-check never lifts it: an operator revokes a key that
+// still works (it leaked), and the vendor accepting it proves nothing.
+const operatorRevocation = 10 * 365 * 24 * time.Hour
+
+// RevokeByOperator takes provider's key keyID out of rotation on every
+// replica for as long as it holds its current secret: an operator's
+// decision (POST /admin/v1/keys/{provider}/{key_id}/revoke), which no
+// re-check undoes. Rotating the secret is how the key comes back.
+func (g *Governor) RevokeByOperator(ctx context.Context, provider, keyID string) error {
+	_, k, err := g.key(provider, keyID)
+	if err != nil {
+		return err
+	}
+	until := g.clock.Now().Add(operatorRevocation)
+	// The marker first: a re-check that sees the revocation must also
+	// see that it is not its to lift.
+	if err := g.state.PauseUntil(ctx, operatorKey(k), until); err != nil {
+		return fmt.Errorf("revoking provider %q key %q: %w", provider, keyID, err)
+	}
+	if err := g.state.PauseUntil(ctx, k.revoked, until); err != nil {
+		return fmt.Errorf("revoking provider %q key %q: %w", provider, keyID, err)
+	}
+	return nil
+}
+
+// RevokedByOperator reports whether keyID's current secret was revoked by
+// an operator (see RevokeByOperator).
+func (g *Governor) RevokedByOperator(ctx context.Context, provider, keyID string) (bool, error) {
+	_, k, err := g.key(provider, keyID)
+	if err != nil {
+		return false, err
+	}
+	until, err := g.state.PausedUntil(ctx, operatorKey(k))
+	if err != nil {
+		return false, fmt.Errorf("reading revocation of provider %q key %q: %w", provider, keyID, err)
+	}
+	return until.After(g.clock.Now()), nil
+}
+
+func operatorKey(k poolKey) string { return "o" + k.revoked[1:] }
 
 // RevokeLease revokes exactly the secret l holds, on every replica: the
 // secret an auth check refused, even if the key id's secret was rotated

@@ -169,3 +169,10 @@ func (g *Governor) key(provider, keyID string) (*policyState, poolKey, error) {
 func revocationKey(provider string, k Key, fp func(secret.Value) string) string {
 	return "x:" + provider + ":" + k.ID + ":" + fp(k.Value)
 }
+
+// CheckKeys validates keys as SwapKeys would, without swapping anything:
+// a reload checks every provider's new pool before it swaps any of them.
+func CheckKeys(provider string, keys []Key) error {
+	_, err := newKeyPool(provider, keys, func(secret.Value) string { return "" })
+	return err
+}

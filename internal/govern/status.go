@@ -124,7 +124,7 @@ func (g *Governor) keyStatus(ctx context.Context, p *policyState, k poolKey, now
 
 // ClientStatus reports client's own allowance without taking units.
 func (g *Governor) ClientStatus(ctx context.Context, client string) (ClientStatus, error) {
-	c, ok := g.clients[client]
+	c, ok := g.client(client)
 	if !ok {
 		return ClientStatus{}, nil
 	}

@@ -68,5 +68,9 @@ func durableZeros() map[string]float64 {
 		"intelgate_audit_records_dropped_total": 0, "intelgate_audit_records_written_total": 0,
 		"intelgate_audit_write_duration_seconds_count": 0, "intelgate_audit_write_duration_seconds_sum": 0,
 		"intelgate_audit_write_failures_total": 0,
+		// The secrets' and reloads' series exist from the start too.
+		`intelgate_config_reloads_total{outcome="ok"}`: 0, `intelgate_config_reloads_total{outcome="refused"}`: 0,
+		`intelgate_secret_refreshes_total{outcome="ok"}`: 0, `intelgate_secret_refreshes_total{outcome="error"}`: 0,
+		"intelgate_secrets_stale": 0,
 	}
 }

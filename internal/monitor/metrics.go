@@ -111,6 +111,7 @@ type Metrics struct {
 	httpDuration *prometheus.HistogramVec // route
 
 	durable durableMetrics
+	keys    keyMetrics
 }
 
 // New builds the metric set on a registry of its own (never the global
@@ -201,6 +202,7 @@ func New(o Options) *Metrics {
 		"Time to serve an HTTP request, by matched route pattern.", requestBuckets, "route")
 
 	m.registerDurable()
+	m.registerKeys()
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -103,6 +103,8 @@ func TestEveryMetricIsNamedAndDocumented(t *testing.T) {
 		Cache: cacheFunc(func() []monitor.TierStats { return []monitor.TierStats{{Tier: "memory"}} })})
 	observeAll(t, m, lookupSequence())
 	observeAll(t, m, durableSequence())
+	observeAll(t, m, keySequence())
+	m.WatchKeyAges(keyAges{{Provider: "p", KeyID: "k", ChangedAt: time.Now().Add(-time.Hour)}})
 	serveAPI(t, recorded(m, apiMux()))
 	mfs, err := m.Registry().Gather()
 	require.NoError(t, err)
@@ -118,7 +120,7 @@ func TestEveryMetricIsNamedAndDocumented(t *testing.T) {
 			require.True(t, strings.HasSuffix(name, "_total"), "counter %s lacks _total", name)
 		}
 	}
-	require.Equal(t, 39, seen, "a new metric? add it to docs/metrics.md and here")
+	require.Equal(t, 44, seen, "a new metric? add it to docs/metrics.md and here")
 }
 
 func TestWithDefaults(t *testing.T) {

@@ -53,6 +53,7 @@ func (m *Metrics) Observe(_ context.Context, e observe.Event) {
 	default:
 		m.cacheEvent(e)
 		m.durableEvent(e)
+		m.keyEvent(e)
 	}
 }
 

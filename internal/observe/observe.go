@@ -29,8 +29,9 @@ type Observer interface {
 // Event is one of this package's event types: Admitted, Refused,
 // GovernorWaited, Attempted, BreakerChanged, Finished, KeyChecked,
 // KeyRevoked, KeyRestored, KeysSwapped, CacheRead, CacheWritten,
-// CacheEvicted, CachePurged, Withheld, and for durable records
-// AuditWritten, AuditDropped, Swept, StoreFailed.
+// CacheEvicted, CachePurged, Withheld, for durable records
+// AuditWritten, AuditDropped, Swept, StoreFailed, and for secrets and
+// reloads KeyRotated, SecretsRefreshed, ConfigReloaded.
 type Event interface {
 	// Step names the event ("admitted", "refused", …) for logs and tests.
 	Step() string
@@ -171,6 +172,10 @@ type KeyChecked struct {
 type KeyRevoked struct {
 	Provider, KeyID string
 	Renewed         bool // an existing revocation was extended
+	// By is the admin client that revoked it (POST
+	// /admin/v1/keys/{provider}/{key_id}/revoke); "" when the gateway's
+	// auth check did.
+	By string
 }
 
 // KeyRestored: a revoked key passed its re-check and is back in rotation.
@@ -259,3 +264,27 @@ func (AuditWritten) Step() string { return "audit_written" }
 func (AuditDropped) Step() string { return "audit_dropped" }
 func (Swept) Step() string        { return "swept" }
 func (StoreFailed) Step() string  { return "store_failed" }
+
+// KeyRotated: Provider's key KeyID got a new secret while serving (a
+// secret refresh or a reload found it changed).
+type KeyRotated struct {
+	Provider, KeyID string
+}
+
+// SecretsRefreshed: every secret of the config was read again (By is
+// "timer", "reload" …): Outcome "ok" or "error" (nothing applied), with
+// Stale secrets whose source failed and whose last good value is in use.
+type SecretsRefreshed struct {
+	Outcome string
+	Stale   int
+}
+
+// ConfigReloaded: a config reload was applied (Outcome "ok") or refused
+// ("refused"; the running config is kept).
+type ConfigReloaded struct {
+	Outcome string
+}
+
+func (KeyRotated) Step() string       { return "key_rotated" }
+func (SecretsRefreshed) Step() string { return "secrets_refreshed" }
+func (ConfigReloaded) Step() string   { return "config_reloaded" }

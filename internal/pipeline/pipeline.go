@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,7 @@ type Governor interface {
 	RestoreLease(ctx context.Context, l *govern.Lease) error
 	InPool(l *govern.Lease) bool
 	Revoked(ctx context.Context, provider, keyID string) (bool, error)
+	RevokedByOperator(ctx context.Context, provider, keyID string) (bool, error)
 	ClaimCheck(ctx context.Context, provider, keyID string, every time.Duration) (bool, error)
 	AcquireKey(ctx context.Context, provider, keyID string) (*govern.Lease, error)
 	Keys(provider string) []govern.Key
@@ -98,6 +100,9 @@ type Pipeline struct {
 	placer    RequestChecker // the provider, when it can refuse a request before sending
 	detector  atomic.Pointer[leak.Detector]
 	leaks     atomic.Int64
+	// preferPrevious: key id → overlapPreference, for keys whose new
+	// secret the upstream refused within rotation.overlap (overlap.go).
+	preferPrevious sync.Map
 }
 
 // New builds a Pipeline; Provider, Governor and Breaker are required.
@@ -266,21 +271,47 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, o
 	if err != nil {
 		return provider.Result{}, nil, err
 	}
-	started := p.o.Clock.Now()
-	res, err := p.o.Provider.Lookup(ctx, req, lease.Key)
+	key, previous := lease.Key, p.usePrevious(lease)
+	if previous {
+		key = lease.Previous
+	}
+	res, err := p.callWith(ctx, req, lease, key, out)
 	if errors.Is(err, provider.ErrUnsafeIndicator) {
 		// Refused by the provider before anything was built: no attempt.
 		p.refund(ctx, lease)
 		return provider.Result{}, nil, err
 	}
-	if err == nil && p.detector.Load().Contains(res.Data) {
-		err = p.leaked(lease, req.Client)
-	}
 	outcome = resilience.OutcomeOf(err)
+	if p.overlapRefused(lease, err) {
+		if pres, perr, tried := p.withOther(ctx, req, lease, previous, out); tried {
+			res, err = pres, perr
+			outcome = resilience.OutcomeOf(err)
+		}
+	}
+	if err == nil {
+		p.proactivePause(ctx, lease, res.PauseFor)
+		return res, lease, nil
+	}
+	return provider.Result{}, lease, err
+}
+
+// callWith makes one upstream call for l with secret key (its current
+// secret, or its previous one within a rotation overlap), checks the
+// answer for reflected credentials, and counts the attempt in out. A call
+// that never left gives its unit back.
+func (p *Pipeline) callWith(ctx context.Context, req provider.Request, l *govern.Lease, key secret.Value, out *Outcome) (provider.Result, error) {
+	started := p.o.Clock.Now()
+	res, err := p.o.Provider.Lookup(ctx, req, key)
+	if errors.Is(err, provider.ErrUnsafeIndicator) {
+		return provider.Result{}, err
+	}
+	if err == nil && p.detector.Load().Contains(res.Data) {
+		err = p.leaked(l, req.Client)
+	}
 	var ue *upstream.Error
 	isUpstream := errors.As(err, &ue)
 	notSent := isUpstream && ue.NotSent
-	out.KeyID = lease.KeyID
+	out.KeyID = l.KeyID
 	out.Attempts++
 	out.UpstreamStatus = res.Status
 	if isUpstream {
@@ -289,15 +320,11 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, o
 	if !notSent {
 		out.Units++
 	}
-	p.observeAttempt(ctx, lease, out, err, p.o.Clock.Now().Sub(started), notSent)
-	switch {
-	case err == nil:
-		p.proactivePause(ctx, lease, res.PauseFor)
-		return res, lease, nil
-	case notSent:
-		p.refund(ctx, lease) // quota is spent only on calls that left
+	p.observeAttempt(ctx, l, out, err, p.o.Clock.Now().Sub(started), notSent)
+	if notSent {
+		p.refund(ctx, l) // quota is spent only on calls that left
 	}
-	return provider.Result{}, lease, err
+	return res, err
 }
 
 // acquire waits for a lease on a key of the environment and tells the

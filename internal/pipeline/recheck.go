@@ -51,6 +51,14 @@ func (p *Pipeline) recheckOnce(ctx context.Context, state map[string]*recheck) {
 		if err != nil {
 			continue // state unreachable: try again next poll
 		}
+		if revoked {
+			// An operator's revocation is not the re-check's to lift:
+			// the key may well still work (it leaked).
+			if byOperator, err := p.o.Governor.RevokedByOperator(ctx, name, k.ID); err != nil || byOperator {
+				delete(state, k.ID)
+				continue
+			}
+		}
 		st := state[k.ID]
 		now := p.o.Clock.Now()
 		switch {

@@ -168,3 +168,6 @@ func Each(ctx context.Context, refs []Ref, one func(context.Context, Ref) Result
 	}
 	return out
 }
+
+// IsZero reports whether s has no source at all (the zero Sources).
+func (s Sources) IsZero() bool { return len(s.by) == 0 }

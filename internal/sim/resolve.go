@@ -118,6 +118,8 @@ func (s *Simulator) authorize(r *http.Request) (string, bool) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		return "", false
 	}
+	s.keysMu.RLock()
+	defer s.keysMu.RUnlock()
 	if len(s.keys) == 0 {
 		return key, true
 	}

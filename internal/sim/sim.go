@@ -37,7 +37,8 @@ type Options struct {
 // Simulator is the http.Handler that plays SocialEye. It is safe for
 // concurrent use; faults can be changed while it serves.
 type Simulator struct {
-	keys   map[string]bool
+	keysMu sync.RWMutex
+	keys   map[string]bool // under keysMu: SetAPIKeys rotates them
 	now    func() time.Time
 	log    *slog.Logger
 	mux    *http.ServeMux
@@ -99,6 +100,20 @@ func (s *Simulator) routes() *http.ServeMux {
 
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
+}
+
+// SetAPIKeys replaces the accepted Bearer keys, as a vendor does when an
+// account's key is rotated or revoked; empty accepts any non-empty key.
+func (s *Simulator) SetAPIKeys(keys []string) {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if k != "" {
+			m[k] = true
+		}
+	}
+	s.keysMu.Lock()
+	s.keys = m
+	s.keysMu.Unlock()
 }
 
 // SetFaults replaces the fault settings. Invalid values are clamped: rates

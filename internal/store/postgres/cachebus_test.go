@@ -243,8 +243,8 @@ func TestNotifierFindsASilentDeath(t *testing.T) {
 	errs := make(chan string, 64)
 	s := open(t, px.dsn, postgres.Options{OpTimeout: time.Second, OnError: func(op string) { errs <- op }})
 	sub := subscribe(t, s.Notifier(postgres.NotifierOptions{Idle: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}))
-	admin := pgtest.Conn(t, dsn)
-	listeners(t, admin, postgres.ChannelForTest(s), 1)
+	pub := open(t, dsn, postgres.Options{}).PurgeBus()
+	waitSubscribed(t, pub, sub)
 
 	px.freeze()
 	select {
@@ -255,7 +255,6 @@ func TestNotifierFindsASilentDeath(t *testing.T) {
 	}
 	px.thaw()
 	require.Equal(t, cache.Scope{}, sub.next(t), "reconnected: clear everything")
-	pub := open(t, dsn, postgres.Options{}).PurgeBus()
 	require.NoError(t, pub.Publish(t.Context(), cache.Scope{Provider: "after"}))
 	for {
 		// Pings may have raced the freeze: more zero scopes are fine.
@@ -263,6 +262,28 @@ func TestNotifierFindsASilentDeath(t *testing.T) {
 			require.Equal(t, cache.Scope{Provider: "after"}, sc)
 			return
 		}
+	}
+}
+
+// waitSubscribed publishes probes until sub receives one: the
+// subscription is live. (pg_stat_activity cannot tell here: with a 50ms
+// idle ping the listen session's last statement is soon the ping, not
+// LISTEN — on a loaded machine before a poll sees it.) A probe published
+// before LISTEN is lost, and notifications arrive in order, so none is
+// left to arrive after the one received.
+func waitSubscribed(t *testing.T, pub cache.Broadcaster, sub *subscriber) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		require.NoError(t, pub.Publish(t.Context(), cache.Scope{Provider: "probe"}))
+		select {
+		case sc := <-sub.got:
+			if sc.Provider == "probe" {
+				return
+			}
+		case <-time.After(50 * time.Millisecond):
+		}
+		require.True(t, time.Now().Before(deadline), "the subscription never received a probe")
 	}
 }
 
