@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		newPinCmd(),
 		newCacheCmd(),
 		newAuditCmd(),
+		newReloadCmd(),
 	)
 	return root
 }

@@ -104,7 +104,6 @@ func (a *App) now() time.Time {
 	return time.Now()
 }
 
-
 // KeyInfo is what the admin API and /v1/quota show of an upstream key:
 // never its secret, only a keyed fingerprint and its age.
 type KeyInfo struct {

@@ -2,17 +2,29 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/secret"
+	"github.com/intelgate/intelgate/internal/secret/awssm"
 )
 
 // openSources are the secret sources of cfg: env: and file:, and the
-// remote sources its secrets section configures. given, when set
-// (tests), is used as it is.
-func (a *App) openSources(_ context.Context, _ *config.Config, given secret.Sources) (secret.Sources, error) {
+// remote sources its secrets section configures (a vault: or awssm:
+// reference without its section fails to resolve, naming the section).
+// given, when set (tests), is used as it is.
+func (a *App) openSources(ctx context.Context, cfg *config.Config, given secret.Sources) (secret.Sources, error) {
 	if !given.IsZero() {
 		return given, nil
 	}
-	return secret.DefaultSources(), nil
+	src := secret.DefaultSources()
+	if c := cfg.Secrets.AWS; c != nil {
+		sm, err := awssm.New(ctx, awssm.Options{Region: c.Region, VersionStage: c.VersionStage, Endpoint: c.Endpoint,
+			CAFile: c.CAFile, Timeout: c.Timeout.Std(), Log: a.log})
+		if err != nil {
+			return secret.Sources{}, fmt.Errorf("secrets.aws: %w", err)
+		}
+		src = src.With("awssm", sm)
+	}
+	return src, nil
 }

@@ -107,4 +107,6 @@ func (r *Rotation) setDefaults() {
 
 func (v *Vault) setDefaults() { *v = Vault{Timeout: DefaultSourceTimeout} }
 
-func (a *AWS) setDefaults() { *a = AWS{VersionStage: DefaultVersionStage, Timeout: DefaultSourceTimeout} }
+func (a *AWS) setDefaults() {
+	*a = AWS{VersionStage: DefaultVersionStage, Timeout: DefaultSourceTimeout}
+}

@@ -137,4 +137,3 @@ func (v *validator) httpsURL(field, s string, required bool) {
 		v.add(field, "must be the server's base URL, without a path, query or fragment")
 	}
 }
-

@@ -104,8 +104,10 @@ func (t *authFailures) blocked(src netip.Addr) (time.Duration, bool) {
 	return end.Sub(now), true
 }
 
-// fail records one authentication failure from src.
-func (t *authFailures) fail(src netip.Addr) {
+// fail records one authentication failure from src. It reports true, and
+// how long the block lasts, for the failure that blocks src (once per
+// window), so the block can be audited once.
+func (t *authFailures) fail(src netip.Addr) (blocked bool, retryAfter time.Duration) {
 	k := sourceKey(src)
 	now := t.now()
 	t.mu.Lock()
@@ -126,6 +128,10 @@ func (t *authFailures) fail(src netip.Addr) {
 	}
 	e.count++
 	e.logged++
+	if e.count == t.lim.Max {
+		return true, e.start.Add(t.lim.Window).Sub(now)
+	}
+	return false, 0
 }
 
 // evictScan bounds how far evict looks for an unblocked source, so a

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -340,4 +341,28 @@ func TestAuthFailuresLogLinesAreCapped(t *testing.T) {
 	require.Equal(t, maxFailureLines+1, strings.Count(logs, `"event":"auth_failed"`))
 	require.Contains(t, logs, `"source":"192.0.2.77","failures":2`, "the busiest source has its own line")
 	require.Contains(t, logs, `"source":"others","sources":201,"failures":201`)
+}
+
+// The failure that blocks a source says so, once per window, so that the
+// block is audited once rather than with every refused request.
+func TestAuthFailureThatBlocksIsReportedOnce(t *testing.T) {
+	t.Parallel()
+	clock := clocktest.New(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	lim := AuthFailureLimits{Max: 3, Window: time.Minute, MaxSources: 10, LogInterval: time.Minute}
+	tr := newAuthFailures(lim, clock.Now, slog.New(slog.DiscardHandler))
+	src := netip.MustParseAddr("198.51.100.7")
+	var blocks []time.Duration
+	for range 6 {
+		if blocked, d := tr.fail(src); blocked {
+			blocks = append(blocks, d)
+		}
+	}
+	require.Equal(t, []time.Duration{time.Minute}, blocks)
+	clock.Advance(time.Minute)
+	for range 3 {
+		if blocked, d := tr.fail(src); blocked {
+			blocks = append(blocks, d)
+		}
+	}
+	require.Len(t, blocks, 2, "a new window blocks again, and says so again")
 }

@@ -302,7 +302,7 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 			// its networks is a failure too), but logged one line each:
 			// it names the client, and the block bounds it to
 			// server.auth_failures.max lines per source per window.
-			g.authFails.fail(src)
+			g.authFailed(src, st.id)
 			info.client = c.Name
 			g.auditAuthFailure(src, audit.AuthSourceNotAllowed, c.Name, st.id)
 			g.log.Warn("security event: client token used from a source outside its source_cidrs",
@@ -314,7 +314,7 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 			// Not logged here: one line per failure is what a flood turns
 			// into gigabytes. The tracker logs one line per source per
 			// interval with the count (Run).
-			g.authFails.fail(src)
+			g.authFailed(src, st.id)
 			info.quiet = true
 			reason, client := audit.AuthUnknownToken, ""
 			switch {
@@ -339,6 +339,15 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 		st.identity = identityOf(c, addr, st.id)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// authFailed counts a failure of src; the failure that blocks it is
+// audited (a block is a security event: someone is guessing tokens, or a
+// client is misconfigured) and reported to the alert engine.
+func (g *Gateway) authFailed(src netip.Addr, requestID string) {
+	if blocked, _ := g.authFails.fail(src); blocked {
+		g.auditAuthFailure(src, audit.AuthSourceBlocked, "", requestID)
+	}
 }
 
 // auditAuthFailure records a refused authentication. Failures refused

@@ -81,7 +81,7 @@ type Governor struct {
 	policies  map[string]*policyState
 	// clients is swapped whole by SwapClients (a config reload).
 	clients atomic.Pointer[map[string]*ClientPolicy]
-	failLog   atomic.Int64 // unix seconds of the last fail-open warning
+	failLog atomic.Int64 // unix seconds of the last fail-open warning
 }
 
 // LimitedError says no unit is available within the allowed wait.

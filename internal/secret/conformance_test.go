@@ -19,7 +19,9 @@ type envBackend struct {
 	vars map[string]string
 }
 
-func (b *envBackend) Ref(name, field string) secret.Ref { return mustParse("env:" + name + "_" + field) }
+func (b *envBackend) Ref(name, field string) secret.Ref {
+	return mustParse("env:" + name + "_" + field)
+}
 
 func (b *envBackend) Put(_ *testing.T, name string, fields map[string]string) {
 	b.mu.Lock()
