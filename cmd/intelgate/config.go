@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/intelgate/intelgate/internal/app"
 	"github.com/intelgate/intelgate/internal/config"
 )
 
@@ -42,7 +44,8 @@ func newConfigValidateCmd() *cobra.Command {
 		Short: "Check a configuration file and report every problem",
 		Long: "Check a configuration file: YAML syntax, unknown fields, values and cross-references,\n" +
 			"then read every file it names (CA files, JSON schemas, the TLS certificate) unless --skip-files,\n" +
-			"and resolve every secret reference (env:, file:) unless --skip-secrets.\n" +
+			"and resolve every secret reference (env:, file:, and vault: and awssm: from the secrets section's\n" +
+			"servers, as serve would) unless --skip-secrets.\n" +
 			"Problems go to stderr, one per line, and the exit status is 1.\n" +
 			"Warnings go to stderr prefixed \"warning:\" and leave the exit status 0.",
 		Args: cobra.NoArgs,
@@ -57,7 +60,7 @@ func newConfigValidateCmd() *cobra.Command {
 			}
 			resolved := "secrets not resolved (--skip-secrets)"
 			if !skipSecrets {
-				s, err := cfg.ResolveSecrets(cmd.Context())
+				s, err := app.ResolveSecrets(cmd.Context(), cfg, slog.New(slog.DiscardHandler))
 				printWarnings(stderr, path, s.Warnings())
 				if list, ok := asErrorList(err); ok {
 					problems = append(problems, list...)

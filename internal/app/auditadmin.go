@@ -9,6 +9,7 @@ import (
 
 	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/indicator"
 )
 
@@ -33,16 +34,20 @@ func OpenAuditAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 // its secrets, its store, its data-at-rest keys and the audit tables
 // (where a tool's own actions are recorded). The caller closes the App.
 func openForAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, _ *config.Secrets, err error) {
-	secrets, err := cfg.ResolveSecrets(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("resolving secrets: %w", err)
-	}
 	a := &App{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
 		}
 	}()
+	sources, err := a.openSources(ctx, cfg, secret.Sources{})
+	if err != nil {
+		return nil, nil, err
+	}
+	secrets, err := cfg.ResolveSecretsWith(ctx, sources)
+	if err != nil {
+		return nil, nil, fmt.Errorf("resolving secrets: %w", err)
+	}
 	if a.store, err = openStore(ctx, cfg.Storage, secrets, nil, nil); err != nil {
 		return nil, nil, err
 	}

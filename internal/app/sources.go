@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/secret"
@@ -27,4 +28,17 @@ func (a *App) openSources(ctx context.Context, cfg *config.Config, given secret.
 		src = src.With("awssm", sm)
 	}
 	return src, nil
+}
+
+// ResolveSecrets resolves every secret of cfg with the sources the gateway
+// would use (env:, file:, and Vault and AWS Secrets Manager as cfg's
+// secrets section configures them): what config validate checks.
+func ResolveSecrets(ctx context.Context, cfg *config.Config, log *slog.Logger) (*config.Secrets, error) {
+	a := &App{cfg: cfg, log: log}
+	defer a.Close()
+	sources, err := a.openSources(ctx, cfg, secret.Sources{})
+	if err != nil {
+		return &config.Secrets{}, err
+	}
+	return cfg.ResolveSecretsWith(ctx, sources)
 }
