@@ -57,3 +57,30 @@ func TestKeyMetrics(t *testing.T) {
 		require.NotContains(t, name, "sk_live")
 	}
 }
+
+// The alert meter's series exist from the start for every rule and sink,
+// and only fixed outcomes and severities become labels.
+func TestAlertMeter(t *testing.T) {
+	t.Parallel()
+	m := monitor.New(monitor.Options{})
+	a := m.Alerts([]string{"quota", "key_age"}, []string{"ops-hook"})
+	got := samples(t, m.Registry())
+	require.Contains(t, got, `intelgate_alerts_open{rule="quota"}`)
+	require.Contains(t, got, `intelgate_alerts_fired_total{rule="key_age",severity="critical"}`)
+	require.Contains(t, got, `intelgate_alert_notifications_total{outcome="dropped",sink="ops-hook"}`)
+	a.Fired("quota", "warning")
+	a.Fired("quota", "sk_live_x")
+	a.Notified("ops-hook", "sent")
+	a.Notified("ops-hook", "whatever")
+	a.Open("quota", 3)
+	a.Suppressed("quota")
+	a.StoreFailed()
+	got = samples(t, m.Registry())
+	require.Equal(t, 1.0, got[`intelgate_alerts_fired_total{rule="quota",severity="warning"}`])
+	require.Equal(t, 1.0, got[`intelgate_alerts_fired_total{rule="quota",severity="other"}`])
+	require.Equal(t, 1.0, got[`intelgate_alert_notifications_total{outcome="sent",sink="ops-hook"}`])
+	require.Equal(t, 1.0, got[`intelgate_alert_notifications_total{outcome="other",sink="ops-hook"}`])
+	require.Equal(t, 3.0, got[`intelgate_alerts_open{rule="quota"}`])
+	require.Equal(t, 1.0, got[`intelgate_alerts_suppressed_total{rule="quota"}`])
+	require.Equal(t, 1.0, got["intelgate_alert_store_errors_total"])
+}
