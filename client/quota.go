@@ -27,8 +27,8 @@ type ClientQuota struct {
 	Age *KeyAge `json:"age"`
 }
 
-// KeyAge is how old a key's secret is: since ChangedAt (Source:
-// "source" — the secret store said — or "rotated_at" in the gateway's
+// KeyAge is how old a key's secret is: since ChangedAt (Source: "vault"
+// or "awssm" — the secret store said — or "rotated_at" in the gateway's
 // config), and when it is due for rotation.
 type KeyAge struct {
 	ChangedAt time.Time `json:"changed_at"`

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"maps"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/intelgate/intelgate/internal/alert"
 	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/cache"
@@ -78,6 +80,11 @@ type App struct {
 	reload       reloader
 	auth         *switchAuth
 	secretHealth *secretHealth
+	state        govern.State // the shared state: rates, pauses, revocations, client disables
+
+	// The alert engine (internal/app/alerts.go); nil when alerts are off.
+	alerts     *alert.Engine
+	digestSeed maphash.Seed
 }
 
 // Options are what an App takes besides its config.
@@ -120,7 +127,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		log.Warn("configuration warning", "field", w.Field, "line", w.Line, "problem", w.Msg)
 	}
 	a.live.Store(&live{cfg: cfg, secrets: secrets})
-	a.reload = reloader{path: o.ConfigPath, sources: sources}
+	a.reload = newReloader(o.ConfigPath, sources)
 	a.secretHealth = &secretHealth{now: a.now, maxStale: cfg.Secrets.MaxStale.Std()}
 
 	// Providers first: they read CA and schema files, the likeliest
@@ -149,6 +156,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	if err != nil {
 		return nil, err
 	}
+	a.state = state
 	keys, rotated, err := resolveKeys(ctx, cfg, secrets, a.store, a.keyring, log)
 	if err != nil {
 		return nil, err
@@ -182,6 +190,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	// Key revocations and restorations and cache purges are audited from
 	// the request path's events.
 	obs = observe.Join(obs, a.recorder)
+	if err := a.openAlerts(cfg); err != nil {
+		return nil, err
+	}
+	if a.alerts != nil {
+		obs = observe.Join(obs, a.alerts)
+	}
 	if err := a.openCache(cfg, obs, true, o.Clock); err != nil {
 		return nil, err
 	}
@@ -196,7 +210,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		return nil, err
 	}
 	a.lookups, err = lookup.New(lookup.Options{Providers: provs, ResolveProvider: resolveName, Caller: a.calls,
-		Cache: a.cache, Policies: cachePolicies(cfg), Withhold: withhold, Admit: gov, Observer: obs, Auditor: a.recorder,
+		Cache: a.cache, Policies: cachePolicies(cfg), Withhold: withhold, Admit: gov, Observer: obs, Auditor: a.lookupAuditor(),
 		Log: log, Clock: o.Clock})
 	if err != nil {
 		return nil, fmt.Errorf("building lookup service: %w", err)
@@ -264,10 +278,11 @@ func (a *App) buildGateway(cfg *config.Config, authn gateway.Authenticator, read
 		TrustedProxies: cfg.Server.TrustedProxies,
 		AuthFailures:   gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
 		Clock:          a.clock,
-		Audit:          a.recorder,
+		Audit:          a.auditTrail(),
 		AuditLog:       auditReader{Store: a.auditStore, keys: a.keyring},
 		Operator:       operator{a},
 		KeyAges:        operator{a},
+		Alerts:         a.alertAdmin(),
 	})
 	if err != nil {
 		return fmt.Errorf("building gateway: %w", err)
@@ -386,6 +401,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	bg.Go(func() { a.gateway.Run(ctx) })
 	bg.Go(func() { a.calls.Recheck(ctx) }) // revoked keys come back when their check passes
 	bg.Go(func() { a.runRefresh(ctx) })
+	bg.Go(func() { a.syncDisables(ctx) })
 	if a.cache != nil {
 		bg.Go(func() {
 			if err := a.cache.Run(ctx); err != nil && ctx.Err() == nil {
@@ -399,6 +415,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if a.sweeper != nil {
 		bg.Go(func() { a.sweeper.Run(ctx) })
+	}
+	if a.alerts != nil {
+		bg.Go(func() {
+			if err := a.alerts.Run(ctx); err != nil {
+				a.log.Error("alert engine stopped", "error", err.Error())
+			}
+		})
 	}
 	a.log.Info("intelgate serving", "addr", ln.Addr().String(), "tls", a.cfg.Server.TLS != nil,
 		"providers", a.gateway.ProviderNames(), "environment", a.cfg.Environment, "shared", a.cfg.Shared.Driver)

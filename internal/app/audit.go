@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/intelgate/intelgate/internal/alert"
 	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/config"
@@ -56,8 +57,13 @@ func (a *App) openAudit(cfg *config.Config, obs observe.Observer) error {
 // newSweeper is the retention sweeper of cfg's retention settings.
 func (a *App) newSweeper(cfg *config.Config, obs observe.Observer) (*retention.Runner, error) {
 	r := cfg.Retention
+	var extra []retention.Extra
+	if a.alerts != nil {
+		// Resolved and acknowledged alerts only: a live one stays.
+		extra = append(extra, retention.Extra{Kind: "alerts", For: cfg.Alerts.Retention.Std(), Sweep: alert.NewStore(a.store).Sweep})
+	}
 	return retention.New(retention.Options{Store: a.store, Audit: a.auditStore, Log: a.auditLog,
-		AuditFor: r.Audit.Std(), SeenFor: r.Seen.Std(), Every: r.SweepInterval.Std(),
+		AuditFor: r.Audit.Std(), SeenFor: r.Seen.Std(), Every: r.SweepInterval.Std(), Extra: extra,
 		Observer: obs, Logger: a.log, Clock: a.clock})
 }
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/config"
-	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/secret"
 )
 
 // AuditAdmin is the audit log as intelgate audit verify|export use it:

@@ -12,26 +12,79 @@ import (
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/monitor"
 	"github.com/intelgate/intelgate/internal/observe"
+	"github.com/intelgate/intelgate/internal/secret"
 )
 
-// runRefresh re-reads every secret each secrets.refresh, and when a
-// rotation's overlap ends (so the previous secret stops being used on
-// time), until ctx ends. The schedule runs on the wall clock: an injected
-// test clock that advances when waited on would spin it.
+// runRefresh re-reads every secret each secrets.refresh, and ends each
+// rotation's overlap on time (dropping the previous secret without
+// reading any source), until ctx ends. A reload re-arms it, so a new
+// secrets.refresh or a new overlap takes effect at once. The schedule runs
+// on the wall clock: an injected test clock that advances when waited on
+// would spin it.
 func (a *App) runRefresh(ctx context.Context) {
+	due := time.Now().Add(a.live.Load().cfg.Secrets.Refresh.Std())
 	for {
-		wait := a.live.Load().cfg.Secrets.Refresh.Std()
+		wait := time.Until(due)
 		if end := a.nextOverlapEnd(); !end.IsZero() {
-			wait = min(wait, max(end.Sub(a.now()), 0)+time.Millisecond)
+			wait = min(wait, end.Sub(a.now())+time.Millisecond)
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(max(wait, minRefreshWait))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
+		case <-a.reload.wake:
+			t.Stop()
+			due = time.Now().Add(a.live.Load().cfg.Secrets.Refresh.Std())
+			continue
 		case <-t.C:
 		}
-		_, _ = a.RefreshSecrets(ctx, "timer") // logged and counted inside
+		a.expireOverlaps(ctx)
+		if !time.Now().Before(due) {
+			_, _ = a.RefreshSecrets(ctx, "timer") // logged and counted inside
+			due = time.Now().Add(a.live.Load().cfg.Secrets.Refresh.Std())
+		}
+	}
+}
+
+// minRefreshWait keeps the loop from spinning whatever the clocks say.
+const minRefreshWait = 100 * time.Millisecond
+
+// expireOverlaps drops the previous secret of every key whose overlap has
+// ended: the pool is swapped for the same keys without it. No source is
+// read, so a failing source cannot keep an old secret in use.
+func (a *App) expireOverlaps(ctx context.Context) {
+	if err := a.reload.lock(ctx); err != nil {
+		return
+	}
+	defer a.reload.unlock()
+	now := a.now()
+	a.reload.ovMu.Lock()
+	ended := map[string][]string{}
+	for provider, ks := range a.reload.overlaps {
+		for id, ov := range ks {
+			if !now.Before(ov.until) {
+				ended[provider] = append(ended[provider], id)
+				delete(ks, id)
+			}
+		}
+		if len(ks) == 0 {
+			delete(a.reload.overlaps, provider)
+		}
+	}
+	a.reload.ovMu.Unlock()
+	for provider, ids := range ended {
+		keys := a.calls.gov.Keys(provider)
+		for i := range keys {
+			if slices.Contains(ids, keys[i].ID) {
+				keys[i].Previous = secret.Value{}
+			}
+		}
+		if err := a.swapKeys(provider, keys, "gateway"); err != nil {
+			a.log.Error("could not end a rotation's overlap", "provider", provider, "error", err.Error())
+			continue
+		}
+		a.log.Info("rotation overlap ended: the previous secret is no longer used", "provider", provider, "key_ids", ids)
 	}
 }
 
@@ -49,6 +102,14 @@ func (h *secretHealth) set(stale []config.StaleSecret, maxStale time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stale, h.maxStale = slices.Clone(stale), maxStale
+}
+
+// failed records a refresh that applied nothing: every secret of cur is
+// as stale as its last good read.
+func (h *secretHealth) failed(cur *config.Secrets, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stale = cur.AllStale(err)
 }
 
 // degraded is /readyz's "secrets" dependency that degrades: an error
@@ -113,8 +174,9 @@ type KeyInfo struct {
 	Fingerprint string    `json:"fingerprint"`
 	Version     string    `json:"version,omitempty"`
 	ChangedAt   time.Time `json:"changed_at,omitzero"` // zero: unknown
-	// AgeSource says where ChangedAt comes from: "source" (Vault, AWS),
-	// "rotated_at" (the config), or "" when unknown.
+	// AgeSource says where ChangedAt comes from: the secret store that
+	// wrote the value ("vault", "awssm"), "rotated_at" (the config), or ""
+	// when unknown.
 	AgeSource string `json:"age_source,omitempty"`
 	AgeDays   int    `json:"age_days,omitempty"`
 	// RotateBy is ChangedAt + rotation.period.
@@ -150,7 +212,7 @@ func (a *App) keyInfos(ctx context.Context, withState bool) []KeyInfo {
 				Version: e.Version, Stale: stale[l.cfg.KeyField(name, k.ID)]}
 			switch {
 			case !e.ChangedAt.IsZero():
-				ki.ChangedAt, ki.AgeSource = e.ChangedAt.UTC(), "source"
+				ki.ChangedAt, ki.AgeSource = e.ChangedAt.UTC(), e.Ref.Scheme
 			case !k.RotatedAt.IsZero():
 				ki.ChangedAt, ki.AgeSource = k.RotatedAt.UTC(), "rotated_at"
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -17,15 +18,28 @@ import (
 // post POSTs an empty JSON body to base+path with c's token.
 func (c *govClient) post(t *testing.T, base, path string) govResp {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(""))
+	r, err := c.postErr(base, path)
 	require.NoError(t, err)
+	return r
+}
+
+// postErr is post for any goroutine.
+func (c *govClient) postErr(base, path string) (govResp, error) {
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(""))
+	if err != nil {
+		return govResp{}, err
+	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return govResp{}, err
+	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return govResp{status: resp.StatusCode, header: resp.Header, body: body}
+	if err != nil {
+		return govResp{}, err
+	}
+	return govResp{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
 // reloadEnv is a gateway with an admin client "ops" and the lookup client
@@ -100,20 +114,36 @@ func TestReloadAdminAPI(t *testing.T) {
 	require.Contains(t, string(r.body), "restart")
 	govRequireProblem(t, newGovClient(t, lateToken).get(t, e.base, "/v1/resolve?query=late"), http.StatusUnauthorized, "unauthenticated")
 
-	// One reload at a time.
-	e.gw.app.reload.mu.Lock()
-	r = e.ops.post(t, e.base, "/admin/v1/reload")
-	e.gw.app.reload.mu.Unlock()
-	govRequireProblem(t, r, http.StatusConflict, "conflict")
+	// One reload at a time: a second one waits for the first, then runs.
+	require.NoError(t, os.WriteFile(e.path, good, 0o600))
+	e.gw.app.reload.sem <- struct{}{}
+	answered := make(chan govResp, 1)
+	go func() {
+		resp, err := e.ops.postErr(e.base, "/admin/v1/reload")
+		if err != nil {
+			resp = govResp{status: -1, body: []byte(err.Error())}
+		}
+		answered <- resp
+	}()
+	select {
+	case r := <-answered:
+		t.Fatalf("the reload did not wait for the running one: %d %s", r.status, r.body)
+	case <-time.After(50 * time.Millisecond): // a wait that would have ended by now if it were not blocked
+	}
+	<-e.gw.app.reload.sem
+	r = <-answered
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
 
 	refused := govLogRecords(t, e.gw.logs.String(), "msg", "configuration reload refused; still running the configuration loaded before")
 	require.Len(t, refused, 2)
 }
 
 // A client disabled at run time is answered 401 at once, its attempts are
-// audited by name, and the next reload lets it back in; an admin cannot
-// disable itself, and an unknown client is a 404.
-func TestDisableClientUntilReload(t *testing.T) {
+// audited by name; a reload that leaves its entry as it was keeps it out,
+// enable lets it back in, and a reload that changes its entry ends the
+// disable and says so. An admin cannot disable itself, and an unknown
+// client is a 404.
+func TestDisableClientUntilEnabledOrChanged(t *testing.T) {
 	t.Parallel()
 	e := newReloadEnv(t)
 	require.Equal(t, http.StatusOK, e.siem.get(t, e.base, "/v1/resolve?query=before").status)
@@ -128,7 +158,20 @@ func TestDisableClientUntilReload(t *testing.T) {
 
 	r = e.ops.post(t, e.base, "/admin/v1/reload")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	require.Equal(t, http.StatusOK, e.siem.get(t, e.base, "/v1/resolve?query=back").status, "a reload ends the disable")
+	govRequireProblem(t, e.siem.get(t, e.base, "/v1/resolve?query=still"), http.StatusUnauthorized, "unauthenticated")
+
+	r = e.ops.post(t, e.base, "/admin/v1/clients/siem/enable")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.Equal(t, http.StatusOK, e.siem.get(t, e.base, "/v1/resolve?query=enabled").status)
+
+	require.Equal(t, http.StatusOK, e.ops.post(t, e.base, "/admin/v1/clients/siem/disable").status)
+	e.edit(t, "source_cidrs: [127.0.0.0/8]}", "source_cidrs: [127.0.0.0/8], default_tlp: green}")
+	r = e.ops.post(t, e.base, "/admin/v1/reload")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var rep ReloadReport
+	require.NoError(t, json.Unmarshal(r.body, &rep))
+	require.Equal(t, []string{"siem"}, rep.Enabled, "a changed entry ends the disable, and the report says so")
+	require.Equal(t, http.StatusOK, e.siem.get(t, e.base, "/v1/resolve?query=changed").status)
 }
 
 // An operator's revocation takes the key out at once, for every request:

@@ -12,9 +12,10 @@ import (
 
 // switchAuth is the gateway's authenticator: the one the running config
 // built, swapped whole by a reload, and the set of clients an operator
-// disabled since (POST /admin/v1/clients/{name}/disable), which lasts
-// until the next reload or restart — the config says who may call, and a
-// reload is the operator saying it again.
+// disabled (POST /admin/v1/clients/{name}/disable). The disables live in
+// the shared state, so they hold on every replica and across restarts;
+// this set is the local copy every request reads, refreshed each second
+// (syncDisables) and at once for a disable made here.
 type switchAuth struct {
 	cur      atomic.Pointer[auth.Authenticator]
 	mu       sync.Mutex
@@ -48,8 +49,26 @@ func (s *switchAuth) isDisabled(name string) bool {
 	return found
 }
 
-// disable turns name away until the next reload; it reports whether it
-// was enabled before.
+// setDisabled replaces the local set (sorted).
+func (s *switchAuth) setDisabled(names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slices.Sort(names)
+	s.disabled.Store(&names)
+}
+
+// enable lets name in again here.
+func (s *switchAuth) enable(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := *s.disabled.Load()
+	if i, found := slices.BinarySearch(d, name); found {
+		next := slices.Delete(slices.Clone(d), i, i+1)
+		s.disabled.Store(&next)
+	}
+}
+
+// disable turns name away here; it reports whether it was enabled before.
 func (s *switchAuth) disable(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -63,11 +82,6 @@ func (s *switchAuth) disable(name string) bool {
 	return true
 }
 
-// swap installs a reloaded config's authenticator and ends every runtime
-// disable.
-func (s *switchAuth) swap(a *auth.Authenticator) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cur.Store(a)
-	s.disabled.Store(&[]string{})
-}
+// swap installs a reloaded config's authenticator. Disables stay: a
+// reload ends only those of clients whose entry changed (endDisables).
+func (s *switchAuth) swap(a *auth.Authenticator) { s.cur.Store(a) }

@@ -160,6 +160,7 @@ func (c *Config) secretFields() []secretField {
 	if ref, ok := c.Storage.DSNRef(); ok && c.Storage.Driver == "postgres" {
 		out = append(out, secretField{field: "storage.dsn", ref: ref})
 	}
+	out = append(out, c.alertSecretFields()...)
 	return out
 }
 
@@ -183,21 +184,24 @@ func (c *Config) ResolveSecretsOver(ctx context.Context, src secret.Sources, pre
 		for _, w := range r.Warnings {
 			s.warnings = append(s.warnings, &FieldError{Field: f.field, Line: line, Msg: w})
 		}
-		if r.Err == nil && f.min > 0 && len(r.Value.Reveal()) < f.min {
-			errs = append(errs, &FieldError{Field: f.field, Line: line, Msg: fmt.Sprintf(
-				"%s: the secret is %d bytes; a data-at-rest key must be at least %d bytes (e.g. openssl rand -base64 32)",
-				f.ref, len(r.Value.Reveal()), f.min)})
-			continue
+		err := r.Err
+		if err == nil && f.min > 0 && len(r.Value.Reveal()) < f.min {
+			err = fmt.Errorf("the secret is %d bytes; a data-at-rest key must be at least %d bytes (e.g. openssl rand -base64 32)",
+				len(r.Value.Reveal()), f.min)
 		}
 		entry := SecretEntry{Ref: f.ref, Secret: r.Secret, ReadAt: now}
-		if r.Err != nil {
+		if err != nil {
+			// A value that cannot be used now, read or not, falls back on
+			// the last good one like an unreachable source does: one bad
+			// write into a secret store must not stop every other
+			// secret's refresh.
 			old, ok := prev.fallback(f)
 			if !ok {
-				errs = append(errs, &FieldError{Field: f.field, Line: line, Msg: fmt.Sprintf("%s: %v", f.ref, r.Err), Err: r.Err})
+				errs = append(errs, &FieldError{Field: f.field, Line: line, Msg: fmt.Sprintf("%s: %v", f.ref, err), Err: err})
 				continue
 			}
 			entry = old
-			s.stale = append(s.stale, StaleSecret{Field: f.field, Ref: f.ref, Err: r.Err, ReadAt: old.ReadAt})
+			s.stale = append(s.stale, StaleSecret{Field: f.field, Ref: f.ref, Err: err, ReadAt: old.ReadAt})
 		}
 		entry.Warnings = nil
 		s.fields[f.field] = entry
@@ -226,4 +230,40 @@ func (s *Secrets) fallback(f secretField) (SecretEntry, bool) {
 		return SecretEntry{}, false
 	}
 	return e, true
+}
+
+// KeepChanged puts back prev's value for every field which selects whose
+// value changed since prev (a refresh that must not apply it), and returns
+// those fields, sorted, as errors name them.
+func (s *Secrets) KeepChanged(prev *Secrets, which func(field string) bool) []string {
+	if prev == nil {
+		return nil
+	}
+	var changed []string
+	for field, e := range s.fields {
+		old, ok := prev.fields[field]
+		if !which(field) || !ok || old.Value.Reveal() == e.Value.Reveal() {
+			continue
+		}
+		s.fields[field] = old
+		if !isAlias(field) {
+			changed = append(changed, field)
+		}
+	}
+	slices.Sort(changed)
+	return changed
+}
+
+// AllStale is every secret of s as stale since its last read, with err:
+// what a refresh that read nothing leaves.
+func (s *Secrets) AllStale(err error) []StaleSecret {
+	var out []StaleSecret
+	for _, field := range s.Fields() {
+		if isAlias(field) {
+			continue
+		}
+		e := s.fields[field]
+		out = append(out, StaleSecret{Field: field, Ref: e.Ref, Err: err, ReadAt: e.ReadAt})
+	}
+	return out
 }

@@ -17,6 +17,7 @@ type Operator interface {
 	Reload(ctx context.Context, by string) (any, error)
 	RevokeKey(ctx context.Context, provider, keyID, by string) error
 	DisableClient(ctx context.Context, name, by string) error
+	EnableClient(ctx context.Context, name, by string) error
 	Keys(ctx context.Context) any
 }
 
@@ -46,6 +47,7 @@ func (g *Gateway) adminActions(handle func(pattern string, h http.Handler)) {
 	handle("POST /admin/v1/reload", admin(g.handleReload))
 	handle("POST /admin/v1/keys/{provider}/{key_id}/revoke", admin(g.handleRevokeKey))
 	handle("POST /admin/v1/clients/{name}/disable", admin(g.handleDisableClient))
+	handle("POST /admin/v1/clients/{name}/enable", admin(g.handleEnableClient))
 	handle("GET /admin/v1/keys", admin(g.handleKeys))
 }
 
@@ -106,7 +108,7 @@ func (g *Gateway) handleDisableClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	err := g.operator.DisableClient(r.Context(), name, identityFrom(r.Context()).Client)
+	err := g.operator.DisableClient(context.WithoutCancel(r.Context()), name, identityFrom(r.Context()).Client)
 	switch {
 	case errors.Is(err, ErrUnknownClient):
 		writeProblem(w, r, newProblem(kindNotFound, "no client "+quoteName(name)))
@@ -115,7 +117,25 @@ func (g *Gateway) handleDisableClient(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeProblem(w, r, failureProblem(err))
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"client": name, "disabled": true, "until": "the next reload or restart"})
+		writeJSON(w, http.StatusOK, map[string]any{"client": name, "disabled": true})
+	}
+}
+
+// handleEnableClient is POST /admin/v1/clients/{name}/enable.
+func (g *Gateway) handleEnableClient(w http.ResponseWriter, r *http.Request) {
+	if p := decodeJSONBody(r, &struct{}{}); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	name := r.PathValue("name")
+	err := g.operator.EnableClient(context.WithoutCancel(r.Context()), name, identityFrom(r.Context()).Client)
+	switch {
+	case errors.Is(err, ErrUnknownClient):
+		writeProblem(w, r, newProblem(kindNotFound, "no client "+quoteName(name)))
+	case err != nil:
+		writeProblem(w, r, failureProblem(err))
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"client": name, "disabled": false})
 	}
 }
 

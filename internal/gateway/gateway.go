@@ -75,6 +75,9 @@ type Options struct {
 	Metrics       Metrics
 	MetricsOnMain bool
 	// Audit records refused authentications and admin reads (nil: none);
+	// Alerts serves GET /admin/v1/alerts and the acknowledgement (nil: the
+	// routes are absent).
+	Alerts Alerts
 	// KeyAges adds each key's age to /v1/quota (nil: not shown).
 	KeyAges KeyAges
 	// Operator serves the admin actions: reload, key revoke, client
@@ -116,6 +119,7 @@ type Gateway struct {
 	auditReader    AuditReader
 	operator       Operator
 	keyAges        KeyAges
+	alerts         Alerts
 }
 
 // New validates o and builds the Gateway.
@@ -140,6 +144,7 @@ func New(o Options) (*Gateway, error) {
 		auditReader:    o.AuditLog,
 		operator:       o.Operator,
 		keyAges:        o.KeyAges,
+		alerts:         o.Alerts,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -171,6 +176,7 @@ func (g *Gateway) routes() {
 		handle("GET /admin/v1/audit", g.authenticated(g.adminOnly(http.HandlerFunc(g.handleAudit))))
 	}
 	g.adminActions(handle)
+	g.alertRoutes(handle)
 	if g.metrics != nil && g.metricsOnMain {
 		handle("GET /metrics", g.authenticated(g.adminOnly(g.metrics.Handler())))
 	}

@@ -44,8 +44,9 @@ type KeyQuota struct {
 }
 
 // KeyAge is how old a key's secret is: since ChangedAt (Source says where
-// that comes from: "source" — Vault, AWS — or "rotated_at" in config), and
-// when rotation.period says it must be rotated.
+// that comes from: "vault" or "awssm" — the secret store — or
+// "rotated_at" in config), and when rotation.period says it must be
+// rotated.
 type KeyAge struct {
 	ChangedAt time.Time `json:"changed_at"`
 	Days      int       `json:"days"`

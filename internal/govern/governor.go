@@ -500,17 +500,46 @@ func (g *Governor) RevokeLease(ctx context.Context, l *Lease) error {
 	return nil
 }
 
+// ErrRevokedByOperator: RestoreLease found the secret revoked by an
+// operator, whose revocation no re-check lifts; it is left revoked.
+var ErrRevokedByOperator = errors.New("revoked by an operator")
+
 // RestoreLease ends the revocation of exactly the secret l holds: the
-// secret a re-check accepted, not whatever its id holds now.
+// secret a re-check accepted, not whatever its id holds now — unless an
+// operator revoked it, before or while the check ran: then it stays
+// revoked (ErrRevokedByOperator). The marker is read again after the
+// restore, and the revocation put back if it appeared meanwhile, so an
+// operator's revocation racing a re-check is never lost.
 func (g *Governor) RestoreLease(ctx context.Context, l *Lease) error {
 	key := l.revoked
 	if key == "" {
 		key = revocationKey(l.Provider, Key{ID: l.KeyID, Value: l.Key}, g.fp)
 	}
+	marker := "o" + key[1:]
+	byOperator := func() (time.Time, error) {
+		until, err := g.state.PausedUntil(ctx, marker)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("restoring provider %q key %q: %w", l.Provider, l.KeyID, err)
+		}
+		return until, nil
+	}
+	if until, err := byOperator(); err != nil || until.After(g.clock.Now()) {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("restoring provider %q key %q: %w", l.Provider, l.KeyID, ErrRevokedByOperator)
+	}
 	if err := g.state.Unpause(ctx, key); err != nil {
 		return fmt.Errorf("restoring provider %q key %q: %w", l.Provider, l.KeyID, err)
 	}
-	return nil
+	until, err := byOperator()
+	if err != nil || !until.After(g.clock.Now()) {
+		return err
+	}
+	if err := g.state.PauseUntil(ctx, key, until); err != nil {
+		return fmt.Errorf("keeping provider %q key %q revoked: %w", l.Provider, l.KeyID, err)
+	}
+	return fmt.Errorf("restoring provider %q key %q: %w", l.Provider, l.KeyID, ErrRevokedByOperator)
 }
 
 // InPool reports whether the secret l holds is still in its provider's
@@ -578,6 +607,18 @@ func (g *Governor) AdoptRevocation(ctx context.Context, provider, keyID string, 
 			return adopted, fmt.Errorf("carrying revocation of provider %q key %q: %w", provider, keyID, err)
 		}
 		adopted = true
+		// An operator's revocation stays one: its marker moves too, or
+		// the first passing re-check would lift it.
+		oldMarker := "o" + old[1:]
+		mark, err := g.state.PausedUntil(ctx, oldMarker)
+		if err != nil {
+			return adopted, fmt.Errorf("reading revocation of provider %q key %q: %w", provider, keyID, err)
+		}
+		if mark.After(now) {
+			if err := g.state.PauseUntil(ctx, operatorKey(k), mark); err != nil {
+				return adopted, fmt.Errorf("carrying revocation of provider %q key %q: %w", provider, keyID, err)
+			}
+		}
 	}
 	return adopted, nil
 }

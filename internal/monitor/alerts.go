@@ -61,7 +61,9 @@ func (a *AlertMeter) Notified(sink, outcome string) {
 	a.notified.WithLabelValues(name(sink), oneOf(outcome, notifyOutcomes)).Inc()
 }
 
-func (a *AlertMeter) Open(rule string, n int) { a.open.WithLabelValues(name(rule)).Set(float64(max(n, 0))) }
+func (a *AlertMeter) Open(rule string, n int) {
+	a.open.WithLabelValues(name(rule)).Set(float64(max(n, 0)))
+}
 
 func (a *AlertMeter) Suppressed(rule string) { a.suppressed.WithLabelValues(name(rule)).Inc() }
 

@@ -33,7 +33,7 @@ var auditBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 
 
 // sweepKinds are what the sweeper deletes; storeOps the store's methods.
 var (
-	sweepKinds = []string{"audit", "seen", "cache", "pauses", "quota", "cache_purges"}
+	sweepKinds = []string{"audit", "seen", "cache", "pauses", "quota", "cache_purges", "alerts"}
 	storeOps   = []string{"TouchClient", "ClientLastSeen", "RecordKeyFingerprint", "Consume", "Refund", "Used",
 		"InTx", "ReadTx", "SavePause", "DeletePause", "LoadPauses", "Sweep", "Ping", "Get", "Put", "Delete", "Purge",
 		"Scan", "Publish", "Subscribe"}
@@ -50,7 +50,7 @@ func (m *Metrics) registerDurable() {
 	d.auditLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "intelgate_audit_write_duration_seconds",
 		Help: "Time to append one batch of audit records, successful or not.", Buckets: auditBuckets})
 	d.swept = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intelgate_retention_deleted_total",
-		Help: "Rows the retention sweeper deleted, by kind (audit, seen, cache, pauses, quota, cache_purges)."}, []string{"kind"})
+		Help: "Rows the retention sweeper deleted, by kind (audit, seen, cache, pauses, quota, cache_purges, alerts)."}, []string{"kind"})
 	d.sweepErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intelgate_retention_errors_total",
 		Help: "Retention sweeper batches that failed, by kind."}, []string{"kind"})
 	d.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intelgate_store_errors_total",

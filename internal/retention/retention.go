@@ -41,12 +41,24 @@ type Options struct {
 	Log   *audit.Log
 	// AuditFor and SeenFor are retention.audit and retention.seen.
 	AuditFor, SeenFor time.Duration
+	// Extra are the sweeps of tables other packages own (alerts; job
+	// results later), each with its own retention.
+	Extra []Extra
 	// Every is how often Run sweeps (retention.sweep_interval).
 	Every    time.Duration
 	Batch    int // default DefaultBatch
 	Observer observe.Observer
 	Logger   *slog.Logger
 	Clock    clock.Clock
+}
+
+// Extra is one more kind of row to sweep: Sweep deletes at most limit
+// rows older than before and says how many went; it is called until it
+// deletes fewer than a batch.
+type Extra struct {
+	Kind  string
+	For   time.Duration
+	Sweep func(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
 // Runner sweeps on a schedule.
@@ -111,6 +123,12 @@ func (r *Runner) Sweep(ctx context.Context) (map[string]int64, error) {
 			return r.o.Store.Sweep(ctx, kind, before, r.o.Batch)
 		})
 		out[string(kind)] = n
+		errs = append(errs, err)
+	}
+	for _, x := range r.o.Extra {
+		before := now.Add(-x.For)
+		n, err := r.batches(ctx, x.Kind, func() (int64, error) { return x.Sweep(ctx, before, r.o.Batch) })
+		out[x.Kind] = n
 		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)

@@ -93,12 +93,17 @@ func callError(ctx context.Context, op, id string, timeout time.Duration, err er
 		e.Code, e.Message, e.causes = ae.ErrorCode(), oneLine(ae.ErrorMessage()), []error{err}
 	case errors.As(err, &rse):
 		e.detail, e.causes = "the request failed: "+oneLine(rse.Err.Error()), []error{err}
-	default: // credentials, endpoint resolution: the SDK's words without its prefix
-		msg := err.Error()
-		if oe := (*smithy.OperationError)(nil); errors.As(err, &oe) {
-			msg = oe.Err.Error()
+	default:
+		// Credentials or endpoint resolution failed before a request was
+		// sent. The SDK's words are not repeated: a credential_process
+		// whose output does not parse is quoted whole in them, keys
+		// included. The error's type says which step failed.
+		// Only whether it was about credentials is kept.
+		e.detail = "the request could not be prepared (the endpoint could not be resolved): check secrets.aws.region and secrets.aws.endpoint"
+		if strings.Contains(strings.ToLower(err.Error()), "credential") {
+			e.detail = "no AWS credentials could be retrieved from the default chain (environment, shared files, " +
+				"credential_process, web identity, ECS/EC2 role); the SDK's message is not repeated, it may quote them"
 		}
-		e.detail, e.causes = oneLine(msg), []error{err}
 	}
 	return e
 }
