@@ -35,6 +35,7 @@ import (
 	"github.com/intelgate/intelgate/internal/retention"
 	"github.com/intelgate/intelgate/internal/seal"
 	"github.com/intelgate/intelgate/internal/secret"
+	"github.com/intelgate/intelgate/internal/secret/vault"
 	"github.com/intelgate/intelgate/internal/store"
 	"github.com/intelgate/intelgate/internal/store/postgres"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
@@ -81,6 +82,7 @@ type App struct {
 	auth         *switchAuth
 	secretHealth *secretHealth
 	state        govern.State // the shared state: rates, pauses, revocations, client disables
+	vault        *vault.Source // nil unless secrets.vault is configured
 
 	// The alert engine (internal/app/alerts.go); nil when alerts are off.
 	alerts     *alert.Engine
@@ -222,6 +224,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 	a.auth = newSwitchAuth(authn)
 	ready["secrets_fresh"] = freshSecrets{a.secretHealth}
 	degradable["secrets"] = degradedSecrets{a.secretHealth}
+	if a.vault != nil {
+		ready["vault"] = vaultReady{a.vault}
+		degradable["vault_token"] = vaultRenewing{a.vault}
+	}
 	if err := a.buildGateway(cfg, a.auth, ready, degradable); err != nil {
 		return nil, err
 	}
@@ -402,6 +408,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	bg.Go(func() { a.calls.Recheck(ctx) }) // revoked keys come back when their check passes
 	bg.Go(func() { a.runRefresh(ctx) })
 	bg.Go(func() { a.syncDisables(ctx) })
+	if a.vault != nil {
+		bg.Go(func() { a.vault.Run(ctx) }) // renews or logs in again, until ctx ends
+	}
 	if a.cache != nil {
 		bg.Go(func() {
 			if err := a.cache.Run(ctx); err != nil && ctx.Err() == nil {

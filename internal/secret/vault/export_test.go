@@ -1,0 +1,14 @@
+package vault
+
+import "time"
+
+// SetRetry sets the back-off of failed logins, lookups and renewals: its
+// base and cap, and the jitter (nil: random), so that tests of Run's
+// retry loops take milliseconds and can bound their waits. Call it before
+// Run.
+func SetRetry(s *Source, base, limit time.Duration, jitter func() float64) {
+	s.retryBase, s.retryCap = base, limit
+	if jitter != nil {
+		s.jitter = jitter
+	}
+}
