@@ -81,7 +81,7 @@ type App struct {
 	reload       reloader
 	auth         *switchAuth
 	secretHealth *secretHealth
-	state        govern.State // the shared state: rates, pauses, revocations, client disables
+	state        govern.State  // the shared state: rates, pauses, revocations, client disables
 	vault        *vault.Source // nil unless secrets.vault is configured
 
 	// The alert engine (internal/app/alerts.go); nil when alerts are off.
