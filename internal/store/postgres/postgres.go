@@ -87,6 +87,11 @@ var Dialect = migrate.Dialect{
 // Defaults of Options.
 const (
 	DefaultOpTimeout = 5 * time.Second
+	// OpenTimeout bounds Open's connect and migrations when the caller
+	// gives no deadline: a schema migration takes what it takes, a few
+	// statements in a transaction each, and must not fail a start for
+	// want of the request path's budget.
+	OpenTimeout = time.Minute
 	DefaultMaxConns  = 10
 )
 
@@ -150,7 +155,10 @@ var ErrClosed = errors.New("postgres store closed")
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string, as libpq takes), checks that it answers, and applies pending
-// migrations, within OpTimeout unless ctx has a deadline. A database
+// migrations. Unless ctx has a deadline, connecting is bounded by
+// OpTimeout (a server that does not answer fails fast) and the migrations
+// by OpenTimeout (or OpTimeout if longer): OpTimeout is the request path's
+// budget, and creating or migrating the schema is no request. A database
 // migrated by a newer intelgate is refused with an error wrapping
 // migrate.ErrSchemaTooNew. Errors never hold the DSN's password.
 func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
@@ -172,11 +180,14 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	return s, nil
 }
 
-func open(ctx context.Context, cfg *pgxpool.Config, o Options) (*Store, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.OpTimeout)
+func open(parent context.Context, cfg *pgxpool.Config, o Options) (*Store, error) {
+	ctx, migrateCtx := parent, parent
+	if _, ok := parent.Deadline(); !ok {
+		var cancel, cancelMigrate context.CancelFunc
+		ctx, cancel = context.WithTimeout(parent, o.OpTimeout) // a server that does not answer fails fast
 		defer cancel()
+		migrateCtx, cancelMigrate = context.WithTimeout(parent, max(o.OpTimeout, OpenTimeout))
+		defer cancelMigrate()
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -200,7 +211,7 @@ func open(ctx context.Context, cfg *pgxpool.Config, o Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("loading embedded migrations: %w", err), closePool(db, pool))
 	}
-	if _, err := migrate.Up(ctx, db, ms, Dialect); err != nil {
+	if _, err := migrate.Up(migrateCtx, db, ms, Dialect); err != nil {
 		return nil, errors.Join(err, closePool(db, pool))
 	}
 	life, kill := context.WithCancel(context.Background())
