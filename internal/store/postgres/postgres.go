@@ -91,8 +91,8 @@ const (
 	// gives no deadline: a schema migration takes what it takes, a few
 	// statements in a transaction each, and must not fail a start for
 	// want of the request path's budget.
-	OpenTimeout = time.Minute
-	DefaultMaxConns  = 10
+	OpenTimeout     = time.Minute
+	DefaultMaxConns = 10
 )
 
 // Options configure Open. The zero value is usable.
