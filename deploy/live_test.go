@@ -204,8 +204,9 @@ clients:
 			return nil, stop, fmt.Errorf("GET %s: status %d, want %d", c.path, status, c.status)
 		}
 	}
-	// The revocation is decided on the request path; poll anyway, with a
-	// deadline, rather than rely on that.
+	// The revocation is decided on the request path, but the cache purge
+	// it causes runs in the background: poll, with a deadline, until every
+	// series the scenario produces is there.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		sc, err := scrapeMetrics(client, base+"/metrics", adminToken)
@@ -213,11 +214,11 @@ clients:
 			return nil, stop, err
 		}
 		if sc.samples["intelgate_key_revocations_total"] && sc.samples["intelgate_quota_remaining"] &&
-			sc.samples["intelgate_breaker_transitions_total"] {
+			sc.samples["intelgate_breaker_transitions_total"] && sc.samples["intelgate_cache_purges_total"] {
 			return sc, stop, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, stop, errors.New("no intelgate_key_revocations_total, intelgate_quota_remaining or intelgate_breaker_transitions_total series within 30s:\n" + sc.text)
+			return nil, stop, errors.New("no intelgate_key_revocations_total, intelgate_quota_remaining, intelgate_breaker_transitions_total or intelgate_cache_purges_total series within 30s:\n" + sc.text)
 		}
 		select {
 		case <-time.After(100 * time.Millisecond):

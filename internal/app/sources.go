@@ -109,8 +109,8 @@ type vaultReady struct{ v *vault.Source }
 
 func (r vaultReady) Ping(context.Context) error {
 	st := r.v.Status()
-	if errors.Is(st.Err, vault.ErrTokenExpired) {
-		return st.Err
+	if st.Expired || errors.Is(st.Err, vault.ErrTokenExpired) {
+		return vault.ErrTokenExpired
 	}
 	return nil
 }

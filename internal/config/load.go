@@ -177,6 +177,16 @@ func (c *Config) absolutePaths() {
 		c.Encryption.Keys[i].Secret = c.Encryption.Keys[i].Secret.WithBaseDir(c.BaseDir)
 	}
 	c.Shared.URL = c.Shared.URL.WithBaseDir(c.BaseDir)
+	if v := c.Secrets.Vault; v != nil {
+		v.CAFile = abs(v.CAFile)
+		v.Auth.ServiceAccountTokenFile = abs(v.Auth.ServiceAccountTokenFile)
+		v.Auth.Token = v.Auth.Token.WithBaseDir(c.BaseDir)
+		v.Auth.RoleID = v.Auth.RoleID.WithBaseDir(c.BaseDir)
+		v.Auth.SecretID = v.Auth.SecretID.WithBaseDir(c.BaseDir)
+	}
+	if a := c.Secrets.AWS; a != nil {
+		a.CAFile = abs(a.CAFile)
+	}
 	for _, p := range c.Providers {
 		p.TLS.CAFile = abs(p.TLS.CAFile)
 		p.SchemaFile = abs(p.SchemaFile)

@@ -209,3 +209,41 @@ func TestValidateConfigBuiltInCode(t *testing.T) {
 	require.Equal(t, "prod", cfg.Clients["app"].Environment)
 	require.Equal(t, strings.Repeat("ab", 32), cfg.Clients["app"].TokenSHA256, "token hashes are normalised to lower case")
 }
+
+// The secret sources' files — the Vault CA, its credentials' files, the
+// service account token, the AWS CA — resolve against the config's
+// directory like every other path: under systemd the working directory
+// is not the config's.
+func TestSecretSourcePathsBecomeAbsolute(t *testing.T) {
+	t.Parallel()
+	doc := []byte(`
+secrets:
+  vault:
+    address: https://vault.example:8200
+    ca_file: vault-ca.pem
+    auth: {method: approle, role_id: "file:vault-role", secret_id: "file:/run/secrets/vault-secret"}
+  aws: {region: eu-west-1, ca_file: certs/aws.pem}
+providers:
+  socialeye: {kind: socialeye, keys: [{id: k, secret: "env:K"}]}
+clients:
+  siem: {token_sha256: b9ee274e07a2c1d654b9d6cfa643e88f1cf99de101bdc5b99f40ea0b11c2b7e7, providers: [socialeye]}
+`)
+	cfg, err := Parse(doc, "/etc/intelgate")
+	require.NoError(t, err)
+	v := cfg.Secrets.Vault
+	require.Equal(t, "/etc/intelgate/vault-ca.pem", v.CAFile)
+	require.Equal(t, "file:/etc/intelgate/vault-role", v.Auth.RoleID.String())
+	require.Equal(t, "file:/run/secrets/vault-secret", v.Auth.SecretID.String())
+	require.Equal(t, "/etc/intelgate/certs/aws.pem", cfg.Secrets.AWS.CAFile)
+
+	k8s, err := Parse([]byte(`
+secrets:
+  vault: {address: "https://vault.example:8200", auth: {method: kubernetes, role: ig, service_account_token_file: sa/token}}
+providers:
+  socialeye: {kind: socialeye, keys: [{id: k, secret: "env:K"}]}
+clients:
+  siem: {token_sha256: b9ee274e07a2c1d654b9d6cfa643e88f1cf99de101bdc5b99f40ea0b11c2b7e7, providers: [socialeye]}
+`), "/etc/intelgate")
+	require.NoError(t, err)
+	require.Equal(t, "/etc/intelgate/sa/token", k8s.Secrets.Vault.Auth.ServiceAccountTokenFile)
+}

@@ -83,7 +83,12 @@ func TestResolveSecretsReportsEveryFailure(t *testing.T) {
 	require.Contains(t, fields["providers.socialeye.keys[2].secret"], "SOCIALEYE_STAGING_KEY is empty")
 	require.Contains(t, fields["providers.abuseipdb.keys[1].secret"], "ABUSEIPDB_STAGING_KEY is not set")
 	require.Contains(t, fields["providers.virustotal.keys[0].secret"], "VIRUSTOTAL_API_KEY is not set")
-	require.Len(t, list, 6)
+	// The alert sinks' secrets are resolved with the others.
+	require.Contains(t, fields["alerts.sinks.soc-hook.secret"], "INTELGATE_ALERT_WEBHOOK_SECRET is not set")
+	require.Contains(t, fields["alerts.sinks.chat.url"], "SLACK_WEBHOOK_URL is not set")
+	require.Contains(t, fields["alerts.sinks.mail.username"], "SMTP_USER is not set")
+	require.Contains(t, fields["alerts.sinks.mail.password"], "SMTP_PASSWORD is not set")
+	require.Len(t, list, 10)
 	require.NotContains(t, fields, "providers.socialeye.keys[0].secret")
 	for _, v := range env {
 		if v != "" {
@@ -287,4 +292,26 @@ func TestShortEncryptionSecretRefused(t *testing.T) {
 	require.Equal(t, "encryption.keys[0].secret", list[0].Field)
 	require.Contains(t, list[0].Msg, "the secret is 15 bytes; a data-at-rest key must be at least 32 bytes")
 	require.NotContains(t, err.Error(), "tooShort-s3cret")
+}
+
+// A nested auth mount (kubernetes/prod) is a valid mount path; a segment
+// that is not a plain name is refused naming the field.
+func TestVaultAuthMountPath(t *testing.T) {
+	t.Parallel()
+	doc := func(mount string) []byte {
+		return []byte(`
+secrets:
+  vault: {address: "https://vault.example:8200", auth: {method: kubernetes, role: ig, mount: "` + mount + `"}}
+providers:
+  socialeye: {kind: socialeye, keys: [{id: k, secret: "env:K"}]}
+clients:
+  siem: {token_sha256: b9ee274e07a2c1d654b9d6cfa643e88f1cf99de101bdc5b99f40ea0b11c2b7e7, providers: [socialeye]}
+`)
+	}
+	_, err := Parse(doc("kubernetes/prod"), "/srv")
+	require.NoError(t, err)
+	for _, bad := range []string{"kubernetes/", "/k8s", "k8s/../x", "a b"} {
+		_, err = Parse(doc(bad), "/srv")
+		require.ErrorContains(t, err, "secrets.vault.auth.mount: must be a mount path", bad)
+	}
 }

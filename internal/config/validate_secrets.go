@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/secret"
@@ -83,8 +84,9 @@ func (v *validator) vault(c Vault) {
 			v.add("secrets.vault.auth."+f, "not used with method %s", a.Method)
 		}
 	}
-	if a.Mount != "" && !ValidName(a.Mount) {
-		v.add("secrets.vault.auth.mount", "%s", nameRule)
+	badSegment := func(seg string) bool { return !ValidName(seg) }
+	if a.Mount != "" && slices.ContainsFunc(strings.Split(a.Mount, "/"), badSegment) {
+		v.add("secrets.vault.auth.mount", "must be a mount path whose segments are each %s (e.g. kubernetes/prod)", strings.TrimPrefix(nameRule, "must be "))
 	}
 }
 

@@ -12,3 +12,7 @@ func SetRetry(s *Source, base, limit time.Duration, jitter func() float64) {
 		s.jitter = jitter
 	}
 }
+
+// SetMinTokenLife sets how long a login's token must last for the next
+// login to follow at once. Call it before Run.
+func SetMinTokenLife(s *Source, d time.Duration) { s.minTokenLife = d }

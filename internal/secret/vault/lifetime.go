@@ -23,6 +23,10 @@ type Status struct {
 	// non-nil Err does not mean reads fail: the token may still serve
 	// until TokenExpires. Readiness is the gateway's call.
 	Err error
+	// Expired: the token has expired or Vault refuses it, and no login or
+	// lookup has succeeded since. Unlike Err, a failed login that follows
+	// does not clear it.
+	Expired bool
 }
 
 // EventKind says what happened to the token.
@@ -98,7 +102,7 @@ func (s *Source) Run(ctx context.Context) {
 // keepLoggedIn renews each login's token until it cannot, then logs in
 // again.
 func (s *Source) keepLoggedIn(ctx context.Context, wc *api.Client) {
-	sec := s.first
+	sec, loggedAt := s.first, s.started
 	for failures := 0; ; {
 		var end watchEnd
 		if sec.Auth.LeaseDuration <= 0 {
@@ -114,23 +118,25 @@ func (s *Source) keepLoggedIn(ctx context.Context, wc *api.Client) {
 			s.expired()
 		case end.err != nil:
 			s.renewFailed(end.err) // the token may still serve: log in again
-			if end.renewed {
-				failures = 0
-				break
-			}
-			// Renewal failed before ever succeeding: if it fails the same
-			// way for every new token, logging in again at once would mint
-			// a token per round trip. Back off (the old token still serves).
+		}
+		// A token that failed its first renewal, or lived less than
+		// minTokenLife (a zero lease, a renewal that does not renew, a
+		// middlebox refusing renew-self), is a failure: if it goes the
+		// same way for every new token, logging in again at once would
+		// mint a token per round trip. Back off (the old token, if alive,
+		// still serves).
+		if time.Since(loggedAt) < s.minTokenLife || (end.err != nil && !end.renewed) {
 			failures++
 			if s.wait(ctx, s.backoff(failures)) == waitCancelled {
 				return
 			}
-		default:
+		} else {
 			failures = 0
 		}
 		if sec = s.loginUntil(ctx); sec == nil {
 			return
 		}
+		loggedAt = time.Now()
 	}
 }
 
@@ -150,8 +156,14 @@ func (s *Source) keepToken(ctx context.Context, wc *api.Client) {
 		case ctx.Err() != nil:
 			return
 		case end.dead:
+			// A 403 on lookup-self may be a proxy or a WAF, not Vault: report
+			// it, then keep looking the token up (with back-off) and resume
+			// watching it if it answers again.
 			s.expired()
-			return
+			if sec = s.reviveUntil(ctx); sec == nil {
+				return
+			}
+			continue
 		case end.renewed:
 			failures = 0
 		}
@@ -175,6 +187,7 @@ func (s *Source) keepToken(ctx context.Context, wc *api.Client) {
 		next, dead := s.lookupUntil(ctx)
 		if dead {
 			s.expired()
+			next = s.reviveUntil(ctx)
 		}
 		if next == nil {
 			return
@@ -259,7 +272,11 @@ func (s *Source) loginUntil(ctx context.Context) *api.Secret {
 		}
 		wait := s.backoff(attempt)
 		s.setErr(err)
-		s.emit(Event{Kind: LoginFailed, Err: err, TokenExpires: s.Status().TokenExpires}, "retry_in", wait)
+		st := s.Status()
+		s.emit(Event{Kind: LoginFailed, Err: err, TokenExpires: st.TokenExpires}, "retry_in", wait)
+		if !st.Expired && !st.TokenExpires.IsZero() && !time.Now().Before(st.TokenExpires) {
+			s.expired() // the old token is gone too: say so, once
+		}
 		if s.wait(ctx, wait) == waitCancelled {
 			return nil
 		}
@@ -296,6 +313,33 @@ func (s *Source) lookupUntil(ctx context.Context) (*api.Secret, bool) {
 		s.log.Warn("vault: looking the token up failed", "err", err.Error(), "retry_in", wait)
 		if s.wait(ctx, wait) != waitElapsed {
 			return nil, false
+		}
+	}
+}
+
+// reviveUntil looks up a token found dead again, with back-off, until
+// Vault accepts it (the watcher input, and the status cleared) or ctx
+// ends or the token's own expiry passes (nil): a 403 from something in
+// front of Vault must not stop the renewal of a token that is alive.
+func (s *Source) reviveUntil(ctx context.Context) *api.Secret {
+	for attempt := 1; ; attempt++ {
+		exp := s.Status().TokenExpires
+		if !exp.IsZero() && !time.Now().Before(exp) {
+			return nil // really expired: nothing brings it back
+		}
+		if s.wait(ctx, s.backoff(attempt)) == waitCancelled {
+			return nil
+		}
+		next, dead := s.lookupUntil(ctx)
+		if next != nil {
+			s.mu.Lock()
+			s.status.Err, s.status.Expired = nil, false
+			s.mu.Unlock()
+			s.emit(Event{Kind: Renewed, TokenExpires: s.Status().TokenExpires}, "recovered", true)
+			return next
+		}
+		if !dead {
+			return nil // ctx ended
 		}
 	}
 }
@@ -383,7 +427,9 @@ func (s *Source) renewFailed(err error) {
 }
 
 func (s *Source) expired() {
-	s.setErr(ErrTokenExpired)
+	s.mu.Lock()
+	s.status.Err, s.status.Expired = ErrTokenExpired, true
+	s.mu.Unlock()
 	s.emit(Event{Kind: TokenExpired, Err: ErrTokenExpired, TokenExpires: s.Status().TokenExpires})
 }
 

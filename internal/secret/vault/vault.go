@@ -89,6 +89,11 @@ type Source struct {
 	// first is what Run watches first: the login of New, or the secret
 	// built from New's lookup-self. Written before New returns.
 	first *api.Secret
+	// started is when first was obtained; minTokenLife is how long a
+	// login's token must last for a re-login to follow at once (below it,
+	// the re-login backs off: see keepLoggedIn).
+	started      time.Time
+	minTokenLife time.Duration
 	// retryBase, retryCap and jitter (uniform in [0, 1)) shape the
 	// back-off of logins, lookups and renewals that fail; tests set them.
 	retryBase, retryCap time.Duration
@@ -114,7 +119,7 @@ func New(ctx context.Context, o Options) (*Source, error) {
 	}
 	s := &Source{
 		o: o, log: o.Log, tr: newHTTPTransport(o), nudge: make(chan struct{}, 1),
-		retryBase: time.Second, retryCap: 2 * time.Minute, jitter: rand.Float64,
+		retryBase: time.Second, retryCap: 2 * time.Minute, jitter: rand.Float64, minTokenLife: 10 * time.Second,
 	}
 	if err := configureTLS(o, s.tr, caPEM); err != nil {
 		return nil, err
@@ -152,7 +157,7 @@ func (s *Source) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.first = sec
+	s.first, s.started = sec, time.Now()
 	s.loggedIn(sec)
 	return nil
 }
@@ -210,7 +215,7 @@ func (s *Source) checkToken(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.first = sec
+	s.first, s.started = sec, time.Now()
 	st := Status{TokenExpires: expires, Renewable: sec.Auth.Renewable}
 	if !st.Renewable && !st.TokenExpires.IsZero() {
 		st.Err = fmt.Errorf("%w: it is not renewable, and serves until %s", ErrNotRenewable, st.TokenExpires.UTC().Format(time.RFC3339))
