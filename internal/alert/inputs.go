@@ -267,7 +267,7 @@ var secretFieldShapes = []*regexp.Regexp{
 	regexp.MustCompile(`^providers\.([A-Za-z0-9_-]{1,64})\.keys\[[0-9]{1,4}\]\.secret$`),
 	regexp.MustCompile(`^providers\.([A-Za-z0-9_-]{1,64})\.keys#([A-Za-z0-9_-]{1,64})$`),
 	regexp.MustCompile(`^alerts\.sinks\.([A-Za-z0-9_-]{1,64})\.(?:url|secret|username|password)$`),
-	regexp.MustCompile(`^(?:encryption\.keys\[[0-9]{1,4}\]\.secret|shared\.url|storage\.dsn|secrets\.vault\.auth\.(?:token|role_id|secret_id))$`),
+	regexp.MustCompile(`^(?:encryption\.keys\[[0-9]{1,4}\]\.secret|shared\.url|storage\.dsn|secrets\.vault\.auth(?:\.(?:token|role_id|secret_id))?)$`),
 }
 
 // fieldName is f when it is the path of a configured secret reference.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intelgate/intelgate/internal/alert"
+	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/observe"
 )
 
@@ -161,7 +162,7 @@ func ruleCases() map[string]ruleCase {
 						h.e.AuthFailed(ipv4(i), alert.AuthUnknownToken, "")
 					}
 				}
-				for range 19 {
+				for range config.DefaultAuthFailuresPerSource - 1 {
 					h.e.AuthFailed(addr("192.0.2.1"), alert.AuthNoToken, "")
 				}
 			},

@@ -121,6 +121,11 @@ func (x alertTrail) AuthFailed(src netip.Addr, reason, client, requestID string)
 	}
 }
 
+// AuthBlocked counts a failure refused while its source is blocked.
+func (x alertTrail) AuthBlocked(src netip.Addr) {
+	x.alerts.AuthFailed(src, audit.AuthUnknownToken, "")
+}
+
 // lookupAuditor is the lookup service's auditor: the audit log, and the
 // alert engine when alerts are on.
 func (a *App) lookupAuditor() lookup.Auditor {

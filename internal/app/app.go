@@ -426,8 +426,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		bg.Go(func() { a.sweeper.Run(ctx) })
 	}
 	if a.alerts != nil {
+		// The engine outlives the drain: alerts raised by the last
+		// requests are still written and sent. It stops once Serve has
+		// returned (deferred before cancel, so it runs first).
+		alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopAlerts()
 		bg.Go(func() {
-			if err := a.alerts.Run(ctx); err != nil {
+			if err := a.alerts.Run(alertCtx); err != nil {
 				a.log.Error("alert engine stopped", "error", err.Error())
 			}
 		})

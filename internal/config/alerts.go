@@ -240,8 +240,11 @@ const (
 	DefaultUnexpectedSourceIPv6Prefix   = 64
 	DefaultUnexpectedSourceMaxAddresses = 256
 
-	DefaultAuthFailuresWindow     = Duration(time.Minute)
-	DefaultAuthFailuresPerSource  = 20
+	DefaultAuthFailuresWindow = Duration(time.Minute)
+	// DefaultAuthFailuresPerSource is server.auth_failures.max's default:
+	// the gateway blocks a source at its max-th failure, so a larger
+	// threshold would never be reached by one source.
+	DefaultAuthFailuresPerSource  = 10
 	DefaultAuthFailuresOverall    = 200
 	DefaultAuthFailuresMaxSources = 10000
 

@@ -22,6 +22,15 @@ type AuditTrail interface {
 	Refused(id lookup.Identity, op, problem string)
 }
 
+// BlockedCounter is an AuditTrail that also hears each failed
+// authentication refused while its source is blocked: those are not
+// audited one by one (the aggregated log counts them), but a brute force
+// the block slows down is still one, and the alert rules must see it
+// whole.
+type BlockedCounter interface {
+	AuthBlocked(src netip.Addr)
+}
+
 // AuditReader pages through the audit log, for GET /admin/v1/audit.
 type AuditReader interface {
 	Page(ctx context.Context, f audit.Filter, limit int) ([]audit.Record, int64, error)

@@ -296,6 +296,9 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 		if err != nil {
 			if wait, blocked := g.authFails.blocked(src); blocked {
 				info.quiet = true // counted in the aggregated auth failure log instead
+				if b, ok := g.audit.(BlockedCounter); ok {
+					b.AuthBlocked(src) // not audited one by one, but the alert rules count it
+				}
 				p := newProblem(kindAuthFailures, "too many failed authentication attempts from this address; retry later")
 				p.retryAfter = wait
 				writeProblem(w, r, p)
