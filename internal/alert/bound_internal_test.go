@@ -19,7 +19,7 @@ func boundEngine(t *testing.T, f func(r *Rules)) (*Engine, *clocktest.Clock) {
 	r.AuthFailures.Overall = 50_000
 	r.MaxOpen = 100
 	f(&r)
-	e, err := New(Options{Rules: r, Clock: clk, Clients: map[string]Client{"soar": {}}})
+	e, err := New(Options{Rules: r, Clock: clk, Clients: map[string]Client{"soar": {}, "siem": {SourceCIDRs: true}}})
 	require.NoError(t, err)
 	return e, clk
 }
@@ -67,15 +67,16 @@ func TestAuthFailureFloodStaysBounded(t *testing.T) {
 	}
 	require.LessOrEqual(t, e.auth.tracked(), 1000)
 	sourced, overall = countLive(e, RuleAuthFailures)
-	require.Equal(t, 100, sourced, "per-source alerts stop at max_open")
+	require.Equal(t, 75, sourced, "per-source warnings stop at max_open, less the quarter kept for critical alerts")
 	require.Equal(t, 1, overall)
 	e.mu.Lock()
-	require.Len(t, e.notes, 101, "nor do the notifications grow past the alerts")
+	require.Len(t, e.notes, 76, "nor do the notifications grow past the alerts")
 	e.mu.Unlock()
 }
 
 // A client without source_cidrs called from 100,000 networks remembers
-// at most MaxAddresses of them, and opens at most MaxOpen alerts.
+// at most MaxAddresses of them, and opens at most a quarter of MaxOpen
+// alerts: its flood cannot hide another client's.
 func TestNewNetworkFloodStaysBounded(t *testing.T) {
 	t.Parallel()
 	e, clk := boundEngine(t, func(r *Rules) { r.UnexpectedSource.MaxAddresses = 256 })
@@ -87,10 +88,21 @@ func TestNewNetworkFloodStaysBounded(t *testing.T) {
 	}
 	require.Equal(t, 256, cs.networks())
 	sourced, _ := countLive(e, RuleUnexpectedSource)
-	require.Equal(t, 100, sourced)
+	require.Equal(t, 25, sourced)
 	e.mu.Lock()
 	require.Greater(t, e.suppressed[RuleUnexpectedSource], 90_000)
 	e.mu.Unlock()
+
+	// Another client's token used from outside its source_cidrs still
+	// opens its critical alert.
+	e.AuthFailed(addrN(1<<20), AuthSourceNotAllowed, "siem")
+	var critical int
+	for _, a := range e.Live() {
+		if a.Rule == RuleUnexpectedSource && a.Labels["client"] == "siem" && a.Severity == Critical {
+			critical++
+		}
+	}
+	require.Equal(t, 1, critical, "one client's flood cannot hide another's critical alert")
 }
 
 // Unknown clients are not tracked at all.
@@ -101,7 +113,7 @@ func TestUnknownClientsAreIgnored(t *testing.T) {
 		e.Request("client-"+string(rune('a'+i%26)), addrN(i), uint64(i), "ipv4", nil)
 		e.AuthFailed(addrN(i), AuthSourceNotAllowed, "nobody")
 	}
-	require.Len(t, *e.clients.Load(), 1)
+	require.Len(t, *e.clients.Load(), 2, "the two configured clients, no others")
 	sourced, _ := countLive(e, RuleUnexpectedSource)
 	require.Zero(t, sourced)
 }

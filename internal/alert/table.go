@@ -62,6 +62,9 @@ type tracked struct {
 	dirty      bool  // changed since the last write
 	stored     bool  // a row exists (or existed) for it
 	reopen     bool  // write state open over the stored one
+	// budgets are the source-alert budgets it counts against (see
+	// openLocked), given back when it resolves.
+	budgets []string
 }
 
 // note is a notification waiting for dispatch; the alert is copied when
@@ -121,23 +124,38 @@ func (e *Engine) raise(s signal, now time.Time) {
 
 // openLocked opens a new alert. Alerts keyed by a source address are
 // the ones whose number an attacker chooses: they are capped at MaxOpen
-// per rule. Every other alert is keyed by names from the config (a
-// client, a provider, a key) or by nothing ("overall"), so its number is
-// bounded already — and must not be crowded out by a flood of sources:
-// the overall auth-failure alert is what a flood from 100,000 addresses
-// raises.
+// per rule. Within that cap a critical alert always finds room — only a
+// quarter of it is kept for critical ones, which lesser alerts cannot
+// fill — and one client's alerts may take at most a quarter of it, so a
+// client calling from a thousand networks cannot hide another's token
+// used from outside its source_cidrs. Every other alert is keyed by names
+// from the config (a client, a provider, a key) or by nothing
+// ("overall"), so its number is bounded already — and must not be
+// crowded out by a flood of sources: the overall auth-failure alert is
+// what a flood from 100,000 addresses raises.
 func (e *Engine) openLocked(id, key string, s signal, now time.Time) {
-	sourced := s.sourced()
-	if sourced && e.perSource[s.rule] >= e.o.Rules.MaxOpen {
-		e.meter.Suppressed(s.rule)
-		e.suppressed[s.rule]++
-		return
-	}
-	if sourced {
-		e.perSource[s.rule]++
+	var budgets []string
+	if s.sourced() {
+		limit, share := e.o.Rules.MaxOpen, max(1, e.o.Rules.MaxOpen/4)
+		if s.severity != Critical {
+			limit -= share // the critical reserve
+		}
+		budgets = []string{s.rule}
+		client := s.labels.toMap()["client"]
+		if client != "" {
+			budgets = append(budgets, s.rule+"\x00client\x00"+client)
+		}
+		if e.perSource[s.rule] >= limit || (client != "" && e.perSource[budgets[1]] >= share) {
+			e.meter.Suppressed(s.rule)
+			e.suppressed[s.rule]++
+			return
+		}
+		for _, b := range budgets {
+			e.perSource[b]++
+		}
 	}
 	t := &tracked{a: Alert{ID: newID("alr_"), Rule: s.rule, Severity: s.severity, DedupeKey: key, Labels: s.labels.toMap(),
-		Summary: s.summary, FirstSeen: now, LastSeen: now, Count: 1, State: StateOpen}, delta: 1, dirty: true}
+		Summary: s.summary, FirstSeen: now, LastSeen: now, Count: 1, State: StateOpen}, delta: 1, dirty: true, budgets: budgets}
 	e.table[id] = t
 	e.perRule[s.rule]++
 	e.notifyLocked(t, EventFired, now)
@@ -156,8 +174,10 @@ func (e *Engine) clear(rule string, l labels, now time.Time) {
 func (e *Engine) resolveLocked(t *tracked, now time.Time) {
 	delete(e.table, t.a.Rule+"\x00"+t.a.DedupeKey)
 	e.perRule[t.a.Rule]--
-	if _, ok := t.a.Labels["source"]; ok {
-		e.perSource[t.a.Rule]--
+	for _, b := range t.budgets {
+		if e.perSource[b]--; e.perSource[b] <= 0 {
+			delete(e.perSource, b)
+		}
 	}
 	t.a.State, t.a.ResolvedAt, t.dirty = StateResolved, now, true
 	if len(e.resolved) >= e.maxResolved() {
