@@ -84,6 +84,10 @@ type Engine struct {
 	up        upstreamTracker
 	auth      *authTracker
 	revoked   keySet
+	// breakers are the providers whose breaker is open now: a
+	// breaker_open alert resolves only once it has closed and stayed quiet
+	// for its cooldown, so a flapping breaker is one alert, not one a cycle.
+	breakers keySet
 	// auditDropped is every audit record reported dropped, for the
 	// audit_dropped alert's summary.
 	auditDropped atomic.Int64
@@ -245,6 +249,8 @@ func (e *Engine) Evaluate(ctx context.Context) {
 			return true
 		case RuleKeyRejected:
 			return !e.revoked.has(a.Labels["provider"], a.Labels["key_id"])
+		case RuleBreakerOpen:
+			return !e.breakers.has(a.Labels["provider"], "")
 		}
 		return false
 	})

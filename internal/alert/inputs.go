@@ -96,10 +96,11 @@ func (e *Engine) breaker(ev observe.BreakerChanged) {
 	l := labels{{"provider", p}}
 	switch ev.To {
 	case "open":
+		e.breakers.add(p, "")
 		e.raise(signal{rule: RuleBreakerOpen, severity: r.Severity, labels: l,
 			summary: fmt.Sprintf("provider %s: circuit breaker open; lookups fail fast until a probe succeeds", p)}, e.clock.Now())
 	case "closed":
-		e.clear(RuleBreakerOpen, l, e.clock.Now())
+		e.breakers.remove(p, "") // resolved once quiet for its cooldown (Evaluate)
 	}
 }
 

@@ -225,6 +225,15 @@ func ruleCases() map[string]ruleCase {
 				h.evaluate()
 				require.Len(h.t, h.live(alert.RuleBreakerOpen), 1, "half-open is not closed")
 				h.e.Observe(context.Background(), observe.BreakerChanged{Provider: "vt", From: "half-open", To: "closed"})
+				h.evaluate()
+				require.Len(h.t, h.live(alert.RuleBreakerOpen), 1, "closed, but not yet for its cooldown: a flapping breaker is one alert")
+				h.e.Observe(context.Background(), observe.BreakerChanged{Provider: "vt", From: "closed", To: "open"})
+				h.e.Observe(context.Background(), observe.BreakerChanged{Provider: "vt", From: "open", To: "closed"})
+				h.evaluate()
+				require.Len(h.t, h.live(alert.RuleBreakerOpen), 1)
+				require.Equal(h.t, 1, h.meter.get(func(m *meter) int { return m.fired[alert.RuleBreakerOpen+"/"+string(alert.Warning)] }),
+					"re-opening within the cooldown notifies nobody again")
+				h.clock.Advance(16 * time.Minute) // the default cooldown, closed all along
 			}},
 		"audit records dropped": {rule: alert.RuleAuditDropped,
 			quiet:    func(h *harness) { h.e.Observe(context.Background(), observe.AuditWritten{Records: 10}) },
