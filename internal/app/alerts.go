@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"maps"
@@ -56,33 +55,15 @@ func (a *App) openAlerts(cfg *config.Config) error {
 	return nil
 }
 
-// quotaUsage is every key's day and month usage, for the quota rule.
+// quotaUsage is every key's day and month usage, for the quota rule: the
+// metrics' quota gauges, read the same way.
 func (a *App) quotaUsage(ctx context.Context) ([]alert.QuotaUsage, error) {
-	cfg := a.live.Load().cfg
-	var out []alert.QuotaUsage
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(cfg.Providers)) {
-		envs := map[string]bool{}
-		for _, k := range cfg.Providers[name].Keys {
-			envs[k.Environment] = true
-		}
-		for _, env := range slices.Sorted(maps.Keys(envs)) {
-			keys, err := a.calls.gov.ProviderStatus(ctx, name, env)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			for _, k := range keys {
-				if k.Day != nil {
-					out = append(out, alert.QuotaUsage{Provider: name, KeyID: k.ID, Period: "day", Used: k.Day.Used, Limit: k.Day.Limit})
-				}
-				if k.Month != nil {
-					out = append(out, alert.QuotaUsage{Provider: name, KeyID: k.ID, Period: "month", Used: k.Month.Used, Limit: k.Month.Limit})
-				}
-			}
-		}
+	gauges, err := quotaGauges{a: a, gov: a.calls.gov}.QuotaGauges(ctx)
+	out := make([]alert.QuotaUsage, len(gauges))
+	for i, g := range gauges {
+		out[i] = alert.QuotaUsage{Provider: g.Provider, KeyID: g.KeyID, Period: g.Period, Used: g.Limit - g.Remaining, Limit: g.Limit}
 	}
-	return out, errors.Join(errs...)
+	return out, err
 }
 
 // alertAuditor hands every lookup the service decided to the alert engine
