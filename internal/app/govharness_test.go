@@ -310,6 +310,14 @@ func skipNearMidnightUTC(t *testing.T) {
 // files in each dir and returns the shared: and encryption: blocks for a
 // fresh key prefix, removing that prefix's keys
 // when the test ends (never FLUSHDB: other tests share the database).
+//
+// The Redis operation timeout is 10s, not the 250ms default: these tests
+// measure what the replicas do together (pacing, revocations, pauses), and
+// a Redis answer that is merely late on a loaded 2-core machine under
+// -race turned into the fail-closed 503 "shared rate-limit state is
+// unreachable" (seen once, at 2s, with two race suites on the machine).
+// That fail mode is the designed answer to a Redis outage and is tested
+// with short timeouts of its own (cache_redis_test.go, redisstate).
 func redisShared(t *testing.T, url string, dirs ...string) string {
 	t.Helper()
 	for _, d := range dirs {
@@ -336,5 +344,5 @@ func redisShared(t *testing.T, url string, dirs ...string) string {
 	// validation requires it): it fingerprints the keys whose revocations
 	// they share.
 	rcWriteKey(t, dirs...)
-	return fmt.Sprintf("shared: {driver: redis, url: \"file:redis.url\", prefix: %q, timeout: 2s}\n", prefix) + rcEncryption
+	return fmt.Sprintf("shared: {driver: redis, url: \"file:redis.url\", prefix: %q, timeout: 10s}\n", prefix) + rcEncryption
 }

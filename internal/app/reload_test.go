@@ -58,7 +58,7 @@ func newReloadEnv(t *testing.T) *reloadEnv {
 	b := fileRotationBackend(t, t.TempDir())
 	b.Put(t, "socialeye", map[string]string{"api_key": simKey})
 	opsToken, opsHash := newGovToken(t)
-	gw, siem, path := rotationGateway(t, s, b, fmt.Sprintf("  ops: {token_sha256: %s, providers: [socialeye], admin: true}", opsHash))
+	gw, siem, path := rotationGateway(t, s, b, rotationSetup{clients: fmt.Sprintf("  ops: {token_sha256: %s, providers: [socialeye], admin: true}", opsHash)})
 	return &reloadEnv{s: s, gw: gw, path: path, base: gw.url, ops: newGovClient(t, opsToken), siem: siem, opsHash: opsHash}
 }
 

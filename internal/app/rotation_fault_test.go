@@ -17,36 +17,10 @@ import (
 	"github.com/intelgate/intelgate/internal/sim"
 )
 
-// faultGateway is a gateway whose socialeye key is the file api.key in
-// dir, with top-level YAML top and more clients' lines, on clock clk (nil:
-// the system clock).
-func faultGateway(t *testing.T, s *sim.Server, dir, top, clients string, clk *clocktest.Clock) (*govApp, *govClient) {
+// faultKey writes v as the socialeye key of b (a file backend).
+func faultKey(t *testing.T, b rotationBackend, v string) {
 	t.Helper()
-	token, hash := newGovToken(t)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "ca.pem"), s.CAPEM, 0o600))
-	yaml := fmt.Sprintf(`
-server: {listen: "127.0.0.1:0"}
-storage: {driver: sqlite, dsn: state.db}
-%s
-providers:
-  socialeye:
-    kind: socialeye
-    base_url: %s
-    keys: [{id: prod-1, secret: "file:%s"}]
-    tls: {ca_file: ca.pem, pins: ["%s"]}
-    timeout: 5s
-    cache: {enabled: false}
-clients:
-  siem: {token_sha256: %s, providers: [socialeye], source_cidrs: [127.0.0.0/8]}
-%s
-`, top, s.URL, filepath.Join(dir, "api.key"), s.Pin, hash, clients)
-	path := filepath.Join(dir, "intelgate.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
-	o := Options{ConfigPath: path}
-	if clk != nil {
-		o.Clock = clk
-	}
-	return runGovAppWith(t, path, o), newGovClient(t, token)
+	b.Put(t, "socialeye", map[string]string{"api_key": v})
 }
 
 func putFile(t *testing.T, p, v string) {
@@ -68,16 +42,17 @@ func TestBadSecretValueDoesNotWedgeTheRefresh(t *testing.T) {
 	t.Parallel()
 	s := startGovSim(t, sim.Options{APIKeys: []string{faultOld}})
 	dir := t.TempDir()
-	putFile(t, filepath.Join(dir, "api.key"), faultOld)
+	b := fileRotationBackend(t, dir)
+	faultKey(t, b, faultOld)
 	enc := filepath.Join(dir, "enc.key")
 	putFile(t, enc, strings.Repeat("k", 40))
 	clk := clocktest.New(time.Now().UTC())
 	top := fmt.Sprintf("rotation: {overlap: 1m}\nencryption: {keys: [{id: k1, secret: \"file:%s\"}]}", enc)
-	gw, client := faultGateway(t, s, dir, top, "", clk)
+	gw, client, _ := rotationGateway(t, s, b, rotationSetup{top: top, clock: clk})
 	ctx := context.Background()
 
-	putFile(t, filepath.Join(dir, "api.key"), faultNew) // the vendor does not know it yet
-	putFile(t, enc, "short")                            // and a bad write of the data-at-rest key
+	faultKey(t, b, faultNew) // the vendor does not know it yet
+	putFile(t, enc, "short") // and a bad write of the data-at-rest key
 	rep, err := gw.app.RefreshSecrets(ctx, "test")
 	require.NoError(t, err, "one unusable value is a stale field, not a failed refresh")
 	require.Equal(t, []string{"socialeye/prod-1"}, rep.Rotated, "the other rotation applies")
@@ -99,15 +74,16 @@ func TestRevokedSecretIsNoOverlapFallback(t *testing.T) {
 	t.Parallel()
 	s := startGovSim(t, sim.Options{APIKeys: []string{faultOld}}) // the leaked key still works at the vendor
 	dir := t.TempDir()
-	putFile(t, filepath.Join(dir, "api.key"), faultOld)
+	b := fileRotationBackend(t, dir)
+	faultKey(t, b, faultOld)
 	opsToken, opsHash := newGovToken(t)
-	gw, client := faultGateway(t, s, dir, "rotation: {overlap: 10m}",
-		fmt.Sprintf("  ops: {token_sha256: %s, providers: [socialeye], admin: true}", opsHash), nil)
+	gw, client, _ := rotationGateway(t, s, b, rotationSetup{
+		clients: fmt.Sprintf("  ops: {token_sha256: %s, providers: [socialeye], admin: true}", opsHash)})
 	ops := newGovClient(t, opsToken)
 	require.Equal(t, http.StatusOK, client.get(t, gw.url, "/v1/resolve?query=before").status)
 	require.Equal(t, http.StatusOK, ops.post(t, gw.url, "/admin/v1/keys/socialeye/prod-1/revoke").status)
 
-	putFile(t, filepath.Join(dir, "api.key"), faultNew)
+	faultKey(t, b, faultNew)
 	_, err := gw.app.RefreshSecrets(context.Background(), "test")
 	require.NoError(t, err)
 	calls := s.Sim.Stats().Requests
@@ -123,10 +99,11 @@ func TestStartupSecretChangeIsReported(t *testing.T) {
 	t.Parallel()
 	s := startGovSim(t, sim.Options{APIKeys: []string{faultOld}})
 	dir := t.TempDir()
-	putFile(t, filepath.Join(dir, "api.key"), faultOld)
+	b := fileRotationBackend(t, dir)
+	faultKey(t, b, faultOld)
 	enc := filepath.Join(dir, "enc.key")
 	putFile(t, enc, strings.Repeat("a", 40))
-	gw, _ := faultGateway(t, s, dir, fmt.Sprintf("encryption: {keys: [{id: k1, secret: \"file:%s\"}]}", enc), "", nil)
+	gw, _, _ := rotationGateway(t, s, b, rotationSetup{top: fmt.Sprintf("encryption: {keys: [{id: k1, secret: \"file:%s\"}]}", enc)})
 
 	putFile(t, enc, strings.Repeat("b", 40))
 	rep, err := gw.app.RefreshSecrets(context.Background(), "test")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/clocktest"
 	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/secret/secrettest"
 	"github.com/intelgate/intelgate/internal/sim"
@@ -62,18 +64,34 @@ func (f fileStore) Delete(t *testing.T, name string) {
 	}
 }
 
+// rotationSetup is what a rotation test varies around the one gateway
+// rotationGateway serves.
+type rotationSetup struct {
+	// clients are more clients' lines (two spaces in).
+	clients string
+	// top is more top-level YAML (rotation:, encryption:); rotation.overlap
+	// is 10m unless top sets rotation.
+	top string
+	// clock is the gateway's clock (nil: the system clock).
+	clock *clocktest.Clock
+}
+
 // rotationGateway serves a gateway whose socialeye key prod-1 comes from
-// backend's secret "socialeye", field "api_key"; clients are more clients'
-// lines (two spaces in).
-func rotationGateway(t *testing.T, s *sim.Server, b rotationBackend, clients string) (*govApp, *govClient, string) {
+// backend's secret "socialeye", field "api_key", shaped by setup. It
+// returns the gateway, a client of siem's, and the config file's path.
+func rotationGateway(t *testing.T, s *sim.Server, b rotationBackend, setup rotationSetup) (*govApp, *govClient, string) {
 	t.Helper()
 	dir := t.TempDir()
 	token, hash := newGovToken(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ca.pem"), s.CAPEM, 0o600))
+	top := setup.top
+	if !strings.Contains(top, "rotation:") {
+		top = "rotation: {overlap: 10m}\n" + top
+	}
 	yaml := fmt.Sprintf(`
 server: {listen: "127.0.0.1:0"}
 storage: {driver: sqlite, dsn: state.db}
-rotation: {overlap: 10m}
+%s
 providers:
   socialeye:
     kind: socialeye
@@ -85,10 +103,14 @@ providers:
 clients:
   siem: {token_sha256: %s, providers: [socialeye], source_cidrs: [127.0.0.0/8]}
 %s
-%s`, s.URL, b.Ref("socialeye", "api_key"), s.Pin, hash, clients, b.top)
+%s`, top, s.URL, b.Ref("socialeye", "api_key"), s.Pin, hash, setup.clients, b.top)
 	path := filepath.Join(dir, "intelgate.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
-	gw := runGovAppWith(t, path, Options{ConfigPath: path})
+	o := Options{ConfigPath: path}
+	if setup.clock != nil {
+		o.Clock = setup.clock
+	}
+	gw := runGovAppWith(t, path, o)
 	return gw, newGovClient(t, token), path
 }
 
@@ -151,7 +173,7 @@ func testRotationUnderLoad(t *testing.T, newBackend func(t *testing.T) rotationB
 	s := startGovSim(t, sim.Options{APIKeys: []string{oldKey}})
 	b := newBackend(t)
 	b.Put(t, "socialeye", map[string]string{"api_key": oldKey})
-	gw, client, _ := rotationGateway(t, s, b, "")
+	gw, client, _ := rotationGateway(t, s, b, rotationSetup{})
 	ctx := context.Background()
 
 	sent, stop := steadyLoad(t, client, gw.url, 4)
@@ -195,7 +217,7 @@ func TestRotationOverlapBeforeTheVendorSwitches(t *testing.T) {
 	s := startGovSim(t, sim.Options{APIKeys: []string{oldKey}})
 	b := fileRotationBackend(t, t.TempDir())
 	b.Put(t, "socialeye", map[string]string{"api_key": oldKey})
-	gw, client, _ := rotationGateway(t, s, b, "")
+	gw, client, _ := rotationGateway(t, s, b, rotationSetup{})
 
 	b.Put(t, "socialeye", map[string]string{"api_key": newKey}) // the vendor does not know it yet
 	_, err := gw.app.RefreshSecrets(context.Background(), "test")
@@ -220,7 +242,7 @@ func TestFailingSourceKeepsTheLastGoodValue(t *testing.T) {
 	s := startGovSim(t, sim.Options{APIKeys: []string{simKey}})
 	b := fileRotationBackend(t, t.TempDir())
 	b.Put(t, "socialeye", map[string]string{"api_key": simKey})
-	gw, client, _ := rotationGateway(t, s, b, "")
+	gw, client, _ := rotationGateway(t, s, b, rotationSetup{})
 
 	b.Delete(t, "socialeye")
 	rep, err := gw.app.RefreshSecrets(context.Background(), "test")

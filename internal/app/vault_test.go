@@ -50,7 +50,7 @@ func TestVaultTokenThatCannotBeRenewed(t *testing.T) {
 		return v.IssueToken(vaulttest.TokenOptions{TTL: 3 * time.Second, NotRenewable: true})
 	})
 	b.Put(t, "socialeye", map[string]string{"api_key": key})
-	gw, client, _ := rotationGateway(t, s, b, "")
+	gw, client, _ := rotationGateway(t, s, b, rotationSetup{})
 	require.Equal(t, http.StatusOK, client.get(t, gw.url, "/v1/resolve?query=before-expiry").status)
 
 	var ready struct {
