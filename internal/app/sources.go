@@ -33,6 +33,10 @@ func (a *App) openSources(ctx context.Context, cfg *config.Config, given secret.
 			return secret.Sources{}, fmt.Errorf("secrets.vault: %w", err)
 		}
 		a.vault = v
+		// Close revokes the login token: a start-up that fails later, or
+		// a one-off resolve (config validate), leaves no live token
+		// behind. After Run it does nothing more.
+		a.closers = append(a.closers, v)
 		src = src.With("vault", v)
 	}
 	if c := cfg.Secrets.AWS; c != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intelgate/intelgate/internal/alert"
+	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/secret/vault/vaulttest"
 	"github.com/intelgate/intelgate/internal/sim"
 )
@@ -75,3 +77,45 @@ func TestVaultTokenThatCannotBeRenewed(t *testing.T) {
 }
 
 func alertFilter(rule string) alert.Filter { return alert.Filter{Rule: rule} }
+
+// A one-off resolve (intelgate config validate, the admin CLI) logs in to
+// Vault with AppRole and reads the secrets; the token it minted is
+// revoked before it returns, so no live token outlives the command.
+func TestResolveSecretsRevokesItsVaultLogin(t *testing.T) {
+	t.Parallel()
+	v := vaulttest.NewServer(t, vaulttest.Options{})
+	v.SetAppRole(vaulttest.AppRole{RoleID: "role-validate", SecretID: "secret-id-validate-0001",
+		Token: vaulttest.TokenOptions{TTL: time.Hour}})
+	v.Put(t, "socialeye", map[string]string{"api_key": "se-live-VALIDATE-key-00000000001"})
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "role-id"), []byte("role-validate\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret-id"), []byte("secret-id-validate-0001\n"), 0o600))
+	_, hash := newGovToken(t)
+	path := filepath.Join(dir, "intelgate.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(`
+server: {listen: "127.0.0.1:0"}
+storage: {driver: sqlite, dsn: state.db}
+secrets: {vault: {address: %q, ca_file: %q, auth: {method: approle, role_id: "file:role-id", secret_id: "file:secret-id"}}}
+providers:
+  socialeye:
+    kind: socialeye
+    base_url: https://api.socialeye.net
+    keys: [{id: prod-1, secret: "%s"}]
+clients:
+  siem: {token_sha256: %s, providers: [socialeye]}
+`, v.URL(), v.CAFile(t), v.Ref("socialeye", "api_key"), hash)), 0o600))
+	cfg, err := config.Load(path)
+	require.NoError(t, err)
+
+	s, err := ResolveSecrets(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Empty(t, s.Stale())
+	var minted []string
+	for _, tok := range v.Tokens() {
+		if tok != v.RootToken() {
+			minted = append(minted, tok)
+		}
+	}
+	require.Len(t, minted, 1, "one AppRole login")
+	require.Equal(t, minted, v.SelfRevoked(), "its token was revoked before ResolveSecrets returned")
+}

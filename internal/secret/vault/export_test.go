@@ -16,3 +16,8 @@ func SetRetry(s *Source, base, limit time.Duration, jitter func() float64) {
 // SetMinTokenLife sets how long a login's token must last for the next
 // login to follow at once. Call it before Run.
 func SetMinTokenLife(s *Source, d time.Duration) { s.minTokenLife = d }
+
+// SetNow gives the Source that New builds from o its notion of now for
+// token lifetimes (the LifetimeWatcher's own timers stay on the wall
+// clock), so that a test can put time between New's login and Run.
+func SetNow(o *Options, now func() time.Time) { o.now = now }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/vault/api"
+
 	"github.com/intelgate/intelgate/internal/secret"
 )
 
@@ -78,9 +80,8 @@ type document struct {
 
 func (s *Source) read(ctx context.Context, p string) document {
 	mount, path, _ := strings.Cut(p, "/")
-	kv, err := s.client.KVv2(mount).Get(ctx, path)
+	kv, err := s.get(ctx, mount, path)
 	if err != nil {
-		err = describe(err)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return document{err: fmt.Errorf("%w (is %s a KV version 2 mount?)", ErrNotFound, mount)}
@@ -94,7 +95,7 @@ func (s *Source) read(ctx context.Context, p string) document {
 		return document{err: fmt.Errorf("reading %s: the answer has no version metadata (is %s a KV version 2 mount?)", p, mount)}
 	}
 	d := document{data: kv.Data, version: strconv.Itoa(meta.Version), changed: meta.CreatedTime}
-	now := time.Now()
+	now := s.now()
 	switch {
 	case meta.Destroyed:
 		d.err = fmt.Errorf("%w (version %d); write a new version", ErrDestroyed, meta.Version)
@@ -110,6 +111,21 @@ func (s *Source) read(ctx context.Context, p string) document {
 			p, meta.Version, meta.DeletionTime.UTC().Format(time.RFC3339))}
 	}
 	return d
+}
+
+// get reads the current version of MOUNT/PATH; errors went through
+// describe. A read refused 403 after Run replaced the token it was sent
+// with is made once more with the new one: Run revokes the token it
+// replaces, and a read still in flight on it must not fail a refresh.
+func (s *Source) get(ctx context.Context, mount, path string) (*api.KVSecret, error) {
+	tok := s.client.Token()
+	kv, err := s.client.KVv2(mount).Get(ctx, path)
+	err = describe(err)
+	if statusCode(err) == http.StatusForbidden && s.client.Token() != tok && ctx.Err() == nil {
+		kv, err = s.client.KVv2(mount).Get(ctx, path)
+		err = describe(err)
+	}
+	return kv, err
 }
 
 // field is ref's field of d. Errors name ref (its MOUNT/PATH and FIELD)

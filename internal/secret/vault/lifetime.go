@@ -72,7 +72,10 @@ func (s *Source) Status() Status {
 }
 
 // Run keeps the token alive until ctx ends, then returns, having stopped
-// every goroutine it started; only the first call does anything.
+// every goroutine it started and, for a login method, revoked the token
+// (bounded by the timeout: see retire); only the first call does anything,
+// and none does after Close. Once Run has returned, a login method's
+// Source holds no token: reads fail.
 //
 // Its LifetimeWatcher renews the token (approle and kubernetes logins, a
 // renewable configured token). The watcher gives up at the token's max
@@ -82,10 +85,15 @@ func (s *Source) Status() Status {
 // Run reports RenewFailed, keeps using it until it expires, and reports
 // TokenExpired. A read that Vault refuses with 403 makes Run look the
 // token up at once, so a revoked token is noticed (and, for a login
-// method, replaced) without waiting for its TTL.
+// method, replaced) without waiting for its TTL. A login token that a new
+// login replaces is revoked.
 func (s *Source) Run(ctx context.Context) {
 	if !s.ran.CompareAndSwap(false, true) {
 		s.log.Warn("vault: Run called again; only the first call keeps the token alive")
+		return
+	}
+	if s.isClosed() {
+		s.log.Warn("vault: Run called after Close; the token is gone")
 		return
 	}
 	defer s.tr.CloseIdleConnections()
@@ -97,19 +105,15 @@ func (s *Source) Run(ctx context.Context) {
 		s.keepToken(ctx, wc)
 	}
 	<-ctx.Done()
+	s.retire(ctx)
 }
 
 // keepLoggedIn renews each login's token until it cannot, then logs in
-// again.
+// again and revokes the token it replaced.
 func (s *Source) keepLoggedIn(ctx context.Context, wc *api.Client) {
-	sec, loggedAt := s.first, s.started
+	sec, loggedAt := s.first, s.firstAt
 	for failures := 0; ; {
-		var end watchEnd
-		if sec.Auth.LeaseDuration <= 0 {
-			end.dead = s.wait(ctx, -1) == waitDead // a token that never expires
-		} else {
-			end = s.watch(ctx, wc, sec)
-		}
+		end := s.keepLogin(ctx, wc, sec, loggedAt)
 		if ctx.Err() != nil {
 			return
 		}
@@ -125,7 +129,7 @@ func (s *Source) keepLoggedIn(ctx context.Context, wc *api.Client) {
 		// same way for every new token, logging in again at once would
 		// mint a token per round trip. Back off (the old token, if alive,
 		// still serves).
-		if time.Since(loggedAt) < s.minTokenLife || (end.err != nil && !end.renewed) {
+		if s.now().Sub(loggedAt) < s.minTokenLife || (end.err != nil && !end.renewed) {
 			failures++
 			if s.wait(ctx, s.backoff(failures)) == waitCancelled {
 				return
@@ -133,11 +137,39 @@ func (s *Source) keepLoggedIn(ctx context.Context, wc *api.Client) {
 		} else {
 			failures = 0
 		}
-		if sec = s.loginUntil(ctx); sec == nil {
+		next, at := s.loginUntil(ctx)
+		if next == nil {
 			return
 		}
-		loggedAt = time.Now()
+		s.revoke(ctx, sec.Auth.ClientToken, "replaced")
+		sec, loggedAt = next, at
 	}
+}
+
+// keepLogin keeps sec, the token of a login sent at loggedAt, until it is
+// time to log in again. Its lease counts from the login, not from now: a
+// token may have waited between New and Run, and the LifetimeWatcher
+// counts the lease it is given from its own start.
+func (s *Source) keepLogin(ctx context.Context, wc *api.Client, sec *api.Secret, loggedAt time.Time) watchEnd {
+	lease := time.Duration(sec.Auth.LeaseDuration) * time.Second
+	if lease <= 0 {
+		return watchEnd{dead: s.wait(ctx, -1) == waitDead} // a token that never expires
+	}
+	age := s.now().Sub(loggedAt)
+	if age >= lease {
+		return watchEnd{dead: true} // it expired before Run got to it
+	}
+	if !sec.Auth.Renewable {
+		// Log in again once 80 to 90% of the lease has passed, as the
+		// LifetimeWatcher would (its grace is 10 to 20% of the lease).
+		due := time.Duration(float64(lease) * (0.8 + 0.1*s.jitter()))
+		return watchEnd{dead: s.wait(ctx, max(due-age, 0)) == waitDead}
+	}
+	left := *sec
+	auth := *sec.Auth
+	auth.LeaseDuration = max(int((lease-age)/time.Second), 1)
+	left.Auth = &auth
+	return s.watch(ctx, wc, &left)
 }
 
 // keepToken renews the configured token while it can, then waits for it
@@ -259,26 +291,35 @@ func (s *Source) watch(ctx context.Context, wc *api.Client, sec *api.Secret) (en
 }
 
 // loginUntil logs in, retrying with back-off, until it succeeds (the new
-// token) or ctx ends (nil).
-func (s *Source) loginUntil(ctx context.Context) *api.Secret {
+// token, and when its login was sent) or ctx ends or the Source is closed
+// (nil).
+func (s *Source) loginUntil(ctx context.Context) (*api.Secret, time.Time) {
 	for attempt := 1; ; attempt++ {
+		if s.isClosed() {
+			return nil, time.Time{}
+		}
+		at := s.now()
 		sec, err := s.login(ctx)
 		if err == nil {
-			s.loggedIn(sec)
-			return sec
+			if !s.install(sec) {
+				s.revoke(ctx, sec.Auth.ClientToken, "closed")
+				return nil, time.Time{}
+			}
+			s.loggedIn(sec, at)
+			return sec, at
 		}
 		if ctx.Err() != nil {
-			return nil
+			return nil, time.Time{}
 		}
 		wait := s.backoff(attempt)
 		s.setErr(err)
 		st := s.Status()
 		s.emit(Event{Kind: LoginFailed, Err: err, TokenExpires: st.TokenExpires}, "retry_in", wait)
-		if !st.Expired && !st.TokenExpires.IsZero() && !time.Now().Before(st.TokenExpires) {
+		if !st.Expired && !st.TokenExpires.IsZero() && !s.now().Before(st.TokenExpires) {
 			s.expired() // the old token is gone too: say so, once
 		}
 		if s.wait(ctx, wait) == waitCancelled {
-			return nil
+			return nil, time.Time{}
 		}
 	}
 }
@@ -288,13 +329,14 @@ func (s *Source) loginUntil(ctx context.Context) *api.Secret {
 // Vault says the token is no more. Both are zero when ctx ends.
 func (s *Source) lookupUntil(ctx context.Context) (*api.Secret, bool) {
 	for attempt := 1; ; attempt++ {
+		at := s.now()
 		look, err := s.client.Auth().Token().LookupSelfWithContext(ctx)
 		var (
 			sec     *api.Secret
 			expires time.Time
 		)
 		if err == nil {
-			sec, expires, err = watchInput(s.client.Token(), look, time.Now())
+			sec, expires, err = watchInput(s.client.Token(), look, at)
 		}
 		if err == nil {
 			s.mu.Lock()
@@ -324,7 +366,7 @@ func (s *Source) lookupUntil(ctx context.Context) (*api.Secret, bool) {
 func (s *Source) reviveUntil(ctx context.Context) *api.Secret {
 	for attempt := 1; ; attempt++ {
 		exp := s.Status().TokenExpires
-		if !exp.IsZero() && !time.Now().Before(exp) {
+		if !exp.IsZero() && !s.now().Before(exp) {
 			return nil // really expired: nothing brings it back
 		}
 		if s.wait(ctx, s.backoff(attempt)) == waitCancelled {
@@ -387,7 +429,7 @@ func (s *Source) untilExpiry() time.Duration {
 	if exp.IsZero() {
 		return -1
 	}
-	return max(time.Until(exp), 0)
+	return max(exp.Sub(s.now()), 0)
 }
 
 // backoff is the wait before retry number n: full jitter under a capped
@@ -405,9 +447,10 @@ func (s *Source) poke() {
 	}
 }
 
-func (s *Source) loggedIn(sec *api.Secret) {
-	s.client.SetToken(sec.Auth.ClientToken)
-	st := Status{TokenExpires: expiry(time.Now(), sec.Auth.LeaseDuration), Renewable: sec.Auth.Renewable}
+// loggedIn reports the login sent at at, whose token install has made
+// current.
+func (s *Source) loggedIn(sec *api.Secret, at time.Time) {
+	st := Status{TokenExpires: expiry(at, sec.Auth.LeaseDuration), Renewable: sec.Auth.Renewable}
 	s.setStatus(st)
 	s.emit(Event{Kind: LoggedIn, TokenExpires: st.TokenExpires}, "auth_mount", s.o.Auth.Mount, "renewable", st.Renewable)
 }
@@ -416,7 +459,7 @@ func (s *Source) renewed(r *api.RenewOutput) {
 	if r == nil || r.Secret == nil || r.Secret.Auth == nil {
 		return
 	}
-	st := Status{TokenExpires: expiry(time.Now(), r.Secret.Auth.LeaseDuration), Renewable: r.Secret.Auth.Renewable}
+	st := Status{TokenExpires: expiry(s.now(), r.Secret.Auth.LeaseDuration), Renewable: r.Secret.Auth.Renewable}
 	s.setStatus(st)
 	s.emit(Event{Kind: Renewed, TokenExpires: st.TokenExpires})
 }

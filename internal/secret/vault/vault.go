@@ -11,6 +11,12 @@
 // overwrites whatever the library took from the environment, so an
 // inherited variable can neither send the gateway's token elsewhere, swap
 // its identity, switch certificate verification off, nor wrap its answers.
+// The files some of them name are read all the same: see envFiles.
+//
+// A token the gateway got by logging in is its own: Run revokes it when a
+// new login replaces it and when Run ends, and Close revokes it when Run
+// never ran, so no token outlives its use. The token of method token is
+// the operator's, and is never revoked.
 //
 // No error of this package holds a secret value, a token, a credential or
 // anything Vault sent: errors name the reference (its MOUNT/PATH and
@@ -26,8 +32,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +60,10 @@ type Options struct {
 	// from New and from Run's goroutine, one at a time: alerts hang here.
 	// It must return promptly.
 	OnEvent func(Event)
+
+	// now is the Source's clock for token lifetimes (nil: time.Now); tests
+	// set it to put time between New and Run.
+	now func() time.Time
 }
 
 // Auth is how the gateway gets its Vault token.
@@ -87,17 +95,29 @@ type Source struct {
 	nudge chan struct{}
 	ran   atomic.Bool
 	// first is what Run watches first: the login of New, or the secret
-	// built from New's lookup-self. Written before New returns.
-	first *api.Secret
-	// started is when first was obtained; minTokenLife is how long a
-	// login's token must last for a re-login to follow at once (below it,
-	// the re-login backs off: see keepLoggedIn).
-	started      time.Time
+	// built from New's lookup-self; its lease counts from firstAt, when
+	// the request that got it was sent (Vault cannot have issued it, or
+	// counted its TTL, any earlier). Written before New returns.
+	first   *api.Secret
+	firstAt time.Time
+	now     func() time.Time // Options.now: the clock of token lifetimes
+	// minTokenLife is how long a login's token must last for a re-login
+	// to follow at once (below it, the re-login backs off: see
+	// keepLoggedIn).
 	minTokenLife time.Duration
 	// retryBase, retryCap and jitter (uniform in [0, 1)) shape the
 	// back-off of logins, lookups and renewals that fail; tests set them.
 	retryBase, retryCap time.Duration
 	jitter              func() float64
+
+	// revoker revokes login tokens the Source is done with (see revoke);
+	// nil with method token. revokeMu serialises its use.
+	revoker  *api.Client
+	revokeMu sync.Mutex
+	// tokenMu orders the swap of client's token with closed: once closed,
+	// no new token is installed (see install and retire).
+	tokenMu sync.Mutex
+	closed  bool
 
 	mu     sync.Mutex
 	status Status
@@ -118,7 +138,7 @@ func New(ctx context.Context, o Options) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{
-		o: o, log: o.Log, tr: newHTTPTransport(o), nudge: make(chan struct{}, 1),
+		o: o, log: o.Log, tr: newHTTPTransport(o), nudge: make(chan struct{}, 1), now: o.now,
 		retryBase: time.Second, retryCap: 2 * time.Minute, jitter: rand.Float64, minTokenLife: 10 * time.Second,
 	}
 	if err := configureTLS(o, s.tr, caPEM); err != nil {
@@ -153,12 +173,17 @@ func (s *Source) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.revoker, err = s.newClient(nil); err != nil {
+		return err
+	}
+	at := s.now()
 	sec, err := s.login(ctx)
 	if err != nil {
 		return err
 	}
-	s.first, s.started = sec, time.Now()
-	s.loggedIn(sec)
+	s.first, s.firstAt = sec, at
+	s.install(sec)
+	s.loggedIn(sec, at)
 	return nil
 }
 
@@ -166,10 +191,15 @@ func (s *Source) start(ctx context.Context) error {
 // newConfig) with everything NewClient took from the environment replaced
 // by the config.
 func (s *Source) newClient(bound context.Context) (*api.Client, error) {
+	if err := checkEnvFiles(); err != nil {
+		return nil, err
+	}
 	c, err := api.NewClient(newConfig(s.o, s.tr, bound))
 	if err != nil {
 		// NewClient fails only when api.DefaultConfig cannot parse a
-		// VAULT_* variable (it reads them even though we use none). Its
+		// VAULT_* variable, or load a file one names (it reads them even
+		// though we use none; checkEnvFiles has refused the files it could
+		// not read promptly and harmlessly). Its
 		// error may quote the variable's value (a proxy URL with a
 		// password), so name the variables, not what they hold.
 		return nil, fmt.Errorf("vault: building the client: the Vault api package refused the process environment (set here: %s); intelgate uses none of these variables: unset the malformed one", vaultVarsSet())
@@ -183,25 +213,12 @@ func (s *Source) newClient(bound context.Context) (*api.Client, error) {
 	return c, nil
 }
 
-func vaultVarsSet() string {
-	var names []string
-	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "VAULT_") {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return "none"
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
-
 // checkToken looks the configured token up: it must be alive, and what
 // Vault says of it (TTL, renewable) is what Run watches.
 func (s *Source) checkToken(ctx context.Context) error {
 	tok := s.o.Auth.Token.Reveal()
 	s.client.SetToken(tok)
+	at := s.now()
 	look, err := s.client.Auth().Token().LookupSelfWithContext(ctx)
 	if err != nil {
 		err = describe(err)
@@ -211,11 +228,11 @@ func (s *Source) checkToken(ctx context.Context) error {
 		}
 		return fmt.Errorf("vault: checking the token (auth/token/lookup-self) failed: %w%s", err, hint)
 	}
-	sec, expires, err := watchInput(tok, look, time.Now())
+	sec, expires, err := watchInput(tok, look, at)
 	if err != nil {
 		return err
 	}
-	s.first, s.started = sec, time.Now()
+	s.first, s.firstAt = sec, at
 	st := Status{TokenExpires: expires, Renewable: sec.Auth.Renewable}
 	if !st.Renewable && !st.TokenExpires.IsZero() {
 		st.Err = fmt.Errorf("%w: it is not renewable, and serves until %s", ErrNotRenewable, st.TokenExpires.UTC().Format(time.RFC3339))
@@ -229,10 +246,10 @@ func (s *Source) checkToken(ctx context.Context) error {
 }
 
 // watchInput is the LifetimeWatcher's input for token tok, built from what
-// lookup-self said about it at now, and when the token expires (zero:
-// never). lookup-self's ttl is whole seconds, truncated: a token with less
-// than a second left says 0, as a token that never expires does, and only
-// its expire_time tells them apart.
+// lookup-self said about it, asked at now, and when the token expires
+// (zero: never). lookup-self's ttl is whole seconds, truncated: a token
+// with less than a second left says 0, as a token that never expires does,
+// and only its expire_time tells them apart.
 func watchInput(tok string, look *api.Secret, now time.Time) (*api.Secret, time.Time, error) {
 	if look == nil || look.Data == nil {
 		return nil, time.Time{}, errors.New("vault: lookup-self answered without the token's data")
@@ -269,6 +286,9 @@ func expiry(now time.Time, lease int) time.Time {
 func (o Options) withDefaults() (Options, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.now == nil {
+		o.now = time.Now
 	}
 	switch {
 	case o.Timeout == 0:

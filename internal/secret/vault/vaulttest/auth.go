@@ -100,6 +100,14 @@ func (s *Server) Revoke(token string) {
 	delete(s.tokens, token)
 }
 
+// SelfRevoked lists the tokens revoked with revoke-self, oldest first: what
+// a client gave up of its own accord (Revoke and RevokeAll are not in it).
+func (s *Server) SelfRevoked() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.selfRevoked...)
+}
+
 // RevokeAll revokes every token but the root token, as an incident
 // responder revoking a role's leases would.
 func (s *Server) RevokeAll() {
@@ -335,6 +343,28 @@ func (s *Server) renewSelf(w http.ResponseWriter, r *http.Request, id string) {
 	t.expires = next
 	s.counts.Renewals++
 	writeJSON(w, http.StatusOK, envelope(nil, authObject(t, next.Sub(now), nil), warnings))
+}
+
+// revokeSelf answers POST /v1/auth/token/revoke-self
+// (https://developer.hashicorp.com/vault/api-docs/auth/token#revoke-a-token-self):
+// the token making the call is revoked, with its children (this server
+// issues none), and every later request with it is "permission denied".
+// The documented answer is 204 with no body.
+func (s *Server) revokeSelf(w http.ResponseWriter, r *http.Request, id string) {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		writeErrors(w, http.StatusMethodNotAllowed, "unsupported operation")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.liveLocked(id) == nil { // revoked or expired since authenticate
+		writeErrors(w, http.StatusForbidden, "permission denied")
+		return
+	}
+	delete(s.tokens, id)
+	s.selfRevoked = append(s.selfRevoked, id)
+	s.counts.Revocations++
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // parseIncrement reads an increment as Vault does: seconds, as a number

@@ -2,7 +2,7 @@
 // 127.0.0.1, with a certificate from a throwaway CA, that speaks the parts
 // of the documented Vault HTTP API the gateway uses — KV version 2 reads
 // and writes, AppRole and Kubernetes logins, and the token endpoints that
-// look a token up and renew it — with TTLs and max TTLs enforced on an
+// look a token up, renew it and revoke it — with TTLs and max TTLs enforced on an
 // injectable clock. CI cannot reach a real Vault; this is what every test
 // of internal/secret/vault talks to.
 //
@@ -98,6 +98,7 @@ type Counts struct {
 	FailedLogins int // logins refused for their credentials
 	Renewals     int // successful renew-self calls
 	Lookups      int // successful lookup-self calls
+	Revocations  int // successful revoke-self calls
 }
 
 // Server is a loopback Vault. Its methods are safe for concurrent use.
@@ -114,6 +115,7 @@ type Server struct {
 	kv             map[string]*kvSecret // "MOUNT/PATH" → secret
 	tokens         map[string]*token
 	issued         []string
+	selfRevoked    []string // by revoke-self, in order
 	root           string
 	approles       map[string]AppRole        // "mount\x00role_id" → role
 	k8sRoles       map[string]KubernetesRole // "mount\x00role" → role
@@ -248,6 +250,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.lookupSelf(w, r, tok)
 	case "auth/token/renew-self":
 		s.renewSelf(w, r, tok)
+	case "auth/token/revoke-self":
+		s.revokeSelf(w, r, tok)
 	default:
 		s.serveKV(w, r, p)
 	}

@@ -124,6 +124,15 @@ func TestTokens(t *testing.T) {
 	_, err = client(t, srv, revoked).Auth().Token().LookupSelfWithContext(ctx)
 	require.Equal(t, http.StatusForbidden, statusOf(err))
 
+	gone := srv.IssueToken(vaulttest.TokenOptions{TTL: time.Hour})
+	require.NoError(t, client(t, srv, gone).Auth().Token().RevokeSelfWithContext(ctx, ""))
+	require.Equal(t, []string{gone}, srv.SelfRevoked())
+	require.Equal(t, 1, srv.Counts().Revocations)
+	_, err = client(t, srv, gone).Auth().Token().LookupSelfWithContext(ctx)
+	require.Equal(t, http.StatusForbidden, statusOf(err), "a token revoked by revoke-self is refused")
+	err = client(t, srv, gone).Auth().Token().RevokeSelfWithContext(ctx, "")
+	require.Equal(t, http.StatusForbidden, statusOf(err), "and cannot revoke itself twice")
+
 	_, err = client(t, srv, "").KVv2("secret").Get(ctx, "app")
 	require.Equal(t, http.StatusForbidden, statusOf(err), "no token, no read")
 
