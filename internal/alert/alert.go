@@ -161,9 +161,9 @@ type Meter interface {
 	// the attempts ran out, the receiver refused it for good, or the
 	// engine shut down first).
 	Notified(sink, outcome string)
-	// Open is the number of live (open or acknowledged) alerts of rule,
-	// set after every evaluation.
-	Open(rule string, n int)
+	// Open is the number of live (open or acknowledged) alerts of rule
+	// at severity, set for every rule and severity after each evaluation.
+	Open(rule, severity string, n int)
 	// Suppressed: an alert of rule was not opened, or a notification of
 	// it not queued, because a bound was reached (alerts.max_open).
 	Suppressed(rule string)
@@ -174,11 +174,11 @@ type Meter interface {
 
 type nopMeter struct{}
 
-func (nopMeter) Fired(string, string)    {}
-func (nopMeter) Notified(string, string) {}
-func (nopMeter) Open(string, int)        {}
-func (nopMeter) Suppressed(string)       {}
-func (nopMeter) StoreFailed()            {}
+func (nopMeter) Fired(string, string)     {}
+func (nopMeter) Notified(string, string)  {}
+func (nopMeter) Open(string, string, int) {}
+func (nopMeter) Suppressed(string)        {}
+func (nopMeter) StoreFailed()             {}
 
 // QuotaSource reports the quota usage of every provider key; the engine
 // polls it on each evaluation (internal/app adapts the governor's

@@ -24,11 +24,15 @@ type clientState struct {
 	mu        sync.Mutex
 	firstSeen time.Time
 
-	volStart              time.Time
-	volCount              int
-	baseline              float64
-	windows               int // windows absorbed into the baseline
-	volAlerted, ceilFired bool
+	volStart time.Time
+	volCount int
+	// baseline follows the client's active windows (weight Smoothing);
+	// longBase follows them slowly (LongTermSmoothing), so volume that
+	// drags baseline up a window at a time is still measured against
+	// what the client did hours before.
+	baseline, longBase                 float64
+	windows                            int // windows absorbed into the baselines
+	volAlerted, longAlerted, ceilFired bool
 
 	distStart   time.Time
 	distinct    hll
@@ -86,25 +90,39 @@ func (c *clientState) volume(r *ClientVolumeRule, now time.Time, out []signal) [
 	c.rollVolume(r, now)
 	c.volCount++
 	l := labels{{"client", c.name}}
-	warm := c.windows > 0 && now.Sub(c.firstSeen) >= r.WarmUp
-	if warm && !c.volAlerted && c.volCount >= r.MinRequests && float64(c.volCount) > r.Factor*c.baseline {
+	n, win := float64(c.volCount), fmtDuration(r.Window)
+	judged := c.windows > 0 && now.Sub(c.firstSeen) >= r.WarmUp && c.volCount >= r.MinRequests
+	if judged && !c.volAlerted && n > r.Factor*c.baseline {
 		c.volAlerted = true
 		out = append(out, signal{rule: RuleClientVolume, severity: r.Severity, labels: l, summary: fmt.Sprintf(
 			"client %s: %d requests in the current %s window, over %.3g× its baseline of %.0f", c.name, c.volCount,
-			fmtDuration(r.Window), r.Factor, c.baseline)})
+			win, r.Factor, c.baseline)})
+	}
+	// The long-term baseline judges once it has learnt for as many
+	// windows as it remembers (1/LongTermSmoothing), so a client's first
+	// day is not measured against its first night; and it counts as at
+	// least min_requests, so a client that grows from a trickle into real
+	// use is judged by the short-term baseline and the ceiling, not by
+	// ten times its trickle.
+	longJudged := judged && r.LongTermFactor > 0 && float64(c.windows)*r.LongTermSmoothing >= 1
+	if long := max(c.longBase, float64(r.MinRequests)); longJudged && !c.longAlerted && n > r.LongTermFactor*long {
+		c.longAlerted = true
+		out = append(out, signal{rule: RuleClientVolume, severity: r.Severity, labels: l, summary: fmt.Sprintf(
+			"client %s: %d requests in the current %s window, over %.3g× its long-term baseline of %.0f", c.name,
+			c.volCount, win, r.LongTermFactor, long)})
 	}
 	if r.Ceiling > 0 && !c.ceilFired && c.volCount > r.Ceiling {
 		c.ceilFired = true
 		out = append(out, signal{rule: RuleClientVolume, severity: r.Severity, labels: l, summary: fmt.Sprintf(
-			"client %s: more than %d requests in one %s window (the ceiling)", c.name, r.Ceiling, fmtDuration(r.Window))})
+			"client %s: more than %d requests in one %s window (the ceiling)", c.name, r.Ceiling, win)})
 	}
 	return out
 }
 
 // rollVolume closes the window that ended before now, folding its count
-// into the baseline. Windows without any request are skipped, not
-// counted as 0: the baseline is the client's volume while it is active,
-// so a client that sleeps at night is not alerted every morning.
+// into the baselines. Windows without any request are skipped, not
+// counted as 0: the baselines are the client's volume while it is
+// active, so a client that sleeps at night is not alerted every morning.
 func (c *clientState) rollVolume(r *ClientVolumeRule, now time.Time) {
 	if c.volStart.IsZero() {
 		c.volStart = now
@@ -114,22 +132,48 @@ func (c *clientState) rollVolume(r *ClientVolumeRule, now time.Time) {
 	if n < 1 {
 		return
 	}
-	c.absorb(r, float64(c.volCount))
+	c.absorb(r, float64(c.volCount), now.Sub(c.firstSeen) >= r.WarmUp)
 	c.volStart = c.volStart.Add(n * r.Window)
-	c.volCount, c.volAlerted, c.ceilFired = 0, false, false
+	c.volCount, c.volAlerted, c.longAlerted, c.ceilFired = 0, false, false, false
 }
 
 // absorb folds one window's count into the exponentially weighted
-// baseline. An anomalous window moves it no further than the threshold,
-// so a sustained flood takes many windows to become the new normal.
-func (c *clientState) absorb(r *ClientVolumeRule, count float64) {
+// baselines. Until the warm-up has passed the long-term baseline is the
+// short-term one (there is no longer history to keep); after it, it
+// learns at its own, slower weight.
+func (c *clientState) absorb(r *ClientVolumeRule, count float64, warm bool) {
 	if c.windows == 0 {
-		c.baseline = count
+		c.baseline, c.longBase = count, count
+		c.windows++
+		return
+	}
+	c.baseline = learn(c.baseline, count, r.Factor, r.Smoothing, r.MinRequests)
+	if warm {
+		c.longBase = learn(c.longBase, count, r.LongTermFactor, r.LongTermSmoothing, r.MinRequests)
 	} else {
-		count = min(count, max(r.Factor*c.baseline, float64(r.MinRequests)))
-		c.baseline += r.Smoothing * (count - c.baseline)
+		c.longBase = c.baseline
 	}
 	c.windows++
+}
+
+// learn moves baseline b towards a window's count by weight s, but learns
+// the window as at most half-way to the threshold, (1+factor)/2 × b (or
+// min_requests, so a small baseline can grow into the range where the
+// rule judges at all). The cap is why a ramp cannot hide: were a window
+// learnt up to the threshold, factor × b, the baseline could rise by
+// 1+s·(factor−1) a window — 1.4× at the defaults — and a client raising
+// its volume by just that much each window would stay under the
+// threshold for ever. Half-way bounds the rise to 1+s·(factor−1)/2 a
+// window (1.2× short-term, 1.0225× long-term at the defaults): a volume
+// that rises faster outgrows its baseline by the factor in a bounded
+// number of windows, and one that rises slower is what growth looks like.
+func learn(b, count, factor, s float64, minRequests int) float64 {
+	growth := 2.0 // the long-term rule is off: any cap will do
+	if factor > 1 {
+		growth = (1 + factor) / 2
+	}
+	count = min(count, max(growth*b, float64(minRequests)))
+	return b + s*(count-b)
 }
 
 func (c *clientState) distinctIndicators(q *QueryPatternRule, now time.Time, digest uint64, out []signal) []signal {

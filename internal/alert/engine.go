@@ -88,13 +88,16 @@ type Engine struct {
 	// breaker_open alert resolves only once it has closed and stayed quiet
 	// for its cooldown, so a flapping breaker is one alert, not one a cycle.
 	breakers keySet
+	// secrets are the secret fields whose source fails now (the field
+	// label, "" key): like a breaker, a secret_source alert resolves only
+	// once its field has read again and stayed quiet for its cooldown.
+	secrets keySet
 	// auditDropped is every audit record reported dropped, for the
 	// audit_dropped alert's summary.
 	auditDropped atomic.Int64
 
 	mu                sync.Mutex
 	table             map[string]*tracked // rule NUL dedupe key → live alert
-	perRule           map[string]int      // live alerts, for the Open gauge
 	perSource         map[string]int      // live alerts keyed by a source: capped at MaxOpen
 	resolved          []*tracked          // resolved, not yet written
 	notes             []note
@@ -104,6 +107,12 @@ type Engine struct {
 
 	wake    chan struct{} // a notification waits: flush now
 	running atomic.Bool   // Run has been called (it runs once)
+
+	restoreMu  sync.Mutex // one restore at a time; guards the fields below
+	restored   bool       // the store's live alerts are in the table
+	restoreN   int        // failed reads of them
+	restoreAt  time.Time  // no read before (a backoff after a failure)
+	restoreLog time.Time  // the last failure logged
 
 	flushMu    sync.Mutex // one flush at a time; guards the fields below
 	closed     bool       // Run has shut down: nothing more is dispatched
@@ -134,7 +143,7 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{o: o, clock: o.Clock, log: o.Log, meter: o.Meter,
 		auth:  newAuthTracker(o.Rules.AuthFailures),
-		table: map[string]*tracked{}, perRule: map[string]int{}, perSource: map[string]int{}, suppressed: map[string]int{},
+		table: map[string]*tracked{}, perSource: map[string]int{}, suppressed: map[string]int{},
 		wake: make(chan struct{}, 1)}
 	e.up.init(o.Rules.UpstreamErrors)
 	e.SetProviders(o.Providers, o.Keys)
@@ -179,6 +188,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	for _, w := range e.sinks {
 		wg.Go(func() { w.run(sinkCtx) })
 	}
+	// Before anything is evaluated: what the store holds live from before
+	// a restart (or from another replica) is tracked, not orphaned.
+	e.restore(ctx)
 	// The period is wall time; every time the rules read is the clock's.
 	tick := time.NewTicker(e.o.Rules.EvaluateEvery)
 	defer tick.Stop()
@@ -239,6 +251,7 @@ func (e *Engine) shutdown(ctx context.Context, stopSinks context.CancelFunc, wg 
 // it every EvaluateEvery; tests (and an operator's "evaluate now") call
 // it directly.
 func (e *Engine) Evaluate(ctx context.Context) {
+	e.restore(ctx) // once; again after a failed read
 	now := e.clock.Now()
 	e.evaluateUpstream(now)
 	e.pollQuota(ctx, now)
@@ -251,15 +264,34 @@ func (e *Engine) Evaluate(ctx context.Context) {
 			return !e.revoked.has(a.Labels["provider"], a.Labels["key_id"])
 		case RuleBreakerOpen:
 			return !e.breakers.has(a.Labels["provider"], "")
+		case RuleSecretSource:
+			return !e.secrets.has(a.Labels["field"], "")
 		}
 		return false
 	})
+	e.meterOpen()
+	e.flush(ctx)
+}
+
+// meterOpen sets the live-alert gauge of every rule and severity,
+// counted from the table (at most max_open per rule) so an escalation
+// moves an alert from one severity's series to the other's.
+func (e *Engine) meterOpen() {
+	type rs struct {
+		rule string
+		sev  Severity
+	}
+	n := map[rs]int{}
 	e.mu.Lock()
-	for _, r := range RuleNames() {
-		e.meter.Open(r, e.perRule[r])
+	for _, t := range e.table {
+		n[rs{t.a.Rule, t.a.Severity}]++
 	}
 	e.mu.Unlock()
-	e.flush(ctx)
+	for _, r := range RuleNames() {
+		for _, sev := range []Severity{Info, Warning, Critical} {
+			e.meter.Open(r, string(sev), n[rs{r, sev}])
+		}
+	}
 }
 
 // flush writes the changed alerts and dispatches the waiting
@@ -295,7 +327,7 @@ func (e *Engine) collect(now time.Time) ([]write, []note) {
 	}
 	var ws []write
 	take := func(t *tracked) {
-		ws = append(ws, write{t: t, a: t.a, delta: t.delta, reopen: t.reopen, stored: t.stored})
+		ws = append(ws, write{t: t, a: t.a, delta: t.delta, reopen: t.reopen, stored: t.stored, ifSeen: t.adopted})
 		t.delta, t.dirty, t.reopen = 0, false, false
 	}
 	for _, t := range e.table {
@@ -340,6 +372,7 @@ func (e *Engine) persist(ctx context.Context, ws []write, now time.Time) {
 		w.t.a.ID = res[i].ID
 		if w.a.State == StateResolved {
 			done[w.t] = true
+			w.t.superseded = res[i].Kept
 		} else if res[i].State == StateAcknowledged && w.t.a.State == StateOpen && !w.reopen && !w.t.reopen {
 			// Acknowledged through another replica.
 			w.t.a.State, w.t.a.AckedBy, w.t.a.AckedAt = StateAcknowledged, res[i].AckedBy, res[i].AckedAt
@@ -360,7 +393,11 @@ func (e *Engine) dispatch(notes []note, now time.Time) {
 	for _, n := range notes {
 		e.mu.Lock()
 		n.a.ID = n.t.a.ID
+		superseded := n.ev == EventResolved && n.t.superseded
 		e.mu.Unlock()
+		if superseded {
+			continue // another replica fires it: not resolved, not notified
+		}
 		if e.o.OnFire != nil && (n.ev == EventFired || n.ev == EventEscalated || n.ev == EventReopened) {
 			e.o.OnFire(n.a)
 		}

@@ -56,11 +56,11 @@ func (m *meter) Notified(sink, outcome string) {
 	m.labels = append(m.labels, sink, outcome)
 }
 
-func (m *meter) Open(rule string, n int) {
+func (m *meter) Open(rule, sev string, n int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.open[rule] = n
-	m.labels = append(m.labels, rule)
+	m.open[rule+"/"+sev] = n
+	m.labels = append(m.labels, rule, sev)
 }
 
 func (m *meter) Suppressed(rule string) {

@@ -168,23 +168,19 @@ func (e *Engine) SecretFailed(field, ref string, err error) {
 		return
 	}
 	f, scheme := e.fieldName(field), schemeName(ref)
+	e.secrets.add(f, "")
 	e.raise(signal{rule: RuleSecretSource, severity: r.Severity, labels: labels{{"field", f}, {"scheme", scheme}},
 		summary: fmt.Sprintf("the secret of %s could not be read from its %s source; the last good value is in use", f, scheme)},
 		e.clock.Now())
 }
 
-// SecretRecovered hears that field's secret was read again: its
-// secret_source alert resolves.
+// SecretRecovered hears that field's secret was read again. Its
+// secret_source alert does not resolve at once: Evaluate resolves it once
+// the field has stayed readable for the rule's cooldown, so a source that
+// flaps (a Vault token whose renewal fails, logs in again and fails
+// again) is one alert and one notification, not one per cycle.
 func (e *Engine) SecretRecovered(field string) {
-	f := e.fieldName(field)
-	now := e.clock.Now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, t := range e.table {
-		if t.a.Rule == RuleSecretSource && t.a.Labels["field"] == f {
-			e.resolveLocked(t, now)
-		}
-	}
+	e.secrets.remove(e.fieldName(field), "")
 }
 
 // Label values are names the config defines or fixed vocabularies;
@@ -311,9 +307,11 @@ func prefixLabel(p netip.Prefix) string {
 	return p.String()
 }
 
-// keySet is the set of revoked keys: a revoked key's key_rejected alert
-// does not resolve by going quiet (nothing is sent with it), only when
-// the key is restored. Bounded by the configured keys.
+// keySet is a set of configured names the engine holds a state for: the
+// revoked keys (a revoked key's key_rejected alert does not resolve by
+// going quiet, since nothing is sent with it, only when the key is
+// restored), the open breakers and the failing secret fields. Bounded by
+// the config, and by 4096 entries whatever a caller passes.
 type keySet struct {
 	mu sync.Mutex
 	m  map[[2]string]bool

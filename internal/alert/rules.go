@@ -54,7 +54,11 @@ type ClientVolumeRule struct {
 	MinRequests int
 	WarmUp      time.Duration
 	Smoothing   float64
-	Ceiling     int // 0: none
+	// LongTermFactor and LongTermSmoothing: the slow baseline (factor 0:
+	// off).
+	LongTermFactor    float64
+	LongTermSmoothing float64
+	Ceiling           int // 0: none
 }
 
 // QueryPatternRule: see config.QueryPatternRule.
@@ -128,7 +132,8 @@ func RulesFromConfig(a config.Alerts, rot config.Rotation) Rules {
 		UpstreamErrors: UpstreamErrorsRule{Base: base(u.Enabled, u.Severity, u.Cooldown), Window: u.Window.Std(),
 			Ratio: u.Ratio, MinRequests: u.MinRequests},
 		ClientVolume: ClientVolumeRule{Base: base(cv.Enabled, cv.Severity, cv.Cooldown), Window: cv.Window.Std(),
-			Factor: cv.Factor, MinRequests: cv.MinRequests, WarmUp: cv.WarmUp.Std(), Smoothing: cv.Smoothing, Ceiling: cv.Ceiling},
+			Factor: cv.Factor, MinRequests: cv.MinRequests, WarmUp: cv.WarmUp.Std(), Smoothing: cv.Smoothing,
+			LongTermFactor: cv.LongTermFactor, LongTermSmoothing: cv.LongTermSmoothing, Ceiling: cv.Ceiling},
 		QueryPattern: QueryPatternRule{Base: base(q.Enabled, q.Severity, q.Cooldown), Window: q.Window.Std(),
 			MaxDistinct: q.MaxDistinct, FirstUse: q.FirstUse, FirstUseSeverity: Severity(q.FirstUseSeverity), WarmUp: q.WarmUp.Std()},
 		UnexpectedSource: UnexpectedSourceRule{Base: base(s.Enabled, s.Severity, s.Cooldown), NewAddresses: s.NewAddresses,
@@ -214,8 +219,11 @@ func (r *Rules) check() error {
 	if r.AuthFailures.MaxSources < 1 || r.UnexpectedSource.MaxAddresses < 1 {
 		bad("AuthFailures.MaxSources and UnexpectedSource.MaxAddresses", "must be at least 1 (they bound memory)")
 	}
-	if r.ClientVolume.Smoothing <= 0 || r.ClientVolume.Smoothing > 1 {
-		bad("ClientVolume.Smoothing", "must be in (0, 1]")
+	if cv := r.ClientVolume; cv.Smoothing <= 0 || cv.Smoothing > 1 || cv.LongTermSmoothing <= 0 || cv.LongTermSmoothing > 1 {
+		bad("ClientVolume.Smoothing and LongTermSmoothing", "must be in (0, 1]")
+	}
+	if f := r.ClientVolume.LongTermFactor; f != 0 && f <= 1 {
+		bad("ClientVolume.LongTermFactor", "must be 0 (off) or above 1")
 	}
 	if r.UnexpectedSource.IPv4Prefix < 0 || r.UnexpectedSource.IPv4Prefix > 32 ||
 		r.UnexpectedSource.IPv6Prefix < 0 || r.UnexpectedSource.IPv6Prefix > 128 {

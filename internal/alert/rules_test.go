@@ -246,8 +246,70 @@ func ruleCases() map[string]ruleCase {
 				h.e.SecretFailed("providers.vt.keys[0].secret", "vault:kv/intelgate#vt", fmt.Errorf("403"))
 			},
 			severity: alert.Warning, labels: "field=providers.vt.keys[0].secret scheme=vault",
-			clear: func(h *harness) { h.e.SecretRecovered("providers.vt.keys[0].secret") }},
+			clear: func(h *harness) {
+				const field = "providers.vt.keys[0].secret"
+				h.e.SecretRecovered(field)
+				h.evaluate()
+				require.Len(h.t, h.live(alert.RuleSecretSource), 1, "read again, but not yet for its cooldown: a flapping source is one alert")
+				h.e.SecretFailed(field, "vault:kv/intelgate#vt", fmt.Errorf("403"))
+				h.clock.Advance(time.Minute)
+				h.e.SecretRecovered(field)
+				h.evaluate()
+				require.Len(h.t, h.live(alert.RuleSecretSource), 1)
+				require.Equal(h.t, 1, h.meter.get(func(m *meter) int { return m.fired[alert.RuleSecretSource+"/"+string(alert.Warning)] }),
+					"failing again within the cooldown notifies nobody again")
+				h.clock.Advance(16 * time.Minute) // the default cooldown, readable all along
+			}},
 	}
+}
+
+// A Vault token that flaps — its renewal fails, it logs in again, the
+// renewal fails again — is one secret_source alert and one notification
+// while it flaps within the cooldown; a failure reported while the field
+// is failing keeps it open however long ago it was reported (a reminder
+// after the cooldown, as for any alert); once the field has read again
+// and nothing failed for the cooldown, the alert resolves.
+func TestSecretSourceFlapIsOneAlert(t *testing.T) {
+	t.Parallel()
+	const field = "secrets.vault.auth" // what internal/app reports for Vault logins and renewals
+	rec := newRecorder()
+	h := newHarness(t, withSink(rec))
+	runEngine(t, h.e)
+	for range 5 { // RenewFailed, then LoggedIn, a minute apart
+		h.e.SecretFailed(field, "vault:", fmt.Errorf("permission denied"))
+		h.clock.Advance(time.Minute)
+		h.evaluate()
+		h.e.SecretRecovered(field)
+		h.clock.Advance(time.Minute)
+		h.evaluate()
+	}
+	n := rec.next(t)
+	require.Equal(t, alert.EventFired, n.Event)
+	live := h.live(alert.RuleSecretSource)
+	require.Len(t, live, 1, "one alert for the whole flap")
+	require.Equal(t, int64(5), live[0].Count)
+	require.Equal(t, n.Alert.ID, live[0].ID)
+
+	// Failing for longer than the cooldown without a new report: still
+	// failing, still open.
+	h.e.SecretFailed(field, "vault:", fmt.Errorf("permission denied"))
+	h.clock.Advance(time.Hour)
+	h.evaluate()
+	require.Len(t, h.live(alert.RuleSecretSource), 1, "a field still failing does not resolve by going quiet")
+
+	h.e.SecretFailed(field, "vault:", fmt.Errorf("permission denied")) // the last failed renewal
+	require.Equal(t, alert.EventRepeated, rec.next(t).Event, "a reminder, a cooldown after the notification")
+	h.e.SecretRecovered(field)
+	h.clock.Advance(14 * time.Minute)
+	h.evaluate()
+	require.Len(t, h.live(alert.RuleSecretSource), 1, "readable, not yet for the cooldown")
+	h.clock.Advance(2 * time.Minute)
+	h.evaluate()
+	require.Empty(t, h.live(alert.RuleSecretSource))
+	n = rec.next(t)
+	require.Equal(t, alert.EventResolved, n.Event)
+	require.Equal(t, live[0].ID, n.Alert.ID)
+	require.Len(t, rec.all(), 3, "fired, one reminder and resolved: nothing for the flap")
 }
 
 // Each rule stays quiet on normal traffic, fires on its scenario with

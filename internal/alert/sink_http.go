@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 )
@@ -53,15 +54,17 @@ func checkURL(raw string, allowHTTP bool) (*url.URL, error) {
 	case u.Scheme == "http" && allowHTTP && isLoopbackHost(u.Hostname()):
 		return u, nil
 	}
-	return nil, errors.New("the URL must be https:// (http:// only to a loopback host, with allow_http)")
+	return nil, errors.New("the URL must be https:// (http:// only to a loopback IP address such as 127.0.0.1 or [::1], with allow_http)")
 }
 
+// isLoopbackHost reports whether h is a literal loopback IP address
+// (127.0.0.0/8, ::1). A name is never trusted, "localhost" included: what
+// a name resolves to is up to /etc/hosts and the resolver, so a plaintext
+// alert meant for this host could leave it. internal/config's
+// validation applies the same rule, so a file it accepts the sink does too.
 func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Zone() == "" && a.Unmap().IsLoopback()
 }
 
 // post sends body to u with headers; a 2xx is success, a 4xx other than

@@ -123,10 +123,23 @@ func TestWebhookURLPolicy(t *testing.T) {
 		"http://127.0.0.1:9/hook":        false,
 		"https://u:p@alerts.example.com": false,
 		"ftp://alerts.example.com":       true,
+		// A name is not an address: localhost resolves wherever
+		// /etc/hosts or the resolver say.
+		"http://localhost:9/hook":           true,
+		"http://LocalHost:9/hook":           true,
+		"http://localhost.:9/hook":          true,
+		"http://127.0.0.1.example.com/hook": true,
+		"http://127.1:9/hook":               true, // not a literal address Go parses: a name
+		"http://[fe80::1%25lo]:9/hook":      true,
 	} {
 		_, err := alert.NewWebhookSink(alert.WebhookOptions{URL: url, Secret: sec, AllowHTTP: allowHTTP})
 		require.Error(t, err, url)
 		require.NotContains(t, err.Error(), "u:p", "an error never quotes the URL")
+	}
+	for _, url := range []string{"http://127.0.0.1:9/hook", "http://127.8.9.10/hook", "http://[::1]:9/hook", "http://[::ffff:127.0.0.1]:9/hook"} {
+		sink, err := alert.NewWebhookSink(alert.WebhookOptions{URL: url, Secret: sec, AllowHTTP: true})
+		require.NoError(t, err, "a literal loopback address is the plaintext exception: %s", url)
+		sink.Close()
 	}
 
 	// http:// to loopback with allow_http works.

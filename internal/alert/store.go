@@ -39,6 +39,9 @@ type write struct {
 	delta  int64
 	reopen bool // state open, even over an acknowledgement
 	stored bool // a row was written for it before
+	// ifSeen, when set, makes a resolution conditional: the row is
+	// resolved only if it was last seen no later (see tracked.adopted).
+	ifSeen time.Time
 }
 
 // written is what the table holds after a write: the id (another
@@ -49,6 +52,9 @@ type written struct {
 	State   State
 	AckedBy string
 	AckedAt time.Time
+	// Kept: a conditional resolution found the row fired since (or
+	// resolved already) and left it alone.
+	Kept bool
 }
 
 // writeChunk bounds the writes of one transaction, which on PostgreSQL
@@ -92,14 +98,7 @@ func (s *Store) writeOne(ctx context.Context, tx store.Tx, w write, now time.Tim
 	}
 	a := w.a
 	if a.State == StateResolved && w.stored {
-		_, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE alerts SET state = 'resolved', resolved_at = ?, severity = ?, summary = ?,
-			count = count + ?, last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END
-			WHERE id = ? AND state <> 'resolved'`),
-			s.d.TimeArg(a.ResolvedAt), string(a.Severity), a.Summary, w.delta, s.d.TimeArg(a.LastSeen), s.d.TimeArg(a.LastSeen), a.ID)
-		if err != nil {
-			return written{}, fmt.Errorf("resolving alert: %w", err)
-		}
-		return written{ID: a.ID, State: StateResolved}, nil
+		return s.resolveOne(ctx, tx, w)
 	}
 	// A live alert: one row per rule and dedupe key while it is not
 	// resolved (the partial unique index), whichever replica writes it.
@@ -134,6 +133,68 @@ func (s *Store) writeOne(ctx context.Context, tx store.Tx, w write, now time.Tim
 	}
 	r.AckedAt = timeOf(ackedAt)
 	return r, nil
+}
+
+// resolveOne writes the resolution of a stored alert; with ifSeen, only
+// if no replica has fired it since.
+func (s *Store) resolveOne(ctx context.Context, tx store.Tx, w write) (written, error) {
+	a := w.a
+	q := `UPDATE alerts SET state = 'resolved', resolved_at = ?, severity = ?, summary = ?,
+			count = count + ?, last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END
+			WHERE id = ? AND state <> 'resolved'`
+	args := []any{s.d.TimeArg(a.ResolvedAt), string(a.Severity), a.Summary, w.delta, s.d.TimeArg(a.LastSeen),
+		s.d.TimeArg(a.LastSeen), a.ID}
+	if !w.ifSeen.IsZero() {
+		q += " AND last_seen <= ?"
+		args = append(args, s.d.TimeArg(w.ifSeen))
+	}
+	res, err := tx.ExecContext(ctx, s.d.Rebind(q), args...)
+	if err != nil {
+		return written{}, fmt.Errorf("resolving alert: %w", err)
+	}
+	out := written{ID: a.ID, State: StateResolved}
+	if !w.ifSeen.IsZero() {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return written{}, fmt.Errorf("resolving alert: %w", err)
+		}
+		out.Kept = n == 0
+	}
+	return out, nil
+}
+
+// live returns at most limit live (open or acknowledged) alerts, the most
+// recently seen first, after the alert after (nil: from the newest).
+func (s *Store) live(ctx context.Context, after *Alert, limit int) ([]Alert, error) {
+	q := "SELECT " + alertColumns + " FROM alerts WHERE state <> 'resolved'"
+	var args []any
+	if after != nil {
+		q += " AND (last_seen < ? OR (last_seen = ? AND id < ?))"
+		args = append(args, s.d.TimeArg(after.LastSeen), s.d.TimeArg(after.LastSeen), after.ID)
+	}
+	q += " ORDER BY last_seen DESC, id DESC LIMIT ?"
+	args = append(args, limit)
+	var out []Alert
+	err := s.db.ReadTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, s.d.Rebind(q), args...)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			a, err := scanAlert(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading live alerts: %w", err)
+	}
+	return out, nil
 }
 
 // Filter selects alerts for List. Zero fields select all.

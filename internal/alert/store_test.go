@@ -57,6 +57,8 @@ func testStore(t *testing.T, open func(t *testing.T) store.Store) {
 		"ReplicasShareOneRow":  testReplicas,
 		"OutageDropsNothing":   testOutage,
 		"AckedThroughReplicaB": testAckAcrossReplicas,
+		"RestartAdoptsLive":    testRestartAdoptsLive,
+		"AdoptedYields":        testAdoptedYieldsToReplica,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

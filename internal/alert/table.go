@@ -43,16 +43,6 @@ type signal struct {
 	summary  string
 }
 
-// sourced reports whether the signal is keyed by a source address.
-func (s signal) sourced() bool {
-	for _, l := range s.labels {
-		if l.k == "source" {
-			return true
-		}
-	}
-	return false
-}
-
 // tracked is a live alert in memory, or a resolved one whose resolution
 // is not yet written. The engine's mu guards every field.
 type tracked struct {
@@ -65,6 +55,18 @@ type tracked struct {
 	// budgets are the source-alert budgets it counts against (see
 	// openLocked), given back when it resolves.
 	budgets []string
+	// adopted is the stored last_seen of an alert read from the store at
+	// start (see restore) that has not fired here since, zero otherwise:
+	// its resolution is written only if no other replica has fired it
+	// since, for then it is that replica's to resolve.
+	adopted time.Time
+	// hold is when an adopted alert of a state rule may resolve at the
+	// earliest: the inputs that report the state get a chance to report
+	// it again after a restart (see holdFor).
+	hold time.Time
+	// superseded: its resolution was not written, because another replica
+	// fired it since it was adopted; the resolution is not notified.
+	superseded bool
 }
 
 // note is a notification waiting for dispatch; the alert is copied when
@@ -101,15 +103,22 @@ func (e *Engine) raise(s signal, now time.Time) {
 	t.a.Count++
 	t.delta++
 	t.dirty = true
+	t.adopted, t.hold = time.Time{}, time.Time{} // it fired here: this engine knows its state now
 	if now.After(t.a.LastSeen) {
 		t.a.LastSeen = now
 	}
 	t.a.Summary = s.summary
-	cd := e.o.Rules.cooldown(s.rule)
+	e.renotifyLocked(t, s.severity, now)
+}
+
+// renotifyLocked notifies a repeated firing of the live alert t at sev,
+// if the cooldown (or an escalation) says so.
+func (e *Engine) renotifyLocked(t *tracked, sev Severity, now time.Time) {
+	cd := e.o.Rules.cooldown(t.a.Rule)
 	switch {
-	case s.severity.rank() > t.a.Severity.rank():
+	case sev.rank() > t.a.Severity.rank():
 		// The acknowledgement was for a lesser alert.
-		t.a.Severity = s.severity
+		t.a.Severity = sev
 		if t.a.State == StateAcknowledged {
 			t.a.State, t.reopen = StateOpen, true
 		}
@@ -134,31 +143,43 @@ func (e *Engine) raise(s signal, now time.Time) {
 // crowded out by a flood of sources: the overall auth-failure alert is
 // what a flood from 100,000 addresses raises.
 func (e *Engine) openLocked(id, key string, s signal, now time.Time) {
-	var budgets []string
-	if s.sourced() {
-		limit, share := e.o.Rules.MaxOpen, max(1, e.o.Rules.MaxOpen/4)
-		if s.severity != Critical {
-			limit -= share // the critical reserve
-		}
-		budgets = []string{s.rule}
-		client := s.labels.toMap()["client"]
-		if client != "" {
-			budgets = append(budgets, s.rule+"\x00client\x00"+client)
-		}
-		if e.perSource[s.rule] >= limit || (client != "" && e.perSource[budgets[1]] >= share) {
-			e.meter.Suppressed(s.rule)
-			e.suppressed[s.rule]++
-			return
-		}
-		for _, b := range budgets {
-			e.perSource[b]++
-		}
+	lm := s.labels.toMap()
+	budgets, ok := e.admitLocked(s.rule, s.severity, lm)
+	if !ok {
+		e.meter.Suppressed(s.rule)
+		e.suppressed[s.rule]++
+		return
 	}
-	t := &tracked{a: Alert{ID: newID("alr_"), Rule: s.rule, Severity: s.severity, DedupeKey: key, Labels: s.labels.toMap(),
+	t := &tracked{a: Alert{ID: newID("alr_"), Rule: s.rule, Severity: s.severity, DedupeKey: key, Labels: lm,
 		Summary: s.summary, FirstSeen: now, LastSeen: now, Count: 1, State: StateOpen}, delta: 1, dirty: true, budgets: budgets}
 	e.table[id] = t
-	e.perRule[s.rule]++
 	e.notifyLocked(t, EventFired, now)
+}
+
+// admitLocked takes a place for a new live alert of rule within the
+// source-alert budgets (see openLocked) and returns the budgets it
+// counts against; ok is false when there is no room. An alert without a
+// source label needs no place.
+func (e *Engine) admitLocked(rule string, sev Severity, l map[string]string) (budgets []string, ok bool) {
+	if _, sourced := l["source"]; !sourced {
+		return nil, true
+	}
+	limit, share := e.o.Rules.MaxOpen, max(1, e.o.Rules.MaxOpen/4)
+	if sev != Critical {
+		limit -= share // the critical reserve
+	}
+	budgets = []string{rule}
+	client := l["client"]
+	if client != "" {
+		budgets = append(budgets, rule+"\x00client\x00"+client)
+	}
+	if e.perSource[rule] >= limit || (client != "" && e.perSource[budgets[1]] >= share) {
+		return nil, false
+	}
+	for _, b := range budgets {
+		e.perSource[b]++
+	}
+	return budgets, true
 }
 
 // clear resolves the live alert of rule with these labels, if any: its
@@ -173,13 +194,19 @@ func (e *Engine) clear(rule string, l labels, now time.Time) {
 
 func (e *Engine) resolveLocked(t *tracked, now time.Time) {
 	delete(e.table, t.a.Rule+"\x00"+t.a.DedupeKey)
-	e.perRule[t.a.Rule]--
 	for _, b := range t.budgets {
 		if e.perSource[b]--; e.perSource[b] <= 0 {
 			delete(e.perSource, b)
 		}
 	}
 	t.a.State, t.a.ResolvedAt, t.dirty = StateResolved, now, true
+	e.queueResolvedLocked(t)
+	e.notifyLocked(t, EventResolved, now)
+}
+
+// queueResolvedLocked keeps the resolved alert t until its resolution is
+// written.
+func (e *Engine) queueResolvedLocked(t *tracked) {
 	if len(e.resolved) >= e.maxResolved() {
 		// The store has been down for a long while: keep the newest.
 		e.meter.Suppressed(e.resolved[0].a.Rule)
@@ -187,7 +214,6 @@ func (e *Engine) resolveLocked(t *tracked, now time.Time) {
 		e.resolved = e.resolved[1:]
 	}
 	e.resolved = append(e.resolved, t)
-	e.notifyLocked(t, EventResolved, now)
 }
 
 func (e *Engine) maxResolved() int { return e.o.Rules.MaxOpen * len(RuleNames()) }
@@ -217,7 +243,7 @@ func (e *Engine) settle(rule string, active map[string]bool, now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, t := range e.table {
-		if t.a.Rule == rule && !active[t.a.DedupeKey] {
+		if t.a.Rule == rule && !active[t.a.DedupeKey] && !now.Before(t.hold) {
 			e.resolveLocked(t, now)
 		}
 	}
@@ -231,7 +257,7 @@ func (e *Engine) resolveQuiet(now time.Time, quiet func(t *Alert) bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, t := range e.table {
-		if quiet(&t.a) && now.Sub(t.a.LastSeen) >= e.o.Rules.cooldown(t.a.Rule) {
+		if quiet(&t.a) && now.Sub(t.a.LastSeen) >= e.o.Rules.cooldown(t.a.Rule) && !now.Before(t.hold) {
 			e.resolveLocked(t, now)
 		}
 	}

@@ -70,19 +70,27 @@ type UpstreamErrorsRule struct {
 
 // ClientVolumeRule fires when a client's requests in one Window exceed
 // Factor times its baseline (an exponentially weighted moving average of
-// its past windows, weight Smoothing), once it has been watched for
-// WarmUp and the window holds at least MinRequests; or, at any time, when
-// they exceed Ceiling (0: no ceiling).
+// its past windows, weight Smoothing), or LongTermFactor times its
+// long-term baseline (the same average at the slower LongTermSmoothing;
+// LongTermFactor 0: off), once it has been watched for WarmUp and the
+// window holds at least MinRequests; or, at any time, when they exceed
+// Ceiling (0: no ceiling). A window is learnt as at most half-way to a
+// baseline's threshold, so a client cannot raise its baselines faster
+// than 1+Smoothing·(Factor−1)/2 (1+LongTermSmoothing·(LongTermFactor−1)/2)
+// a window: the long-term baseline and the ceiling are what stop a client
+// that ramps its volume up slowly.
 type ClientVolumeRule struct {
-	Enabled     bool     `yaml:"enabled"`
-	Severity    string   `yaml:"severity"`
-	Cooldown    Duration `yaml:"cooldown"`
-	Window      Duration `yaml:"window"`
-	Factor      float64  `yaml:"factor"`
-	MinRequests int      `yaml:"min_requests"`
-	WarmUp      Duration `yaml:"warm_up"`
-	Smoothing   float64  `yaml:"smoothing"`
-	Ceiling     int      `yaml:"ceiling"`
+	Enabled           bool     `yaml:"enabled"`
+	Severity          string   `yaml:"severity"`
+	Cooldown          Duration `yaml:"cooldown"`
+	Window            Duration `yaml:"window"`
+	Factor            float64  `yaml:"factor"`
+	MinRequests       int      `yaml:"min_requests"`
+	WarmUp            Duration `yaml:"warm_up"`
+	Smoothing         float64  `yaml:"smoothing"`
+	LongTermFactor    float64  `yaml:"long_term_factor"`
+	LongTermSmoothing float64  `yaml:"long_term_smoothing"`
+	Ceiling           int      `yaml:"ceiling"`
 }
 
 // QueryPatternRule fires when a client looks up more than MaxDistinct
@@ -230,6 +238,20 @@ const (
 	DefaultClientVolumeMinRequests = 100
 	DefaultClientVolumeWarmUp      = Duration(time.Hour)
 	DefaultClientVolumeSmoothing   = 0.2
+	// The long-term baseline weighs a window at 0.005 (its memory is
+	// about 200 active windows, 17 hours at the default window), so it
+	// remembers a client's day through its night: after its first day, a
+	// client whose day is 50 times its night does not alert every
+	// morning. It rises at most 2.25% a window (see internal/alert's
+	// learn): a client ramping its volume up faster is alerted once it is
+	// ten times that baseline, in a bounded number of windows.
+	DefaultClientVolumeLongTermFactor    = 10.0
+	DefaultClientVolumeLongTermSmoothing = 0.005
+	// DefaultClientVolumeCeiling is requests per client per window (about
+	// 170 a second over the default 5m) whatever the baselines learnt:
+	// more than any enrichment pipeline sends one gateway, well under
+	// what would drain a paid vendor quota unnoticed.
+	DefaultClientVolumeCeiling = 50000
 
 	DefaultQueryPatternWindow      = Duration(10 * time.Minute)
 	DefaultQueryPatternMaxDistinct = 500
@@ -271,7 +293,9 @@ func (a *Alerts) setDefaults() {
 				Ratio: DefaultUpstreamErrorsRatio, MinRequests: DefaultUpstreamErrorsMinRequests},
 			ClientVolume: ClientVolumeRule{Enabled: true, Severity: SeverityWarning, Window: DefaultClientVolumeWindow,
 				Factor: DefaultClientVolumeFactor, MinRequests: DefaultClientVolumeMinRequests,
-				WarmUp: DefaultClientVolumeWarmUp, Smoothing: DefaultClientVolumeSmoothing},
+				WarmUp: DefaultClientVolumeWarmUp, Smoothing: DefaultClientVolumeSmoothing,
+				LongTermFactor: DefaultClientVolumeLongTermFactor, LongTermSmoothing: DefaultClientVolumeLongTermSmoothing,
+				Ceiling: DefaultClientVolumeCeiling},
 			QueryPattern: QueryPatternRule{Enabled: true, Severity: SeverityWarning, Window: DefaultQueryPatternWindow,
 				MaxDistinct: DefaultQueryPatternMaxDistinct, FirstUse: true, FirstUseSeverity: SeverityInfo,
 				WarmUp: DefaultQueryPatternWarmUp},

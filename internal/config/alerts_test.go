@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,10 @@ var alertBadFiles = map[string][]string{
 		`line 9: alerts.rules.client_volume.smoothing: must be greater than 0 and at most 1`,
 		`line 10: alerts.rules.client_volume.ceiling: must not be negative (0: no ceiling)`,
 	},
+	"alerts-volume-long-term": {
+		`line 6: alerts.rules.client_volume.long_term_factor: must be 0 (off) or greater than 1 and at most 1000`,
+		`line 7: alerts.rules.client_volume.long_term_smoothing: must be greater than 0 and at most client_volume.smoothing (0.1): the long-term baseline is the slow one`,
+	},
 	"alerts-sources": {
 		`line 5: alerts.rules.unexpected_source.ipv4_prefix: must be between 8 and 32`,
 		`line 6: alerts.rules.unexpected_source.ipv6_prefix: must be between 16 and 128`,
@@ -51,8 +56,8 @@ var alertBadFiles = map[string][]string{
 		`line 6: alerts.rules.quota.critical: must be greater than quota.warn (0) and at most 1`,
 	},
 	"alerts-webhook": {
-		`line 6: alerts.sinks.plain.url: must be https://; http:// needs allow_http: true and a loopback host`,
-		`line 10: alerts.sinks.remote-http.url: http:// is allowed to a loopback host only, not "alerts.example.com"`,
+		`line 6: alerts.sinks.plain.url: must be https://; http:// needs allow_http: true and a loopback IP address (127.0.0.1 or [::1])`,
+		`line 10: alerts.sinks.remote-http.url: http:// is allowed to a loopback IP address only (write 127.0.0.1 or [::1]), not "alerts.example.com"`,
 		`line 15: alerts.sinks.token-in-query.url: must not carry a query or fragment`,
 		`line 17: alerts.sinks.userinfo.secret: required: a whsec_ signing secret reference`,
 		`line 19: alerts.sinks.userinfo.url: must not carry credentials`,
@@ -62,6 +67,11 @@ var alertBadFiles = map[string][]string{
 		`line 26: alerts.sinks.literal-secret.queue: must be between 1 and 1048576`,
 		`line 27: alerts.sinks.literal-secret.timeout: must be greater than 0 and at most 5m`,
 		`line 28: alerts.sinks.literal-secret.max_attempts: must be between 1 and 20`,
+	},
+	"alerts-webhook-localhost": {
+		`line 6: alerts.sinks.by-name.url: http:// is allowed to a loopback IP address only (write 127.0.0.1 or [::1]), not "localhost"`,
+		`line 11: alerts.sinks.upper-case.url: http:// is allowed to a loopback IP address only (write 127.0.0.1 or [::1]), not "LOCALHOST"`,
+		`line 16: alerts.sinks.loopback-name.url: http:// is allowed to a loopback IP address only (write 127.0.0.1 or [::1]), not "127.0.0.1.nip.io"`,
 	},
 	"alerts-slack": {
 		`line 6: alerts.sinks.chat.url: must be a secret reference such as env:SLACK_WEBHOOK_URL: the incoming-webhook URL is a credential`,
@@ -125,7 +135,22 @@ func TestAlertDefaults(t *testing.T) {
 	require.Equal(t, 0.95, r.Quota.Critical)
 	require.Equal(t, SeverityCritical, r.UnexpectedSource.Severity)
 	require.Equal(t, 24*time.Hour, r.KeyAge.Cooldown.Std())
+	require.Equal(t, 50000, r.ClientVolume.Ceiling, "a ceiling by default: a baseline alone can be ramped")
+	require.Equal(t, 10.0, r.ClientVolume.LongTermFactor)
+	require.Equal(t, 0.005, r.ClientVolume.LongTermSmoothing)
 	require.Empty(t, a.Sinks)
+}
+
+// The ceiling and the long-term baseline can each be turned off with 0.
+func TestClientVolumeZeroTurnsOff(t *testing.T) {
+	t.Parallel()
+	base, err := os.ReadFile("testdata/minimal.good.yaml")
+	require.NoError(t, err)
+	cfg, err := Parse(append(base, "alerts:\n  rules:\n    client_volume: {ceiling: 0, long_term_factor: 0}\n"...), "testdata")
+	require.NoError(t, err)
+	require.Zero(t, cfg.Alerts.Rules.ClientVolume.Ceiling)
+	require.Zero(t, cfg.Alerts.Rules.ClientVolume.LongTermFactor)
+	require.Equal(t, DefaultClientVolumeLongTermSmoothing, cfg.Alerts.Rules.ClientVolume.LongTermSmoothing)
 }
 
 // A rule written in part keeps the defaults of what it leaves out.
@@ -135,7 +160,9 @@ func TestAlertRulePartialOverride(t *testing.T) {
 	require.NoError(t, err)
 	r := cfg.Alerts.Rules
 	require.Equal(t, 30*time.Minute, r.UpstreamErrors.Cooldown.Std())
-	require.Equal(t, 50000, r.ClientVolume.Ceiling)
+	require.Equal(t, 20000, r.ClientVolume.Ceiling)
+	require.Equal(t, 8.0, r.ClientVolume.LongTermFactor)
+	require.Equal(t, 0.01, r.ClientVolume.LongTermSmoothing)
 	require.True(t, r.ClientVolume.Enabled, "enabled left out stays on")
 	require.Equal(t, SeverityWarning, r.ClientVolume.Severity)
 	require.False(t, r.SecretSource.Enabled)

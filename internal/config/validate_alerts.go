@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -62,22 +63,7 @@ func (v *validator) windowedRules(r AlertRules) {
 	v.fraction(p+"upstream_errors.ratio", u.Ratio)
 	v.atLeast(p+"upstream_errors.min_requests", u.MinRequests, 1)
 
-	c := r.ClientVolume
-	v.ruleBase(p+"client_volume", c.Severity, c.Cooldown)
-	v.alertWindow(p+"client_volume.window", c.Window)
-	if !(c.Factor > 1) || c.Factor > 1000 {
-		v.add(p+"client_volume.factor", "must be greater than 1 and at most 1000 (how many times its baseline a client's volume may reach)")
-	}
-	v.atLeast(p+"client_volume.min_requests", c.MinRequests, 1)
-	if c.WarmUp < c.Window {
-		v.add(p+"client_volume.warm_up", "must be at least client_volume.window (%s): a baseline needs one window", c.Window)
-	}
-	if !(c.Smoothing > 0) || c.Smoothing > 1 {
-		v.add(p+"client_volume.smoothing", "must be greater than 0 and at most 1")
-	}
-	if c.Ceiling < 0 {
-		v.add(p+"client_volume.ceiling", "must not be negative (0: no ceiling)")
-	}
+	v.clientVolumeRule(p+"client_volume", r.ClientVolume)
 
 	q := r.QueryPattern
 	v.ruleBase(p+"query_pattern", q.Severity, q.Cooldown)
@@ -85,6 +71,36 @@ func (v *validator) windowedRules(r AlertRules) {
 	v.alertWindow(p+"query_pattern.window", q.Window)
 	v.atLeast(p+"query_pattern.max_distinct", q.MaxDistinct, 10)
 	v.warmUp(p+"query_pattern.warm_up", q.WarmUp)
+}
+
+// clientVolumeRule checks the volume baselines: a factor at or below 1
+// would alert on a client's normal volume, a long-term baseline that
+// learns faster than the short-term one would be no memory at all.
+func (v *validator) clientVolumeRule(p string, c ClientVolumeRule) {
+	v.ruleBase(p, c.Severity, c.Cooldown)
+	v.alertWindow(p+".window", c.Window)
+	if !(c.Factor > 1) || c.Factor > 1000 {
+		v.add(p+".factor", "must be greater than 1 and at most 1000 (how many times its baseline a client's volume may reach)")
+	}
+	v.atLeast(p+".min_requests", c.MinRequests, 1)
+	if c.WarmUp < c.Window {
+		v.add(p+".warm_up", "must be at least client_volume.window (%s): a baseline needs one window", c.Window)
+	}
+	smoothingOK := c.Smoothing > 0 && c.Smoothing <= 1
+	if !smoothingOK {
+		v.add(p+".smoothing", "must be greater than 0 and at most 1")
+	}
+	if c.LongTermFactor != 0 && (!(c.LongTermFactor > 1) || c.LongTermFactor > 1000) {
+		v.add(p+".long_term_factor", "must be 0 (off) or greater than 1 and at most 1000 "+
+			"(how many times its long-term baseline a client's volume may reach)")
+	}
+	if ls := c.LongTermSmoothing; !(ls > 0) || ls > 1 || (smoothingOK && ls > c.Smoothing) {
+		v.add(p+".long_term_smoothing", "must be greater than 0 and at most client_volume.smoothing (%g): "+
+			"the long-term baseline is the slow one", c.Smoothing)
+	}
+	if c.Ceiling < 0 {
+		v.add(p+".ceiling", "must not be negative (0: no ceiling)")
+	}
 }
 
 // sourceAndKeyRules are the rules about sources, keys and the gateway's
@@ -268,10 +284,21 @@ func (v *validator) webhookURL(field string, s *AlertSink) {
 	case u.Scheme != "http":
 		v.add(field+".url", "must be https://")
 	case !s.AllowHTTP:
-		v.add(field+".url", "must be https://; http:// needs allow_http: true and a loopback host")
-	case !isLoopback(u.Hostname()):
-		v.add(field+".url", "http:// is allowed to a loopback host only, not %s", quote(u.Hostname()))
+		v.add(field+".url", "must be https://; http:// needs allow_http: true and a loopback IP address (127.0.0.1 or [::1])")
+	case !loopbackIP(u.Hostname()):
+		v.add(field+".url", "http:// is allowed to a loopback IP address only (write 127.0.0.1 or [::1]), not %s", quote(u.Hostname()))
 	}
+}
+
+// loopbackIP reports whether host is a literal loopback IP address
+// (127.0.0.0/8, ::1). Unlike isLoopback (a listen address, which this
+// process binds itself), a sink's host is dialled: a name, localhost
+// included, goes wherever /etc/hosts and the resolver send it, and
+// plaintext alerts with it. The webhook sink applies the same rule at
+// start, so what validation accepts the sink accepts too.
+func loopbackIP(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Zone() == "" && a.Unmap().IsLoopback()
 }
 
 // slackSink: whoever holds an incoming-webhook URL can post to the

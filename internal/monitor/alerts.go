@@ -10,7 +10,7 @@ import (
 // outcome from fixed sets.
 type AlertMeter struct {
 	fired      *prometheus.CounterVec // rule, severity
-	open       *prometheus.GaugeVec   // rule
+	open       *prometheus.GaugeVec   // rule, severity
 	notified   *prometheus.CounterVec // sink, outcome
 	suppressed *prometheus.CounterVec // rule
 	storeFails prometheus.Counter
@@ -29,18 +29,19 @@ func (m *Metrics) Alerts(rules, sinks []string) *AlertMeter {
 		fired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intelgate_alerts_fired_total",
 			Help: "Alerts that fired, escalated or reopened (each one a notification), by rule and severity."}, []string{"rule", "severity"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "intelgate_alerts_open",
-			Help: "Live alerts (open or acknowledged), by rule."}, []string{"rule"}),
+			Help: "Live alerts (open or acknowledged), by rule and severity."}, []string{"rule", "severity"}),
 		notified: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intelgate_alert_notifications_total",
 			Help: "Alert deliveries by sink and outcome: sent, failed (an attempt; retried), dropped (queue full, attempts exhausted or refused for good)."},
 			[]string{"sink", "outcome"}),
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intelgate_alerts_suppressed_total",
 			Help: "Alerts not opened, or notifications not queued, because a bound was reached, by rule."}, []string{"rule"}),
 		storeFails: prometheus.NewCounter(prometheus.CounterOpts{Name: "intelgate_alert_store_errors_total",
-			Help: "Failed writes of alerts to the durable store (they stay pending, bounded, and are retried)."}),
+			Help: "Failed reads and writes of alerts in the durable store (writes stay pending, bounded, and are retried; a failed read at start is retried with back-off)."}),
 	}
 	for _, r := range rules {
-		a.open.WithLabelValues(name(r))
+		a.suppressed.WithLabelValues(name(r))
 		for _, s := range alertSeverities {
+			a.open.WithLabelValues(name(r), s)
 			a.fired.WithLabelValues(name(r), s)
 		}
 	}
@@ -61,8 +62,8 @@ func (a *AlertMeter) Notified(sink, outcome string) {
 	a.notified.WithLabelValues(name(sink), oneOf(outcome, notifyOutcomes)).Inc()
 }
 
-func (a *AlertMeter) Open(rule string, n int) {
-	a.open.WithLabelValues(name(rule)).Set(float64(max(n, 0)))
+func (a *AlertMeter) Open(rule, severity string, n int) {
+	a.open.WithLabelValues(name(rule), oneOf(severity, alertSeverities)).Set(float64(max(n, 0)))
 }
 
 func (a *AlertMeter) Suppressed(rule string) { a.suppressed.WithLabelValues(name(rule)).Inc() }
