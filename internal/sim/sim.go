@@ -8,11 +8,16 @@
 package sim
 
 import (
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/intelgate/intelgate/internal/webhooksig"
 )
 
 // Options configure a Simulator.
@@ -32,6 +37,49 @@ type Options struct {
 	// (a client rejecting the pin shows up here). Default: discarded, so
 	// tests stay quiet.
 	Logger *slog.Logger
+
+	// WebhookSecret signs what POST /_sim/emit sends: a whsec_ secret
+	// (base64 of at least 24 bytes) that is the standard scheme's v1 key
+	// and, the same string as it is, the github and stripe HMAC secret.
+	// Empty: only standard webhooks with a WebhookSigningKey can be sent;
+	// every other emit is 409.
+	WebhookSecret string
+	// WebhookSigningKey, a whsk_ ed25519 key, adds a v1a signature to
+	// standard webhooks (the only one when WebhookSecret is empty).
+	WebhookSigningKey string
+	// WebhookRootCAs are the CAs trusted for an https:// receiver of
+	// /_sim/emit. Nil: the system roots.
+	WebhookRootCAs *x509.CertPool
+}
+
+// Validate reports, by field, the options New cannot use as given. New
+// never fails: it clamps faults, and with an unusable webhook key it
+// answers every POST /_sim/emit with 409; call Validate where a bad flag
+// should stop the start instead. No error holds a key.
+func (o Options) Validate() error {
+	var errs []error
+	if err := o.Faults.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("Faults: %w", err))
+	}
+	if err := o.validateWebhook(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (o Options) validateWebhook() error {
+	var errs []error
+	if o.WebhookSecret != "" {
+		if _, err := webhooksig.ParseKey(o.WebhookSecret); err != nil {
+			errs = append(errs, fmt.Errorf("WebhookSecret: %w", err))
+		}
+	}
+	if o.WebhookSigningKey != "" {
+		if _, err := webhooksig.ParseSigningKey(o.WebhookSigningKey); err != nil {
+			errs = append(errs, fmt.Errorf("WebhookSigningKey: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Simulator is the http.Handler that plays SocialEye. It is safe for
@@ -49,6 +97,7 @@ type Simulator struct {
 	dice    *rand.Rand // guarded by faultMu: fault dice must be reproducible per Seed
 
 	stats stats
+	emit  *emitter // POST /_sim/emit
 
 	// beforeAnswer, when set (tests only), runs after a request has been
 	// admitted and before it is answered; it lets tests hold requests in
@@ -79,19 +128,21 @@ func New(o Options) *Simulator {
 	}
 	s.faults = o.Faults.clamped().withDefaults()
 	s.stats.reset()
+	s.emit = newEmitter(o)
 	s.mux = s.routes()
 	return s
 }
 
-// routes is the single place endpoints are registered. Signed webhooks (a
-// later issue) are added here as another /_sim/… route plus a sender; nothing
-// else in the request path needs to change for them.
+// routes is the single place endpoints are registered. Signed webhooks are
+// one more /_sim/… route and their sender (emit.go); the request path of
+// /v1/resolve does not know about them.
 func (s *Simulator) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/resolve", s.handleResolve)
 	mux.HandleFunc("/_sim/faults", s.handleFaults)
 	mux.HandleFunc("/_sim/stats", s.handleStats)
 	mux.HandleFunc("/_sim/reset", s.handleReset)
+	mux.HandleFunc("/_sim/emit", s.handleEmit)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no_route", "no such endpoint")
 	})
