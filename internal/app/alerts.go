@@ -84,6 +84,12 @@ func (x alertAuditor) Audit(ctx context.Context, id lookup.Identity, op string, 
 	if id.Client == "" || res.Judged.Value == "" {
 		return // refused before it was judged: not a query the client made
 	}
+	if id.Bulk {
+		// A bulk job's items are the queue's pace, from no network: the
+		// volume, pattern and source rules judge what clients ask
+		// interactively (every job would look like enumeration).
+		return
+	}
 	digest := maphash.String(x.seed, string(res.Judged.Type)+"\x00"+res.Judged.Value)
 	x.alerts.Request(id.Client, id.Source, digest, string(res.Judged.Type), res.Providers)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/jobs"
 	"github.com/intelgate/intelgate/internal/lookup"
 	"github.com/intelgate/intelgate/internal/monitor"
 	"github.com/intelgate/intelgate/internal/observe"
@@ -83,6 +84,9 @@ type App struct {
 	secretHealth *secretHealth
 	state        govern.State  // the shared state: rates, pauses, revocations, client disables
 	vault        *vault.Source // nil unless secrets.vault is configured
+
+	// The bulk lookup queue (internal/app/jobs.go); nil when jobs are off.
+	jobs *jobs.Queue
 
 	// The alert engine (internal/app/alerts.go); nil when alerts are off.
 	alerts     *alert.Engine
@@ -222,6 +226,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (
 		return nil, fmt.Errorf("building client authentication: %w", err)
 	}
 	a.auth = newSwitchAuth(authn)
+	if err := a.openJobs(ctx, cfg); err != nil {
+		return nil, err
+	}
 	ready["secrets_fresh"] = freshSecrets{a.secretHealth}
 	degradable["secrets"] = degradedSecrets{a.secretHealth}
 	if a.vault != nil {
@@ -269,26 +276,28 @@ func (a *App) buildGateway(cfg *config.Config, authn gateway.Authenticator, read
 		ready["store"] = a.store
 	}
 	a.gateway, err = gateway.New(gateway.Options{
-		Auth:           authn,
-		Lookups:        a.lookups,
-		Metrics:        a.metrics,
-		MetricsOnMain:  cfg.Server.MetricsListen == "",
-		Quota:          a.calls,
-		Seen:           a.store,
-		Ready:          ready,
-		Degradable:     degradable,
-		Log:            a.log,
-		LogIndicators:  cfg.Server.LogIndicators,
-		MaxBodyBytes:   int64(cfg.Server.MaxBodyBytes),
-		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.Std()),
-		TrustedProxies: cfg.Server.TrustedProxies,
-		AuthFailures:   gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
-		Clock:          a.clock,
-		Audit:          a.auditTrail(),
-		AuditLog:       auditReader{Store: a.auditStore, keys: a.keyring},
-		Operator:       operator{a},
-		KeyAges:        operator{a},
-		Alerts:         a.alertAdmin(),
+		Auth:             authn,
+		Lookups:          a.lookups,
+		Metrics:          a.metrics,
+		MetricsOnMain:    cfg.Server.MetricsListen == "",
+		Quota:            a.calls,
+		Seen:             a.store,
+		Ready:            ready,
+		Degradable:       degradable,
+		Log:              a.log,
+		LogIndicators:    cfg.Server.LogIndicators,
+		MaxBodyBytes:     int64(cfg.Server.MaxBodyBytes),
+		RequestTimeout:   requestTimeout(cfg.Server.WriteTimeout.Std()),
+		TrustedProxies:   cfg.Server.TrustedProxies,
+		AuthFailures:     gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
+		Clock:            a.clock,
+		Audit:            a.auditTrail(),
+		AuditLog:         auditReader{Store: a.auditStore, keys: a.keyring},
+		Operator:         operator{a},
+		KeyAges:          operator{a},
+		Alerts:           a.alertAdmin(),
+		Jobs:             a.jobQueue(),
+		JobsMaxBodyBytes: int64(cfg.Jobs.MaxBodyBytes),
 	})
 	if err != nil {
 		return fmt.Errorf("building gateway: %w", err)
@@ -424,6 +433,15 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if a.sweeper != nil {
 		bg.Go(func() { a.sweeper.Run(ctx) })
+	}
+	if a.jobs != nil {
+		// Items running at shutdown get the drain's time to finish; then
+		// they are cancelled and wait, uncounted, for the next start.
+		bg.Go(func() {
+			if err := a.jobs.Run(ctx, a.cfg.Server.ShutdownTimeout.Std()); err != nil {
+				a.log.Error("job queue stopped", "error", err.Error())
+			}
+		})
 	}
 	if a.alerts != nil {
 		// The engine outlives the drain: alerts raised by the last

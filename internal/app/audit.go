@@ -62,6 +62,10 @@ func (a *App) newSweeper(cfg *config.Config, obs observe.Observer) (*retention.R
 		// Resolved and acknowledged alerts only: a live one stays.
 		extra = append(extra, retention.Extra{Kind: "alerts", For: cfg.Alerts.Retention.Std(), Sweep: alert.NewStore(a.store).Sweep})
 	}
+	if a.jobs != nil {
+		// Finished jobs only: a running job's items stay.
+		extra = append(extra, retention.Extra{Kind: "jobs", For: r.JobResults.Std(), Sweep: a.jobs.Sweep})
+	}
 	return retention.New(retention.Options{Store: a.store, Audit: a.auditStore, Log: a.auditLog,
 		AuditFor: r.Audit.Std(), SeenFor: r.Seen.Std(), Every: r.SweepInterval.Std(), Extra: extra,
 		Observer: obs, Logger: a.log, Clock: a.clock})

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -163,8 +164,11 @@ func runGovAppWith(t *testing.T, cfgPath string, o Options) *govApp {
 	stop := func() {
 		once.Do(func() {
 			cancel()
-			require.NoError(t, <-done)
-			require.NoError(t, a.Close())
+			err := errors.Join(<-done, a.Close())
+			if err != nil {
+				t.Logf("gateway log:\n%s", logs.String())
+			}
+			require.NoError(t, err)
 		})
 	}
 	t.Cleanup(stop)

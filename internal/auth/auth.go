@@ -175,6 +175,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Client, netip.Addr, erro
 // clients, which is not secret. Hashing first also makes the comparison
 // length-independent of the presented token. Client counts are small (tens),
 // so the cost is a few hundred nanoseconds.
+// Client returns the configured client name, for work done on its behalf
+// without a request (bulk job items); false when no such client is
+// configured.
+func (a *Authenticator) Client(name string) (*Client, bool) {
+	for _, e := range a.entries {
+		if e.client.Name == name {
+			return e.client, true
+		}
+	}
+	return nil, false
+}
+
 func (a *Authenticator) lookup(token string) *Client {
 	// Hashed from a stack buffer: []byte(token) of a real token's length
 	// (more than 32 bytes) is a heap copy on every request.

@@ -30,6 +30,8 @@ type Config struct {
 	// Alerts are the built-in alert rules, their sinks and the actions
 	// they take (internal/config/alerts.go).
 	Alerts Alerts `yaml:"alerts"`
+	// Jobs is the bulk lookup queue (internal/config/jobs.go).
+	Jobs Jobs `yaml:"jobs"`
 	// NeverSend is the global rule set: what no provider is ever asked.
 	NeverSend NeverSend            `yaml:"never_send"`
 	Providers map[string]*Provider `yaml:"providers"`

@@ -97,6 +97,14 @@ var badFiles = map[string][]string{
 		`encryption.keys: required when storage.driver is postgres`,
 	},
 	"storage-postgres-no-dsn": {`storage.dsn: required with driver postgres: a secret reference`},
+	"jobs-settings": {
+		`line 2: jobs.workers: must be between 1 and 1000`,
+		`line 3: jobs.max_items: must be between 1 and 100000`,
+		`line 4: jobs.max_attempts: must be between 1 and 100`,
+		`line 5: jobs.item_timeout: must be greater than 0`,
+		`line 6: jobs.retry.max: must be at least jobs.retry.base (10s)`,
+		`line 7: jobs.fetch_cooldown: must be greater than 0`,
+	},
 	"audit-settings": {
 		`line 3: audit.indicators: must be hmac`,
 		`line 4: audit.queue_size: must be between 1 and`,

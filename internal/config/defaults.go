@@ -116,6 +116,7 @@ func (c *Config) setDefaults() {
 	c.Secrets.setDefaults()
 	c.Rotation.setDefaults()
 	c.Alerts.setDefaults()
+	c.Jobs.setDefaults()
 }
 
 // DefaultUpstreamConnections is providers.*.max_connections: enough for

@@ -66,6 +66,7 @@ func (v *validator) config() {
 	v.minimise()
 	v.cacheSettings()
 	v.auditSettings()
+	v.jobsSettings()
 	v.secretSettings()
 	v.alerts()
 	if len(c.Providers) == 0 {

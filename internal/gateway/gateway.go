@@ -78,6 +78,10 @@ type Options struct {
 	// Alerts serves GET /admin/v1/alerts and the acknowledgement (nil: the
 	// routes are absent).
 	Alerts Alerts
+	// Jobs serves the bulk lookups, /v1/jobs (nil: the routes are absent);
+	// JobsMaxBodyBytes caps a submission's body (jobs.max_body_bytes).
+	Jobs             Jobs
+	JobsMaxBodyBytes int64
 	// KeyAges adds each key's age to /v1/quota (nil: not shown).
 	KeyAges KeyAges
 	// Operator serves the admin actions: reload, key revoke, client
@@ -120,6 +124,8 @@ type Gateway struct {
 	operator       Operator
 	keyAges        KeyAges
 	alerts         Alerts
+	jobs           Jobs
+	jobsBodyBytes  int64
 }
 
 // New validates o and builds the Gateway.
@@ -145,6 +151,8 @@ func New(o Options) (*Gateway, error) {
 		operator:       o.Operator,
 		keyAges:        o.KeyAges,
 		alerts:         o.Alerts,
+		jobs:           o.Jobs,
+		jobsBodyBytes:  o.JobsMaxBodyBytes,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -177,6 +185,7 @@ func (g *Gateway) routes() {
 	}
 	g.adminActions(handle)
 	g.alertRoutes(handle)
+	g.jobRoutes(handle)
 	if g.metrics != nil && g.metricsOnMain {
 		handle("GET /metrics", g.authenticated(g.adminOnly(g.metrics.Handler())))
 	}
@@ -204,14 +213,20 @@ func (g *Gateway) adminOnly(next http.Handler) http.Handler {
 // ProviderNames lists the configured providers in result order.
 func (g *Gateway) ProviderNames() []string { return g.lookups.Providers() }
 
-// limitBody caps request bodies; no endpoint of this API needs a large one.
+// limitBody caps request bodies: server.max_body_bytes, except a job
+// submission's (jobs.max_body_bytes), the one endpoint that takes many
+// indicators at once. Neither is read before the client authenticated.
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > g.maxBodyBytes {
-			writeProblem(w, r, newProblem(kindRequestTooLarge, fmt.Sprintf("the request body is larger than this gateway accepts (server.max_body_bytes: %d bytes)", g.maxBodyBytes)))
+		limit, setting := g.maxBodyBytes, "server.max_body_bytes"
+		if g.jobs != nil && g.jobsBodyBytes > 0 && r.Method == http.MethodPost && r.URL.Path == "/v1/jobs" {
+			limit, setting = g.jobsBodyBytes, "jobs.max_body_bytes"
+		}
+		if r.ContentLength > limit {
+			writeProblem(w, r, newProblem(kindRequestTooLarge, fmt.Sprintf("the request body is larger than this gateway accepts (%s: %d bytes)", setting, limit)))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, g.maxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -65,7 +65,11 @@ var (
 	kindRefreshForbidden = problemKind{"refresh-not-allowed", http.StatusForbidden, "Cache refresh not permitted for this client"}
 	kindAdminRequired    = problemKind{"admin-required", http.StatusForbidden, "Administrator access required"}
 	kindConflict         = problemKind{"conflict", http.StatusConflict, "Conflicting operation in progress"}
-	kindReloadRefused    = problemKind{"reload-refused", http.StatusConflict, "Configuration reload refused"}
+	// Bulk jobs: a submission over jobs.max_items, and an Idempotency-Key
+	// reused for another body (the IETF idempotency-key draft's 422).
+	kindTooManyItems      = problemKind{"too-many-items", http.StatusRequestEntityTooLarge, "Too many indicators in one job"}
+	kindIdempotencyReused = problemKind{"idempotency-key-reused", http.StatusUnprocessableEntity, "Idempotency-Key reused with a different request"}
+	kindReloadRefused     = problemKind{"reload-refused", http.StatusConflict, "Configuration reload refused"}
 
 	// Its own slug, not rate-limited: the remedy differs (fix the token or
 	// the proxy setup, not the request rate), and a client that backs off

@@ -33,6 +33,8 @@ var problemKinds = []problemKind{
 	kindAdminRequired,
 	kindConflict,
 	kindReloadRefused,
+	kindTooManyItems,
+	kindIdempotencyReused,
 }
 
 // ProblemTypes returns the slug of every problem type the gateway defines,

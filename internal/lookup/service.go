@@ -58,6 +58,9 @@ type Identity struct {
 	AllowRefresh bool
 	// Admin: the client may run administrative operations (Purge).
 	Admin bool
+	// Bulk: an item of a bulk job (internal/jobs), worked by the queue on
+	// the client's behalf rather than asked by the client now.
+	Bulk bool
 }
 
 // Allows reports whether the identity may use provider.

@@ -183,6 +183,23 @@ func (d Dialect) Rebind(query string) string {
 // nanoseconds, so that text order is time order.
 const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 
+// TimeOf reads a time column scanned into an any: TEXT in TimeLayout on
+// SQLite, a timestamptz on PostgreSQL; NULL (or anything else) is the
+// zero time.
+func TimeOf(v any) time.Time {
+	switch v := v.(type) {
+	case time.Time:
+		return v.UTC()
+	case string:
+		t, _ := time.Parse(TimeLayout, v)
+		return t
+	case []byte:
+		t, _ := time.Parse(TimeLayout, string(v))
+		return t
+	}
+	return time.Time{}
+}
+
 // TimeArg is t as a bind argument of the dialect: text in TimeLayout for
 // SQLite, a time.Time in UTC for PostgreSQL's timestamptz.
 func (d Dialect) TimeArg(t time.Time) any {

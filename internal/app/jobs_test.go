@@ -1,0 +1,199 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/gateway"
+	"github.com/intelgate/intelgate/internal/sim"
+)
+
+// postBody sends body to base+path with the client's token.
+func (c *govClient) postBody(t *testing.T, base, path, contentType, body string, header ...string) govResp {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.http.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), simKey, "the upstream key reached a client")
+	return govResp{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// waitJob polls GET /v1/jobs/{id} until the job is done; the deadline
+// only bounds a broken queue.
+func waitJob(t *testing.T, c *govClient, base, id string) gateway.JobResponse {
+	t.Helper()
+	var j gateway.JobResponse
+	require.True(t, govPoll(60*time.Second, 25*time.Millisecond, func() bool {
+		r := c.get(t, base, "/v1/jobs/"+id)
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		require.NoError(t, json.Unmarshal(r.body, &j))
+		return j.Status == "done"
+	}), "job %s not done: %+v", id, j.Counts)
+	return j
+}
+
+// results reads every page of a job's results, following Link.
+func results(t *testing.T, c *govClient, base, id string, limit int) []gateway.JobResultLine {
+	t.Helper()
+	var out []gateway.JobResultLine
+	path := fmt.Sprintf("/v1/jobs/%s/results?limit=%d", id, limit)
+	for path != "" {
+		r := c.get(t, base, path)
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		require.Equal(t, "application/x-ndjson", r.header.Get("Content-Type"))
+		sc := bufio.NewScanner(bytes.NewReader(r.body))
+		for sc.Scan() {
+			var l gateway.JobResultLine
+			require.NoError(t, json.Unmarshal(sc.Bytes(), &l), sc.Text())
+			out = append(out, l)
+		}
+		path = ""
+		if link := r.header.Get("Link"); link != "" {
+			require.True(t, strings.HasSuffix(link, `>; rel="next"`), link)
+			path = strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+		}
+	}
+	return out
+}
+
+// A bulk job through the whole gateway: submitted as JSON and as NDJSON,
+// worked by River on the embedded SQLite store against the simulator over
+// TLS, each indicator asked upstream once, results paged as NDJSON in the
+// shape of /v1/lookup's, another client seeing nothing of it.
+func TestBulkJobEndToEnd(t *testing.T) {
+	t.Parallel()
+	s := startGovSim(t, sim.Options{})
+	token, hash := newGovToken(t)
+	other, otherHash := newGovToken(t)
+	dir := t.TempDir()
+	cfg := writeGovConfig(t, dir, s, hash, govCfg{
+		cache:  "{ttl: 1h}",
+		top:    "jobs: {workers: 3, max_items: 50, retry: {base: 10ms, max: 50ms}, poll_interval: 50ms}\n",
+		client: fmt.Sprintf("  other:\n    token_sha256: %s\n    providers: [socialeye]\n", otherHash),
+	})
+	gw := runGovApp(t, cfg)
+	c := newGovClient(t, token)
+
+	var inds []string
+	for i := range 20 {
+		inds = append(inds, fmt.Sprintf("bulk-%d.example.org", i))
+	}
+	body, err := json.Marshal(map[string]any{"indicators": append(inds, "not an indicator"), "type": "domain"})
+	require.NoError(t, err)
+	r := c.postBody(t, gw.url, "/v1/jobs", "application/json", string(body), "Idempotency-Key", "e2e-1")
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	var job gateway.JobResponse
+	require.NoError(t, json.Unmarshal(r.body, &job))
+	require.Equal(t, 21, job.Total)
+	require.Equal(t, "/v1/jobs/"+job.ID, r.header.Get("Location"))
+
+	again := c.postBody(t, gw.url, "/v1/jobs", "application/json", string(body), "Idempotency-Key", "e2e-1")
+	require.Equal(t, http.StatusAccepted, again.status, string(again.body))
+	require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
+	require.Contains(t, string(again.body), job.ID)
+
+	done := waitJob(t, c, gw.url, job.ID)
+	require.Equal(t, 20, done.Counts.Done)
+	require.Equal(t, 1, done.Counts.Failed)
+	require.NotNil(t, done.FinishedAt)
+
+	lines := results(t, c, gw.url, job.ID, 6)
+	require.Len(t, lines, 21)
+	stats := s.Sim.Stats()
+	for i, l := range lines {
+		require.Equal(t, i+1, l.Item)
+		if l.Indicator == "not an indicator" {
+			require.Equal(t, "failed", string(l.State))
+			require.Nil(t, l.Provider)
+			require.Equal(t, "https://intelgate.dev/problems/invalid-parameter", l.Error.Type)
+			continue
+		}
+		require.Equal(t, "done", string(l.State))
+		require.Equal(t, "socialeye", *l.Provider)
+		require.Equal(t, "ok", l.Status)
+		require.NotEmpty(t, l.Data)
+		require.Equal(t, 1, stats.ByQuery[l.Normalized], "%s asked upstream once", l.Normalized)
+	}
+
+	// The same indicators as NDJSON: answered from the cache, no quota.
+	nd := `"` + strings.Join(inds[:5], "\"\n\"") + "\"\n\n" + `{"indicator": "` + inds[5] + `"}` + "\n"
+	r = c.postBody(t, gw.url, "/v1/jobs?type=domain", "application/x-ndjson", nd)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	require.NoError(t, json.Unmarshal(r.body, &job))
+	require.Equal(t, 6, job.Total)
+	waitJob(t, c, gw.url, job.ID)
+	for _, l := range results(t, c, gw.url, job.ID, 0) {
+		require.True(t, l.Cached, "item %d", l.Item)
+	}
+	require.Equal(t, stats.ByQuery, s.Sim.Stats().ByQuery, "cached answers complete items without spending quota")
+
+	// Another client sees no such job.
+	oc := newGovClient(t, other)
+	govRequireProblem(t, oc.get(t, gw.url, "/v1/jobs/"+job.ID), http.StatusNotFound, "not-found")
+	govRequireProblem(t, oc.get(t, gw.url, "/v1/jobs/"+job.ID+"/results"), http.StatusNotFound, "not-found")
+}
+
+// Bad submissions are refused whole with a precise problem; nothing is
+// queued.
+func TestBulkJobBadInput(t *testing.T) {
+	t.Parallel()
+	s := startGovSim(t, sim.Options{})
+	token, hash := newGovToken(t)
+	dir := t.TempDir()
+	cfg := writeGovConfig(t, dir, s, hash, govCfg{top: "jobs: {max_items: 3, max_body_bytes: 2KiB}\n"})
+	gw := runGovApp(t, cfg)
+	c := newGovClient(t, token)
+
+	cases := []struct {
+		name, ctype, body string
+		header            []string
+		status            int
+		slug, detail      string
+	}{
+		{"too many", "application/json", `{"indicators":["a.example","b.example","c.example","d.example"]}`, nil,
+			http.StatusRequestEntityTooLarge, "too-many-items", "at most 3"},
+		{"too many ndjson", "application/x-ndjson", "\"a.example\"\n\"b.example\"\n\"c.example\"\n\"d.example\"\n", nil,
+			http.StatusRequestEntityTooLarge, "too-many-items", "at most 3"},
+		{"body too large", "application/x-ndjson", strings.Repeat("\"a.example\"\n", 300), nil,
+			http.StatusRequestEntityTooLarge, "request-too-large", "jobs.max_body_bytes"},
+		{"malformed line", "application/x-ndjson", "\"a.example\"\nb.example\n", nil,
+			http.StatusBadRequest, "invalid-parameter", "line 2"},
+		{"empty", "application/json", `{"indicators":[]}`, nil, http.StatusBadRequest, "invalid-parameter", "at least one"},
+		{"unknown field", "application/json", `{"indicator":["a.example"]}`, nil, http.StatusBadRequest, "invalid-parameter", "indicator"},
+		{"unknown provider", "application/json", `{"indicators":["a.example"],"providers":["vt"]}`, nil,
+			http.StatusBadRequest, "unknown-provider", "vt"},
+		{"bad tlp", "application/json", `{"indicators":["a.example"],"tlp":"purple"}`, nil, http.StatusBadRequest, "invalid-parameter", "tlp"},
+		{"bad key", "application/json", `{"indicators":["a.example"]}`, []string{"Idempotency-Key", "has space"},
+			http.StatusBadRequest, "invalid-parameter", "Idempotency-Key"},
+		{"media type", "text/plain", "a.example", nil, http.StatusBadRequest, "invalid-parameter", "Content-Type"},
+	}
+	for _, tc := range cases {
+		r := c.postBody(t, gw.url, "/v1/jobs", tc.ctype, tc.body, tc.header...)
+		govRequireProblem(t, r, tc.status, tc.slug)
+		require.Contains(t, string(r.body), tc.detail, tc.name)
+	}
+	r := c.postBody(t, gw.url, "/v1/jobs", "application/json", `{"indicators":["a.example"]}`, "Idempotency-Key", "k")
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	r = c.postBody(t, gw.url, "/v1/jobs", "application/json", `{"indicators":["b.example"]}`, "Idempotency-Key", "k")
+	govRequireProblem(t, r, http.StatusUnprocessableEntity, "idempotency-key-reused")
+	govRequireProblem(t, c.get(t, gw.url, "/v1/jobs/job_nope"), http.StatusNotFound, "not-found")
+	govRequireProblem(t, c.get(t, gw.url, "/v1/jobs/job_nope/results?limit=x"), http.StatusBadRequest, "invalid-parameter")
+}

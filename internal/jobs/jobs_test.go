@@ -1,0 +1,391 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/intelgate/intelgate/internal/indicator"
+	"github.com/intelgate/intelgate/internal/jobs"
+	"github.com/intelgate/intelgate/internal/lookup"
+	"github.com/intelgate/intelgate/internal/pgtest"
+	"github.com/intelgate/intelgate/internal/seal"
+	"github.com/intelgate/intelgate/internal/store"
+	"github.com/intelgate/intelgate/internal/store/postgres"
+	"github.com/intelgate/intelgate/internal/store/sqlite"
+)
+
+// backends are the stores the queue runs on; PostgreSQL skips (through
+// pgtest) without INTELGATE_TEST_POSTGRES_DSN.
+var backends = map[string]func(t *testing.T) (store.Store, string){
+	"sqlite": func(t *testing.T) (store.Store, string) {
+		path := filepath.Join(t.TempDir(), "jobs.db")
+		st, err := sqlite.Open(t.Context(), path)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = st.Close() })
+		return st, path
+	},
+	"postgres": func(t *testing.T) (store.Store, string) {
+		st, err := postgres.Open(t.Context(), pgtest.DSN(t), postgres.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = st.Close() })
+		return st, ""
+	},
+}
+
+func eachBackend(t *testing.T, fn func(t *testing.T, st store.Store, file string)) {
+	t.Parallel()
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st, file := open(t)
+			fn(t, st, file)
+		})
+	}
+}
+
+// fakeLookups answers every lookup from a script keyed by indicator and
+// counts the calls.
+type fakeLookups struct {
+	mu     sync.Mutex
+	calls  map[string]int
+	script func(ind string, call int) (lookup.Result, error)
+}
+
+func (f *fakeLookups) Providers() []string { return []string{"vt", "otx"} }
+
+func (f *fakeLookups) Lookup(_ context.Context, id lookup.Identity, req lookup.Request) (lookup.Result, error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[req.Indicator]++
+	n := f.calls[req.Indicator]
+	f.mu.Unlock()
+	if f.script != nil {
+		return f.script(req.Indicator, n)
+	}
+	return answer(req.Indicator), nil
+}
+
+func (f *fakeLookups) count(ind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[ind]
+}
+
+func answer(ind string) lookup.Result {
+	in, _ := indicator.Parse(ind, indicator.Auto)
+	return lookup.Result{Indicator: in, Providers: []string{"vt"}, Outcomes: []lookup.Outcome{{
+		Provider: "vt", Status: lookup.StatusOK, Data: json.RawMessage(`{"seen":"` + in.Value + `"}`),
+		FetchedAt: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), Cache: lookup.CacheMiss}}}
+}
+
+func failing(ind string, k lookup.Kind, retryAfter time.Duration) lookup.Result {
+	in, _ := indicator.Parse(ind, indicator.Auto)
+	return lookup.Result{Indicator: in, Providers: []string{"vt"}, Outcomes: []lookup.Outcome{{
+		Provider: "vt", Status: lookup.StatusError, Failure: &lookup.Failure{Kind: k, Detail: "scripted", RetryAfter: retryAfter}}}}
+}
+
+type clients map[string]jobs.ClientState
+
+func (c clients) Identity(name string) (lookup.Identity, jobs.ClientState) {
+	s, ok := c[name]
+	if !ok {
+		return lookup.Identity{}, jobs.ClientUnknown
+	}
+	return lookup.Identity{Client: name, Providers: []string{"vt", "otx"}}, s
+}
+
+func keyring(t *testing.T) *seal.Keyring {
+	t.Helper()
+	kr, err := seal.NewKeyring([]seal.Key{{ID: "k1", Secret: []byte(strings.Repeat("k", 32))}})
+	require.NoError(t, err)
+	return kr
+}
+
+// start opens a queue on st and runs it until the test ends.
+func start(t *testing.T, st store.Store, lk jobs.Lookups, o jobs.Options) *jobs.Queue {
+	t.Helper()
+	o.Store, o.Lookups = st, lk
+	if o.Keyring == nil {
+		o.Keyring = keyring(t)
+	}
+	if o.Clients == nil {
+		o.Clients = clients{"siem": jobs.ClientActive, "soar": jobs.ClientActive}
+	}
+	o.RetryBase, o.RetryMax = 10*time.Millisecond, 50*time.Millisecond
+	o.FetchPollInterval = 50 * time.Millisecond
+	q, err := jobs.Open(t.Context(), o)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return q
+}
+
+// waitDone polls the job until every item is final. The deadline only
+// bounds a broken queue; nothing is measured.
+func waitDone(t *testing.T, q *jobs.Queue, client, id string) jobs.Job {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		j, err := q.Get(t.Context(), client, id)
+		require.NoError(t, err)
+		if j.Status == jobs.StatusDone {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s not done: %+v", id, j.Counts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func allResults(t *testing.T, q *jobs.Queue, client, id string, limit int) []jobs.ItemResult {
+	t.Helper()
+	var out []jobs.ItemResult
+	after := 0
+	for {
+		page, next, err := q.Results(t.Context(), client, id, after, limit)
+		require.NoError(t, err)
+		out = append(out, page...)
+		if next == 0 {
+			return out
+		}
+		require.Greater(t, next, after)
+		after = next
+	}
+}
+
+func TestJobRunsEveryItemOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, file string) {
+		lk := &fakeLookups{}
+		q := start(t, st, lk, jobs.Options{Workers: 3})
+		var inds []string
+		for i := range 40 {
+			inds = append(inds, fmt.Sprintf("203.0.113.%d", i+1))
+		}
+		inds = append(inds, "not an indicator at all", "secret-prose.example")
+		job, replayed, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+			jobs.Submission{Indicators: inds})
+		require.NoError(t, err)
+		require.False(t, replayed)
+		require.Equal(t, len(inds), job.Total)
+		require.True(t, strings.HasPrefix(job.ID, "job_"))
+
+		job = waitDone(t, q, "siem", job.ID)
+		require.Equal(t, jobs.Counts{Done: 41, Failed: 1}, job.Counts)
+		require.False(t, job.FinishedAt.IsZero())
+
+		res := allResults(t, q, "siem", job.ID, 7)
+		require.Len(t, res, len(inds))
+		for i, r := range res {
+			require.Equal(t, i+1, r.Seq)
+			require.Equal(t, inds[i], r.Indicator)
+			if r.Indicator == "not an indicator at all" {
+				require.Equal(t, jobs.ItemFailed, r.State)
+				require.Equal(t, lookup.KindInvalidParameter, r.Failure.Kind)
+				require.Zero(t, lk.count(r.Indicator), "an invalid item is never looked up")
+				continue
+			}
+			require.Equal(t, jobs.ItemDone, r.State)
+			require.Len(t, r.Outcomes, 1)
+			require.JSONEq(t, `{"seen":"`+r.Normalized+`"}`, string(r.Outcomes[0].Data))
+			require.Equal(t, 1, lk.count(r.Indicator), "item %d looked up once", r.Seq)
+		}
+
+		// Another client sees no such job.
+		_, err = q.Get(t.Context(), "soar", job.ID)
+		require.ErrorIs(t, err, jobs.ErrNotFound)
+		_, _, err = q.Results(t.Context(), "soar", job.ID, 0, 0)
+		require.ErrorIs(t, err, jobs.ErrNotFound)
+
+		if file != "" {
+			// Nothing readable of a lookup is at rest: neither the
+			// indicators nor the answers appear in the database file.
+			require.NoError(t, st.Close())
+			for _, suffix := range []string{"", "-wal"} {
+				b, err := os.ReadFile(file + suffix)
+				if os.IsNotExist(err) {
+					continue
+				}
+				require.NoError(t, err)
+				for _, s := range []string{"203.0.113.7", "secret-prose.example", `"seen"`} {
+					require.NotContains(t, string(b), s, "%s%s holds %q in plaintext", filepath.Base(file), suffix, s)
+				}
+			}
+		}
+	})
+}
+
+func TestIdempotentSubmission(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
+		q := start(t, st, &fakeLookups{}, jobs.Options{})
+		id := lookup.Identity{Client: "siem", Providers: []string{"vt"}}
+		sub := jobs.Submission{Indicators: []string{"203.0.113.1", "203.0.113.2"}, IdempotencyKey: "batch-2026-12-02"}
+		first, replayed, err := q.Submit(t.Context(), id, sub)
+		require.NoError(t, err)
+		require.False(t, replayed)
+		again, replayed, err := q.Submit(t.Context(), id, sub)
+		require.NoError(t, err)
+		require.True(t, replayed)
+		require.Equal(t, first.ID, again.ID)
+
+		// The same key with another body is refused; another client's
+		// identical key is its own.
+		other := sub
+		other.Indicators = []string{"203.0.113.3"}
+		_, _, err = q.Submit(t.Context(), id, other)
+		require.ErrorIs(t, err, jobs.ErrIdempotencyReused)
+		theirs, replayed, err := q.Submit(t.Context(), lookup.Identity{Client: "soar", Providers: []string{"vt"}}, sub)
+		require.NoError(t, err)
+		require.False(t, replayed)
+		require.NotEqual(t, first.ID, theirs.ID)
+
+		// Concurrent resubmissions make one job.
+		sub.IdempotencyKey = "concurrent"
+		ids := make(chan string, 8)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				j, _, err := q.Submit(context.Background(), id, sub)
+				if err == nil {
+					ids <- j.ID
+				} else {
+					ids <- "error: " + err.Error()
+				}
+			})
+		}
+		wg.Wait()
+		close(ids)
+		seen := map[string]bool{}
+		for v := range ids {
+			seen[v] = true
+		}
+		require.Len(t, seen, 1, "%v", seen)
+	})
+}
+
+func TestSubmissionBounds(t *testing.T) {
+	t.Parallel()
+	st, _ := backends["sqlite"](t)
+	q := start(t, st, &fakeLookups{}, jobs.Options{MaxItems: 3})
+	id := lookup.Identity{Client: "siem", Providers: []string{"vt"}}
+	_, _, err := q.Submit(t.Context(), id, jobs.Submission{})
+	require.ErrorIs(t, err, jobs.ErrEmpty)
+	_, _, err = q.Submit(t.Context(), id, jobs.Submission{Indicators: []string{"a.example", "b.example", "c.example", "d.example"}})
+	require.ErrorIs(t, err, jobs.ErrTooMany)
+	require.ErrorContains(t, err, "at most 3")
+
+	var f *lookup.Failure
+	_, _, err = q.Submit(t.Context(), id, jobs.Submission{Indicators: []string{"a.example"}, Providers: []string{"otx"}})
+	require.ErrorAs(t, err, &f)
+	require.Equal(t, lookup.KindForbidden, f.Kind)
+	_, _, err = q.Submit(t.Context(), id, jobs.Submission{Indicators: []string{"a.example"}, Providers: []string{"nope"}})
+	require.ErrorAs(t, err, &f)
+	require.Equal(t, lookup.KindUnknownProvider, f.Kind)
+}
+
+// A transient failure is retried; one that outlasts max_attempts leaves
+// the item dead with its failure, and the job finishes.
+func TestTransientFailuresRetryThenDie(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
+		lk := &fakeLookups{script: func(ind string, call int) (lookup.Result, error) {
+			switch {
+			case ind == "flaky.example" && call == 1:
+				return failing(ind, lookup.KindUpstreamUnavailable, 0), nil
+			case ind == "down.example":
+				return failing(ind, lookup.KindUpstreamTimeout, 0), nil
+			}
+			return answer(ind), nil
+		}}
+		q := start(t, st, lk, jobs.Options{MaxAttempts: 3})
+		job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+			jobs.Submission{Indicators: []string{"flaky.example", "down.example", "fine.example"}})
+		require.NoError(t, err)
+		job = waitDone(t, q, "siem", job.ID)
+		require.Equal(t, jobs.Counts{Done: 2, Dead: 1}, job.Counts)
+		require.Equal(t, 2, lk.count("flaky.example"))
+		require.Equal(t, 3, lk.count("down.example"), "max_attempts bounds the attempts")
+		res := allResults(t, q, "siem", job.ID, 0)
+		require.Equal(t, jobs.ItemDead, res[1].State)
+		require.Equal(t, 3, res[1].Attempts)
+		require.Len(t, res[1].Outcomes, 1)
+		require.Equal(t, lookup.KindUpstreamTimeout, res[1].Outcomes[0].Failure.Kind)
+		require.Equal(t, jobs.ItemDone, res[0].State)
+	})
+}
+
+// A provider's rate limit snoozes the item until its Retry-After; the
+// snoozes are not attempts, so an item snoozed more often than
+// max_attempts still completes.
+func TestRateLimitedItemsSnooze(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
+		lk := &fakeLookups{script: func(ind string, call int) (lookup.Result, error) {
+			if call <= 3 {
+				return failing(ind, lookup.KindUpstreamRateLimited, time.Millisecond), nil
+			}
+			return answer(ind), nil
+		}}
+		q := start(t, st, lk, jobs.Options{MaxAttempts: 2})
+		job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+			jobs.Submission{Indicators: []string{"busy.example"}})
+		require.NoError(t, err)
+		job = waitDone(t, q, "siem", job.ID)
+		require.Equal(t, jobs.Counts{Done: 1}, job.Counts)
+		require.Equal(t, 4, lk.count("busy.example"))
+		res := allResults(t, q, "siem", job.ID, 0)
+		require.Equal(t, 1, res[0].Attempts, "snoozes are not attempts")
+	})
+}
+
+// Retention deletes finished jobs in bounded batches, items first; a job
+// still running stays whatever its age.
+func TestSweepFinishedJobs(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
+		cl := clients{"siem": jobs.ClientActive, "soar": jobs.ClientDisabled}
+		q := start(t, st, &fakeLookups{}, jobs.Options{Clients: cl})
+		done, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+			jobs.Submission{Indicators: []string{"a.example", "b.example", "c.example", "d.example", "e.example"}})
+		require.NoError(t, err)
+		waiting, _, err := q.Submit(t.Context(), lookup.Identity{Client: "soar", Providers: []string{"vt"}},
+			jobs.Submission{Indicators: []string{"f.example"}})
+		require.NoError(t, err)
+		waitDone(t, q, "siem", done.ID)
+
+		later := time.Now().Add(time.Hour)
+		n, err := q.Sweep(t.Context(), time.Now().Add(-time.Hour), 100)
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing finished before the cut-off")
+		var total int64
+		for {
+			n, err := q.Sweep(t.Context(), later, 2)
+			require.NoError(t, err)
+			require.LessOrEqual(t, n, int64(2))
+			total += n
+			if n == 0 {
+				break
+			}
+		}
+		require.Equal(t, int64(6), total, "five items and their job")
+		_, err = q.Get(t.Context(), "siem", done.ID)
+		require.ErrorIs(t, err, jobs.ErrNotFound)
+		j, err := q.Get(t.Context(), "soar", waiting.ID)
+		require.NoError(t, err, "a disabled client's job waits and is kept")
+		require.Equal(t, 1, j.Counts.Queued)
+		require.Equal(t, jobs.StatusQueued, j.Status)
+	})
+}

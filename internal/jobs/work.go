@@ -1,0 +1,279 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/intelgate/intelgate/internal/lookup"
+	"github.com/intelgate/intelgate/internal/minimise"
+	"github.com/intelgate/intelgate/internal/store"
+)
+
+var errNoRows = sql.ErrNoRows
+
+// stored is an item's sealed result.
+type stored struct {
+	Type       string          `json:"type,omitempty"`
+	Normalized string          `json:"normalized,omitempty"`
+	Outcomes   []storedOutcome `json:"outcomes,omitempty"`
+	Failure    *storedFailure  `json:"failure,omitempty"`
+}
+
+type storedOutcome struct {
+	Provider  string          `json:"provider"`
+	Status    string          `json:"status"`
+	Cache     string          `json:"cache,omitempty"`
+	Rule      string          `json:"rule,omitempty"`
+	FetchedAt time.Time       `json:"fetched_at,omitzero"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	Failure   *storedFailure  `json:"failure,omitempty"`
+}
+
+type storedFailure struct {
+	Kind      string `json:"kind"`
+	Detail    string `json:"detail,omitempty"`
+	Parameter string `json:"parameter,omitempty"`
+}
+
+func storeFailure(f *lookup.Failure) *storedFailure {
+	if f == nil {
+		return nil
+	}
+	return &storedFailure{Kind: string(f.Kind), Detail: f.Detail, Parameter: f.Parameter}
+}
+
+func (f *storedFailure) failure() *lookup.Failure {
+	if f == nil {
+		return nil
+	}
+	return &lookup.Failure{Kind: lookup.Kind(f.Kind), Detail: f.Detail, Parameter: f.Parameter}
+}
+
+func (q *Queue) sealResult(job string, seq int, r stored) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encoding item %d: %w", seq, err)
+	}
+	out, err := q.o.Keyring.Seal(resultAD(job, seq), b)
+	if err != nil {
+		return nil, fmt.Errorf("sealing item %d: %w", seq, err)
+	}
+	return out, nil
+}
+
+// item is what a worker reads of its item.
+type item struct {
+	state     ItemState
+	client    string
+	indicator string
+	spec      spec
+}
+
+func (q *Queue) loadItem(ctx context.Context, a itemArgs) (item, error) {
+	var it item
+	var state string
+	var sealedInd, sealedSpec []byte
+	err := q.o.Store.ReadTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.QueryRowContext(ctx, q.d.Rebind(`SELECT i.state, j.client, i.indicator, j.spec
+			FROM job_items i JOIN jobs j ON j.id = i.job_id WHERE i.job_id = ? AND i.seq = ?`), a.Job, a.Seq).
+			Scan(&state, &it.client, &sealedInd, &sealedSpec)
+	})
+	if err != nil {
+		return item{}, err
+	}
+	it.state = ItemState(state)
+	ind, _, err := q.o.Keyring.Open(indicatorAD(a.Job, a.Seq), sealedInd)
+	if err != nil {
+		return item{}, fmt.Errorf("opening item: %w", err)
+	}
+	it.indicator = string(ind)
+	sp, _, err := q.o.Keyring.Open(specAD(a.Job), sealedSpec)
+	if err != nil {
+		return item{}, fmt.Errorf("opening job: %w", err)
+	}
+	if err := json.Unmarshal(sp, &it.spec); err != nil {
+		return item{}, fmt.Errorf("decoding job: %w", err)
+	}
+	return it, nil
+}
+
+// verdict is what one attempt of an item comes to.
+type verdict int
+
+const (
+	final     verdict = iota // a result to keep: done, failed or withheld
+	transient                // try again (dead after the last attempt)
+	snooze                   // wait for quota; no attempt counted
+)
+
+// work runs one attempt of an item. What it returns is River's to act on:
+// nil (completed, in finish's transaction with the result), a snooze, or
+// an error naming only a failure kind (retried; discarded — dead — after
+// the last attempt, whose failure finish has recorded).
+func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, finish completeFunc) error {
+	it, err := q.loadItem(ctx, a)
+	if errors.Is(err, errNoRows) {
+		// The job was deleted (retention) while its item waited.
+		return river.JobCancel(errors.New("item no longer exists"))
+	}
+	if err != nil {
+		return fmt.Errorf("reading item: %w", errors.New(errorKind(err)))
+	}
+	if it.state != ItemQueued {
+		return finish(ctx, true, func(context.Context, execer) error { return nil })
+	}
+	id, cs := q.o.Clients.Identity(it.client)
+	switch cs {
+	case ClientDisabled:
+		return river.JobSnooze(time.Minute)
+	case ClientUnknown:
+		f := &lookup.Failure{Kind: lookup.KindForbidden, Detail: "the job's client is no longer configured"}
+		return q.record(ctx, a, attempt, ItemFailed, stored{Failure: storeFailure(f)}, f.Kind, true, finish)
+	}
+	if it.spec.TLP != 0 {
+		id.Markings.TLP = minimise.TLP(it.spec.TLP)
+	}
+	if it.spec.PAP != 0 {
+		id.Markings.PAP = minimise.PAP(it.spec.PAP)
+	}
+	id.RequestID = a.Job + "." + strconv.Itoa(a.Seq)
+	res, lerr := q.o.Lookups.Lookup(ctx, id, lookup.Request{Indicator: it.indicator, Type: it.spec.Type, Providers: it.spec.Providers})
+	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+		// The queue is stopping: the item waits for the next start and
+		// the attempt does not count.
+		return river.JobSnooze(0)
+	}
+	v, wait, kind, result := judge(res, lerr)
+	switch v {
+	case snooze:
+		return river.JobSnooze(min(max(wait, time.Second), maxSnooze))
+	case transient:
+		if attempt < maxAttempts {
+			return errors.New(string(kind))
+		}
+		if err := q.record(ctx, a, attempt, ItemDead, result, kind, false, finish); err != nil {
+			return err
+		}
+		return errors.New(string(kind))
+	}
+	state := ItemDone
+	switch {
+	case result.Failure != nil:
+		state = ItemFailed
+	case allWithheld(res.Outcomes):
+		state = ItemWithheld
+	case anyFailed(res.Outcomes):
+		state = ItemFailed
+	}
+	return q.record(ctx, a, attempt, state, result, kind, true, finish)
+}
+
+// record writes an item's final state and result, and counts it off its
+// job, in finish's transaction.
+func (q *Queue) record(ctx context.Context, a itemArgs, attempt int, state ItemState, r stored, kind lookup.Kind, complete bool, finish completeFunc) error {
+	sealed, err := q.sealResult(a.Job, a.Seq, r)
+	if err != nil {
+		return err
+	}
+	now := q.now()
+	return finish(ctx, complete, func(ctx context.Context, tx execer) error {
+		n, err := tx.exec(ctx, `UPDATE job_items SET state = ?, result = ?, error = ?, attempts = ?, updated_at = ?
+			WHERE job_id = ? AND seq = ? AND state = 'queued'`, string(state), sealed, string(kind), attempt, q.d.TimeArg(now), a.Job, a.Seq)
+		if err != nil {
+			return fmt.Errorf("recording item: %w", err)
+		}
+		if n == 0 {
+			return nil // final already: an earlier attempt's commit won
+		}
+		var pending int64
+		if err := tx.queryRow(ctx, `UPDATE jobs SET pending = pending - 1,
+			finished_at = CASE WHEN pending = 1 THEN ? ELSE finished_at END
+			WHERE id = ? RETURNING pending`, q.d.TimeArg(now), a.Job).Scan(&pending); err != nil {
+			return fmt.Errorf("counting item: %w", err)
+		}
+		return nil
+	})
+}
+
+// judge turns a lookup into a verdict: the wait of a snooze, the failure
+// kind that decided it, and the result to keep.
+func judge(res lookup.Result, err error) (v verdict, wait time.Duration, kind lookup.Kind, r stored) {
+	r = stored{Type: string(res.Indicator.Type), Normalized: res.Indicator.Value}
+	if err != nil {
+		var f *lookup.Failure
+		if !errors.As(err, &f) {
+			f = &lookup.Failure{Kind: lookup.KindInternal, Detail: "the lookup failed"}
+		}
+		r.Failure = storeFailure(f)
+		switch {
+		case f.Kind == lookup.KindRateLimited:
+			return snooze, f.RetryAfter, f.Kind, r
+		case retryable(f.Kind):
+			return transient, 0, f.Kind, r
+		}
+		return final, 0, f.Kind, r
+	}
+	v = final
+	for _, o := range res.Outcomes {
+		so := storedOutcome{Provider: o.Provider, Status: string(o.Status), Cache: string(o.Cache), Rule: o.Rule,
+			FetchedAt: o.FetchedAt, Data: o.Data, Failure: storeFailure(o.Failure)}
+		r.Outcomes = append(r.Outcomes, so)
+		if o.Status != lookup.StatusError || o.Failure == nil {
+			continue
+		}
+		switch {
+		case o.Failure.Kind == lookup.KindUpstreamRateLimited:
+			v, wait, kind = snooze, max(wait, o.Failure.RetryAfter), o.Failure.Kind
+		case retryable(o.Failure.Kind) && v != snooze:
+			v, kind = transient, o.Failure.Kind
+		case v == final && kind == "":
+			kind = o.Failure.Kind
+		}
+	}
+	return v, wait, kind, r
+}
+
+// retryable kinds can succeed on another attempt: the upstream or a
+// dependency failed, not the request.
+func retryable(k lookup.Kind) bool {
+	switch k {
+	case lookup.KindUpstreamTLS, lookup.KindUpstreamUnavailable, lookup.KindUpstreamInvalid, lookup.KindUpstreamAuth,
+		lookup.KindUpstreamError, lookup.KindUpstreamTimeout, lookup.KindUnavailable, lookup.KindInternal, lookup.KindClientClosed:
+		return true
+	}
+	return false
+}
+
+func allWithheld(os []lookup.Outcome) bool {
+	for _, o := range os {
+		if o.Status != lookup.StatusWithheld {
+			return false
+		}
+	}
+	return len(os) > 0
+}
+
+func anyFailed(os []lookup.Outcome) bool {
+	for _, o := range os {
+		if o.Status == lookup.StatusError {
+			return true
+		}
+	}
+	return false
+}
+
+// errorKind is what of a store error may reach River's error column: its
+// class, never its text (which could quote a value).
+func errorKind(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "store-error"
+}
