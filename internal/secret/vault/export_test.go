@@ -21,3 +21,14 @@ func SetMinTokenLife(s *Source, d time.Duration) { s.minTokenLife = d }
 // token lifetimes (the LifetimeWatcher's own timers stay on the wall
 // clock), so that a test can put time between New's login and Run.
 func SetNow(o *Options, now func() time.Time) { o.now = now }
+
+// SetShutdownCap lowers the cap of the shutdown bound (maxShutdownRevoke),
+// so that a test of a Vault that never answers a revocation waits
+// milliseconds. Call it before Run or Close.
+func SetShutdownCap(s *Source, d time.Duration) { s.shutdownCap = d }
+
+// ShutdownBound is how long revocation may take once shutdown has begun.
+func ShutdownBound(s *Source) time.Duration { return s.shutdownBound() }
+
+// CheckEnvFiles is the check New makes of the files VAULT_* variables name.
+var CheckEnvFiles = checkEnvFiles

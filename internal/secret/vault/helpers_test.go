@@ -37,10 +37,13 @@ func tokenOptions(t *testing.T, srv *vaulttest.Server, token string) vault.Optio
 	}
 }
 
+// testSecretID is the secret ID of the AppRole roles the tests register.
+const testSecretID = "secret-id-0123456789abcdef"
+
 // appRole registers a role on srv and returns options that log in with it.
 func appRole(t *testing.T, srv *vaulttest.Server, tok vaulttest.TokenOptions) (vault.Options, vaulttest.AppRole) {
 	t.Helper()
-	role := vaulttest.AppRole{Name: "gateway", RoleID: "role-id-" + t.Name(), SecretID: "secret-id-0123456789abcdef", Token: tok}
+	role := vaulttest.AppRole{Name: "gateway", RoleID: "role-id-" + t.Name(), SecretID: testSecretID, Token: tok}
 	srv.SetAppRole(role)
 	return vault.Options{
 		Address: srv.URL(), CAFile: srv.CAFile(t), Timeout: testTimeout,

@@ -73,7 +73,8 @@ func (s *Source) Status() Status {
 
 // Run keeps the token alive until ctx ends, then returns, having stopped
 // every goroutine it started and, for a login method, revoked the token
-// (bounded by the timeout: see retire); only the first call does anything,
+// (within the shutdown bound, which starts when ctx ends: see
+// shutdownBound); only the first call does anything,
 // and none does after Close. Once Run has returned, a login method's
 // Source holds no token: reads fail.
 //
@@ -97,6 +98,9 @@ func (s *Source) Run(ctx context.Context) {
 		return
 	}
 	defer s.tr.CloseIdleConnections()
+	// The shutdown bound starts when ctx ends, not when Run gets to
+	// retire: a revocation under way then ends within it too.
+	defer context.AfterFunc(ctx, s.beginShutdown)()
 	if wc, err := s.newClient(ctx); err != nil {
 		s.log.Error("vault: cannot keep the token alive", "err", err.Error())
 	} else if s.login != nil {
@@ -137,11 +141,14 @@ func (s *Source) keepLoggedIn(ctx context.Context, wc *api.Client) {
 		} else {
 			failures = 0
 		}
+		// What is known of the token being replaced, before the login
+		// makes the status the new one's.
+		old := s.Status()
 		next, at := s.loginUntil(ctx)
 		if next == nil {
 			return
 		}
-		s.revoke(ctx, sec.Auth.ClientToken, "replaced")
+		s.revoke(ctx, spent{token: sec.Auth.ClientToken, why: "replaced", expires: old.TokenExpires, dead: old.Expired})
 		sec, loggedAt = next, at
 	}
 }
@@ -302,7 +309,7 @@ func (s *Source) loginUntil(ctx context.Context) (*api.Secret, time.Time) {
 		sec, err := s.login(ctx)
 		if err == nil {
 			if !s.install(sec) {
-				s.revoke(ctx, sec.Auth.ClientToken, "closed")
+				s.revoke(ctx, spent{token: sec.Auth.ClientToken, why: "closed", expires: expiry(at, sec.Auth.LeaseDuration)})
 				return nil, time.Time{}
 			}
 			s.loggedIn(sec, at)

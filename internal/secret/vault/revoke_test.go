@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/clocktest"
 	"github.com/intelgate/intelgate/internal/logtest"
 	"github.com/intelgate/intelgate/internal/secret"
 	"github.com/intelgate/intelgate/internal/secret/vault"
@@ -43,19 +44,37 @@ func refused(t *testing.T, srv *vaulttest.Server, tok string) bool {
 // root token, which NewServer issues first.
 func loginTokens(srv *vaulttest.Server) []string { return srv.Tokens()[1:] }
 
-// shortFirstToken registers an AppRole whose first token reaches its max
-// TTL within seconds, and whose later tokens live an hour: Run logs in
-// again exactly once, and is then quiet.
-func shortFirstToken(t *testing.T, srv *vaulttest.Server) (vault.Options, *recorder, *vault.Source) {
+// clockStart is when the fake clocks of these tests start.
+var clockStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// dueFirstToken registers an AppRole on srv, whose clock is clk, and
+// builds a Source (o edited by edit, when not nil) whose first token is
+// due for replacement as soon as Run starts, and whose later tokens live
+// an hour: Run logs in again exactly once, and is then quiet. base gives
+// the tokens' kind (Batch); their TTLs are set here.
+//
+// The first token cannot be renewed, and clk, which the Source shares
+// with Vault, has moved 57 of its 60 minutes since the login: Run replaces
+// it at once (due at 80-90% of its TTL), while Vault, whose clock moves
+// only when a test says so, still takes it. So no real-time margin decides
+// whether the replaced token's revocation reaches Vault before that token
+// expires, however slow the machine.
+func dueFirstToken(t *testing.T, srv *vaulttest.Server, clk *clocktest.Clock, base vaulttest.TokenOptions, edit func(*vault.Options)) (*recorder, *vault.Source) {
 	t.Helper()
-	o, role := appRole(t, srv, vaulttest.TokenOptions{TTL: time.Second, MaxTTL: 2 * time.Second})
+	first, later := base, base
+	first.TTL, first.NotRenewable, later.TTL = time.Hour, true, time.Hour
+	o, role := appRole(t, srv, first)
+	vault.SetNow(&o, clk.Now)
 	rec := newRecorder()
 	o.OnEvent = rec.on
+	if edit != nil {
+		edit(&o)
+	}
 	src := newSource(t, o)
-	vault.SetMinTokenLife(src, 0)
-	role.Token = vaulttest.TokenOptions{TTL: time.Hour}
+	role.Token = later
 	srv.SetAppRole(role)
-	return o, rec, src
+	clk.Advance(57 * time.Minute)
+	return rec, src
 }
 
 // runUntil runs src.Run and returns a function that cancels it and waits
@@ -91,8 +110,9 @@ func runUntil(t *testing.T, src *vault.Source) (stop func()) {
 // new one serves; and the token in use when Run ends is revoked too.
 func TestReplacedLoginTokenIsRevoked(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.NewServer(t, vaulttest.Options{})
-	_, rec, src := shortFirstToken(t, srv)
+	clk := clocktest.New(clockStart)
+	srv := vaulttest.NewServer(t, vaulttest.Options{Clock: clk})
+	rec, src := dueFirstToken(t, srv, clk, vaulttest.TokenOptions{}, nil)
 	srv.Write(t, "secret/app", map[string]any{"key": "after-relogin-0123456789"})
 	first := loginTokens(srv)
 	require.Len(t, first, 1)
@@ -161,7 +181,8 @@ func TestConfiguredTokenIsNeverRevoked(t *testing.T) {
 // login stands.
 func TestFailedRevocationIsLoggedAndHarmless(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.NewServer(t, vaulttest.Options{})
+	clk := clocktest.New(clockStart)
+	srv := vaulttest.NewServer(t, vaulttest.Options{Clock: clk})
 	var refusals atomic.Int32
 	addr := front(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
 		if !strings.HasSuffix(r.URL.Path, "/revoke-self") {
@@ -173,14 +194,7 @@ func TestFailedRevocationIsLoggedAndHarmless(t *testing.T) {
 		return true
 	})
 	log, logs := logtest.JSONLogger()
-	o, role := appRole(t, srv, vaulttest.TokenOptions{TTL: time.Second, MaxTTL: 2 * time.Second})
-	o.Address, o.Log = addr, log
-	rec := newRecorder()
-	o.OnEvent = rec.on
-	src := newSource(t, o)
-	vault.SetMinTokenLife(src, 0)
-	role.Token = vaulttest.TokenOptions{TTL: time.Hour}
-	srv.SetAppRole(role)
+	rec, src := dueFirstToken(t, srv, clk, vaulttest.TokenOptions{}, func(o *vault.Options) { o.Address, o.Log = addr, log })
 	srv.Write(t, "secret/app", map[string]any{"key": "revocation-failed-012345"})
 
 	stop := runUntil(t, src)
@@ -192,7 +206,7 @@ func TestFailedRevocationIsLoggedAndHarmless(t *testing.T) {
 	stop()
 	require.Contains(t, logs.String(), "HTTP 500")
 	require.Zero(t, srv.Counts().Revocations)
-	assertNoLeak(t, logs.String(), append(srv.Tokens(), role.SecretID)...)
+	assertNoLeak(t, logs.String(), append(srv.Tokens(), testSecretID)...)
 	for _, e := range rec.all() {
 		if e.Err != nil {
 			assertNoLeak(t, e.Err.Error(), srv.Tokens()...)
@@ -211,14 +225,15 @@ func TestReadInFlightWhenTheTokenIsReplaced(t *testing.T) {
 		release = make(chan struct{})
 	)
 	inFlight, free := make(chan struct{}), func() { once.Do(func() { close(release) }) }
-	srv := vaulttest.NewServer(t, vaulttest.Options{OnRequest: func(r *http.Request) {
+	clk := clocktest.New(clockStart)
+	srv := vaulttest.NewServer(t, vaulttest.Options{Clock: clk, OnRequest: func(r *http.Request) {
 		if strings.Contains(r.URL.Path, "/data/") && armed.CompareAndSwap(true, false) {
 			close(inFlight)
 			<-release
 		}
 	}})
 	t.Cleanup(free) // before the server's Close, which waits for handlers
-	_, rec, src := shortFirstToken(t, srv)
+	rec, src := dueFirstToken(t, srv, clk, vaulttest.TokenOptions{}, nil)
 	srv.Write(t, "secret/app", map[string]any{"key": "in-flight-value-0123456"})
 	first := loginTokens(srv)[0]
 
@@ -240,5 +255,107 @@ func TestReadInFlightWhenTheTokenIsReplaced(t *testing.T) {
 		require.Equal(t, "in-flight-value-0123456", r.Value.Reveal())
 	case <-time.After(patience):
 		t.Fatal("the read did not finish")
+	}
+}
+
+// TestRevocationRefusedForALiveToken: a 403 on revoke-self for a token
+// that has not expired is what a token whose policies lack
+// auth/token/revoke-self gets (a role with token_no_default_policy): a
+// live token is left behind, which is a warning that says what to grant.
+func TestRevocationRefusedForALiveToken(t *testing.T) {
+	t.Parallel()
+	srv := vaulttest.NewServer(t, vaulttest.Options{})
+	addr := front(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/revoke-self") {
+			return false
+		}
+		w.WriteHeader(http.StatusForbidden) // what Vault answers a path the policies do not grant
+		fmt.Fprint(w, `{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`)
+		return true
+	})
+	log, logs := logtest.JSONLogger()
+	o, _ := appRole(t, srv, vaulttest.TokenOptions{TTL: time.Hour})
+	o.Address, o.Log = addr, log
+	src := newSource(t, o)
+	require.NoError(t, src.Close())
+	line := logLine(t, logs, "Vault refused to revoke the shut down token (HTTP 403)")
+	require.Equal(t, "WARN", line["level"])
+	require.Contains(t, line["msg"], "auth/token/revoke-self")
+	require.Contains(t, line["msg"], "token_no_default_policy")
+	require.Contains(t, line, "token_expires", "it says until when the token stays valid")
+	require.False(t, refused(t, srv, loginTokens(srv)[0]), "the warning is true: the token is alive")
+	assertNoLeak(t, logs.String(), srv.Tokens()...)
+}
+
+// TestRevocationRefusedForAnExpiredToken: a 403 on revoke-self for a token
+// past its expiry is Vault saying it is gone already: nothing is left
+// behind, and that is not a warning.
+func TestRevocationRefusedForAnExpiredToken(t *testing.T) {
+	t.Parallel()
+	clk := clocktest.New(clockStart)
+	srv := vaulttest.NewServer(t, vaulttest.Options{Clock: clk})
+	log, logs := logtest.JSONLogger()
+	o, _ := appRole(t, srv, vaulttest.TokenOptions{TTL: time.Minute, NotRenewable: true})
+	vault.SetNow(&o, clk.Now)
+	o.Log = log
+	src := newSource(t, o)
+	clk.Advance(61 * time.Second)
+	require.NoError(t, src.Close())
+	line := logLine(t, logs, "login token not revoked: it had expired or been revoked already")
+	require.Equal(t, "INFO", line["level"])
+	require.Empty(t, logLines(t, logs, "Vault refused"))
+}
+
+// TestBatchTokensAreNotRevokedEveryTime: Vault cannot revoke batch tokens
+// (revoke-self answers 400). Told by their prefix, they are not sent to
+// revoke-self at all; told by the 400 (a prefix that did not say), the
+// answer is expected. Either way that is said once, at Info, and then at
+// Debug: not a warning at every login.
+func TestBatchTokensAreNotRevokedEveryTime(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		base     vaulttest.TokenOptions
+		answer   bool // a front answers revoke-self 400 for service-prefixed tokens
+		attempts int32
+	}{
+		"told by the prefix": {base: vaulttest.TokenOptions{Batch: true}, attempts: 0},
+		"told by the 400":    {answer: true, attempts: 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clk := clocktest.New(clockStart)
+			var attempts atomic.Int32
+			srv := vaulttest.NewServer(t, vaulttest.Options{Clock: clk, OnRequest: func(r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/revoke-self") {
+					attempts.Add(1)
+				}
+			}})
+			addr := srv.URL()
+			if tc.answer {
+				addr = front(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+					if !strings.HasSuffix(r.URL.Path, "/revoke-self") {
+						return false
+					}
+					attempts.Add(1)
+					w.WriteHeader(http.StatusBadRequest)
+					fmt.Fprint(w, `{"errors":["batch tokens cannot be revoked"]}`)
+					return true
+				})
+			}
+			log, logs := logtest.JSONLogger()
+			rec, src := dueFirstToken(t, srv, clk, tc.base, func(o *vault.Options) { o.Address, o.Log = addr, log })
+			stop := runUntil(t, src)
+			rec.wait(t, vault.LoggedIn, 2) // the first token replaced: one not revoked
+			stop()                         // and the last one
+			require.Equal(t, tc.attempts, attempts.Load())
+			once := logLine(t, logs, "login tokens are batch tokens, which Vault cannot revoke")
+			require.Equal(t, "INFO", once["level"])
+			later := logLine(t, logs, "vault: batch token not revoked")
+			require.Equal(t, "DEBUG", later["level"])
+			for _, line := range logLines(t, logs, "") {
+				require.NotEqual(t, "WARN", line["level"], "%v", line)
+			}
+			assertNoLeak(t, logs.String(), srv.Tokens()...)
+		})
 	}
 }

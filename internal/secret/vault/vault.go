@@ -11,12 +11,13 @@
 // overwrites whatever the library took from the environment, so an
 // inherited variable can neither send the gateway's token elsewhere, swap
 // its identity, switch certificate verification off, nor wrap its answers.
-// The files some of them name are read all the same: see envFiles.
+// The files some of them name are read all the same: see checkEnvFiles.
 //
 // A token the gateway got by logging in is its own: Run revokes it when a
 // new login replaces it and when Run ends, and Close revokes it when Run
-// never ran, so no token outlives its use. The token of method token is
-// the operator's, and is never revoked.
+// never ran, so no token outlives its use — within a bound at shutdown,
+// which an unreachable Vault cannot stretch (see shutdownBound). The token
+// of method token is the operator's, and is never revoked.
 //
 // No error of this package holds a secret value, a token, a credential or
 // anything Vault sent: errors name the reference (its MOUNT/PATH and
@@ -114,6 +115,16 @@ type Source struct {
 	// nil with method token. revokeMu serialises its use.
 	revoker  *api.Client
 	revokeMu sync.Mutex
+	// shutdown ends (endShutdown, errShutdownBound) shutdownBound after
+	// shutdown began, and every revocation with it; shutdownOnce starts
+	// that clock (see beginShutdown). shutdownCap is maxShutdownRevoke;
+	// tests lower it.
+	shutdown     context.Context
+	endShutdown  context.CancelCauseFunc
+	shutdownOnce sync.Once
+	shutdownCap  time.Duration
+	// batchNoted: a batch token was not revoked, and that was said once.
+	batchNoted atomic.Bool
 	// tokenMu orders the swap of client's token with closed: once closed,
 	// no new token is installed (see install and retire).
 	tokenMu sync.Mutex
@@ -140,7 +151,9 @@ func New(ctx context.Context, o Options) (*Source, error) {
 	s := &Source{
 		o: o, log: o.Log, tr: newHTTPTransport(o), nudge: make(chan struct{}, 1), now: o.now,
 		retryBase: time.Second, retryCap: 2 * time.Minute, jitter: rand.Float64, minTokenLife: 10 * time.Second,
+		shutdownCap: maxShutdownRevoke,
 	}
+	s.shutdown, s.endShutdown = context.WithCancelCause(context.Background())
 	if err := configureTLS(o, s.tr, caPEM); err != nil {
 		return nil, err
 	}
@@ -198,10 +211,10 @@ func (s *Source) newClient(bound context.Context) (*api.Client, error) {
 	if err != nil {
 		// NewClient fails only when api.DefaultConfig cannot parse a
 		// VAULT_* variable, or load a file one names (it reads them even
-		// though we use none; checkEnvFiles has refused the files it could
-		// not read promptly and harmlessly). Its
-		// error may quote the variable's value (a proxy URL with a
-		// password), so name the variables, not what they hold.
+		// though we use none; checkEnvFiles has refused, by name, the
+		// files it would fail on or could not read promptly and
+		// harmlessly). Its error may quote the variable's value (a proxy
+		// URL with a password), so name the variables, not what they hold.
 		return nil, fmt.Errorf("vault: building the client: the Vault api package refused the process environment (set here: %s); intelgate uses none of these variables: unset the malformed one", vaultVarsSet())
 	}
 	c.SetHeaders(http.Header{api.RequestHeaderName: {"true"}}) // drops VAULT_HEADERS, VAULT_NAMESPACE

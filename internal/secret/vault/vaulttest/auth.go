@@ -30,6 +30,11 @@ type TokenOptions struct {
 	// Policies are reported at login and lookup; default ["default"].
 	// They grant nothing: the server has no ACLs.
 	Policies []string
+	// Batch issues batch tokens (a role's token_type=batch): prefixed
+	// hvb., without an accessor, never renewable, and revoke-self answers
+	// them 400 "batch tokens cannot be revoked", as Vault does; they
+	// expire at their TTL.
+	Batch bool
 }
 
 // AppRole is a role of an AppRole auth mount.
@@ -56,7 +61,7 @@ type token struct {
 	policies           []string
 	issued, expires    time.Time // expires zero: never
 	ttl, maxTTL        time.Duration
-	renewable          bool
+	renewable, batch   bool
 }
 
 func (t *token) live(now time.Time) bool { return t.expires.IsZero() || now.Before(t.expires) }
@@ -67,6 +72,9 @@ func (s *Server) issueLocked(o TokenOptions, path string) string {
 	t := &token{
 		id: "hvs." + randomID(24), accessor: randomID(18), path: path, policies: o.Policies,
 		issued: now, ttl: o.TTL, maxTTL: o.MaxTTL, renewable: !o.NotRenewable,
+	}
+	if o.Batch {
+		t.id, t.accessor, t.renewable, t.batch = "hvb."+randomID(24), "", false, true
 	}
 	if t.policies == nil {
 		t.policies = []string{"default"}
@@ -201,8 +209,16 @@ func authObject(t *token, granted time.Duration, metadata map[string]string) map
 	return map[string]any{
 		"client_token": t.id, "accessor": t.accessor, "policies": t.policies, "token_policies": t.policies,
 		"metadata": metadata, "lease_duration": lease, "renewable": t.renewable,
-		"entity_id": "", "token_type": "service", "orphan": true, "num_uses": 0,
+		"entity_id": "", "token_type": t.kind(), "orphan": true, "num_uses": 0,
 	}
+}
+
+// kind is the token's token_type.
+func (t *token) kind() string {
+	if t.batch {
+		return "batch"
+	}
+	return "service"
 }
 
 // login answers POST /v1/auth/MOUNT/login for the AppRole ("role_id",
@@ -293,7 +309,7 @@ func (s *Server) lookupSelf(w http.ResponseWriter, r *http.Request, id string) {
 		"accessor": t.accessor, "creation_time": t.issued.Unix(), "creation_ttl": int(t.ttl / time.Second),
 		"display_name": "token", "entity_id": "", "expire_time": expire, "explicit_max_ttl": explicitMax,
 		"id": t.id, "issue_time": rfc3339(t.issued), "meta": nil, "num_uses": 0, "orphan": true,
-		"path": t.path, "policies": t.policies, "renewable": t.renewable, "ttl": ttl, "type": "service",
+		"path": t.path, "policies": t.policies, "renewable": t.renewable, "ttl": ttl, "type": t.kind(),
 	}, nil, nil))
 }
 
@@ -325,6 +341,9 @@ func (s *Server) renewSelf(w http.ResponseWriter, r *http.Request, id string) {
 	case t == nil:
 		writeErrors(w, http.StatusForbidden, "permission denied")
 		return
+	case t.batch:
+		writeErrors(w, http.StatusBadRequest, "batch tokens cannot be renewed")
+		return
 	case !t.renewable || s.refuseRenewals || t.expires.IsZero():
 		writeErrors(w, http.StatusBadRequest, "lease is not renewable")
 		return
@@ -349,7 +368,9 @@ func (s *Server) renewSelf(w http.ResponseWriter, r *http.Request, id string) {
 // (https://developer.hashicorp.com/vault/api-docs/auth/token#revoke-a-token-self):
 // the token making the call is revoked, with its children (this server
 // issues none), and every later request with it is "permission denied".
-// The documented answer is 204 with no body.
+// The documented answer is 204 with no body; a batch token, which cannot
+// be revoked, is answered 400 "batch tokens cannot be revoked", as Vault's
+// token store does.
 func (s *Server) revokeSelf(w http.ResponseWriter, r *http.Request, id string) {
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		writeErrors(w, http.StatusMethodNotAllowed, "unsupported operation")
@@ -357,8 +378,13 @@ func (s *Server) revokeSelf(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.liveLocked(id) == nil { // revoked or expired since authenticate
+	t := s.liveLocked(id)
+	switch {
+	case t == nil: // revoked or expired since authenticate
 		writeErrors(w, http.StatusForbidden, "permission denied")
+		return
+	case t.batch:
+		writeErrors(w, http.StatusBadRequest, "batch tokens cannot be revoked")
 		return
 	}
 	delete(s.tokens, id)

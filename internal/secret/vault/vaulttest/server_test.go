@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,4 +210,35 @@ func TestNamespaceWrappingAndFaults(t *testing.T) {
 	gone.Fail(t, false)
 	_, err = client(t, gone, gone.RootToken()).Auth().Token().LookupSelfWithContext(ctx)
 	require.NoError(t, err)
+}
+
+// TestBatchTokens: a batch token is prefixed hvb., says token_type batch,
+// cannot be renewed, and revoke-self answers it 400 and leaves it alive, as
+// Vault's token store does; it expires at its TTL.
+func TestBatchTokens(t *testing.T) {
+	t.Parallel()
+	clk := clocktest.New(time.Now())
+	srv := vaulttest.NewServer(t, vaulttest.Options{Clock: clk})
+	ctx := context.Background()
+	tok := srv.IssueToken(vaulttest.TokenOptions{TTL: time.Hour, Batch: true})
+	require.True(t, strings.HasPrefix(tok, "hvb."))
+	c := client(t, srv, tok)
+
+	look, err := c.Auth().Token().LookupSelfWithContext(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "batch", look.Data["type"])
+	renewable, err := look.TokenIsRenewable()
+	require.NoError(t, err)
+	require.False(t, renewable)
+	_, err = c.Auth().Token().RenewSelfWithContext(ctx, 0)
+	require.Equal(t, http.StatusBadRequest, statusOf(err))
+
+	err = c.Auth().Token().RevokeSelfWithContext(ctx, "")
+	require.Equal(t, http.StatusBadRequest, statusOf(err), "batch tokens cannot be revoked")
+	require.Empty(t, srv.SelfRevoked())
+	_, err = c.Auth().Token().LookupSelfWithContext(ctx)
+	require.NoError(t, err, "and it stays alive")
+	clk.Advance(time.Hour)
+	_, err = c.Auth().Token().LookupSelfWithContext(ctx)
+	require.Equal(t, http.StatusForbidden, statusOf(err), "until its TTL")
 }
