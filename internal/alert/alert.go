@@ -221,6 +221,32 @@ type KeyAgeFunc func(ctx context.Context) ([]KeyAge, error)
 // KeyAges calls f.
 func (f KeyAgeFunc) KeyAges(ctx context.Context) ([]KeyAge, error) { return f(ctx) }
 
+// KeyStateSource reports whether each provider key is revoked now (out of
+// rotation); the engine polls it on each evaluation, so a confirmed
+// key_rejected alert resolves once its key is no longer revoked even when
+// no KeyRestored event reaches this replica: the revocation's lease ran
+// out, the key's secret was rotated (a revocation is of one secret), or
+// another replica's re-check restored it — before this process started,
+// too (internal/app adapts the governor).
+type KeyStateSource interface {
+	// KeyStates lists the keys whose state could be read. A key it does
+	// not list is unknown, and its alert is kept as it is; with an error,
+	// the states it did return are still used.
+	KeyStates(ctx context.Context) ([]KeyState, error)
+}
+
+// KeyState is one key's revocation state.
+type KeyState struct {
+	Provider, KeyID string
+	Revoked         bool
+}
+
+// KeyStateFunc adapts a function to KeyStateSource.
+type KeyStateFunc func(ctx context.Context) ([]KeyState, error)
+
+// KeyStates calls f.
+func (f KeyStateFunc) KeyStates(ctx context.Context) ([]KeyState, error) { return f(ctx) }
+
 // Errors of List, Ack and Get.
 var (
 	ErrNotFound = errors.New("alert not found")

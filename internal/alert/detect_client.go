@@ -111,10 +111,14 @@ func (c *clientState) volume(r *ClientVolumeRule, now time.Time, out []signal) [
 			"client %s: %d requests in the current %s window, over %.3g× its long-term baseline of %.0f", c.name,
 			c.volCount, win, r.LongTermFactor, long)})
 	}
-	if r.Ceiling > 0 && !c.ceilFired && c.volCount > r.Ceiling {
+	ceiling := r.Ceiling
+	if own, ok := r.Ceilings[c.name]; ok {
+		ceiling = own
+	}
+	if ceiling > 0 && !c.ceilFired && c.volCount > ceiling {
 		c.ceilFired = true
 		out = append(out, signal{rule: RuleClientVolume, severity: r.Severity, labels: l, summary: fmt.Sprintf(
-			"client %s: more than %d requests in one %s window (the ceiling)", c.name, r.Ceiling, win)})
+			"client %s: more than %d requests in one %s window (the ceiling)", c.name, ceiling, win)})
 	}
 	return out
 }

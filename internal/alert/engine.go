@@ -46,6 +46,9 @@ type Options struct {
 	// and key_age rules have nothing to watch).
 	Quotas  QuotaSource
 	KeyAges KeyAgeSource
+	// KeyStates is polled on each evaluation too (nil: a confirmed
+	// key_rejected alert resolves only on a KeyRestored event).
+	KeyStates KeyStateSource
 	// OnFire hears every alert that fires, escalates or reopens, on the
 	// engine's goroutine, before its notifications are queued: it must
 	// return quickly (queue slow work) and must not call the engine's
@@ -96,10 +99,14 @@ type Engine struct {
 	// audit_dropped alert's summary.
 	auditDropped atomic.Int64
 
-	mu                sync.Mutex
-	table             map[string]*tracked // rule NUL dedupe key → live alert
-	perSource         map[string]int      // live alerts keyed by a source: capped at MaxOpen
-	resolved          []*tracked          // resolved, not yet written
+	mu        sync.Mutex
+	table     map[string]*tracked // rule NUL dedupe key → live alert
+	perSource map[string]int      // live alerts keyed by a source: capped at MaxOpen
+	resolved  []*tracked          // resolved, not yet written
+	// released are the stored rows a restore resolved (beyond the budgets,
+	// or of a rule now off), not yet written: at most what one restore
+	// reads, apart from resolved so that they never push its entries out.
+	released          []*tracked
 	notes             []note
 	suppressed        map[string]int // since the last log line, per rule
 	unwritten         int            // resolutions never written (store down too long)
@@ -234,7 +241,7 @@ func (e *Engine) shutdown(ctx context.Context, stopSinks context.CancelFunc, wg 
 		}
 	}
 	e.mu.Lock()
-	pending := len(e.resolved) + e.unwritten
+	pending := len(e.resolved) + len(e.released) + e.unwritten
 	for _, t := range e.table {
 		if t.dirty {
 			pending++
@@ -256,6 +263,8 @@ func (e *Engine) Evaluate(ctx context.Context) {
 	e.evaluateUpstream(now)
 	e.pollQuota(ctx, now)
 	e.pollKeyAges(ctx, now)
+	e.pollKeyStates(ctx, now)
+	e.heartbeat(now)
 	e.resolveQuiet(now, func(a *Alert) bool {
 		switch a.Rule {
 		case RuleClientVolume, RuleQueryPattern, RuleUnexpectedSource, RuleAuthFailures, RuleAuditDropped:
@@ -306,14 +315,15 @@ func (e *Engine) flushLocked(ctx context.Context) {
 	now := e.clock.Now()
 	writes, notes := e.collect(now)
 	if len(writes) > 0 {
-		e.persist(ctx, writes, now)
+		notes = append(notes, e.persist(ctx, writes, now)...)
 	}
 	e.dispatch(notes, now)
 	e.logSuppressed(now)
 }
 
 // collect takes the notifications and, unless the store is in backoff,
-// the changed alerts.
+// the changed alerts. Conditional resolutions (guardLocked) are not among
+// the notifications: persist releases them once their writes won.
 func (e *Engine) collect(now time.Time) ([]write, []note) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -327,7 +337,7 @@ func (e *Engine) collect(now time.Time) ([]write, []note) {
 	}
 	var ws []write
 	take := func(t *tracked) {
-		ws = append(ws, write{t: t, a: t.a, delta: t.delta, reopen: t.reopen, stored: t.stored, ifSeen: t.adopted})
+		ws = append(ws, write{t: t, a: t.a, delta: t.delta, reopen: t.reopen, stored: t.stored, ifSeen: e.guardLocked(t)})
 		t.delta, t.dirty, t.reopen = 0, false, false
 	}
 	for _, t := range e.table {
@@ -338,12 +348,18 @@ func (e *Engine) collect(now time.Time) ([]write, []note) {
 	for _, t := range e.resolved {
 		take(t)
 	}
+	for _, t := range e.released {
+		take(t)
+	}
 	return ws, notes
 }
 
 // persist writes ws; on failure they are marked changed again and the
-// next flush after a backoff retries them.
-func (e *Engine) persist(ctx context.Context, ws []write, now time.Time) {
+// next flush after a backoff retries them. It returns the conditional
+// resolutions whose writes won, to be notified now; one that lost
+// (another replica fired the alert, or refreshed its state, since) is the
+// other replica's to resolve and notify, and is dropped.
+func (e *Engine) persist(ctx context.Context, ws []write, now time.Time) []note {
 	sctx, cancel := context.WithTimeout(ctx, DefaultStoreTimeout)
 	defer cancel()
 	res, err := e.o.Store.apply(sctx, ws, now)
@@ -363,22 +379,31 @@ func (e *Engine) persist(ctx context.Context, ws []write, now time.Time) {
 			e.log.Error("writing alerts to the store failed; they stay pending and are retried",
 				"alerts", len(ws), "failures", e.storeFails, "error", err.Error())
 		}
-		return
+		return nil
 	}
 	e.storeFails, e.retryAt = 0, time.Time{}
 	done := map[*tracked]bool{}
+	var won []note
 	for i, w := range ws {
 		w.t.stored = true
 		w.t.a.ID = res[i].ID
 		if w.a.State == StateResolved {
 			done[w.t] = true
-			w.t.superseded = res[i].Kept
-		} else if res[i].State == StateAcknowledged && w.t.a.State == StateOpen && !w.reopen && !w.t.reopen {
+			if w.t.notifyOnWrite && !res[i].Kept {
+				won = append(won, note{t: w.t, ev: EventResolved, a: w.t.a})
+			}
+			w.t.notifyOnWrite = false
+			continue
+		}
+		w.t.written = maxTime(w.t.written, w.a.LastSeen)
+		if res[i].State == StateAcknowledged && w.t.a.State == StateOpen && !w.reopen && !w.t.reopen {
 			// Acknowledged through another replica.
 			w.t.a.State, w.t.a.AckedBy, w.t.a.AckedAt = StateAcknowledged, res[i].AckedBy, res[i].AckedAt
 		}
 	}
 	e.resolved = slices.DeleteFunc(e.resolved, func(t *tracked) bool { return done[t] })
+	e.released = slices.DeleteFunc(e.released, func(t *tracked) bool { return done[t] })
+	return won
 }
 
 // storeBackoff is the wait before retrying a failed write: 1s doubling
@@ -393,11 +418,7 @@ func (e *Engine) dispatch(notes []note, now time.Time) {
 	for _, n := range notes {
 		e.mu.Lock()
 		n.a.ID = n.t.a.ID
-		superseded := n.ev == EventResolved && n.t.superseded
 		e.mu.Unlock()
-		if superseded {
-			continue // another replica fires it: not resolved, not notified
-		}
 		if e.o.OnFire != nil && (n.ev == EventFired || n.ev == EventEscalated || n.ev == EventReopened) {
 			e.o.OnFire(n.a)
 		}

@@ -21,6 +21,7 @@ alerts:
   cooldown: 20m
   rules:
     upstream_errors: {ratio: 0.3}
+    client_volume: {ceilings: {soar: 200000}}
     quota: {enabled: false}
   sinks:
     hook:
@@ -96,6 +97,8 @@ func TestFromConfig(t *testing.T) {
 	require.Equal(t, 20*time.Minute, o.Rules.Cooldown)
 	require.Equal(t, 0.3, o.Rules.UpstreamErrors.Ratio)
 	require.False(t, o.Rules.Quota.Enabled)
+	require.Equal(t, map[string]int{"soar": 200000}, o.Rules.ClientVolume.Ceilings)
+	require.Equal(t, config.DefaultClientVolumeCeiling, o.Rules.ClientVolume.Ceiling, "every other client")
 	require.True(t, o.Rules.KeyAge.Enabled)
 	require.Equal(t, 90*24*time.Hour, o.Rules.KeyAge.Period, "from the rotation section")
 	require.Equal(t, map[string]alert.Client{"siem": {SourceCIDRs: true}, "soar": {}}, o.Clients)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/indicator"
@@ -33,7 +34,7 @@ func (e *Engine) Observe(_ context.Context, ev observe.Event) {
 			e.keyRejected(ev.Provider, ev.KeyID, true, fmt.Sprintf("its auth check was refused (%s)", statusText(ev.UpstreamStatus)))
 		}
 	case observe.KeyRevoked:
-		e.revoked.add(e.providerName(ev.Provider), e.keyName(ev.Provider, ev.KeyID))
+		e.revoked.add(e.providerName(ev.Provider), e.keyName(ev.Provider, ev.KeyID), e.clock.Now())
 		e.keyRejected(ev.Provider, ev.KeyID, true, "it is revoked: out of rotation on every replica until a re-check passes")
 	case observe.KeyRestored:
 		p, k := e.providerName(ev.Provider), e.keyName(ev.Provider, ev.KeyID)
@@ -94,13 +95,17 @@ func (e *Engine) breaker(ev observe.BreakerChanged) {
 	}
 	p := e.providerName(ev.Provider)
 	l := labels{{"provider", p}}
+	now := e.clock.Now()
 	switch ev.To {
 	case "open":
-		e.breakers.add(p, "")
+		e.breakers.add(p, "", now)
 		e.raise(signal{rule: RuleBreakerOpen, severity: r.Severity, labels: l,
-			summary: fmt.Sprintf("provider %s: circuit breaker open; lookups fail fast until a probe succeeds", p)}, e.clock.Now())
+			summary: fmt.Sprintf("provider %s: circuit breaker open; lookups fail fast until a probe succeeds", p)}, now)
 	case "closed":
-		e.breakers.remove(p, "") // resolved once quiet for its cooldown (Evaluate)
+		// Resolved once it has stayed closed for its cooldown (Evaluate),
+		// counted from now: the last moment it was open.
+		e.breakers.remove(p, "")
+		e.touch(func(a *Alert) bool { return a.Rule == RuleBreakerOpen && a.Labels["provider"] == p }, now)
 	}
 }
 
@@ -168,10 +173,11 @@ func (e *Engine) SecretFailed(field, ref string, err error) {
 		return
 	}
 	f, scheme := e.fieldName(field), schemeName(ref)
-	e.secrets.add(f, "")
+	now := e.clock.Now()
+	e.secrets.add(f, "", now)
 	e.raise(signal{rule: RuleSecretSource, severity: r.Severity, labels: labels{{"field", f}, {"scheme", scheme}},
 		summary: fmt.Sprintf("the secret of %s could not be read from its %s source; the last good value is in use", f, scheme)},
-		e.clock.Now())
+		now)
 }
 
 // SecretRecovered hears that field's secret was read again. Its
@@ -180,7 +186,9 @@ func (e *Engine) SecretFailed(field, ref string, err error) {
 // flaps (a Vault token whose renewal fails, logs in again and fails
 // again) is one alert and one notification, not one per cycle.
 func (e *Engine) SecretRecovered(field string) {
-	e.secrets.remove(e.fieldName(field), "")
+	f := e.fieldName(field)
+	e.secrets.remove(f, "")
+	e.touch(func(a *Alert) bool { return a.Rule == RuleSecretSource && a.Labels["field"] == f }, e.clock.Now())
 }
 
 // Label values are names the config defines or fixed vocabularies;
@@ -310,21 +318,23 @@ func prefixLabel(p netip.Prefix) string {
 // keySet is a set of configured names the engine holds a state for: the
 // revoked keys (a revoked key's key_rejected alert does not resolve by
 // going quiet, since nothing is sent with it, only when the key is
-// restored), the open breakers and the failing secret fields. Bounded by
-// the config, and by 4096 entries whatever a caller passes.
+// restored), the open breakers and the failing secret fields. Each entry
+// keeps when it was last added, so a poll that began before a revocation
+// was heard cannot lift it. Bounded by the config, and by 4096 entries
+// whatever a caller passes.
 type keySet struct {
 	mu sync.Mutex
-	m  map[[2]string]bool
+	m  map[[2]string]time.Time
 }
 
-func (s *keySet) add(p, k string) {
+func (s *keySet) add(p, k string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = map[[2]string]bool{}
+		s.m = map[[2]string]time.Time{}
 	}
-	if len(s.m) < 4096 {
-		s.m[[2]string{p, k}] = true
+	if _, ok := s.m[[2]string{p, k}]; ok || len(s.m) < 4096 {
+		s.m[[2]string{p, k}] = at
 	}
 }
 
@@ -334,8 +344,22 @@ func (s *keySet) remove(p, k string) {
 	delete(s.m, [2]string{p, k})
 }
 
+// removeBefore removes the entry if it was added before t, and reports
+// whether it did.
+func (s *keySet) removeBefore(p, k string, t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.m[[2]string{p, k}]
+	if !ok || !at.Before(t) {
+		return false
+	}
+	delete(s.m, [2]string{p, k})
+	return true
+}
+
 func (s *keySet) has(p, k string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.m[[2]string{p, k}]
+	_, ok := s.m[[2]string{p, k}]
+	return ok
 }

@@ -89,3 +89,40 @@ func sourceName(s string) string {
 	}
 	return "its source"
 }
+
+// pollKeyStates lifts the revocations that no longer hold: a key the
+// engine holds revoked (a KeyRevoked it heard, or a confirmed key_rejected
+// alert it read back at start) that the key states report not revoked has
+// its alert resolved, as a KeyRestored would — the revocation's lease ran
+// out, its secret was rotated, or another replica's re-check restored it,
+// none of which this replica hears as an event. An adopted alert waits
+// its hold first (see stateHold). A revocation heard at or after now —
+// while the poll ran — is not lifted by it; a key the poll does not
+// report, or a poll that failed, changes nothing.
+func (e *Engine) pollKeyStates(ctx context.Context, now time.Time) {
+	if !e.o.Rules.KeyRejected.Enabled || e.o.KeyStates == nil {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, e.o.PollTimeout)
+	defer cancel()
+	states, err := e.o.KeyStates.KeyStates(pctx)
+	if err != nil {
+		e.log.Warn("alert rule key_rejected: reading the keys' revocation states failed; alerts of keys not read are kept as they are",
+			"error", err.Error())
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range states {
+		p, k := e.providerName(s.Provider), e.keyName(s.Provider, s.KeyID)
+		if s.Revoked || p == "unknown" || k == "unknown" {
+			continue
+		}
+		t := e.table[RuleKeyRejected+"\x00"+labels{{"provider", p}, {"key_id", k}}.key()]
+		if t != nil && now.Before(t.hold) {
+			continue
+		}
+		if e.revoked.removeBefore(p, k, now) && t != nil {
+			e.resolveLocked(t, now)
+		}
+	}
+}

@@ -61,8 +61,9 @@ func (e *Engine) restore(ctx context.Context) {
 
 // readLive reads the live alerts, most recently seen first, up to a bound
 // (twice what the engine keeps of resolutions, which bounds the memory a
-// restore takes): a store holding more than that is not the engine's to
-// fix at start; more says the rest was left.
+// restore takes, the rows it resolves included): a store holding more
+// than that is not the engine's to fix at start; more says the rest was
+// left.
 func (e *Engine) readLive(ctx context.Context) (rows []Alert, more bool, err error) {
 	sctx, cancel := context.WithTimeout(ctx, DefaultStoreTimeout)
 	defer cancel()
@@ -116,30 +117,44 @@ func (e *Engine) adoptLocked(a Alert, now time.Time, c *restoreCounts) {
 		}
 		return // otherwise it is this row already: written, its id adopted
 	}
+	t := &tracked{a: a, notifiedAt: a.LastSeen, stored: true, adopted: a.LastSeen, written: a.LastSeen}
+	if !e.watched(a.Rule) {
+		// Nothing would ever fire or resolve it: resolved now, and
+		// notified once the write wins.
+		e.releaseLocked(t, now, true)
+		c.unwatched++
+		return
+	}
 	budgets, ok := e.admitLocked(a.Rule, a.Severity, a.Labels)
-	t := &tracked{a: a, notifiedAt: a.LastSeen, stored: true, adopted: a.LastSeen, budgets: budgets}
 	if !ok {
-		t.a.State, t.a.ResolvedAt, t.dirty = StateResolved, now, true
-		e.queueResolvedLocked(t)
+		e.releaseLocked(t, now, false)
 		e.meter.Suppressed(a.Rule)
 		c.overflow++
 		return
 	}
+	t.budgets = budgets
 	t.hold = e.holdFor(a.Rule, now)
 	e.table[id] = t
 	c.adopted++
-	if !e.watched(a.Rule) {
-		e.resolveLocked(t, now)
-		c.unwatched++
-		return
-	}
-	if p, k := a.Labels["provider"], a.Labels["key_id"]; a.Rule == RuleKeyRejected && a.Severity == Critical &&
-		e.providerName(p) == p && e.keyName(p, k) == k {
+	if p, k := a.Labels["provider"], a.Labels["key_id"]; a.Rule == RuleKeyRejected &&
+		a.Severity.rank() > e.o.Rules.KeyRejected.SuspectSeverity.rank() && e.providerName(p) == p && e.keyName(p, k) == k {
 		// A confirmed rejection is a revocation (the auth check refused
 		// the key and took it out, or an operator did): it resolves when
-		// the key is restored, as before the restart, not by going quiet.
-		e.revoked.add(p, k)
+		// the key is restored, or found no longer revoked (pollKeyStates),
+		// not by going quiet; like a breaker, after a hold.
+		e.revoked.add(p, k, now)
+		t.hold = now.Add(e.stateHold(RuleKeyRejected))
 	}
+}
+
+// releaseLocked resolves the stored row t at start without tracking it,
+// if no replica has fired it since it was read. Its write waits in
+// released, which a restore fills at most with the rows it read.
+func (e *Engine) releaseLocked(t *tracked, now time.Time, notify bool) {
+	t.a.State, t.a.ResolvedAt, t.dirty = StateResolved, now, true
+	t.notifyOnWrite = notify
+	e.released = append(e.released, t)
+	e.wakeLocked()
 }
 
 // mergeLocked folds the stored row a into f, the same alert raised here
@@ -154,7 +169,7 @@ func (e *Engine) mergeLocked(f *tracked, a Alert, now time.Time) {
 	f.a.LastSeen = maxTime(a.LastSeen, fresh.LastSeen)
 	f.a.Summary = fresh.Summary
 	f.stored = true
-	f.notifiedAt = a.LastSeen
+	f.notifiedAt, f.written = a.LastSeen, a.LastSeen
 	fired := false
 	e.notes = slices.DeleteFunc(e.notes, func(n note) bool {
 		drop := n.t == f && n.ev == EventFired
@@ -176,14 +191,15 @@ func (e *Engine) mergeLocked(f *tracked, a Alert, now time.Time) {
 // settled by the first poll, and the event rules by going quiet, as
 // ever. But what a state rule learns from events (an open breaker, a
 // failing secret) starts empty in a new process, not because the state
-// cleared: the breaker or the secret source gets a cooldown to report
-// it again. upstream_errors needs a window of calls to judge a ratio.
+// cleared: the breaker or the secret source gets a while to report it
+// again, and a replica that holds it to refresh the row (stateHold).
+// upstream_errors needs a window of calls to judge a ratio.
 func (e *Engine) holdFor(rule string, now time.Time) time.Time {
 	switch rule {
 	case RuleUpstreamErrors:
 		return now.Add(e.o.Rules.UpstreamErrors.Window)
 	case RuleBreakerOpen, RuleSecretSource:
-		return now.Add(e.o.Rules.cooldown(rule))
+		return now.Add(e.stateHold(rule))
 	}
 	return time.Time{}
 }

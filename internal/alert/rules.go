@@ -3,6 +3,8 @@ package alert
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/intelgate/intelgate/internal/config"
@@ -59,6 +61,10 @@ type ClientVolumeRule struct {
 	LongTermFactor    float64
 	LongTermSmoothing float64
 	Ceiling           int // 0: none
+	// Ceilings override Ceiling for the clients they name (each above 0):
+	// a client that is heavy by design gets a ceiling of its own instead
+	// of an alert every window.
+	Ceilings map[string]int
 }
 
 // QueryPatternRule: see config.QueryPatternRule.
@@ -133,7 +139,8 @@ func RulesFromConfig(a config.Alerts, rot config.Rotation) Rules {
 			Ratio: u.Ratio, MinRequests: u.MinRequests},
 		ClientVolume: ClientVolumeRule{Base: base(cv.Enabled, cv.Severity, cv.Cooldown), Window: cv.Window.Std(),
 			Factor: cv.Factor, MinRequests: cv.MinRequests, WarmUp: cv.WarmUp.Std(), Smoothing: cv.Smoothing,
-			LongTermFactor: cv.LongTermFactor, LongTermSmoothing: cv.LongTermSmoothing, Ceiling: cv.Ceiling},
+			LongTermFactor: cv.LongTermFactor, LongTermSmoothing: cv.LongTermSmoothing, Ceiling: cv.Ceiling,
+			Ceilings: maps.Clone(cv.Ceilings)},
 		QueryPattern: QueryPatternRule{Base: base(q.Enabled, q.Severity, q.Cooldown), Window: q.Window.Std(),
 			MaxDistinct: q.MaxDistinct, FirstUse: q.FirstUse, FirstUseSeverity: Severity(q.FirstUseSeverity), WarmUp: q.WarmUp.Std()},
 		UnexpectedSource: UnexpectedSourceRule{Base: base(s.Enabled, s.Severity, s.Cooldown), NewAddresses: s.NewAddresses,
@@ -224,6 +231,11 @@ func (r *Rules) check() error {
 	}
 	if f := r.ClientVolume.LongTermFactor; f != 0 && f <= 1 {
 		bad("ClientVolume.LongTermFactor", "must be 0 (off) or above 1")
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.ClientVolume.Ceilings)) {
+		if r.ClientVolume.Ceilings[name] < 1 {
+			bad("ClientVolume.Ceilings["+name+"]", "must be at least 1")
+		}
 	}
 	if r.UnexpectedSource.IPv4Prefix < 0 || r.UnexpectedSource.IPv4Prefix > 32 ||
 		r.UnexpectedSource.IPv6Prefix < 0 || r.UnexpectedSource.IPv6Prefix > 128 {

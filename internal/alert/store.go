@@ -40,7 +40,7 @@ type write struct {
 	reopen bool // state open, even over an acknowledgement
 	stored bool // a row was written for it before
 	// ifSeen, when set, makes a resolution conditional: the row is
-	// resolved only if it was last seen no later (see tracked.adopted).
+	// resolved only if it was last seen no later (see guardLocked).
 	ifSeen time.Time
 }
 
@@ -131,7 +131,7 @@ func (s *Store) writeOne(ctx context.Context, tx store.Tx, w write, now time.Tim
 	if err := row.Scan(&r.ID, &r.State, &r.AckedBy, &ackedAt); err != nil {
 		return written{}, fmt.Errorf("upserting alert: %w", err)
 	}
-	r.AckedAt = timeOf(ackedAt)
+	r.AckedAt = store.TimeOf(ackedAt)
 	return r, nil
 }
 
@@ -400,22 +400,6 @@ func scanAlert(r scanner) (Alert, error) {
 	if err := json.Unmarshal([]byte(labelsJSON), &a.Labels); err != nil {
 		return Alert{}, fmt.Errorf("reading alert %s labels: %w", a.ID, err)
 	}
-	a.FirstSeen, a.LastSeen, a.AckedAt, a.ResolvedAt = timeOf(first), timeOf(last), timeOf(acked), timeOf(resolved)
+	a.FirstSeen, a.LastSeen, a.AckedAt, a.ResolvedAt = store.TimeOf(first), store.TimeOf(last), store.TimeOf(acked), store.TimeOf(resolved)
 	return a, nil
-}
-
-// timeOf reads a time column: TEXT in store.TimeLayout on SQLite, a
-// timestamptz on PostgreSQL; NULL (or anything else) is the zero time.
-func timeOf(v any) time.Time {
-	switch v := v.(type) {
-	case time.Time:
-		return v.UTC()
-	case string:
-		t, _ := time.Parse(store.TimeLayout, v)
-		return t
-	case []byte:
-		t, _ := time.Parse(store.TimeLayout, string(v))
-		return t
-	}
-	return time.Time{}
 }

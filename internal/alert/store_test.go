@@ -59,6 +59,14 @@ func testStore(t *testing.T, open func(t *testing.T) store.Store) {
 		"AckedThroughReplicaB": testAckAcrossReplicas,
 		"RestartAdoptsLive":    testRestartAdoptsLive,
 		"AdoptedYields":        testAdoptedYieldsToReplica,
+		"AdoptedWaitsForStore/fired meanwhile: dropped":     testAdoptedResolutionWaitsForTheStore(true),
+		"AdoptedWaitsForStore/quiet: notified once written": testAdoptedResolutionWaitsForTheStore(false),
+	}
+	for name := range heldStates() {
+		cases["HeldStateYields/"+name] = testHeldStateYields(name)
+		if name != alert.RuleKeyRejected+" (revoked)" {
+			cases["BothHoldTheState/"+name] = testBothHoldTheState(name)
+		}
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -60,13 +60,20 @@ type tracked struct {
 	// its resolution is written only if no other replica has fired it
 	// since, for then it is that replica's to resolve.
 	adopted time.Time
+	// written is the last_seen this replica last wrote for it (or read,
+	// adopting it): a state rule's resolution is conditional on it (see
+	// guardLocked).
+	written time.Time
 	// hold is when an adopted alert of a state rule may resolve at the
 	// earliest: the inputs that report the state get a chance to report
-	// it again after a restart (see holdFor).
+	// it again after a restart, and a replica that holds the state a
+	// chance to refresh its last_seen (see holdFor and heartbeat).
 	hold time.Time
-	// superseded: its resolution was not written, because another replica
-	// fired it since it was adopted; the resolution is not notified.
-	superseded bool
+	// notifyOnWrite: a conditional resolution (see guardLocked), notified
+	// only once its write has won. A write that finds the row fired or
+	// refreshed since (another replica's alert) drops it unnotified; a
+	// store that is down or in backoff holds it until the write is done.
+	notifyOnWrite bool
 }
 
 // note is a notification waiting for dispatch; the alert is copied when
@@ -201,11 +208,20 @@ func (e *Engine) resolveLocked(t *tracked, now time.Time) {
 	}
 	t.a.State, t.a.ResolvedAt, t.dirty = StateResolved, now, true
 	e.queueResolvedLocked(t)
+	if !e.guardLocked(t).IsZero() {
+		// Another replica may have fired it, or refreshed the state it
+		// holds, since: whether it resolved is the store's to say.
+		t.notifyOnWrite = true
+		e.wakeLocked()
+		return
+	}
 	e.notifyLocked(t, EventResolved, now)
 }
 
 // queueResolvedLocked keeps the resolved alert t until its resolution is
-// written.
+// written. The queue is bounded (maxResolved) for a store that stays down
+// while alerts keep resolving; the rows a restore resolves are kept apart
+// (Engine.released), so they never push these out.
 func (e *Engine) queueResolvedLocked(t *tracked) {
 	if len(e.resolved) >= e.maxResolved() {
 		// The store has been down for a long while: keep the newest.
@@ -231,6 +247,11 @@ func (e *Engine) notifyLocked(t *tracked, ev Event, now time.Time) {
 		return
 	}
 	e.notes = append(e.notes, note{t: t, ev: ev, a: t.a})
+	e.wakeLocked()
+}
+
+// wakeLocked asks Run to flush now.
+func (e *Engine) wakeLocked() {
 	select {
 	case e.wake <- struct{}{}:
 	default:

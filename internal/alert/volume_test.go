@@ -124,3 +124,30 @@ func TestClientVolumeDefaultCeiling(t *testing.T) {
 	require.Len(t, live, 1)
 	require.Contains(t, live[0].Summary, "(the ceiling)")
 }
+
+// A client's own ceiling replaces the rule's for that client alone, above
+// it (a bulk job, heavy by design, is not alerted every window) or below
+// it; every other client keeps the rule's.
+func TestClientVolumeClientCeiling(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withRules(func(r *alert.Rules) {
+		r.ClientVolume.Ceiling = 500
+		r.ClientVolume.Ceilings = map[string]int{"soar": 2000, "siem": 100}
+	}))
+	require.Empty(t, window(h, 2000), "soar at its own ceiling, four times the rule's")
+	live := window(h, 2001)
+	require.Len(t, live, 1)
+	require.Contains(t, live[0].Summary, "more than 2000 requests in one 5m window (the ceiling)")
+
+	requests(h, "siem", addr("10.0.0.5"), 100, 1, "ipv4")
+	require.Len(t, h.live(alert.RuleClientVolume), 1, "siem at its own ceiling")
+	requests(h, "siem", addr("10.0.0.5"), 1, 1, "ipv4")
+	require.Len(t, h.live(alert.RuleClientVolume), 2, "siem past its own ceiling, below the rule's")
+
+	_, err := alert.New(alert.Options{Rules: func() alert.Rules {
+		r := alert.DefaultRules()
+		r.ClientVolume.Ceilings = map[string]int{"soar": 0}
+		return r
+	}()})
+	require.ErrorContains(t, err, "Rules.ClientVolume.Ceilings[soar] must be at least 1")
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"maps"
@@ -39,6 +40,7 @@ func (a *App) openAlerts(cfg *config.Config) error {
 	}
 	o.Meter = a.metrics.Alerts(alert.RuleNames(), sinks)
 	o.Quotas = alert.QuotaFunc(a.quotaUsage)
+	o.KeyStates = alert.KeyStateFunc(a.keyStates)
 	o.KeyAges = alert.KeyAgeFunc(func(context.Context) ([]alert.KeyAge, error) {
 		var out []alert.KeyAge
 		for _, k := range a.keyInfos(context.Background(), false) {
@@ -64,6 +66,28 @@ func (a *App) quotaUsage(ctx context.Context) ([]alert.QuotaUsage, error) {
 		out[i] = alert.QuotaUsage{Provider: g.Provider, KeyID: g.KeyID, Period: g.Period, Used: g.Limit - g.Remaining, Limit: g.Limit}
 	}
 	return out, err
+}
+
+// keyStates is every pooled key's revocation state, for the key_rejected
+// rule: a confirmed alert resolves once its key is no longer revoked, also
+// when no KeyRestored reached this replica (the revocation's lease ran
+// out, the secret was rotated, another replica restored it). A key whose
+// state cannot be read is left out: unknown, its alert kept.
+func (a *App) keyStates(ctx context.Context) ([]alert.KeyState, error) {
+	var out []alert.KeyState
+	var errs []error
+	gov := a.calls.gov
+	for _, name := range slices.Sorted(maps.Keys(a.live.Load().cfg.Providers)) {
+		for _, k := range gov.Keys(name) {
+			revoked, err := gov.Revoked(ctx, name, k.ID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, alert.KeyState{Provider: name, KeyID: k.ID, Revoked: revoked})
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // alertAuditor hands every lookup the service decided to the alert engine

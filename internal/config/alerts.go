@@ -74,7 +74,7 @@ type UpstreamErrorsRule struct {
 // long-term baseline (the same average at the slower LongTermSmoothing;
 // LongTermFactor 0: off), once it has been watched for WarmUp and the
 // window holds at least MinRequests; or, at any time, when they exceed
-// Ceiling (0: no ceiling). A window is learnt as at most half-way to a
+// Ceiling (0: no ceiling), or the client's own entry in Ceilings. A window is learnt as at most half-way to a
 // baseline's threshold, so a client cannot raise its baselines faster
 // than 1+Smoothing·(Factor−1)/2 (1+LongTermSmoothing·(LongTermFactor−1)/2)
 // a window: the long-term baseline and the ceiling are what stop a client
@@ -91,6 +91,11 @@ type ClientVolumeRule struct {
 	LongTermFactor    float64  `yaml:"long_term_factor"`
 	LongTermSmoothing float64  `yaml:"long_term_smoothing"`
 	Ceiling           int      `yaml:"ceiling"`
+	// Ceilings are per-client ceilings, by client name, in place of
+	// Ceiling: a client that is heavy by design (a bulk enrichment job)
+	// would otherwise meet the default ceiling every window, and its
+	// alert would teach people to ignore the rule.
+	Ceilings map[string]int `yaml:"ceilings"`
 }
 
 // QueryPatternRule fires when a client looks up more than MaxDistinct

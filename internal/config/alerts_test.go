@@ -44,6 +44,11 @@ var alertBadFiles = map[string][]string{
 		`line 6: alerts.rules.client_volume.long_term_factor: must be 0 (off) or greater than 1 and at most 1000`,
 		`line 7: alerts.rules.client_volume.long_term_smoothing: must be greater than 0 and at most client_volume.smoothing (0.1): the long-term baseline is the slow one`,
 	},
+	"alerts-volume-ceilings": {
+		`line 6: alerts.rules.client_volume.ceilings.nobody: no client is named "nobody" (clients lists them)`,
+		`line 7: alerts.rules.client_volume.ceilings.siem: must be at least 1 (a client's own ceiling`,
+		`line 8: alerts.rules.client_volume.ceilings.soar: must be at least 1`,
+	},
 	"alerts-sources": {
 		`line 5: alerts.rules.unexpected_source.ipv4_prefix: must be between 8 and 32`,
 		`line 6: alerts.rules.unexpected_source.ipv6_prefix: must be between 16 and 128`,
@@ -153,6 +158,20 @@ func TestClientVolumeZeroTurnsOff(t *testing.T) {
 	require.Equal(t, DefaultClientVolumeLongTermSmoothing, cfg.Alerts.Rules.ClientVolume.LongTermSmoothing)
 }
 
+// With the long-term baseline off (long_term_factor 0) its weight judges
+// nothing, so it need not be below smoothing; it must still be a weight.
+func TestClientVolumeLongTermSmoothingWhenOff(t *testing.T) {
+	t.Parallel()
+	base, err := os.ReadFile("testdata/minimal.good.yaml")
+	require.NoError(t, err)
+	_, err = Parse(append(base, "alerts:\n  rules:\n    client_volume: {smoothing: 0.001, long_term_factor: 0}\n"...), "testdata")
+	require.NoError(t, err, "long_term_smoothing 0.005 above smoothing 0.001, with the long-term baseline off")
+	_, err = Parse(append(base, "alerts:\n  rules:\n    client_volume: {smoothing: 0.001}\n"...), "testdata")
+	require.ErrorContains(t, err, "alerts.rules.client_volume.long_term_smoothing: must be greater than 0 and at most client_volume.smoothing (0.001)")
+	_, err = Parse(append(base, "alerts:\n  rules:\n    client_volume: {long_term_factor: 0, long_term_smoothing: 0}\n"...), "testdata")
+	require.ErrorContains(t, err, "alerts.rules.client_volume.long_term_smoothing: must be greater than 0 and at most 1")
+}
+
 // A rule written in part keeps the defaults of what it leaves out.
 func TestAlertRulePartialOverride(t *testing.T) {
 	t.Parallel()
@@ -161,6 +180,7 @@ func TestAlertRulePartialOverride(t *testing.T) {
 	r := cfg.Alerts.Rules
 	require.Equal(t, 30*time.Minute, r.UpstreamErrors.Cooldown.Std())
 	require.Equal(t, 20000, r.ClientVolume.Ceiling)
+	require.Equal(t, map[string]int{"siem": 120000}, r.ClientVolume.Ceilings)
 	require.Equal(t, 8.0, r.ClientVolume.LongTermFactor)
 	require.Equal(t, 0.01, r.ClientVolume.LongTermSmoothing)
 	require.True(t, r.ClientVolume.Enabled, "enabled left out stays on")

@@ -94,12 +94,27 @@ func (v *validator) clientVolumeRule(p string, c ClientVolumeRule) {
 		v.add(p+".long_term_factor", "must be 0 (off) or greater than 1 and at most 1000 "+
 			"(how many times its long-term baseline a client's volume may reach)")
 	}
-	if ls := c.LongTermSmoothing; !(ls > 0) || ls > 1 || (smoothingOK && ls > c.Smoothing) {
+	// With long_term_factor 0 the long-term baseline judges nothing, so
+	// its weight need not be the slower one; it must still be a weight.
+	longOn, ls := c.LongTermFactor != 0, c.LongTermSmoothing
+	switch weight := ls > 0 && ls <= 1; {
+	case longOn && (!weight || (smoothingOK && ls > c.Smoothing)):
 		v.add(p+".long_term_smoothing", "must be greater than 0 and at most client_volume.smoothing (%g): "+
 			"the long-term baseline is the slow one", c.Smoothing)
+	case !longOn && !weight:
+		v.add(p+".long_term_smoothing", "must be greater than 0 and at most 1")
 	}
 	if c.Ceiling < 0 {
 		v.add(p+".ceiling", "must not be negative (0: no ceiling)")
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Ceilings)) {
+		f := p + ".ceilings." + name
+		if _, ok := v.cfg.Clients[name]; !ok {
+			v.add(f, "no client is named %s (clients lists them)", quote(name))
+		}
+		if c.Ceilings[name] < 1 {
+			v.add(f, "must be at least 1 (a client's own ceiling; the rule's ceiling: 0 turns it off for every client)")
+		}
 	}
 }
 
