@@ -24,6 +24,7 @@ import (
 	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/auth"
 	"github.com/intelgate/intelgate/internal/cache"
+	"github.com/intelgate/intelgate/internal/callback"
 	"github.com/intelgate/intelgate/internal/clock"
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
@@ -85,8 +86,10 @@ type App struct {
 	state        govern.State  // the shared state: rates, pauses, revocations, client disables
 	vault        *vault.Source // nil unless secrets.vault is configured
 
-	// The bulk lookup queue (internal/app/jobs.go); nil when jobs are off.
-	jobs *jobs.Queue
+	// The bulk lookup queue and its callback deliverer
+	// (internal/app/jobs.go); nil when jobs are off.
+	jobs      *jobs.Queue
+	deliverer *callback.Deliverer
 
 	// The alert engine (internal/app/alerts.go); nil when alerts are off.
 	alerts     *alert.Engine
@@ -298,6 +301,7 @@ func (a *App) buildGateway(cfg *config.Config, authn gateway.Authenticator, read
 		Alerts:           a.alertAdmin(),
 		Jobs:             a.jobQueue(),
 		JobsMaxBodyBytes: int64(cfg.Jobs.MaxBodyBytes),
+		DeadLetters:      a.deadLetters(),
 	})
 	if err != nil {
 		return fmt.Errorf("building gateway: %w", err)

@@ -3,18 +3,26 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/audit"
 	"github.com/intelgate/intelgate/internal/gateway"
+	"github.com/intelgate/intelgate/internal/jobs"
 	"github.com/intelgate/intelgate/internal/sim"
+	"github.com/intelgate/intelgate/internal/webhooksig"
 )
 
 // postBody sends body to base+path with the client's token.
@@ -196,4 +204,121 @@ func TestBulkJobBadInput(t *testing.T) {
 	govRequireProblem(t, r, http.StatusUnprocessableEntity, "idempotency-key-reused")
 	govRequireProblem(t, c.get(t, gw.url, "/v1/jobs/job_nope"), http.StatusNotFound, "not-found")
 	govRequireProblem(t, c.get(t, gw.url, "/v1/jobs/job_nope/results?limit=x"), http.StatusBadRequest, "invalid-parameter")
+}
+
+// A finished job's summary reaches its callback_url over real TLS, signed
+// per Standard Webhooks with the client's secret; a dead item is listed
+// in the dead-letter queue through the admin API, and retrying it (audited)
+// brings it to done and announces the new finish.
+func TestBulkJobCallbackAndDeadLetters(t *testing.T) {
+	t.Parallel()
+	s := startGovSim(t, sim.Options{})
+	token, hash := newGovToken(t)
+	opsToken, opsHash := newGovToken(t)
+	dir := t.TempDir()
+
+	secret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cb.secret"), []byte(secret+"\n"), 0o600))
+	key, err := webhooksig.ParseKey(secret)
+	require.NoError(t, err)
+	type received struct {
+		id      string
+		payload jobs.Payload
+	}
+	got := make(chan received, 8)
+	recv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		id, err := webhooksig.Verifier{Keys: []webhooksig.Key{key}}.Verify(body, r.Header)
+		if err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p jobs.Payload
+		_ = json.Unmarshal(body, &p)
+		got <- received{id, p}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: recv.Certificate().Raw})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "recv-ca.pem"), caPEM, 0o600))
+
+	cfg := writeGovConfig(t, dir, s, hash, govCfg{
+		top: "jobs: {max_attempts: 2, retry: {base: 10ms, max: 20ms}, poll_interval: 50ms, callback_ca_file: recv-ca.pem}\n",
+		client: "    callbacks: {hosts: [127.0.0.1], secret: \"file:cb.secret\", allow_private: true}\n" +
+			fmt.Sprintf("  ops: {token_sha256: %s, providers: [socialeye], admin: true}\n", opsHash),
+		provider: "    retry: {max_attempts: 1}\n",
+	})
+	gw := runGovApp(t, cfg)
+	c, ops := newGovClient(t, token), newGovClient(t, opsToken)
+
+	// A callback target outside callbacks.hosts is refused at submission.
+	r := c.postBody(t, gw.url, "/v1/jobs", "application/json", `{"indicators":["a.example"],"callback_url":"https://169.254.169.254/hook"}`)
+	govRequireProblem(t, r, http.StatusBadRequest, "invalid-parameter")
+	require.Contains(t, string(r.body), "callback_url")
+
+	s.Sim.SetFaults(sim.Faults{ErrorRate: 1})
+	body := fmt.Sprintf(`{"indicators":["dlq-a.example.org","dlq-b.example.org"],"type":"domain","callback_url":"%s/hook"}`, recv.URL)
+	r = c.postBody(t, gw.url, "/v1/jobs", "application/json", body)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	var job gateway.JobResponse
+	require.NoError(t, json.Unmarshal(r.body, &job))
+	done := waitJob(t, c, gw.url, job.ID)
+	require.Equal(t, 2, done.Counts.Dead)
+
+	first := <-got
+	require.Equal(t, job.ID, first.payload.Job.ID)
+	require.Equal(t, 2, first.payload.Job.Counts.Dead)
+	require.True(t, govPoll(30*time.Second, 25*time.Millisecond, func() bool {
+		r := c.get(t, gw.url, "/v1/jobs/"+job.ID)
+		var j gateway.JobResponse
+		return json.Unmarshal(r.body, &j) == nil && j.Callback != nil && j.Callback.State == "delivered"
+	}))
+
+	// The dead-letter queue, for admins only.
+	govRequireProblem(t, c.get(t, gw.url, "/admin/v1/dlq"), http.StatusForbidden, "admin-required")
+	r = ops.get(t, gw.url, "/admin/v1/dlq?provider=socialeye&job="+job.ID)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var dlq gateway.DLQResponse
+	require.NoError(t, json.Unmarshal(r.body, &dlq))
+	require.Len(t, dlq.Items, 2)
+	require.Equal(t, "siem", dlq.Items[0].Client)
+	require.Equal(t, 2, dlq.Items[0].Attempts)
+
+	s.Sim.SetFaults(sim.Faults{})
+	r = ops.postBody(t, gw.url, "/admin/v1/dlq/"+dlq.Items[0].ID+"/retry", "application/json", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	govRequireProblem(t, ops.postBody(t, gw.url, "/admin/v1/dlq/"+dlq.Items[0].ID+"/retry", "application/json", ""),
+		http.StatusNotFound, "not-found")
+	r = ops.postBody(t, gw.url, "/admin/v1/dlq/retry", "application/json", `{"job":"`+job.ID+`"}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.JSONEq(t, `{"retried":1,"more":false}`, string(r.body))
+
+	done = waitJob(t, c, gw.url, job.ID)
+	require.Equal(t, 2, done.Counts.Done)
+	// Each finish is announced under its own id (the first retry's item
+	// may finish the job once more before the second is retried).
+	ids := map[string]bool{first.id: true}
+	for {
+		next := <-got
+		require.False(t, ids[next.id], "a new finish is a new webhook")
+		ids[next.id] = true
+		require.Equal(t, "done", string(next.payload.Job.Status))
+		if next.payload.Job.Counts.Done == 2 {
+			break
+		}
+	}
+
+	lines := results(t, c, gw.url, job.ID, 0)
+	require.Len(t, lines, 2)
+	for _, l := range lines {
+		require.Equal(t, "ok", l.Status)
+	}
+
+	gw.stop()
+	var actions []string
+	for _, rec := range ofKind(exportAll(t, openAuditOf(t, cfg)), audit.KindAdmin) {
+		actions = append(actions, rec.Action+" by "+rec.By)
+	}
+	require.Contains(t, actions, "dlq_retry by ops")
+	require.Contains(t, actions, "dlq_retry_all by ops")
 }

@@ -196,6 +196,11 @@ func (a *App) apply(ctx context.Context, cfg *config.Config, by string, full boo
 		a.log.Warn("secret source failed; the last good value stays in use", "field", s.Field, "ref", s.Ref.String(),
 			"last_read", s.ReadAt.UTC().Format(time.RFC3339), "error", s.Err.Error())
 	}
+	if a.jobs != nil {
+		if err := checkCallbackSecrets(&live{cfg: cfg, secrets: secrets}); err != nil {
+			return ReloadReport{}, err
+		}
+	}
 	pools, overlaps, err := a.buildPools(ctx, cfg, secrets, now, &rep)
 	if err != nil {
 		return ReloadReport{}, err

@@ -375,6 +375,27 @@ type Client struct {
 	// X-Intelgate-TLP / X-Intelgate-PAP header (default amber).
 	DefaultTLP string `yaml:"default_tlp"`
 	DefaultPAP string `yaml:"default_pap"`
+	// Callbacks is where the client's bulk jobs may announce their finish
+	// (a job's callback_url), and the secret they are signed with.
+	Callbacks *ClientCallbacks `yaml:"callbacks"`
+}
+
+// ClientCallbacks is clients.X.callbacks.
+type ClientCallbacks struct {
+	// Hosts a callback_url may name: exact names, or *.example.com for its
+	// subdomains (not example.com itself).
+	Hosts []string `yaml:"hosts"`
+	// Secret is the whsec_ signing secret (Standard Webhooks) the client
+	// verifies callbacks with.
+	Secret secret.Ref `yaml:"secret"`
+	// AllowPlaintext permits http:// callback URLs. Unsafe: the summary and
+	// its signature travel readable; for a receiver on the same host.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// AllowPrivate permits callback targets that resolve to loopback and
+	// private ranges (RFC 1918, ULA, CGNAT). Unsafe: it lets a client's
+	// callback reach the gateway's own network; for an on-premises SOAR.
+	// Link-local (cloud metadata) stays refused.
+	AllowPrivate bool `yaml:"allow_private"`
 }
 
 // Duration is a time.Duration written as "30s", "5m", "1h".

@@ -97,6 +97,12 @@ var badFiles = map[string][]string{
 		`encryption.keys: required when storage.driver is postgres`,
 	},
 	"storage-postgres-no-dsn": {`storage.dsn: required with driver postgres: a secret reference`},
+	"client-callbacks": {
+		`line 11: clients.siem.callbacks.secret: required`,
+		`line 12: clients.siem.callbacks.hosts[0]: "*.com": a wildcard over the public suffix`,
+		`line 12: clients.siem.callbacks.hosts[2]: "https://x.example" is not a valid host name`,
+		`line 17: clients.soar.callbacks.hosts: at least one host is required`,
+	},
 	"jobs-settings": {
 		`line 2: jobs.workers: must be between 1 and 1000`,
 		`line 3: jobs.max_items: must be between 1 and 100000`,

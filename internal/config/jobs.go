@@ -20,6 +20,14 @@ type Jobs struct {
 	// dead, in the dead-letter queue (default 5). Waits for quota are not
 	// attempts.
 	MaxAttempts int `yaml:"max_attempts"`
+	// CallbackAttempts bounds the attempts to deliver one job's callback
+	// (default 8, spaced by jobs.retry); after them the delivery is
+	// recorded as failed in the job's status. The results stay available.
+	CallbackAttempts int `yaml:"callback_attempts"`
+	// CallbackCAFile is a PEM bundle of authorities trusted for callback
+	// receivers besides the system's (an on-premises SOAR's private CA);
+	// relative to the config file. Verification stays on.
+	CallbackCAFile string `yaml:"callback_ca_file"`
 	// ItemTimeout bounds one attempt of one item (default 2m).
 	ItemTimeout Duration `yaml:"item_timeout"`
 	// Retry shapes the wait between attempts: exponential from base,
@@ -42,15 +50,16 @@ type JobRetry struct {
 
 // Defaults of jobs.
 const (
-	DefaultJobsWorkers       = 4
-	DefaultJobsMaxItems      = 10000
-	DefaultJobsMaxBodyBytes  = ByteSize(16 << 20)
-	DefaultJobsMaxAttempts   = 5
-	DefaultJobsItemTimeout   = Duration(2 * time.Minute)
-	DefaultJobsRetryBase     = Duration(5 * time.Second)
-	DefaultJobsRetryMax      = Duration(10 * time.Minute)
-	DefaultJobsFetchCooldown = Duration(20 * time.Millisecond)
-	DefaultJobsPollInterval  = Duration(500 * time.Millisecond)
+	DefaultJobsWorkers          = 4
+	DefaultJobsMaxItems         = 10000
+	DefaultJobsMaxBodyBytes     = ByteSize(16 << 20)
+	DefaultJobsMaxAttempts      = 5
+	DefaultJobsCallbackAttempts = 8
+	DefaultJobsItemTimeout      = Duration(2 * time.Minute)
+	DefaultJobsRetryBase        = Duration(5 * time.Second)
+	DefaultJobsRetryMax         = Duration(10 * time.Minute)
+	DefaultJobsFetchCooldown    = Duration(20 * time.Millisecond)
+	DefaultJobsPollInterval     = Duration(500 * time.Millisecond)
 	// MaxJobsItems is the most jobs.max_items may be: one submission is
 	// one transaction.
 	MaxJobsItems = 100000
@@ -60,7 +69,7 @@ const (
 func (j Jobs) On() bool { return j.Enabled == nil || *j.Enabled }
 
 func (j *Jobs) setDefaults() {
-	*j = Jobs{Workers: DefaultJobsWorkers, MaxItems: DefaultJobsMaxItems, MaxBodyBytes: DefaultJobsMaxBodyBytes, MaxAttempts: DefaultJobsMaxAttempts,
+	*j = Jobs{Workers: DefaultJobsWorkers, MaxItems: DefaultJobsMaxItems, MaxBodyBytes: DefaultJobsMaxBodyBytes, MaxAttempts: DefaultJobsMaxAttempts, CallbackAttempts: DefaultJobsCallbackAttempts,
 		ItemTimeout: DefaultJobsItemTimeout, Retry: JobRetry{Base: DefaultJobsRetryBase, Max: DefaultJobsRetryMax},
 		FetchCooldown: DefaultJobsFetchCooldown, PollInterval: DefaultJobsPollInterval}
 }
@@ -79,6 +88,9 @@ func (v *validator) jobsSettings() {
 	}
 	if j.MaxAttempts < 1 || j.MaxAttempts > 100 {
 		v.add("jobs.max_attempts", "must be between 1 and 100")
+	}
+	if j.CallbackAttempts < 1 || j.CallbackAttempts > 100 {
+		v.add("jobs.callback_attempts", "must be between 1 and 100")
 	}
 	for field, d := range map[string]Duration{"jobs.item_timeout": j.ItemTimeout, "jobs.retry.base": j.Retry.Base,
 		"jobs.retry.max": j.Retry.Max, "jobs.fetch_cooldown": j.FetchCooldown, "jobs.poll_interval": j.PollInterval} {

@@ -187,6 +187,7 @@ func (c *Config) absolutePaths() {
 	if a := c.Secrets.AWS; a != nil {
 		a.CAFile = abs(a.CAFile)
 	}
+	c.Jobs.CallbackCAFile = abs(c.Jobs.CallbackCAFile)
 	for _, p := range c.Providers {
 		p.TLS.CAFile = abs(p.TLS.CAFile)
 		p.SchemaFile = abs(p.SchemaFile)

@@ -88,7 +88,9 @@ func TestResolveSecretsReportsEveryFailure(t *testing.T) {
 	require.Contains(t, fields["alerts.sinks.chat.url"], "SLACK_WEBHOOK_URL is not set")
 	require.Contains(t, fields["alerts.sinks.mail.username"], "SMTP_USER is not set")
 	require.Contains(t, fields["alerts.sinks.mail.password"], "SMTP_PASSWORD is not set")
-	require.Len(t, list, 10)
+	// And the clients' callback secrets.
+	require.Contains(t, fields["clients.siem.callbacks.secret"], "SIEM_CALLBACK_SECRET is not set")
+	require.Len(t, list, 11)
 	require.NotContains(t, fields, "providers.socialeye.keys[0].secret")
 	for _, v := range env {
 		if v != "" {

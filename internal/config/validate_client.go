@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/intelgate/intelgate/internal/callback"
 	"maps"
 	"regexp"
 	"slices"
@@ -48,6 +49,23 @@ func (v *validator) client(name string, c *Client, tokens map[string]string) {
 	if c.Limits.MaxWait != 0 {
 		v.add(f+".limits.max_wait", "only providers wait for capacity; a client over its own limit is answered 429 at once")
 	}
+	if cb := c.Callbacks; cb != nil {
+		if len(cb.Hosts) == 0 {
+			v.add(f+".callbacks.hosts", "at least one host is required (the hosts this client's job callbacks may reach)")
+		}
+		for i, h := range cb.Hosts {
+			if err := (callback.Policy{Hosts: []string{h}}).Validate(); err != nil {
+				_, why, _ := strings.Cut(err.Error(), ": ")
+				v.add(fmt.Sprintf("%s.callbacks.hosts[%d]", f, i), "%s", why)
+			}
+		}
+		v.secretRef(f+".callbacks.secret", cb.Secret)
+	}
+}
+
+// Policy is the callback target policy of these settings.
+func (cb *ClientCallbacks) Policy() callback.Policy {
+	return callback.Policy{Hosts: cb.Hosts, AllowPlaintext: cb.AllowPlaintext, AllowPrivate: cb.AllowPrivate}
 }
 
 func quotedList(s []string) string {

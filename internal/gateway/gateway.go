@@ -82,6 +82,8 @@ type Options struct {
 	// JobsMaxBodyBytes caps a submission's body (jobs.max_body_bytes).
 	Jobs             Jobs
 	JobsMaxBodyBytes int64
+	// DeadLetters serves /admin/v1/dlq (nil: the routes are absent).
+	DeadLetters DeadLetters
 	// KeyAges adds each key's age to /v1/quota (nil: not shown).
 	KeyAges KeyAges
 	// Operator serves the admin actions: reload, key revoke, client
@@ -126,6 +128,7 @@ type Gateway struct {
 	alerts         Alerts
 	jobs           Jobs
 	jobsBodyBytes  int64
+	dlq            DeadLetters
 }
 
 // New validates o and builds the Gateway.
@@ -153,6 +156,7 @@ func New(o Options) (*Gateway, error) {
 		alerts:         o.Alerts,
 		jobs:           o.Jobs,
 		jobsBodyBytes:  o.JobsMaxBodyBytes,
+		dlq:            o.DeadLetters,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -186,6 +190,7 @@ func (g *Gateway) routes() {
 	g.adminActions(handle)
 	g.alertRoutes(handle)
 	g.jobRoutes(handle)
+	g.dlqRoutes(handle)
 	if g.metrics != nil && g.metricsOnMain {
 		handle("GET /metrics", g.authenticated(g.adminOnly(g.metrics.Handler())))
 	}

@@ -70,6 +70,19 @@ type JobResponse struct {
 	CreatedAt   time.Time      `json:"created_at"`
 	FinishedAt  *time.Time     `json:"finished_at"`
 	Results     string         `json:"results"`
+	// Callback is the delivery of the finish to callback_url: null until
+	// the job finished (or without a callback_url).
+	Callback *JobCallback `json:"callback"`
+}
+
+// JobCallback is a job's callback delivery as GET /v1/jobs/{id} shows it.
+type JobCallback struct {
+	State      jobs.CallbackState `json:"state"` // pending | delivered | failed
+	WebhookID  string             `json:"webhook_id"`
+	Attempts   int                `json:"attempts"`
+	LastAt     *time.Time         `json:"last_attempt_at"`
+	LastStatus int                `json:"last_status,omitempty"` // the receiver's HTTP status
+	LastError  string             `json:"last_error,omitempty"`  // timeout, tls, network, status, redirect, refused
 }
 
 // handleSubmitJob is POST /v1/jobs: a JSON body, or NDJSON (one
@@ -275,6 +288,13 @@ func jobResponse(j jobs.Job) JobResponse {
 	if !j.FinishedAt.IsZero() {
 		at := j.FinishedAt
 		out.FinishedAt = &at
+	}
+	if c := j.Callback; c != nil {
+		out.Callback = &JobCallback{State: c.State, WebhookID: c.WebhookID, Attempts: c.Attempts, LastStatus: c.LastStatus, LastError: c.LastError}
+		if !c.LastAt.IsZero() {
+			at := c.LastAt
+			out.Callback.LastAt = &at
+		}
 	}
 	return out
 }

@@ -27,8 +27,23 @@ type itemArgs struct {
 // Kind names intelgate's item jobs in River's tables.
 func (itemArgs) Kind() string { return "intelgate_item" }
 
-// queueBulk is River's queue of bulk items.
-const queueBulk = "intelgate_bulk"
+// callbackArgs are a callback delivery's: the job, and the webhook id of
+// the finish it announces (a job reopened by a dead-letter retry finishes
+// again, under a new id).
+type callbackArgs struct {
+	Job       string `json:"job"`
+	WebhookID string `json:"webhook_id"`
+}
+
+// Kind names intelgate's callback deliveries in River's tables.
+func (callbackArgs) Kind() string { return "intelgate_callback" }
+
+// River's queues: bulk items, and callback deliveries (their own workers,
+// so a slow receiver never holds up lookups).
+const (
+	queueBulk      = "intelgate_bulk"
+	queueCallbacks = "intelgate_callbacks"
+)
 
 // execer is one transaction's statements, written with "?" placeholders
 // whatever the backend (pgx's are rebound).
@@ -51,7 +66,9 @@ type engine interface {
 	stop(ctx context.Context) error
 }
 
-type inserter func(ctx context.Context, items []itemArgs, maxAttempts int) ([]int64, error)
+// inserter enqueues River jobs in the transaction it belongs to and
+// returns their ids in order.
+type inserter func(ctx context.Context, params []river.InsertManyParams) ([]int64, error)
 
 // poolHandle is the PostgreSQL store's River seam (postgres.Store.Pool).
 type poolHandle interface{ Pool() *pgxpool.Pool }
@@ -89,14 +106,10 @@ func (e *riverEngine[TTx]) write(ctx context.Context, fn func(ctx context.Contex
 			err = errors.Join(err, e.rollback(context.WithoutCancel(ctx), tx))
 		}
 	}()
-	insert := func(ctx context.Context, items []itemArgs, maxAttempts int) ([]int64, error) {
-		params := make([]river.InsertManyParams, len(items))
-		for i, it := range items {
-			params[i] = river.InsertManyParams{Args: it, InsertOpts: &river.InsertOpts{Queue: queueBulk, MaxAttempts: maxAttempts}}
-		}
+	insert := func(ctx context.Context, params []river.InsertManyParams) ([]int64, error) {
 		res, err := e.client.InsertManyTx(ctx, tx, params)
 		if err != nil {
-			return nil, fmt.Errorf("enqueueing items: %w", err)
+			return nil, fmt.Errorf("enqueueing: %w", err)
 		}
 		ids := make([]int64, len(res))
 		for i, r := range res {
@@ -116,8 +129,24 @@ func (e *riverEngine[TTx]) write(ctx context.Context, fn func(ctx context.Contex
 
 // completeFunc runs fn in a transaction that also completes the River
 // job being worked (complete true), or only runs fn (a dead item: River
-// discards its job when Work returns the error).
-type completeFunc func(ctx context.Context, complete bool, fn func(ctx context.Context, tx execer) error) error
+// discards its job when Work returns the error). fn may enqueue more.
+type completeFunc func(ctx context.Context, complete bool, fn func(ctx context.Context, tx execer, insert inserter) error) error
+
+// finisher is completeFunc for one River job being worked.
+func finisher[TTx any, TDriver riverdriver.Driver[TTx], TArgs river.JobArgs](e *riverEngine[TTx], job *river.Job[TArgs]) completeFunc {
+	return func(ctx context.Context, complete bool, fn func(ctx context.Context, tx execer, insert inserter) error) error {
+		return e.write(ctx, func(ctx context.Context, tx execer, insert inserter) error {
+			if err := fn(ctx, tx, insert); err != nil {
+				return err
+			}
+			if !complete {
+				return nil
+			}
+			_, err := river.JobCompleteTx[TDriver](ctx, e.unwrapTx(tx), job)
+			return err
+		})
+	}
+}
 
 // itemWorker is River's worker of item jobs: the backend's transaction
 // plumbing around Queue.work.
@@ -128,20 +157,18 @@ type itemWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 }
 
 func (w *itemWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[itemArgs]) error {
-	finish := func(ctx context.Context, complete bool, fn func(ctx context.Context, tx execer) error) error {
-		return w.e.write(ctx, func(ctx context.Context, tx execer, _ inserter) error {
-			if err := fn(ctx, tx); err != nil {
-				return err
-			}
-			if !complete {
-				return nil
-			}
-			e := w.e
-			_, err := river.JobCompleteTx[TDriver](ctx, e.unwrapTx(tx), job)
-			return err
-		})
-	}
-	return w.q.work(ctx, job.Args, job.Attempt, job.MaxAttempts, finish)
+	return w.q.work(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
+}
+
+// callbackWorker is River's worker of callback deliveries.
+type callbackWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
+	river.WorkerDefaults[callbackArgs]
+	q *Queue
+	e *riverEngine[TTx]
+}
+
+func (w *callbackWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[callbackArgs]) error {
+	return w.q.deliver(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
 }
 
 // unwrapTx is the driver transaction behind an execer of this engine.
@@ -165,7 +192,10 @@ func newEngine(ctx context.Context, st store.Store, q *Queue, cfg *river.Config)
 			commit:   func(_ context.Context, tx *sql.Tx) error { return tx.Commit() },
 			rollback: func(_ context.Context, tx *sql.Tx) error { return ignoreDone(tx.Rollback()) },
 		}
-		return build(ctx, riversqlite.New(db), e, q, cfg, &itemWorker[*sql.Tx, *riversqlite.Driver]{q: q, e: e})
+		return build(ctx, riversqlite.New(db), e, q, cfg, func(ws *river.Workers) error {
+			return errors.Join(river.AddWorkerSafely(ws, &itemWorker[*sql.Tx, *riversqlite.Driver]{q: q, e: e}),
+				river.AddWorkerSafely(ws, &callbackWorker[*sql.Tx, *riversqlite.Driver]{q: q, e: e}))
+		})
 	case store.Postgres:
 		h, ok := st.(poolHandle)
 		if !ok {
@@ -178,12 +208,15 @@ func newEngine(ctx context.Context, st store.Store, q *Queue, cfg *river.Config)
 			commit:   func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
 			rollback: func(ctx context.Context, tx pgx.Tx) error { return ignoreDone(tx.Rollback(ctx)) },
 		}
-		return build(ctx, riverpgxv5.New(pool), e, q, cfg, &itemWorker[pgx.Tx, *riverpgxv5.Driver]{q: q, e: e})
+		return build(ctx, riverpgxv5.New(pool), e, q, cfg, func(ws *river.Workers) error {
+			return errors.Join(river.AddWorkerSafely(ws, &itemWorker[pgx.Tx, *riverpgxv5.Driver]{q: q, e: e}),
+				river.AddWorkerSafely(ws, &callbackWorker[pgx.Tx, *riverpgxv5.Driver]{q: q, e: e}))
+		})
 	}
 	return nil, fmt.Errorf("no job queue for store dialect %q", st.Dialect())
 }
 
-func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], e *riverEngine[TTx], q *Queue, cfg *river.Config, w river.Worker[itemArgs]) (engine, error) {
+func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], e *riverEngine[TTx], q *Queue, cfg *river.Config, register func(*river.Workers) error) (engine, error) {
 	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: q.o.Log})
 	if err != nil {
 		return nil, fmt.Errorf("preparing River's migrations: %w", err)
@@ -192,8 +225,8 @@ func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], e *rive
 		return nil, fmt.Errorf("migrating River's tables: %w", err)
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, w); err != nil {
-		return nil, fmt.Errorf("registering the item worker: %w", err)
+	if err := register(workers); err != nil {
+		return nil, fmt.Errorf("registering the workers: %w", err)
 	}
 	cfg.Workers = workers
 	c, err := river.NewClient(driver, cfg)

@@ -103,6 +103,9 @@ type Job struct {
 	Markings    minimise.Markings
 	CreatedAt   time.Time
 	FinishedAt  time.Time // zero until every item is final
+	// Callback is the delivery of the finish to CallbackURL; nil until the
+	// job finished (or without a callback_url).
+	Callback *Callback
 }
 
 // ItemResult is one item's answer: the lookup's outcomes, one per

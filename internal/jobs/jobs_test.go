@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/intelgate/intelgate/internal/callback"
 	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/jobs"
 	"github.com/intelgate/intelgate/internal/lookup"
@@ -21,6 +24,7 @@ import (
 	"github.com/intelgate/intelgate/internal/store"
 	"github.com/intelgate/intelgate/internal/store/postgres"
 	"github.com/intelgate/intelgate/internal/store/sqlite"
+	"github.com/intelgate/intelgate/internal/webhooksig"
 )
 
 // backends are the stores the queue runs on; PostgreSQL skips (through
@@ -388,4 +392,169 @@ func TestSweepFinishedJobs(t *testing.T) {
 		require.Equal(t, 1, j.Counts.Queued)
 		require.Equal(t, jobs.StatusQueued, j.Status)
 	})
+}
+
+// A dead item is listed in the dead-letter queue by provider and error,
+// and a retry brings it to done.
+func TestDeadLetterRetry(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
+		var up atomic.Bool
+		lk := &fakeLookups{script: func(ind string, call int) (lookup.Result, error) {
+			if strings.HasPrefix(ind, "down") && !up.Load() {
+				return failing(ind, lookup.KindUpstreamTimeout, 0), nil
+			}
+			return answer(ind), nil
+		}}
+		q := start(t, st, lk, jobs.Options{MaxAttempts: 2})
+		job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+			jobs.Submission{Indicators: []string{"down1.example", "fine.example", "down2.example"}})
+		require.NoError(t, err)
+		job = waitDone(t, q, "siem", job.ID)
+		require.Equal(t, jobs.Counts{Done: 1, Dead: 2}, job.Counts)
+
+		dead, next, err := q.Dead(t.Context(), jobs.DeadFilter{Provider: "vt", Error: "upstream-timeout"}, "", 1)
+		require.NoError(t, err)
+		require.Len(t, dead, 1)
+		require.Equal(t, jobs.DeadItemID(job.ID, 1), dead[0].ID)
+		require.Equal(t, "siem", dead[0].Client)
+		require.Equal(t, 2, dead[0].Attempts)
+		require.NotEmpty(t, next)
+		rest, next, err := q.Dead(t.Context(), jobs.DeadFilter{}, next, 10)
+		require.NoError(t, err)
+		require.Len(t, rest, 1)
+		require.Empty(t, next)
+		none, _, err := q.Dead(t.Context(), jobs.DeadFilter{Provider: "otx"}, "", 0)
+		require.NoError(t, err)
+		require.Empty(t, none)
+
+		up.Store(true)
+		require.NoError(t, q.Retry(t.Context(), dead[0].ID))
+		require.ErrorIs(t, q.Retry(t.Context(), dead[0].ID), jobs.ErrNoDeadItem, "retried already")
+		require.ErrorIs(t, q.Retry(t.Context(), jobs.DeadItemID(job.ID, 2)), jobs.ErrNoDeadItem, "never dead")
+		job = waitDone(t, q, "siem", job.ID)
+		require.Equal(t, jobs.Counts{Done: 2, Dead: 1}, job.Counts)
+
+		n, more, err := q.RetryAll(t.Context(), jobs.DeadFilter{Job: job.ID})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.False(t, more)
+		job = waitDone(t, q, "siem", job.ID)
+		require.Equal(t, jobs.Counts{Done: 3}, job.Counts)
+	})
+}
+
+// fakeDeliverer answers deliveries from a script and records them.
+type fakeDeliverer struct {
+	mu     sync.Mutex
+	calls  []delivery
+	script func(n int) (callback.Record, error)
+}
+
+type delivery struct {
+	target, id string
+	body       []byte
+}
+
+func (d *fakeDeliverer) Deliver(_ context.Context, target string, _ callback.Policy, _ webhooksig.Key, id string, body []byte) (callback.Record, error) {
+	d.mu.Lock()
+	d.calls = append(d.calls, delivery{target, id, body})
+	n := len(d.calls)
+	d.mu.Unlock()
+	if d.script != nil {
+		return d.script(n)
+	}
+	return callback.Record{Outcome: callback.Delivered, Class: callback.ClassDelivered, Status: 204, At: time.Now()}, nil
+}
+
+func (d *fakeDeliverer) deliveries() []delivery {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.calls)
+}
+
+type callbacks map[string]callback.Policy
+
+func (c callbacks) Target(client string) (callback.Policy, webhooksig.Key, bool) {
+	p, ok := c[client]
+	return p, webhooksig.Key{}, ok
+}
+
+func waitCallback(t *testing.T, q *jobs.Queue, id string, state jobs.CallbackState) jobs.Job {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		j, err := q.Get(t.Context(), "siem", id)
+		require.NoError(t, err)
+		if j.Callback != nil && j.Callback.State == state {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callback of %s not %s: %+v", id, state, j.Callback)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCallbackOnFinish(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
+		d := &fakeDeliverer{script: func(n int) (callback.Record, error) {
+			if n == 1 {
+				rec := callback.Record{Outcome: callback.Retryable, Class: callback.ClassStatus, Status: 503, At: time.Now()}
+				return rec, &callback.AttemptError{Record: rec}
+			}
+			return callback.Record{Outcome: callback.Delivered, Class: callback.ClassDelivered, Status: 200, At: time.Now()}, nil
+		}}
+		cbs := callbacks{"siem": {Hosts: []string{"hooks.example.com"}}}
+		q := start(t, st, &fakeLookups{}, jobs.Options{Callbacks: cbs, Deliverer: d})
+		id := lookup.Identity{Client: "siem", Providers: []string{"vt"}}
+
+		var f *lookup.Failure
+		_, _, err := q.Submit(t.Context(), id, jobs.Submission{Indicators: []string{"a.example"}, CallbackURL: "https://evil.example/hook"})
+		require.ErrorAs(t, err, &f)
+		require.Equal(t, "callback_url", f.Parameter)
+		_, _, err = q.Submit(t.Context(), lookup.Identity{Client: "soar", Providers: []string{"vt"}},
+			jobs.Submission{Indicators: []string{"a.example"}, CallbackURL: "https://hooks.example.com/hook"})
+		require.ErrorAs(t, err, &f)
+		require.Contains(t, f.Detail, "no callback_hosts")
+
+		job, _, err := q.Submit(t.Context(), id, jobs.Submission{Indicators: []string{"a.example", "b.example"},
+			CallbackURL: "https://hooks.example.com/hook"})
+		require.NoError(t, err)
+		job = waitCallback(t, q, job.ID, jobs.CallbackDelivered)
+		require.Equal(t, 2, job.Callback.Attempts)
+		require.Equal(t, 200, job.Callback.LastStatus)
+		calls := d.deliveries()
+		require.Len(t, calls, 2)
+		require.Equal(t, calls[0].id, calls[1].id, "a retry keeps the webhook id: the receiver dedupes on it")
+		require.Equal(t, job.Callback.WebhookID, calls[0].id)
+		var p jobs.Payload
+		require.NoError(t, json.Unmarshal(calls[1].body, &p))
+		require.Equal(t, "job.finished", p.Type)
+		require.Equal(t, job.ID, p.Job.ID)
+		require.Equal(t, jobs.Counts{Done: 2}, p.Job.Counts)
+		require.NotContains(t, string(calls[1].body), "a.example", "a callback carries no indicator")
+	})
+}
+
+// A receiver that stays down: the delivery is retried, then recorded as
+// failed in the job's status, and the results stay available.
+func TestCallbackTargetDown(t *testing.T) {
+	t.Parallel()
+	st, _ := backends["sqlite"](t)
+	d := &fakeDeliverer{script: func(int) (callback.Record, error) {
+		rec := callback.Record{Outcome: callback.Retryable, Class: callback.ClassNetwork, At: time.Now()}
+		return rec, &callback.AttemptError{Record: rec}
+	}}
+	q := start(t, st, &fakeLookups{}, jobs.Options{Callbacks: callbacks{"siem": {Hosts: []string{"hooks.example.com"}}},
+		Deliverer: d, CallbackAttempts: 3})
+	job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+		jobs.Submission{Indicators: []string{"a.example"}, CallbackURL: "https://hooks.example.com/hook"})
+	require.NoError(t, err)
+	job = waitCallback(t, q, job.ID, jobs.CallbackFailed)
+	require.Equal(t, 3, job.Callback.Attempts)
+	require.Equal(t, string(callback.ClassNetwork), job.Callback.LastError)
+	require.Len(t, d.deliveries(), 3)
+	res := allResults(t, q, "siem", job.ID, 0)
+	require.Len(t, res, 1)
+	require.Equal(t, jobs.ItemDone, res[0].State)
 }

@@ -63,6 +63,10 @@ type Options struct {
 	Keyring *seal.Keyring
 	Lookups Lookups
 	Clients Clients
+	// Callbacks and Deliverer send a job's signed summary to its
+	// callback_url when it finishes; nil: a callback_url is refused.
+	Callbacks Callbacks
+	Deliverer Deliverer
 
 	// Workers is how many items run at once on this replica.
 	Workers int
@@ -71,6 +75,10 @@ type Options struct {
 	// MaxAttempts is how many times a transiently failing item is tried
 	// before it is dead (snoozes for quota do not count).
 	MaxAttempts int
+	// CallbackAttempts bounds the attempts of one callback delivery;
+	// CallbackWorkers how many run at once on this replica.
+	CallbackAttempts int
+	CallbackWorkers  int
 	// ItemTimeout bounds one attempt (River's JobTimeout).
 	ItemTimeout time.Duration
 	// FetchCooldown and FetchPollInterval are River's: how soon a worker
@@ -100,6 +108,8 @@ const (
 	DefaultItemTimeout       = 2 * time.Minute
 	DefaultFetchCooldown     = 20 * time.Millisecond
 	DefaultFetchPollInterval = 500 * time.Millisecond
+	DefaultCallbackAttempts  = 8
+	DefaultCallbackWorkers   = 2
 	DefaultRetryBase         = 5 * time.Second
 	DefaultRetryMax          = 10 * time.Minute
 	// maxSnooze caps a wait for quota: a provider's Retry-After far in the
@@ -118,6 +128,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.CallbackAttempts <= 0 {
+		o.CallbackAttempts = DefaultCallbackAttempts
+	}
+	if o.CallbackWorkers <= 0 {
+		o.CallbackWorkers = DefaultCallbackWorkers
 	}
 	if o.ItemTimeout <= 0 {
 		o.ItemTimeout = DefaultItemTimeout
@@ -160,7 +176,8 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 	q := &Queue{o: o, d: o.Store.Dialect()}
 	cfg := &river.Config{
-		Queues:               map[string]river.QueueConfig{queueBulk: {MaxWorkers: o.Workers}},
+		Queues: map[string]river.QueueConfig{queueBulk: {MaxWorkers: o.Workers},
+			queueCallbacks: {MaxWorkers: o.CallbackWorkers}},
 		MaxAttempts:          o.MaxAttempts,
 		JobTimeout:           o.ItemTimeout,
 		FetchCooldown:        o.FetchCooldown,
@@ -234,6 +251,9 @@ func (q *Queue) Submit(ctx context.Context, id lookup.Identity, s Submission) (j
 		return Job{}, false, fmt.Errorf("%w: %d indicators, at most %d per job", ErrTooMany, len(s.Indicators), q.o.MaxItems)
 	}
 	if f := q.checkProviders(id, s.Providers); f != nil {
+		return Job{}, false, f
+	}
+	if f := q.checkCallback(id.Client, s.CallbackURL); f != nil {
 		return Job{}, false, f
 	}
 	m := id.Markings
@@ -387,7 +407,7 @@ func (q *Queue) insert(ctx context.Context, jobID, client string, idem []string,
 		}
 		riverIDs := map[int]int64{}
 		if len(work) > 0 {
-			ids, err := enqueue(ctx, work, q.o.MaxAttempts)
+			ids, err := enqueue(ctx, q.itemParams(work))
 			if err != nil {
 				return err
 			}
@@ -415,8 +435,19 @@ func (q *Queue) insert(ctx context.Context, jobID, client string, idem []string,
 				return fmt.Errorf("inserting items: %w", err)
 			}
 		}
+		if len(work) == 0 && sp.CallbackURL != "" {
+			return q.enqueueCallback(ctx, tx, enqueue, jobID, now) // finished at once: every item failed
+		}
 		return nil
 	})
+}
+
+func (q *Queue) itemParams(items []itemArgs) []river.InsertManyParams {
+	params := make([]river.InsertManyParams, len(items))
+	for i, it := range items {
+		params[i] = river.InsertManyParams{Args: it, InsertOpts: &river.InsertOpts{Queue: queueBulk, MaxAttempts: q.o.MaxAttempts}}
+	}
+	return params
 }
 
 func nullBytes(b []byte) any {

@@ -51,6 +51,11 @@ func (q *Queue) Get(ctx context.Context, client, id string) (Job, error) {
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		cb, err := q.callbackOf(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		j.Callback = cb
 		if j.Counts.Queued == 0 {
 			return nil
 		}

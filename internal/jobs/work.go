@@ -127,7 +127,7 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 		return fmt.Errorf("reading item: %w", errors.New(errorKind(err)))
 	}
 	if it.state != ItemQueued {
-		return finish(ctx, true, func(context.Context, execer) error { return nil })
+		return finish(ctx, true, func(context.Context, execer, inserter) error { return nil })
 	}
 	id, cs := q.o.Clients.Identity(it.client)
 	switch cs {
@@ -135,7 +135,7 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 		return river.JobSnooze(time.Minute)
 	case ClientUnknown:
 		f := &lookup.Failure{Kind: lookup.KindForbidden, Detail: "the job's client is no longer configured"}
-		return q.record(ctx, a, attempt, ItemFailed, stored{Failure: storeFailure(f)}, f.Kind, true, finish)
+		return q.record(ctx, a, attempt, ItemFailed, stored{Failure: storeFailure(f)}, failure{kind: f.Kind}, it.spec.CallbackURL, true, finish)
 	}
 	if it.spec.TLP != 0 {
 		id.Markings.TLP = minimise.TLP(it.spec.TLP)
@@ -150,7 +150,7 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 		// the attempt does not count.
 		return river.JobSnooze(0)
 	}
-	v, wait, kind, result := judge(res, lerr)
+	v, wait, kind, provider, result := judge(res, lerr)
 	switch v {
 	case snooze:
 		return river.JobSnooze(min(max(wait, time.Second), maxSnooze))
@@ -158,7 +158,7 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 		if attempt < maxAttempts {
 			return errors.New(string(kind))
 		}
-		if err := q.record(ctx, a, attempt, ItemDead, result, kind, false, finish); err != nil {
+		if err := q.record(ctx, a, attempt, ItemDead, result, failure{kind, provider}, it.spec.CallbackURL, false, finish); err != nil {
 			return err
 		}
 		return errors.New(string(kind))
@@ -172,20 +172,27 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 	case anyFailed(res.Outcomes):
 		state = ItemFailed
 	}
-	return q.record(ctx, a, attempt, state, result, kind, true, finish)
+	return q.record(ctx, a, attempt, state, result, failure{kind, provider}, it.spec.CallbackURL, true, finish)
 }
 
 // record writes an item's final state and result, and counts it off its
 // job, in finish's transaction.
-func (q *Queue) record(ctx context.Context, a itemArgs, attempt int, state ItemState, r stored, kind lookup.Kind, complete bool, finish completeFunc) error {
+// failure is what an item's error and provider columns hold.
+type failure struct {
+	kind     lookup.Kind
+	provider string
+}
+
+func (q *Queue) record(ctx context.Context, a itemArgs, attempt int, state ItemState, r stored, f failure, callbackURL string, complete bool, finish completeFunc) error {
 	sealed, err := q.sealResult(a.Job, a.Seq, r)
 	if err != nil {
 		return err
 	}
 	now := q.now()
-	return finish(ctx, complete, func(ctx context.Context, tx execer) error {
-		n, err := tx.exec(ctx, `UPDATE job_items SET state = ?, result = ?, error = ?, attempts = ?, updated_at = ?
-			WHERE job_id = ? AND seq = ? AND state = 'queued'`, string(state), sealed, string(kind), attempt, q.d.TimeArg(now), a.Job, a.Seq)
+	return finish(ctx, complete, func(ctx context.Context, tx execer, insert inserter) error {
+		n, err := tx.exec(ctx, `UPDATE job_items SET state = ?, result = ?, error = ?, provider = ?, attempts = ?, updated_at = ?
+			WHERE job_id = ? AND seq = ? AND state = 'queued'`, string(state), sealed, string(f.kind), f.provider, attempt,
+			q.d.TimeArg(now), a.Job, a.Seq)
 		if err != nil {
 			return fmt.Errorf("recording item: %w", err)
 		}
@@ -198,13 +205,18 @@ func (q *Queue) record(ctx context.Context, a itemArgs, attempt int, state ItemS
 			WHERE id = ? RETURNING pending`, q.d.TimeArg(now), a.Job).Scan(&pending); err != nil {
 			return fmt.Errorf("counting item: %w", err)
 		}
+		if pending == 0 && callbackURL != "" {
+			// The last item: the callback is queued with the finish it
+			// announces, so it is neither lost nor sent early.
+			return q.enqueueCallback(ctx, tx, insert, a.Job, now)
+		}
 		return nil
 	})
 }
 
 // judge turns a lookup into a verdict: the wait of a snooze, the failure
 // kind that decided it, and the result to keep.
-func judge(res lookup.Result, err error) (v verdict, wait time.Duration, kind lookup.Kind, r stored) {
+func judge(res lookup.Result, err error) (v verdict, wait time.Duration, kind lookup.Kind, provider string, r stored) {
 	r = stored{Type: string(res.Indicator.Type), Normalized: res.Indicator.Value}
 	if err != nil {
 		var f *lookup.Failure
@@ -214,11 +226,11 @@ func judge(res lookup.Result, err error) (v verdict, wait time.Duration, kind lo
 		r.Failure = storeFailure(f)
 		switch {
 		case f.Kind == lookup.KindRateLimited:
-			return snooze, f.RetryAfter, f.Kind, r
+			return snooze, f.RetryAfter, f.Kind, "", r
 		case retryable(f.Kind):
-			return transient, 0, f.Kind, r
+			return transient, 0, f.Kind, "", r
 		}
-		return final, 0, f.Kind, r
+		return final, 0, f.Kind, "", r
 	}
 	v = final
 	for _, o := range res.Outcomes {
@@ -230,14 +242,14 @@ func judge(res lookup.Result, err error) (v verdict, wait time.Duration, kind lo
 		}
 		switch {
 		case o.Failure.Kind == lookup.KindUpstreamRateLimited:
-			v, wait, kind = snooze, max(wait, o.Failure.RetryAfter), o.Failure.Kind
+			v, wait, kind, provider = snooze, max(wait, o.Failure.RetryAfter), o.Failure.Kind, o.Provider
 		case retryable(o.Failure.Kind) && v != snooze:
-			v, kind = transient, o.Failure.Kind
+			v, kind, provider = transient, o.Failure.Kind, o.Provider
 		case v == final && kind == "":
-			kind = o.Failure.Kind
+			kind, provider = o.Failure.Kind, o.Provider
 		}
 	}
-	return v, wait, kind, r
+	return v, wait, kind, provider, r
 }
 
 // retryable kinds can succeed on another attempt: the upstream or a

@@ -16,7 +16,12 @@
 -- Finished jobs are deleted retention.job_results after finished_at, items
 -- first, in bounded batches (jobs.Queue.Sweep).
 -- error is the failure kind of an item that failed or died (a problem
--- slug, never upstream text).
+-- slug, never upstream text) and provider the provider it came from ('' for
+-- the item's own failure): the dead-letter queue filters on both.
+--
+-- job_callbacks is the delivery of a job's signed summary to its
+-- callback_url (River retries it; each attempt is recorded here): one row
+-- per job, for its latest finish.
 
 CREATE TABLE jobs (
     id          TEXT    NOT NULL PRIMARY KEY,
@@ -42,9 +47,20 @@ CREATE TABLE job_items (
     indicator  BYTEA   NOT NULL,
     result     BYTEA,
     error      TEXT    NOT NULL DEFAULT '',
+    provider   TEXT    NOT NULL DEFAULT '',
     attempts   BIGINT      NOT NULL DEFAULT 0,
     updated_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (job_id, seq)
 );
 
-CREATE INDEX job_items_dead ON job_items (updated_at, job_id, seq) WHERE state = 'dead';
+CREATE INDEX job_items_dead ON job_items (job_id, seq) WHERE state = 'dead';
+
+CREATE TABLE job_callbacks (
+    job_id      TEXT        NOT NULL PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    webhook_id  TEXT        NOT NULL,
+    state       TEXT        NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts    BIGINT      NOT NULL DEFAULT 0,
+    last_at     TIMESTAMPTZ,
+    last_status BIGINT      NOT NULL DEFAULT 0,
+    last_error  TEXT        NOT NULL DEFAULT ''
+);
