@@ -11,7 +11,10 @@
 // gateway's Retry-After (seconds or HTTP-date) up to a cap, and otherwise
 // backing off exponentially with full jitter. It never waits past the
 // context's deadline: when the next wait would end after it, the last error
-// is returned at once so the caller can fail fast or degrade.
+// is returned at once so the caller can fail fast or degrade. A bulk job
+// submission always carries an Idempotency-Key (the caller's, or one
+// generated for the call), so a retried submission never creates a second
+// job.
 //
 // Errors from the gateway are *Error values carrying the RFC 9457 problem
 // details; use errors.As or the Is* helpers. No error, log line or panic of

@@ -76,6 +76,10 @@ func IsRateLimited(err error) bool { return hasStatus(err, http.StatusTooManyReq
 // (400); Parameter names the field when the gateway knows it.
 func IsInvalidParameter(err error) bool { return hasStatus(err, http.StatusBadRequest) }
 
+// IsNotFound reports whether the gateway answered 404: no such job (or
+// another client's), or the provider has no data (Resolve).
+func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
+
 func hasStatus(err error, status int) bool {
 	e, ok := AsError(err)
 	return ok && e.Status == status

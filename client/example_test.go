@@ -42,7 +42,36 @@ func fakeGateway() *httptest.Server {
 			"paused_until":"2026-11-27T10:00:05Z","rate":{"rate":10,"per_second":10,"period":"1s","burst":9,"configured_burst":10,"remaining":3},
 			"month":{"limit":250000,"used":9120,"remaining":240880,"resets_at":"2026-12-01T00:00:00Z"}}]}]}`)
 	})
+	jobRoutes(mux)
 	return httptest.NewServer(mux)
+}
+
+// jobRoutes answers the bulk job endpoints: a job of two items, done at
+// once, its results on two pages.
+func jobRoutes(mux *http.ServeMux) {
+	const job = `{"id":"job_7f","status":"%s","total":2,"counts":{"queued":0,"running":0,"done":2,"failed":0,"dead":0,"withheld":0},
+		"type":"domain","providers":["socialeye"],"tlp":"amber","pap":"amber","created_at":"2026-11-27T10:00:00Z",
+		"finished_at":"2026-11-27T10:00:03Z","results":"/v1/jobs/job_7f/results"}`
+	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, job, "queued")
+	})
+	mux.HandleFunc("GET /v1/jobs/job_7f", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, job, "done")
+	})
+	mux.HandleFunc("GET /v1/jobs/job_7f/results", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		line := `{"item":%d,"state":"done","indicator":"%s","type":"domain","normalized":"%[2]s","provider":"socialeye",` +
+			`"status":"ok","cached":false,"stale":false,"fetched_at":"2026-11-27T10:00:02Z","data":{"seen":true},"error":null}` + "\n"
+		if r.URL.Query().Get("after") == "" {
+			w.Header().Set("Link", `</v1/jobs/job_7f/results?after=1&limit=1>; rel="next"`)
+			fmt.Fprintf(w, line, 1, "evil.example")
+			return
+		}
+		fmt.Fprintf(w, line, 2, "bad.example")
+	})
 }
 
 func ExampleClient_Quota() {
@@ -148,4 +177,42 @@ func ExampleClient_Resolve() {
 	// Output:
 	// {"query":"alice@example.com","profiles":[]}
 	// hit 2m0s req-3
+}
+
+func ExampleClient_SubmitJob() {
+	gw := fakeGateway()
+	defer gw.Close()
+	c, _ := client.New(gw.URL, "igt_example")
+	ctx := context.Background()
+
+	job, err := c.SubmitJob(ctx, []string{"evil.example", "bad.example"}, client.JobOptions{
+		Type:           "domain",
+		Providers:      []string{"socialeye"},
+		IdempotencyKey: "nightly-2026-11-27", // optional: without it the SDK makes one per call
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(job.ID, job.Status, job.Total)
+
+	job, err = c.WaitJob(ctx, job.ID, 5*time.Second, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(job.Status, job.Counts.Done, "done")
+
+	for line, err := range c.JobResults(ctx, job.ID, 1) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(line.Item, line.Indicator, *line.Provider, line.Status, string(line.Data))
+	}
+	// Output:
+	// job_7f queued 2
+	// done 2 done
+	// 1 evil.example socialeye ok {"seen":true}
+	// 2 bad.example socialeye ok {"seen":true}
 }

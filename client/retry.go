@@ -30,6 +30,19 @@ type verdict struct {
 	fromServer bool
 }
 
+// request is one call to the gateway, the same whatever the attempt.
+type request struct {
+	method string // "" is GET
+	path   string // below the base URL; elements already path-escaped
+	query  url.Values
+	header http.Header // extra headers (markings, Idempotency-Key)
+	accept string      // "" is JSON
+	// contentType and body are the request body's, if any; body opens it
+	// once per attempt.
+	contentType string
+	body        requestBody
+}
+
 // get sends GET {base}/{path}?{query} until it succeeds, fails in a way not
 // worth retrying, runs out of attempts, or would have to wait past ctx's
 // deadline. GET is idempotent, so resending after a connection failure is
@@ -40,16 +53,39 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) (*reply
 
 // getWith is get with extra request headers (markings).
 func (c *Client) getWith(ctx context.Context, path string, query url.Values, header http.Header) (*reply, error) {
-	u := c.base.JoinPath(path)
-	u.RawQuery = query.Encode()
+	return c.send(ctx, request{path: path, query: query, header: header})
+}
+
+// send sends rq with get's retry policy. Only idempotent requests may come
+// here: a GET, or a POST carrying an Idempotency-Key (SubmitJob always
+// sends one), whose resending the gateway answers with what the first
+// sending created.
+func (c *Client) send(ctx context.Context, rq request) (*reply, error) {
+	u := c.base.JoinPath(rq.path)
+	u.RawQuery = rq.query.Encode()
 	target := u.String()
 	for n := 1; ; n++ {
-		rep, v, err := c.attempt(ctx, target, header)
+		var payload io.Reader
+		if rq.body != nil {
+			p, err := rq.body.open(ctx)
+			if err != nil {
+				return nil, err
+			}
+			payload = p
+		}
+		rep, v, err := c.attempt(ctx, rq, target, payload)
 		if err == nil {
 			return rep, nil
 		}
 		if !v.retry || n >= c.maxAttempts || ctx.Err() != nil {
 			return nil, err
+		}
+		if rq.body != nil {
+			// Before waiting: a body that cannot be sent again ends the
+			// call now, with the answer that would have been retried.
+			if rerr := rq.body.rewind(ctx); rerr != nil {
+				return nil, fmt.Errorf("not retrying: %w: %w", rerr, err)
+			}
 		}
 		wait := v.wait
 		if !v.fromServer {
@@ -65,17 +101,28 @@ func (c *Client) getWith(ctx context.Context, path string, query url.Values, hea
 }
 
 // attempt sends the request once.
-func (c *Client) attempt(ctx context.Context, target string, header http.Header) (*reply, verdict, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+func (c *Client) attempt(ctx context.Context, rq request, target string, payload io.Reader) (*reply, verdict, error) {
+	method := rq.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, payload)
 	if err != nil {
 		return nil, verdict{}, fmt.Errorf("building request: %w", err)
 	}
-	for k, v := range header {
+	for k, v := range rq.header {
 		req.Header[k] = v
 	}
+	accept := rq.accept
+	if accept == "" {
+		accept = "application/json, application/problem+json"
+	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", c.userAgent)
+	if rq.contentType != "" {
+		req.Header.Set("Content-Type", rq.contentType)
+	}
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -118,9 +165,10 @@ func (c *Client) backoff(n int) time.Duration {
 }
 
 // transient reports whether err is a connection failure that happened before
-// any response arrived, so resending the idempotent GET is safe and may
-// succeed: refused or reset connections, a peer closing early, dial timeouts
-// and temporary DNS failures. TLS verification failures, refused redirects
+// any response arrived, so resending the idempotent request (a GET, or a
+// job submission under its Idempotency-Key) is safe and may succeed:
+// refused or reset connections, a peer closing early, dial timeouts and
+// temporary DNS failures. TLS verification failures, refused redirects
 // and response-header timeouts are not retried: repeating them only delays
 // the same answer.
 func transient(err error) bool {

@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(),
 		newTokenCmd(),
 		newLookupCmd(),
+		newJobsCmd(),
 		newPinCmd(),
 		newCacheCmd(),
 		newAuditCmd(),

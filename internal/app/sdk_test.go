@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -48,11 +49,7 @@ var sdkProblemExclusions = map[string]string{
 	"conflict": "only POST /admin/v1/reload sends it (another reload is running), an administrative endpoint " +
 		"the application SDK does not call; TestReloadAdminAPI provokes it from a real gateway",
 	"reload-refused": "only POST /admin/v1/reload sends it; TestReloadAdminAPI reads it from a real gateway",
-	"too-many-items": "only POST /v1/jobs sends it, which the SDK does not call yet; TestBulkJobBadInput reads it " +
-		"from a real gateway",
-	"idempotency-key-reused": "only POST /v1/jobs sends it, which the SDK does not call yet; TestBulkJobBadInput " +
-		"reads it from a real gateway",
-	"client-closed": "499 is written after the caller has gone, for the access log: no client is left to read it",
+	"client-closed":  "499 is written after the caller has gone, for the access log: no client is left to read it",
 	"internal": "only a bug sends it: every error the call chain returns is classified (upstream, governor, " +
 		"breaker, unsafe input, context; store failures are unavailable), config refuses the empty secret " +
 		"that would reach the provider's no-key error, and what remains is recovered panics — no request " +
@@ -61,14 +58,18 @@ var sdkProblemExclusions = map[string]string{
 
 // TestSDKDecodesRealServerResponses pins the public SDK's wire types to
 // what the server really sends — not to hand-written fixtures: resolve,
-// lookup (ok, not_found and error results), quota, and every problem type
-// a client can meet, each provoked through a real gateway and simulator and
-// read by the SDK itself.
+// lookup (ok, not_found and error results), quota, a bulk job's status and
+// results, and every problem type a client can meet, each provoked through
+// a real gateway and simulator and read by the SDK itself.
 func TestSDKDecodesRealServerResponses(t *testing.T) {
 	t.Parallel()
 	t.Run("resolve, lookup and quota", func(t *testing.T) {
 		t.Parallel()
 		sdkDecodesAnswers(t)
+	})
+	t.Run("jobs", func(t *testing.T) {
+		t.Parallel()
+		sdkDecodesJobs(t)
 	})
 	for _, g := range sdkProblemGateways() {
 		t.Run("problems/"+g.name, func(t *testing.T) {
@@ -149,6 +150,84 @@ func sdkDecodesAnswers(t *testing.T) {
 	require.NotNil(t, q.Client.Rate)
 	require.Equal(t, 1000, q.Client.Rate.Rate)
 	require.Equal(t, quota.Providers, q.Providers)
+}
+
+// sdkDecodesJobs submits a job through the SDK (and again, replayed),
+// waits for it, and reads its results page by page, every answer also
+// decoded strictly from the wire.
+func sdkDecodesJobs(t *testing.T) {
+	_, gw, raw, token := e2e(t, sim.Options{}, func(*sim.Server) govCfg {
+		return govCfg{top: "jobs: {max_items: 10, poll_interval: 50ms}\n"}
+	})
+	wire := &wireLog{}
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	sdk, err := client.New(gw.url, token, client.WithMaxAttempts(1),
+		client.WithHTTPClient(&http.Client{Transport: &wireTransport{base: tr, log: wire}, Timeout: 30 * time.Second}))
+	require.NoError(t, err)
+	// The deadline only bounds a broken queue.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+
+	inds := []string{"sdk-1.example.org", "sdk-2.example.org", "not an indicator"}
+	opts := client.JobOptions{Providers: []string{"socialeye"}, TLP: "green", IdempotencyKey: "sdk-decode-1"}
+	job, err := sdk.SubmitJob(ctx, inds, opts)
+	require.NoError(t, err)
+	var strict client.Job
+	strictDecode(t, wire.last(t).body, &strict)
+	require.Equal(t, strict.ID, job.ID)
+	require.Equal(t, 3, job.Total)
+	require.Equal(t, "green", job.TLP)
+	require.Equal(t, []string{"socialeye"}, job.Providers)
+	require.Equal(t, "/v1/jobs/"+job.ID+"/results", job.Results)
+	require.False(t, job.Replayed)
+
+	again, err := sdk.SubmitJob(ctx, inds, opts)
+	require.NoError(t, err)
+	require.True(t, again.Replayed, "Idempotent-Replayed")
+	require.Equal(t, job.ID, again.ID)
+
+	done, err := sdk.WaitJob(ctx, job.ID, 50*time.Millisecond, nil)
+	require.NoError(t, err)
+	require.Equal(t, client.JobDone, done.Status)
+	require.Equal(t, client.JobCounts{Done: 2, Failed: 1}, done.Counts)
+	require.NotNil(t, done.FinishedAt)
+	r := raw.get(t, gw.url, "/v1/jobs/"+job.ID)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	strictDecode(t, r.body, &strict)
+
+	// One item a page: the SDK follows two next links.
+	var lines []client.JobResultLine
+	for l, err := range sdk.JobResults(ctx, job.ID, 1) {
+		require.NoError(t, err)
+		var line client.JobResultLine
+		strictDecode(t, l.Raw, &line)
+		lines = append(lines, l)
+	}
+	require.Len(t, lines, 3)
+	for i, l := range lines {
+		require.Equal(t, i+1, l.Item)
+		if l.Indicator == "not an indicator" {
+			require.Equal(t, client.ItemFailed, l.State)
+			require.Nil(t, l.Provider, "no provider answered")
+			require.Equal(t, client.ProblemTypeBase+"invalid-parameter", l.Error.Type)
+			continue
+		}
+		require.Equal(t, client.ItemDone, l.State)
+		require.Equal(t, "socialeye", *l.Provider)
+		require.Equal(t, client.StatusOK, l.Status)
+		require.NotNil(t, l.FetchedAt)
+		require.NotEmpty(t, l.Data)
+	}
+
+	_, err = sdk.Job(ctx, "job_nope")
+	require.True(t, client.IsNotFound(err), "%v", err)
+	n := 0
+	for _, err := range sdk.JobResults(ctx, "job_nope", 0) {
+		require.True(t, client.IsNotFound(err), "%v", err)
+		n++
+	}
+	require.Equal(t, 1, n, "the 404 is yielded once")
 }
 
 // requireSDKProblem checks that the SDK read the problem on the wire
@@ -303,10 +382,13 @@ func limitProblemGateways() []problemGateway {
 // so that the request-too-large case need not send much.
 const sharedMaxBodyBytes = 1 << 10
 
+// sharedMaxJobItems is the shared gateway's jobs.max_items.
+const sharedMaxJobItems = 3
+
 // sharedProblemConfig adds to the harness config: a small request body
-// limit; a second provider, narrow, that answers usernames only; and the
+// limit; a second provider, narrow, that answers usernames only; the
 // clients outsider (source_cidrs without loopback), metered (one request
-// an hour) and scoped (narrow only, not socialeye).
+// an hour) and scoped (narrow only, not socialeye); and small jobs.
 func sharedProblemConfig(t *testing.T, e *problemEnv) govCfg {
 	// The fragment ends socialeye's block and opens narrow's, a sibling
 	// under providers:, reusing socialeye's key file and CA.
@@ -318,7 +400,8 @@ func sharedProblemConfig(t *testing.T, e *problemEnv) govCfg {
 		provider: narrow,
 		top: e.client(t, "outsider", "    providers: [socialeye]\n    source_cidrs: [10.0.0.0/8]\n") +
 			e.client(t, "metered", "    providers: [socialeye]\n    limits: {rate: 1/h}\n") +
-			e.client(t, "scoped", "    providers: [narrow]\n"),
+			e.client(t, "scoped", "    providers: [narrow]\n") +
+			fmt.Sprintf("jobs: {max_items: %d, poll_interval: 50ms}\n", sharedMaxJobItems),
 	}
 }
 
@@ -381,6 +464,22 @@ func sharedProblems() []sdkProblem {
 		}},
 		{"refresh-not-allowed", http.StatusForbidden, "", func(t *testing.T, e *problemEnv) error {
 			_, err := siem(t, e).Lookup(t.Context(), "8.8.8.8", &client.LookupOptions{Refresh: true})
+			return err
+		}},
+		{"too-many-items", http.StatusRequestEntityTooLarge, "", func(t *testing.T, e *problemEnv) error {
+			inds := make([]string, sharedMaxJobItems+1)
+			for i := range inds {
+				inds[i] = fmt.Sprintf("many-%d.example", i)
+			}
+			_, err := siem(t, e).SubmitJob(t.Context(), inds, client.JobOptions{})
+			return err
+		}},
+		{"idempotency-key-reused", http.StatusUnprocessableEntity, "", func(t *testing.T, e *problemEnv) error {
+			sdk := siem(t, e)
+			opts := client.JobOptions{IdempotencyKey: "sdk-problem-reused"}
+			_, err := sdk.SubmitJob(t.Context(), []string{"first.example"}, opts)
+			require.NoError(t, err, "the key's first submission")
+			_, err = sdk.SubmitJob(t.Context(), []string{"second.example"}, opts)
 			return err
 		}},
 		{"request-too-large", http.StatusRequestEntityTooLarge, "", func(t *testing.T, e *problemEnv) error {
