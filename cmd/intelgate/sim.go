@@ -26,6 +26,7 @@ type simFlags struct {
 	burst       int
 	seed        int64
 	caOut       string
+	webhookEnv  string
 	faults      sim.Faults
 }
 
@@ -40,7 +41,9 @@ func simCommand(getenv func(string) string, f *simFlags) *cobra.Command {
 		Short: "Run the SocialEye simulator alone (TLS, pinned, fault injection)",
 		Long: `sim runs the SocialEye simulator: GET /v1/resolve with Bearer auth, a per-key
 rate limit, deterministic bodies and injectable faults, plus the unauthenticated
-control endpoints GET /_sim/stats, GET|POST /_sim/faults and POST /_sim/reset.
+control endpoints GET /_sim/stats, GET|POST /_sim/faults, POST /_sim/reset and,
+with --webhook-secret-env, POST /_sim/emit (send a signed webhook to a loopback
+address).
 The accepted key is read from the variable named by --api-key-env; when it is
 unset a random (fake) key is generated and printed. See docs/simulator.md.`,
 		Args: cobra.NoArgs,
@@ -57,6 +60,7 @@ unset a random (fake) key is generated and printed. See docs/simulator.md.`,
 	fl.IntVar(&f.burst, "burst", 0, "per-key burst (0: same as --rate, at least 1)")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the fault dice")
 	fl.StringVar(&f.caOut, "ca-out", "", "write the certificate (usable as a CA file) to this path")
+	fl.StringVar(&f.webhookEnv, "webhook-secret-env", "", "environment variable holding the whsec_ secret /_sim/emit signs webhooks with")
 	fl.Float64Var(&f.faults.ErrorRate, "fail-rate", 0, "fraction of requests answered 500")
 	fl.DurationVar(&f.faults.Latency, "latency", 0, "delay added to every answer")
 	fl.Float64Var(&f.faults.MalformedRate, "malformed-rate", 0, "fraction answered with truncated JSON")
@@ -94,7 +98,16 @@ func (f simFlags) options(getenv func(string) string) (o sim.Options, generated 
 		key = "sk_sim_" + randomHex(16)
 		generated = key
 	}
-	return sim.Options{APIKeys: []string{key}, Rate: f.rate, Burst: f.burst, Seed: f.seed, Faults: f.faults}, generated, nil
+	o = sim.Options{APIKeys: []string{key}, Rate: f.rate, Burst: f.burst, Seed: f.seed, Faults: f.faults}
+	if f.webhookEnv != "" {
+		if o.WebhookSecret = strings.TrimSpace(getenv(f.webhookEnv)); o.WebhookSecret == "" {
+			return sim.Options{}, "", fmt.Errorf("--webhook-secret-env: environment variable %s is not set", f.webhookEnv)
+		}
+		if err := o.Validate(); err != nil {
+			return sim.Options{}, "", fmt.Errorf("--webhook-secret-env: %w", err)
+		}
+	}
+	return o, generated, nil
 }
 
 // flagNames maps the JSON field names in sim's validation errors to flags.

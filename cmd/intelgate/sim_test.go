@@ -34,7 +34,8 @@ func parseSimFlags(args ...string) (simFlags, error) {
 
 func TestSimFlagsToOptions(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"SOCIALEYE_API_KEY": "se-key-from-env", "OTHER_KEY": "other-key"}
+	env := map[string]string{"SOCIALEYE_API_KEY": "se-key-from-env", "OTHER_KEY": "other-key",
+		"SIM_WEBHOOK": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "WEAK_WEBHOOK": "whsec_c2hvcnQ="}
 	tests := []struct {
 		name    string
 		args    []string
@@ -71,6 +72,11 @@ func TestSimFlagsToOptions(t *testing.T) {
 		{name: "negative burst", args: []string{"--burst", "-1"}, wantErr: "--burst must not be negative"},
 		{name: "ca-out without tls", args: []string{"--tls=false", "--ca-out", "x.pem"}, wantErr: "--ca-out needs --tls"},
 		{name: "empty key env name", args: []string{"--api-key-env", ""}, wantErr: "--api-key-env"},
+		{name: "webhook secret", args: []string{"--webhook-secret-env", "SIM_WEBHOOK"},
+			want: sim.Options{APIKeys: []string{"se-key-from-env"}, Rate: 10, Seed: 1, WebhookSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+				Faults: sim.Faults{OversizedBytes: sim.DefaultOversizedBytes}}},
+		{name: "webhook secret unset", args: []string{"--webhook-secret-env", "UNSET_VAR"}, wantErr: "--webhook-secret-env: environment variable UNSET_VAR is not set"},
+		{name: "webhook secret weak", args: []string{"--webhook-secret-env", "WEAK_WEBHOOK"}, wantErr: "--webhook-secret-env"},
 		{name: "not a number", args: []string{"--rate", "fast"}, wantErr: "invalid argument"},
 		{name: "bad duration", args: []string{"--latency", "soon"}, wantErr: "invalid argument"},
 	}

@@ -90,6 +90,7 @@ type App struct {
 	// (internal/app/jobs.go); nil when jobs are off.
 	jobs      *jobs.Queue
 	deliverer *callback.Deliverer
+	hooks     *webhooks // inbound provider webhooks (internal/app/webhooks.go)
 
 	// The alert engine (internal/app/alerts.go); nil when alerts are off.
 	alerts     *alert.Engine
@@ -279,29 +280,31 @@ func (a *App) buildGateway(cfg *config.Config, authn gateway.Authenticator, read
 		ready["store"] = a.store
 	}
 	a.gateway, err = gateway.New(gateway.Options{
-		Auth:             authn,
-		Lookups:          a.lookups,
-		Metrics:          a.metrics,
-		MetricsOnMain:    cfg.Server.MetricsListen == "",
-		Quota:            a.calls,
-		Seen:             a.store,
-		Ready:            ready,
-		Degradable:       degradable,
-		Log:              a.log,
-		LogIndicators:    cfg.Server.LogIndicators,
-		MaxBodyBytes:     int64(cfg.Server.MaxBodyBytes),
-		RequestTimeout:   requestTimeout(cfg.Server.WriteTimeout.Std()),
-		TrustedProxies:   cfg.Server.TrustedProxies,
-		AuthFailures:     gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
-		Clock:            a.clock,
-		Audit:            a.auditTrail(),
-		AuditLog:         auditReader{Store: a.auditStore, keys: a.keyring},
-		Operator:         operator{a},
-		KeyAges:          operator{a},
-		Alerts:           a.alertAdmin(),
-		Jobs:             a.jobQueue(),
-		JobsMaxBodyBytes: int64(cfg.Jobs.MaxBodyBytes),
-		DeadLetters:      a.deadLetters(),
+		Auth:                 authn,
+		Lookups:              a.lookups,
+		Metrics:              a.metrics,
+		MetricsOnMain:        cfg.Server.MetricsListen == "",
+		Quota:                a.calls,
+		Seen:                 a.store,
+		Ready:                ready,
+		Degradable:           degradable,
+		Log:                  a.log,
+		LogIndicators:        cfg.Server.LogIndicators,
+		MaxBodyBytes:         int64(cfg.Server.MaxBodyBytes),
+		RequestTimeout:       requestTimeout(cfg.Server.WriteTimeout.Std()),
+		TrustedProxies:       cfg.Server.TrustedProxies,
+		AuthFailures:         gateway.AuthFailureLimitsFrom(cfg.Server.AuthFailures),
+		Clock:                a.clock,
+		Audit:                a.auditTrail(),
+		AuditLog:             auditReader{Store: a.auditStore, keys: a.keyring},
+		Operator:             operator{a},
+		KeyAges:              operator{a},
+		Alerts:               a.alertAdmin(),
+		Jobs:                 a.jobQueue(),
+		JobsMaxBodyBytes:     int64(cfg.Jobs.MaxBodyBytes),
+		DeadLetters:          a.deadLetters(),
+		Webhooks:             a.webhookReceiver(),
+		WebhooksMaxBodyBytes: webhookMaxBody,
 	})
 	if err != nil {
 		return fmt.Errorf("building gateway: %w", err)

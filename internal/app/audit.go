@@ -64,7 +64,8 @@ func (a *App) newSweeper(cfg *config.Config, obs observe.Observer) (*retention.R
 	}
 	if a.jobs != nil {
 		// Finished jobs only: a running job's items stay.
-		extra = append(extra, retention.Extra{Kind: "jobs", For: r.JobResults.Std(), Sweep: a.jobs.Sweep})
+		extra = append(extra, retention.Extra{Kind: "jobs", For: r.JobResults.Std(), Sweep: a.jobs.Sweep},
+			retention.Extra{Kind: "webhooks", For: r.WebhookIDs.Std(), Sweep: a.jobs.SweepWebhooks})
 	}
 	return retention.New(retention.Options{Store: a.store, Audit: a.auditStore, Log: a.auditLog,
 		AuditFor: r.Audit.Std(), SeenFor: r.Seen.Std(), Every: r.SweepInterval.Std(), Extra: extra,

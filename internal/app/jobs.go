@@ -33,8 +33,13 @@ func (a *App) openJobs(ctx context.Context, cfg *config.Config) error {
 	}
 	a.deliverer = callback.New(callback.Options{RootCAs: roots})
 	a.closers = append(a.closers, delivererCloser{a.deliverer})
+	if _, err := buildVerifiers(a.live.Load()); err != nil {
+		return err
+	}
+	a.hooks = &webhooks{a: a}
 	q, err := jobs.Open(ctx, jobs.Options{Store: a.store, Keyring: a.keyring, Lookups: a.lookups, Clients: jobClients{a.auth},
 		Callbacks: jobCallbacks{a}, Deliverer: a.deliverer, CallbackAttempts: j.CallbackAttempts,
+		Webhooks: a.hooks, EventTargets: a.hooks,
 		Workers: j.Workers, MaxItems: j.MaxItems, MaxAttempts: j.MaxAttempts, ItemTimeout: j.ItemTimeout.Std(),
 		RetryBase: j.Retry.Base.Std(), RetryMax: j.Retry.Max.Std(), FetchCooldown: j.FetchCooldown.Std(),
 		FetchPollInterval: j.PollInterval.Std(), Log: a.log, Clock: a.clock})

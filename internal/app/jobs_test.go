@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -321,4 +322,108 @@ func TestBulkJobCallbackAndDeadLetters(t *testing.T) {
 	}
 	require.Contains(t, actions, "dlq_retry by ops")
 	require.Contains(t, actions, "dlq_retry_all by ops")
+}
+
+// A provider's webhook end to end: the simulator signs it (Standard
+// Webhooks), the gateway verifies it before reading it, stores and queues
+// it before answering, answers a replay 200 without processing it again,
+// purges the indicator the event names from that provider's cache, and
+// forwards the event, signed, to the subscribed client; a bad signature
+// is 401 and stores nothing.
+func TestProviderWebhookEndToEnd(t *testing.T) {
+	t.Parallel()
+	whSecret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	s := startGovSim(t, sim.Options{WebhookSecret: whSecret})
+	token, hash := newGovToken(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "wh.secret"), []byte(whSecret+"\n"), 0o600))
+	cbSecret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cb.secret"), []byte(cbSecret+"\n"), 0o600))
+	cbKey, err := webhooksig.ParseKey(cbSecret)
+	require.NoError(t, err)
+
+	type forwarded struct {
+		id      string
+		payload jobs.ForwardPayload
+	}
+	got := make(chan forwarded, 8)
+	recv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		id, err := webhooksig.Verifier{Keys: []webhooksig.Key{cbKey}}.Verify(body, r.Header)
+		if err != nil || r.URL.Path != "/events" {
+			http.Error(w, "refused", http.StatusUnauthorized)
+			return
+		}
+		var p jobs.ForwardPayload
+		_ = json.Unmarshal(body, &p)
+		got <- forwarded{id, p}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "recv-ca.pem"),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: recv.Certificate().Raw}), 0o600))
+
+	cfg := writeGovConfig(t, dir, s, hash, govCfg{
+		cache:    "{ttl: 1h}",
+		top:      "jobs: {retry: {base: 10ms, max: 20ms}, poll_interval: 50ms, callback_ca_file: recv-ca.pem}\n",
+		provider: "    webhooks: {scheme: standard, secrets: [\"file:wh.secret\"], purge_pointer: /data/indicator, subscribers: [siem]}\n",
+		client:   fmt.Sprintf("    callbacks: {hosts: [127.0.0.1], secret: \"file:cb.secret\", allow_private: true, events_url: \"%s/events\"}\n", recv.URL),
+	})
+	gw := runGovApp(t, cfg)
+	c := newGovClient(t, token)
+	const ind = "wh-changed.example.org"
+	lookupCached := func() bool {
+		r := c.get(t, gw.url, "/v1/lookup?indicator="+ind+"&type=domain")
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		var res gateway.LookupResponse
+		require.NoError(t, json.Unmarshal(r.body, &res))
+		return res.Results[0].Cached
+	}
+	require.False(t, lookupCached())
+	require.True(t, lookupCached())
+
+	emit := func(id string) int {
+		t.Helper()
+		body := fmt.Sprintf(`{"url":"%s/v1/webhooks/socialeye","scheme":"standard","id":"%s","event":{"type":"indicator.updated","data":{"indicator":"%s"}}}`,
+			gw.url, id, ind)
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/_sim/emit", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CertPool}}, Timeout: 30 * time.Second}
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out struct {
+			Status int `json:"status"`
+		}
+		b, _ := io.ReadAll(resp.Body)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+		require.NoError(t, json.Unmarshal(b, &out), string(b))
+		return out.Status
+	}
+
+	// A bad signature: refused, nothing stored (the same id is new later).
+	r := c.postBody(t, gw.url, "/v1/webhooks/socialeye", "application/json", `{"data":{"indicator":"x.example"}}`,
+		"webhook-id", "msg_e2e", "webhook-timestamp", fmt.Sprint(time.Now().Unix()), "webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	govRequireProblem(t, r, http.StatusUnauthorized, "invalid-signature")
+	govRequireProblem(t, c.postBody(t, gw.url, "/v1/webhooks/nope", "application/json", `{}`), http.StatusNotFound, "not-found")
+
+	require.Equal(t, http.StatusAccepted, emit("msg_e2e"))
+	require.Equal(t, http.StatusOK, emit("msg_e2e"), "a replay is acknowledged, not processed again")
+
+	fw := <-got
+	require.Equal(t, "provider.event", fw.payload.Type)
+	require.Equal(t, "socialeye", fw.payload.Provider)
+	require.JSONEq(t, `{"type":"indicator.updated","data":{"indicator":"`+ind+`"}}`, string(fw.payload.Event))
+	require.True(t, strings.HasPrefix(fw.id, "ev_") && strings.HasSuffix(fw.id, "_siem"), fw.id)
+
+	// The event purged the indicator from socialeye's cache: the next
+	// lookup asks upstream again.
+	require.True(t, govPoll(30*time.Second, 25*time.Millisecond, func() bool { return !lookupCached() }))
+	require.Equal(t, 2, s.Sim.Stats().ByQuery[ind])
+	select {
+	case again := <-got:
+		t.Fatalf("the replay was forwarded again: %s", again.id)
+	case <-time.After(200 * time.Millisecond):
+	}
 }

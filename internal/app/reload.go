@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -197,7 +198,8 @@ func (a *App) apply(ctx context.Context, cfg *config.Config, by string, full boo
 			"last_read", s.ReadAt.UTC().Format(time.RFC3339), "error", s.Err.Error())
 	}
 	if a.jobs != nil {
-		if err := checkCallbackSecrets(&live{cfg: cfg, secrets: secrets}); err != nil {
+		next := &live{cfg: cfg, secrets: secrets}
+		if err := errors.Join(checkCallbackSecrets(next), verifiersOK(next)); err != nil {
 			return ReloadReport{}, err
 		}
 	}

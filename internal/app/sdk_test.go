@@ -49,7 +49,9 @@ var sdkProblemExclusions = map[string]string{
 	"conflict": "only POST /admin/v1/reload sends it (another reload is running), an administrative endpoint " +
 		"the application SDK does not call; TestReloadAdminAPI provokes it from a real gateway",
 	"reload-refused": "only POST /admin/v1/reload sends it; TestReloadAdminAPI reads it from a real gateway",
-	"client-closed":  "499 is written after the caller has gone, for the access log: no client is left to read it",
+	"invalid-signature": "only POST /v1/webhooks/{provider} sends it, which a provider calls, not an application; " +
+		"TestProviderWebhookEndToEnd reads it from a real gateway",
+	"client-closed": "499 is written after the caller has gone, for the access log: no client is left to read it",
 	"internal": "only a bug sends it: every error the call chain returns is classified (upstream, governor, " +
 		"breaker, unsafe input, context; store failures are unavailable), config refuses the empty secret " +
 		"that would reach the provider's no-key error, and what remains is recovered panics — no request " +

@@ -174,6 +174,9 @@ const (
 	AuthUnknownToken     = "unknown_token"
 	AuthSourceNotAllowed = "source_not_allowed"
 	AuthClientDisabled   = "client_disabled"
+	// AuthBadSignature: an inbound provider webhook whose signature did
+	// not verify.
+	AuthBadSignature = "bad_signature"
 	// AuthSourceBlocked: the failure that blocked its source for the rest
 	// of server.auth_failures.window (its failing requests answered 429).
 	AuthSourceBlocked = "source_blocked"

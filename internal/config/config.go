@@ -162,12 +162,14 @@ type EncryptionKey struct {
 
 // Provider is one upstream API.
 type Provider struct {
-	Kind             string      `yaml:"kind"` // socialeye | http
-	BaseURL          string      `yaml:"base_url"`
-	Keys             []Key       `yaml:"keys"`
-	TLS              ProviderTLS `yaml:"tls"`
-	Timeout          Duration    `yaml:"timeout"`            // default 30s
-	MaxResponseBytes ByteSize    `yaml:"max_response_bytes"` // default 5MiB
+	Kind string `yaml:"kind"` // socialeye | http
+	// Webhooks are the provider's inbound webhooks (nil: none accepted).
+	Webhooks         *ProviderWebhooks `yaml:"webhooks"`
+	BaseURL          string            `yaml:"base_url"`
+	Keys             []Key             `yaml:"keys"`
+	TLS              ProviderTLS       `yaml:"tls"`
+	Timeout          Duration          `yaml:"timeout"`            // default 30s
+	MaxResponseBytes ByteSize          `yaml:"max_response_bytes"` // default 5MiB
 	// MaxConnections bounds the connections open to the upstream at once
 	// (default 64), and as many are kept idle for reuse: a call beyond the
 	// idle pool would otherwise dial and handshake TLS anew.
@@ -391,6 +393,10 @@ type ClientCallbacks struct {
 	// AllowPlaintext permits http:// callback URLs. Unsafe: the summary and
 	// its signature travel readable; for a receiver on the same host.
 	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// EventsURL is where provider webhooks this client subscribes to
+	// (providers.X.webhooks.subscribers) are forwarded; its host must be
+	// one of Hosts.
+	EventsURL string `yaml:"events_url"`
 	// AllowPrivate permits callback targets that resolve to loopback and
 	// private ranges (RFC 1918, ULA, CGNAT). Unsafe: it lets a client's
 	// callback reach the gateway's own network; for an on-premises SOAR.

@@ -103,6 +103,16 @@ var badFiles = map[string][]string{
 		`line 12: clients.siem.callbacks.hosts[2]: "https://x.example" is not a valid host name`,
 		`line 17: clients.soar.callbacks.hosts: at least one host is required`,
 	},
+	"provider-webhooks": {
+		`line 8: providers.socialeye.webhooks.scheme: must be one of standard, github, stripe, not "svix"`,
+		`line 9: providers.socialeye.webhooks.secrets: at least one secret is required`,
+		`line 10: providers.socialeye.webhooks.tolerance: must be between 1s and 1h`,
+		`line 11: providers.socialeye.webhooks.max_body_bytes: must be between 1KiB and 16MiB`,
+		`line 12: providers.socialeye.webhooks.purge_pointer: must be a JSON Pointer`,
+		`line 13: providers.socialeye.webhooks.subscribers[0]: client "siem" has no callbacks.events_url`,
+		`line 13: providers.socialeye.webhooks.subscribers[1]: undefined client "nobody"`,
+		`line 21: clients.soar.callbacks.events_url: scheme: http:// is refused`,
+	},
 	"jobs-settings": {
 		`line 2: jobs.workers: must be between 1 and 1000`,
 		`line 3: jobs.max_items: must be between 1 and 100000`,

@@ -196,6 +196,9 @@ func (c *Config) finish() {
 		if p.RevokeOn == nil {
 			p.RevokeOn = []int{http.StatusUnauthorized}
 		}
+		if p.Webhooks != nil {
+			p.Webhooks.setDefaults()
+		}
 		if p.Kind == "socialeye" && p.AuthCheck == nil {
 			p.AuthCheck = &AuthCheck{Indicator: DefaultSocialEyeAuthCheck}
 		}

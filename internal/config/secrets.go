@@ -161,6 +161,7 @@ func (c *Config) secretFields() []secretField {
 		out = append(out, secretField{field: "storage.dsn", ref: ref})
 	}
 	out = append(out, c.alertSecretFields()...)
+	out = append(out, c.webhookSecretFields()...)
 	for _, name := range slices.Sorted(maps.Keys(c.Clients)) {
 		if cl := c.Clients[name]; cl != nil && cl.Callbacks != nil {
 			out = append(out, secretField{field: "clients." + name + ".callbacks.secret", ref: cl.Callbacks.Secret.WithBaseDir(c.BaseDir)})

@@ -90,7 +90,8 @@ func TestResolveSecretsReportsEveryFailure(t *testing.T) {
 	require.Contains(t, fields["alerts.sinks.mail.password"], "SMTP_PASSWORD is not set")
 	// And the clients' callback secrets.
 	require.Contains(t, fields["clients.siem.callbacks.secret"], "SIEM_CALLBACK_SECRET is not set")
-	require.Len(t, list, 11)
+	require.Contains(t, fields["providers.socialeye.webhooks.secrets[0]"], "SOCIALEYE_WEBHOOK_SECRET is not set")
+	require.Len(t, list, 12)
 	require.NotContains(t, fields, "providers.socialeye.keys[0].secret")
 	for _, v := range env {
 		if v != "" {

@@ -60,6 +60,11 @@ func (v *validator) client(name string, c *Client, tokens map[string]string) {
 			}
 		}
 		v.secretRef(f+".callbacks.secret", cb.Secret)
+		if cb.EventsURL != "" {
+			if err := cb.Policy().ValidateURL(cb.EventsURL); err != nil {
+				v.add(f+".callbacks.events_url", "%s", strings.TrimPrefix(err.Error(), "callback_url "))
+			}
+		}
 	}
 }
 

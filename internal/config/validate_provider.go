@@ -28,6 +28,9 @@ func (v *validator) provider(name string, p *Provider) {
 		v.baseURL(f+".base_url", p.BaseURL)
 	}
 	v.keys(f, p.Keys)
+	if p.Webhooks != nil {
+		v.webhooks(name, p.Webhooks)
+	}
 	v.providerTLS(f+".tls", p.TLS)
 	if p.Timeout <= 0 {
 		v.add(f+".timeout", "must be greater than 0")

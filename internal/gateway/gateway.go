@@ -84,6 +84,10 @@ type Options struct {
 	JobsMaxBodyBytes int64
 	// DeadLetters serves /admin/v1/dlq (nil: the routes are absent).
 	DeadLetters DeadLetters
+	// Webhooks receives POST /v1/webhooks/{provider} (nil: absent);
+	// WebhooksMaxBodyBytes is the largest providers.*.webhooks.max_body_bytes.
+	Webhooks             Webhooks
+	WebhooksMaxBodyBytes int64
 	// KeyAges adds each key's age to /v1/quota (nil: not shown).
 	KeyAges KeyAges
 	// Operator serves the admin actions: reload, key revoke, client
@@ -129,6 +133,8 @@ type Gateway struct {
 	jobs           Jobs
 	jobsBodyBytes  int64
 	dlq            DeadLetters
+	webhooks       Webhooks
+	webhookBytes   int64
 }
 
 // New validates o and builds the Gateway.
@@ -157,6 +163,8 @@ func New(o Options) (*Gateway, error) {
 		jobs:           o.Jobs,
 		jobsBodyBytes:  o.JobsMaxBodyBytes,
 		dlq:            o.DeadLetters,
+		webhooks:       o.Webhooks,
+		webhookBytes:   o.WebhooksMaxBodyBytes,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -191,6 +199,7 @@ func (g *Gateway) routes() {
 	g.alertRoutes(handle)
 	g.jobRoutes(handle)
 	g.dlqRoutes(handle)
+	g.webhookRoutes(handle)
 	if g.metrics != nil && g.metricsOnMain {
 		handle("GET /metrics", g.authenticated(g.adminOnly(g.metrics.Handler())))
 	}
@@ -224,8 +233,12 @@ func (g *Gateway) ProviderNames() []string { return g.lookups.Providers() }
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, setting := g.maxBodyBytes, "server.max_body_bytes"
-		if g.jobs != nil && g.jobsBodyBytes > 0 && r.Method == http.MethodPost && r.URL.Path == "/v1/jobs" {
+		switch {
+		case g.jobs != nil && g.jobsBodyBytes > 0 && r.Method == http.MethodPost && r.URL.Path == "/v1/jobs":
 			limit, setting = g.jobsBodyBytes, "jobs.max_body_bytes"
+		case g.webhooks != nil && g.webhookBytes > 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/webhooks/"):
+			// Each provider's own cap applies in the handler.
+			limit, setting = g.webhookBytes, "providers.*.webhooks.max_body_bytes"
 		}
 		if r.ContentLength > limit {
 			writeProblem(w, r, newProblem(kindRequestTooLarge, fmt.Sprintf("the request body is larger than this gateway accepts (%s: %d bytes)", setting, limit)))

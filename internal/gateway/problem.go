@@ -67,6 +67,8 @@ var (
 	kindConflict         = problemKind{"conflict", http.StatusConflict, "Conflicting operation in progress"}
 	// Bulk jobs: a submission over jobs.max_items, and an Idempotency-Key
 	// reused for another body (the IETF idempotency-key draft's 422).
+	// An inbound webhook whose signature does not verify (nothing stored).
+	kindBadSignature      = problemKind{"invalid-signature", http.StatusUnauthorized, "Webhook signature invalid"}
 	kindTooManyItems      = problemKind{"too-many-items", http.StatusRequestEntityTooLarge, "Too many indicators in one job"}
 	kindIdempotencyReused = problemKind{"idempotency-key-reused", http.StatusUnprocessableEntity, "Idempotency-Key reused with a different request"}
 	kindReloadRefused     = problemKind{"reload-refused", http.StatusConflict, "Configuration reload refused"}

@@ -35,6 +35,7 @@ var problemKinds = []problemKind{
 	kindReloadRefused,
 	kindTooManyItems,
 	kindIdempotencyReused,
+	kindBadSignature,
 }
 
 // ProblemTypes returns the slug of every problem type the gateway defines,

@@ -160,6 +160,38 @@ func (w *itemWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[item
 	return w.q.work(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
 }
 
+// webhookWorker processes received provider events; forwardWorker
+// delivers them to subscribers.
+type webhookWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
+	river.WorkerDefaults[webhookArgs]
+	q *Queue
+	e *riverEngine[TTx]
+}
+
+func (w *webhookWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[webhookArgs]) error {
+	return w.q.processWebhook(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
+}
+
+type forwardWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
+	river.WorkerDefaults[forwardArgs]
+	q *Queue
+	e *riverEngine[TTx]
+}
+
+func (w *forwardWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[forwardArgs]) error {
+	return w.q.forward(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
+}
+
+// workers registers every worker of one engine.
+func workers[TTx any, TDriver riverdriver.Driver[TTx]](q *Queue, e *riverEngine[TTx]) func(*river.Workers) error {
+	return func(ws *river.Workers) error {
+		return errors.Join(river.AddWorkerSafely(ws, &itemWorker[TTx, TDriver]{q: q, e: e}),
+			river.AddWorkerSafely(ws, &callbackWorker[TTx, TDriver]{q: q, e: e}),
+			river.AddWorkerSafely(ws, &webhookWorker[TTx, TDriver]{q: q, e: e}),
+			river.AddWorkerSafely(ws, &forwardWorker[TTx, TDriver]{q: q, e: e}))
+	}
+}
+
 // callbackWorker is River's worker of callback deliveries.
 type callbackWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	river.WorkerDefaults[callbackArgs]
@@ -192,10 +224,7 @@ func newEngine(ctx context.Context, st store.Store, q *Queue, cfg *river.Config)
 			commit:   func(_ context.Context, tx *sql.Tx) error { return tx.Commit() },
 			rollback: func(_ context.Context, tx *sql.Tx) error { return ignoreDone(tx.Rollback()) },
 		}
-		return build(ctx, riversqlite.New(db), e, q, cfg, func(ws *river.Workers) error {
-			return errors.Join(river.AddWorkerSafely(ws, &itemWorker[*sql.Tx, *riversqlite.Driver]{q: q, e: e}),
-				river.AddWorkerSafely(ws, &callbackWorker[*sql.Tx, *riversqlite.Driver]{q: q, e: e}))
-		})
+		return build(ctx, riversqlite.New(db), e, q, cfg, workers[*sql.Tx, *riversqlite.Driver](q, e))
 	case store.Postgres:
 		h, ok := st.(poolHandle)
 		if !ok {
@@ -208,10 +237,7 @@ func newEngine(ctx context.Context, st store.Store, q *Queue, cfg *river.Config)
 			commit:   func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
 			rollback: func(ctx context.Context, tx pgx.Tx) error { return ignoreDone(tx.Rollback(ctx)) },
 		}
-		return build(ctx, riverpgxv5.New(pool), e, q, cfg, func(ws *river.Workers) error {
-			return errors.Join(river.AddWorkerSafely(ws, &itemWorker[pgx.Tx, *riverpgxv5.Driver]{q: q, e: e}),
-				river.AddWorkerSafely(ws, &callbackWorker[pgx.Tx, *riverpgxv5.Driver]{q: q, e: e}))
-		})
+		return build(ctx, riverpgxv5.New(pool), e, q, cfg, workers[pgx.Tx, *riverpgxv5.Driver](q, e))
 	}
 	return nil, fmt.Errorf("no job queue for store dialect %q", st.Dialect())
 }

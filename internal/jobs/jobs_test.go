@@ -558,3 +558,74 @@ func TestCallbackTargetDown(t *testing.T) {
 	require.Len(t, res, 1)
 	require.Equal(t, jobs.ItemDone, res[0].State)
 }
+
+type fakeHandler struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (h *fakeHandler) Process(_ context.Context, provider string, body []byte) (int, []string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, provider+":"+string(body))
+	return 1, nil, nil
+}
+
+func (h *fakeHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.calls)
+}
+
+// A received event is stored once per id, also when sent concurrently,
+// processed once, and swept after retention.
+func TestWebhookReceivedOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
+		h := &fakeHandler{}
+		q := start(t, st, &fakeLookups{}, jobs.Options{Webhooks: h})
+		results := make(chan bool, 8)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				dup, err := q.ReceiveWebhook(context.Background(), "vt", "evt_1", []byte(`{"n":1}`))
+				if err != nil {
+					t.Error(err)
+				}
+				results <- dup
+			})
+		}
+		wg.Wait()
+		close(results)
+		fresh := 0
+		for dup := range results {
+			if !dup {
+				fresh++
+			}
+		}
+		require.Equal(t, 1, fresh, "one of eight concurrent receipts stores the event")
+		dup, err := q.ReceiveWebhook(t.Context(), "otx", "evt_1", []byte(`{"n":2}`))
+		require.NoError(t, err)
+		require.False(t, dup, "ids are per provider")
+
+		deadline := time.Now().Add(60 * time.Second)
+		for h.count() < 2 {
+			require.True(t, time.Now().Before(deadline), "events not processed")
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Swept once processed (the state is written just after Process
+		// returns, with River's completion); a queued event is kept.
+		var swept int64
+		for swept < 2 {
+			require.True(t, time.Now().Before(deadline), "events not swept")
+			n, err := q.SweepWebhooks(t.Context(), time.Now().Add(time.Hour), 10)
+			require.NoError(t, err)
+			swept += n
+			time.Sleep(10 * time.Millisecond)
+		}
+		require.Equal(t, int64(2), swept)
+		dup, err = q.ReceiveWebhook(t.Context(), "vt", "evt_1", []byte(`{"n":1}`))
+		require.NoError(t, err)
+		require.False(t, dup, "after retention a replay is new again")
+		require.Equal(t, 2, h.count(), "processed once each")
+	})
+}

@@ -67,6 +67,10 @@ type Options struct {
 	// callback_url when it finishes; nil: a callback_url is refused.
 	Callbacks Callbacks
 	Deliverer Deliverer
+	// Webhooks processes received provider events and EventTargets says
+	// where subscribers receive them; nil Webhooks: none are received.
+	Webhooks     WebhookHandler
+	EventTargets EventTargets
 
 	// Workers is how many items run at once on this replica.
 	Workers int
@@ -177,7 +181,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	q := &Queue{o: o, d: o.Store.Dialect()}
 	cfg := &river.Config{
 		Queues: map[string]river.QueueConfig{queueBulk: {MaxWorkers: o.Workers},
-			queueCallbacks: {MaxWorkers: o.CallbackWorkers}},
+			queueCallbacks: {MaxWorkers: o.CallbackWorkers}, queueWebhooks: {MaxWorkers: o.CallbackWorkers}},
 		MaxAttempts:          o.MaxAttempts,
 		JobTimeout:           o.ItemTimeout,
 		FetchCooldown:        o.FetchCooldown,

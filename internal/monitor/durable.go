@@ -33,7 +33,7 @@ var auditBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 
 
 // sweepKinds are what the sweeper deletes; storeOps the store's methods.
 var (
-	sweepKinds = []string{"audit", "seen", "cache", "pauses", "quota", "cache_purges", "alerts", "jobs"}
+	sweepKinds = []string{"audit", "seen", "cache", "pauses", "quota", "cache_purges", "alerts", "jobs", "webhooks"}
 	storeOps   = []string{"TouchClient", "ClientLastSeen", "RecordKeyFingerprint", "Consume", "Refund", "Used",
 		"InTx", "ReadTx", "SavePause", "DeletePause", "LoadPauses", "Sweep", "Ping", "Get", "Put", "Delete", "Purge",
 		"Scan", "Publish", "Subscribe"}

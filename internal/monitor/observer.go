@@ -135,7 +135,7 @@ var (
 	cacheTiers        = []string{"memory", "durable"}
 	cacheReadOutcomes = []string{"hit", "stale", "miss", "error", "corrupt"}
 	evictionReasons   = []string{"size", "expired"}
-	purgeReasons      = []string{"admin", "key_revoked", "key_rotated"}
+	purgeReasons      = []string{"admin", "key_revoked", "key_rotated", "webhook"}
 	quotaPeriods      = []string{"day", "month"}
 	httpMethods       = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 )
