@@ -36,10 +36,11 @@ func (a *App) openJobs(ctx context.Context, cfg *config.Config) error {
 	if _, err := buildVerifiers(a.live.Load()); err != nil {
 		return err
 	}
-	a.hooks = &webhooks{a: a}
+	meter := a.metrics.Jobs()
+	a.hooks = &webhooks{a: a, meter: meter}
 	q, err := jobs.Open(ctx, jobs.Options{Store: a.store, Keyring: a.keyring, Lookups: a.lookups, Clients: jobClients{a.auth},
 		Callbacks: jobCallbacks{a}, Deliverer: a.deliverer, CallbackAttempts: j.CallbackAttempts,
-		Webhooks: a.hooks, EventTargets: a.hooks,
+		Webhooks: a.hooks, EventTargets: a.hooks, Meter: meter,
 		Workers: j.Workers, MaxItems: j.MaxItems, MaxAttempts: j.MaxAttempts, ItemTimeout: j.ItemTimeout.Std(),
 		RetryBase: j.Retry.Base.Std(), RetryMax: j.Retry.Max.Std(), FetchCooldown: j.FetchCooldown.Std(),
 		FetchPollInterval: j.PollInterval.Std(), Log: a.log, Clock: a.clock})
@@ -47,6 +48,7 @@ func (a *App) openJobs(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("opening the job queue: %w", err)
 	}
 	a.jobs = q
+	meter.WatchJobs(q)
 	return nil
 }
 

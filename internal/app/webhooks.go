@@ -14,6 +14,7 @@ import (
 	"github.com/intelgate/intelgate/internal/callback"
 	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/lookup"
+	"github.com/intelgate/intelgate/internal/monitor"
 	"github.com/intelgate/intelgate/internal/webhooksig"
 )
 
@@ -25,10 +26,11 @@ const webhookMaxBody = 16 << 20
 // config and secrets: verifiers are built once per config (a reload or a
 // refreshed secret builds them again), events go to the job queue.
 type webhooks struct {
-	a  *App
-	mu sync.Mutex
-	at *live                        // the config the verifiers were built from
-	v  map[string]webhooksig.Scheme // by provider
+	a     *App
+	mu    sync.Mutex
+	at    *live                        // the config the verifiers were built from
+	v     map[string]webhooksig.Scheme // by provider
+	meter *monitor.JobsMeter
 }
 
 func (a *App) webhookReceiver() gateway.Webhooks {
@@ -93,6 +95,17 @@ func (h *webhooks) Verifier(provider string) (webhooksig.Scheme, int64, bool) {
 	}
 	s, ok := h.v[provider]
 	return s, int64(p.Webhooks.MaxBodyBytes), ok
+}
+
+func (h *webhooks) Observe(provider, outcome string) {
+	if h.meter == nil {
+		return
+	}
+	scheme := ""
+	if p := h.a.live.Load().cfg.Providers[provider]; p != nil && p.Webhooks != nil {
+		scheme = p.Webhooks.Scheme
+	}
+	h.meter.Webhook(provider, scheme, outcome)
 }
 
 func (h *webhooks) Receive(ctx context.Context, provider, id string, body []byte) (bool, error) {

@@ -20,6 +20,9 @@ type Webhooks interface {
 	// Receive stores the event and queues its processing; duplicate when
 	// an event of that id was received before (nothing is done again).
 	Receive(ctx context.Context, provider, id string, body []byte) (duplicate bool, err error)
+	// Observe counts one webhook's outcome: queued, duplicate,
+	// invalid_signature, too_large, unavailable.
+	Observe(provider, outcome string)
 }
 
 func (g *Gateway) webhookRoutes(handle func(string, http.Handler)) {
@@ -49,6 +52,7 @@ func (g *Gateway) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > limit {
+		g.webhooks.Observe(provider, "too_large")
 		writeProblem(w, r, newProblem(kindRequestTooLarge, fmt.Sprintf("the webhook body is larger than this provider's webhooks.max_body_bytes (%d bytes)", limit)))
 		return
 	}
@@ -56,6 +60,7 @@ func (g *Gateway) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
+		g.webhooks.Observe(provider, "too_large")
 		writeProblem(w, r, newProblem(kindRequestTooLarge, fmt.Sprintf("the webhook body is larger than this provider's webhooks.max_body_bytes (%d bytes)", limit)))
 		return
 	case err != nil:
@@ -68,18 +73,22 @@ func (g *Gateway) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		g.authFailed(src, st.id)
 		st.info.quiet = true
 		g.auditAuthFailure(src, audit.AuthBadSignature, "", st.id)
+		g.webhooks.Observe(provider, "invalid_signature")
 		writeProblem(w, r, newProblem(kindBadSignature, "the webhook's signature does not verify: "+err.Error()))
 		return
 	}
 	dup, err := g.webhooks.Receive(r.Context(), provider, id, body)
 	if err != nil {
+		g.webhooks.Observe(provider, "unavailable")
 		g.log.Error("webhook not stored", "provider", provider, "error", err.Error(), "request_id", requestID(r.Context()))
 		writeProblem(w, r, newProblem(kindUnavailable, "the webhook could not be stored; send it again"))
 		return
 	}
 	if dup {
+		g.webhooks.Observe(provider, "duplicate")
 		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate"})
 		return
 	}
+	g.webhooks.Observe(provider, "queued")
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
 }

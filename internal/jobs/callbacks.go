@@ -155,14 +155,18 @@ func (q *Queue) deliver(ctx context.Context, a callbackArgs, attempt, maxAttempt
 	rec.Attempt = attempt
 	switch {
 	case derr == nil:
+		q.o.Meter.Delivered("job", "delivered")
 		return q.settle(ctx, a, rec, CallbackDelivered, true, finish, nil)
 	case rec.Class == callback.ClassCanceled:
 		return river.JobSnooze(0) // stopping: try again at the next start, uncounted
 	case rec.Outcome == callback.Permanent:
+		q.o.Meter.Delivered("job", "failed")
 		return q.settle(ctx, a, rec, CallbackFailed, true, finish, river.JobCancel(errors.New(string(rec.Class))))
 	case attempt >= maxAttempts:
+		q.o.Meter.Delivered("job", "failed")
 		return q.settle(ctx, a, rec, CallbackFailed, false, finish, errors.New(string(rec.Class)))
 	}
+	q.o.Meter.Delivered("job", "retry")
 	return q.settle(ctx, a, rec, CallbackPending, false, finish, errors.New(string(rec.Class)))
 }
 

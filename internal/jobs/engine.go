@@ -157,6 +157,9 @@ type itemWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 }
 
 func (w *itemWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[itemArgs]) error {
+	if job.Attempt == 1 {
+		w.q.o.Meter.ItemStarted(w.q.now().Sub(job.CreatedAt))
+	}
 	return w.q.work(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
 }
 

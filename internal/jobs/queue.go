@@ -100,9 +100,29 @@ type Options struct {
 	// ItemTimeout, or a slow attempt would run twice.
 	RescueAfter time.Duration
 
+	// Meter counts the queue's work (monitor.JobsMeter); nil: nothing.
+	Meter Meter
+
 	Log   *slog.Logger
 	Clock clock.Clock
 }
+
+// Meter is what the queue reports for metrics.
+type Meter interface {
+	Submitted(items int)
+	ItemStarted(wait time.Duration)
+	ItemFinished(state string, d time.Duration)
+	Snoozed(reason string)
+	Delivered(kind, outcome string)
+}
+
+type nopMeter struct{}
+
+func (nopMeter) Submitted(int)                      {}
+func (nopMeter) ItemStarted(time.Duration)          {}
+func (nopMeter) ItemFinished(string, time.Duration) {}
+func (nopMeter) Snoozed(string)                     {}
+func (nopMeter) Delivered(string, string)           {}
 
 // Defaults of Options.
 const (
@@ -159,6 +179,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Meter == nil {
+		o.Meter = nopMeter{}
 	}
 	return o
 }
@@ -297,6 +320,7 @@ func (q *Queue) Submit(ctx context.Context, id lookup.Identity, s Submission) (j
 	if err != nil {
 		return Job{}, false, fmt.Errorf("submitting job: %w", err)
 	}
+	q.o.Meter.Submitted(len(s.Indicators))
 	job, err = q.Get(ctx, id.Client, jobID)
 	return job, false, err
 }

@@ -211,3 +211,20 @@ func (q *Queue) Sweep(ctx context.Context, before time.Time, limit int) (int64, 
 	})
 	return n, err
 }
+
+// JobGauges counts, for metrics, the unfinished jobs, the items they still
+// wait for and the dead items: an index walk each (unfinished jobs are
+// few; dead items have a partial index).
+func (q *Queue) JobGauges(ctx context.Context) (unfinished, queued, dead int, err error) {
+	err = q.o.Store.ReadTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(pending), 0) FROM jobs WHERE finished_at IS NULL`).
+			Scan(&unfinished, &queued); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT count(*) FROM job_items WHERE state = 'dead'`).Scan(&dead)
+	})
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("counting jobs: %w", err)
+	}
+	return unfinished, queued, dead, nil
+}

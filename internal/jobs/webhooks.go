@@ -196,12 +196,18 @@ func (q *Queue) forward(ctx context.Context, a forwardArgs, attempt, maxAttempts
 	rec, derr := q.o.Deliverer.Deliver(ctx, target, policy, key, a.WebhookID, payload)
 	switch {
 	case derr == nil:
+		q.o.Meter.Delivered("event", "delivered")
 		return finish(ctx, true, func(context.Context, execer, inserter) error { return nil })
 	case rec.Class == callback.ClassCanceled:
 		return river.JobSnooze(0)
-	case rec.Outcome == callback.Permanent:
-		return river.JobCancel(errors.New(string(rec.Class)))
+	case rec.Outcome == callback.Permanent || attempt >= maxAttempts:
+		q.o.Meter.Delivered("event", "failed")
+		if rec.Outcome == callback.Permanent {
+			return river.JobCancel(errors.New(string(rec.Class)))
+		}
+		return errors.New(string(rec.Class))
 	}
+	q.o.Meter.Delivered("event", "retry")
 	return errors.New(string(rec.Class))
 }
 

@@ -132,6 +132,7 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 	id, cs := q.o.Clients.Identity(it.client)
 	switch cs {
 	case ClientDisabled:
+		q.o.Meter.Snoozed("client_disabled")
 		return river.JobSnooze(time.Minute)
 	case ClientUnknown:
 		f := &lookup.Failure{Kind: lookup.KindForbidden, Detail: "the job's client is no longer configured"}
@@ -144,15 +145,18 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 		id.Markings.PAP = minimise.PAP(it.spec.PAP)
 	}
 	id.RequestID = a.Job + "." + strconv.Itoa(a.Seq)
+	began := q.now()
 	res, lerr := q.o.Lookups.Lookup(ctx, id, lookup.Request{Indicator: it.indicator, Type: it.spec.Type, Providers: it.spec.Providers})
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
 		// The queue is stopping: the item waits for the next start and
 		// the attempt does not count.
+		q.o.Meter.Snoozed("shutdown")
 		return river.JobSnooze(0)
 	}
 	v, wait, kind, provider, result := judge(res, lerr)
 	switch v {
 	case snooze:
+		q.o.Meter.Snoozed("quota")
 		return river.JobSnooze(min(max(wait, time.Second), maxSnooze))
 	case transient:
 		if attempt < maxAttempts {
@@ -161,6 +165,7 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 		if err := q.record(ctx, a, attempt, ItemDead, result, failure{kind, provider}, it.spec.CallbackURL, false, finish); err != nil {
 			return err
 		}
+		q.o.Meter.ItemFinished(string(ItemDead), q.now().Sub(began))
 		return errors.New(string(kind))
 	}
 	state := ItemDone
@@ -172,7 +177,11 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 	case anyFailed(res.Outcomes):
 		state = ItemFailed
 	}
-	return q.record(ctx, a, attempt, state, result, failure{kind, provider}, it.spec.CallbackURL, true, finish)
+	if err := q.record(ctx, a, attempt, state, result, failure{kind, provider}, it.spec.CallbackURL, true, finish); err != nil {
+		return err
+	}
+	q.o.Meter.ItemFinished(string(state), q.now().Sub(began))
+	return nil
 }
 
 // record writes an item's final state and result, and counts it off its

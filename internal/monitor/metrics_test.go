@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -106,6 +107,12 @@ func TestEveryMetricIsNamedAndDocumented(t *testing.T) {
 	observeAll(t, m, keySequence())
 	m.WatchKeyAges(keyAges{{Provider: "p", KeyID: "k", ChangedAt: time.Now().Add(-time.Hour)}})
 	m.Alerts([]string{"quota"}, []string{"log"}).Suppressed("quota")
+	j := m.Jobs()
+	j.WatchJobs(jobCounts{1, 2, 3})
+	j.Submitted(3)
+	j.ItemStarted(time.Second)
+	j.ItemFinished("done", time.Second)
+	j.Webhook("p", "standard", "queued")
 	serveAPI(t, recorded(m, apiMux()))
 	mfs, err := m.Registry().Gather()
 	require.NoError(t, err)
@@ -121,7 +128,7 @@ func TestEveryMetricIsNamedAndDocumented(t *testing.T) {
 			require.True(t, strings.HasSuffix(name, "_total"), "counter %s lacks _total", name)
 		}
 	}
-	require.Equal(t, 49, seen, "a new metric? add it to docs/metrics.md and here")
+	require.Equal(t, 60, seen, "a new metric? add it to docs/metrics.md and here")
 }
 
 func TestWithDefaults(t *testing.T) {
@@ -143,3 +150,7 @@ func TestWithDefaults(t *testing.T) {
 		})
 	}
 }
+
+type jobCounts [3]int
+
+func (c jobCounts) JobGauges(context.Context) (int, int, int, error) { return c[0], c[1], c[2], nil }
