@@ -49,7 +49,7 @@ token does not land in shell history or process listings:
 		Args: cobra.NoArgs,
 		RunE: missingSubcommand,
 	}
-	cmd.AddCommand(jobsSubmitCmd(d), jobsStatusCmd(d), jobsResultsCmd(d))
+	cmd.AddCommand(jobsSubmitCmd(d), jobsStatusCmd(d), jobsResultsCmd(d), jobsDLQCmd(d))
 	return cmd
 }
 
