@@ -172,6 +172,13 @@ func runGovAppWith(t *testing.T, cfgPath string, o Options) *govApp {
 		})
 	}
 	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			// What the gateway saw (cache read errors, store timeouts)
+			// is the first thing to read when a loaded run fails.
+			t.Logf("gateway log:\n%s", logs.String())
+		}
+	})
 	return &govApp{app: a, url: "http://" + ln.Addr().String(), logs: logs, stop: stop}
 }
 
