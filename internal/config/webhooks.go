@@ -67,6 +67,9 @@ func (v *validator) webhooks(name string, w *ProviderWebhooks) {
 	}
 	if w.Tolerance < Duration(time.Second) || w.Tolerance > Duration(time.Hour) {
 		v.add(f+".tolerance", "must be between 1s and 1h")
+	} else if r := v.cfg.Retention.WebhookIDs; r > 0 && r < 2*w.Tolerance {
+		// A replay signed within the tolerance must still find its id.
+		v.add(f+".tolerance", "must be at most half of retention.webhook_ids (%s): a replay within the tolerance would no longer be recognised", r)
 	}
 	if w.MaxBodyBytes < 1<<10 || w.MaxBodyBytes > maxWebhookBodyBytes {
 		v.add(f+".max_body_bytes", "must be between 1KiB and 16MiB")

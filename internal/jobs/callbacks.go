@@ -102,7 +102,7 @@ func (q *Queue) enqueueCallback(ctx context.Context, tx execer, insert inserter,
 		}
 	}
 	_, err = insert(ctx, []river.InsertManyParams{{Args: callbackArgs{Job: job, WebhookID: id},
-		InsertOpts: &river.InsertOpts{Queue: queueCallbacks, MaxAttempts: q.o.CallbackAttempts}}})
+		InsertOpts: &river.InsertOpts{Queue: queueCallbacks, MaxAttempts: riverMax(q.o.CallbackAttempts)}}})
 	return err
 }
 
@@ -124,6 +124,12 @@ func (q *Queue) deliver(ctx context.Context, a callbackArgs, attempt, maxAttempt
 	if current != a.WebhookID || CallbackState(state) != CallbackPending {
 		// A later finish superseded this one, or it was settled already.
 		return finish(ctx, true, func(context.Context, execer, inserter) error { return nil })
+	}
+	if attempt > maxAttempts {
+		// The last attempt ended without a word (timed out, crashed).
+		q.o.Meter.Delivered("job", "failed")
+		rec := callback.Record{Attempt: maxAttempts, At: q.now(), Outcome: callback.Permanent, Class: callback.ClassTimeout}
+		return q.settle(ctx, a, rec, CallbackFailed, true, finish, nil)
 	}
 	j, err := q.Get(ctx, client, a.Job)
 	if err != nil {
@@ -164,7 +170,7 @@ func (q *Queue) deliver(ctx context.Context, a callbackArgs, attempt, maxAttempt
 		return q.settle(ctx, a, rec, CallbackFailed, true, finish, river.JobCancel(errors.New(string(rec.Class))))
 	case attempt >= maxAttempts:
 		q.o.Meter.Delivered("job", "failed")
-		return q.settle(ctx, a, rec, CallbackFailed, false, finish, errors.New(string(rec.Class)))
+		return q.settle(ctx, a, rec, CallbackFailed, true, finish, nil)
 	}
 	q.o.Meter.Delivered("job", "retry")
 	return q.settle(ctx, a, rec, CallbackPending, false, finish, errors.New(string(rec.Class)))

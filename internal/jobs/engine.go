@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -135,6 +136,11 @@ type completeFunc func(ctx context.Context, complete bool, fn func(ctx context.C
 // finisher is completeFunc for one River job being worked.
 func finisher[TTx any, TDriver riverdriver.Driver[TTx], TArgs river.JobArgs](e *riverEngine[TTx], job *river.Job[TArgs]) completeFunc {
 	return func(ctx context.Context, complete bool, fn func(ctx context.Context, tx execer, insert inserter) error) error {
+		// The outcome is written even when the attempt's own deadline
+		// (jobs.item_timeout) has just passed: losing it would leave the
+		// item queued with no attempt left.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		defer cancel()
 		return e.write(ctx, func(ctx context.Context, tx execer, insert inserter) error {
 			if err := fn(ctx, tx, insert); err != nil {
 				return err
@@ -156,11 +162,12 @@ type itemWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	e *riverEngine[TTx]
 }
 
-func (w *itemWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[itemArgs]) error {
+func (w *itemWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[itemArgs]) (err error) {
+	defer w.q.recovered(job.ID, &err)
 	if job.Attempt == 1 {
 		w.q.o.Meter.ItemStarted(w.q.now().Sub(job.CreatedAt))
 	}
-	return w.q.work(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
+	return w.q.work(ctx, job.Args, job.Attempt, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
 }
 
 // webhookWorker processes received provider events; forwardWorker
@@ -171,8 +178,9 @@ type webhookWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	e *riverEngine[TTx]
 }
 
-func (w *webhookWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[webhookArgs]) error {
-	return w.q.processWebhook(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
+func (w *webhookWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[webhookArgs]) (err error) {
+	defer w.q.recovered(job.ID, &err)
+	return w.q.processWebhook(ctx, job.Args, job.Attempt, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
 }
 
 type forwardWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
@@ -181,8 +189,9 @@ type forwardWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	e *riverEngine[TTx]
 }
 
-func (w *forwardWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[forwardArgs]) error {
-	return w.q.forward(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
+func (w *forwardWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[forwardArgs]) (err error) {
+	defer w.q.recovered(job.ID, &err)
+	return w.q.forward(ctx, job.Args, job.Attempt, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
 }
 
 // workers registers every worker of one engine.
@@ -202,8 +211,33 @@ type callbackWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	e *riverEngine[TTx]
 }
 
-func (w *callbackWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[callbackArgs]) error {
-	return w.q.deliver(ctx, job.Args, job.Attempt, job.MaxAttempts, finisher[TTx, TDriver](w.e, job))
+func (w *callbackWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[callbackArgs]) (err error) {
+	defer w.q.recovered(job.ID, &err)
+	return w.q.deliver(ctx, job.Args, job.Attempt, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
+}
+
+// River runs every job for one attempt more than its budget (riverMax):
+// an attempt River ends itself — a timeout, a crash, a panic, a lost store
+// — leaves the work unsettled, and the extra attempt settles it (the item
+// dead, the callback failed) instead of River discarding the job with our
+// row still queued. A crash during that short settling attempt is the
+// one case left unsettled.
+func riverMax(attempts int) int { return attempts + 1 }
+
+// budget is the attempts a job of River's maximum max may spend working.
+func budget(max int) int { return max - 1 }
+
+// settleTimeout bounds writing an attempt's outcome.
+const settleTimeout = 30 * time.Second
+
+// recovered turns a worker's panic into an error that holds no value of
+// it (a panic could quote an indicator, and River stores and logs what
+// Work returns or panics with).
+func (q *Queue) recovered(riverID int64, err *error) {
+	if r := recover(); r != nil {
+		q.o.Log.Error("bulk worker panicked; the attempt failed", "river_id", riverID)
+		*err = errors.New("internal: the worker panicked")
+	}
 }
 
 // unwrapTx is the driver transaction behind an execer of this engine.

@@ -205,7 +205,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	cfg := &river.Config{
 		Queues: map[string]river.QueueConfig{queueBulk: {MaxWorkers: o.Workers},
 			queueCallbacks: {MaxWorkers: o.CallbackWorkers}, queueWebhooks: {MaxWorkers: o.CallbackWorkers}},
-		MaxAttempts:          o.MaxAttempts,
+		MaxAttempts:          riverMax(o.MaxAttempts),
 		JobTimeout:           o.ItemTimeout,
 		FetchCooldown:        o.FetchCooldown,
 		FetchPollInterval:    o.FetchPollInterval,
@@ -312,9 +312,13 @@ func (q *Queue) Submit(ctx context.Context, id lookup.Identity, s Submission) (j
 	err = q.insert(ctx, jobID, id.Client, idem, reqMsg, sp, s.Indicators)
 	if err != nil && len(idem) > 0 {
 		// The same key submitted concurrently: the other insert won the
-		// unique index; answer with its job.
-		if j, ok, rerr := q.replay(ctx, id.Client, idem, reqMsg); rerr == nil && ok {
+		// unique index; answer with its job (or refuse a different body).
+		j, ok, rerr := q.replay(ctx, id.Client, idem, reqMsg)
+		switch {
+		case rerr == nil && ok:
 			return j, true, nil
+		case errors.Is(rerr, ErrIdempotencyReused):
+			return Job{}, false, rerr
 		}
 	}
 	if err != nil {
@@ -473,7 +477,7 @@ func (q *Queue) insert(ctx context.Context, jobID, client string, idem []string,
 func (q *Queue) itemParams(items []itemArgs) []river.InsertManyParams {
 	params := make([]river.InsertManyParams, len(items))
 	for i, it := range items {
-		params[i] = river.InsertManyParams{Args: it, InsertOpts: &river.InsertOpts{Queue: queueBulk, MaxAttempts: q.o.MaxAttempts}}
+		params[i] = river.InsertManyParams{Args: it, InsertOpts: &river.InsertOpts{Queue: queueBulk, MaxAttempts: riverMax(q.o.MaxAttempts)}}
 	}
 	return params
 }
@@ -507,6 +511,8 @@ func (h quietErrors) HandleError(_ context.Context, job *rivertype.JobRow, err e
 	return nil
 }
 
+// HandlePanic is a backstop: every worker recovers its own panics first
+// (Queue.recovered), so that no panic value reaches River's tables.
 func (h quietErrors) HandlePanic(_ context.Context, job *rivertype.JobRow, _ any, _ string) *river.ErrorHandlerResult {
 	h.log.Error("bulk item worker panicked; the item is retried", "river_id", job.ID, "attempt", job.Attempt)
 	return nil

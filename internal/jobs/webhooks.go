@@ -90,7 +90,7 @@ func (q *Queue) ReceiveWebhook(ctx context.Context, provider, eventID string, bo
 		}
 		inserted = true
 		_, err = insert(ctx, []river.InsertManyParams{{Args: webhookArgs{Provider: provider, IDMAC: macs[0]},
-			InsertOpts: &river.InsertOpts{Queue: queueWebhooks, MaxAttempts: q.o.MaxAttempts}}})
+			InsertOpts: &river.InsertOpts{Queue: queueWebhooks, MaxAttempts: riverMax(q.o.MaxAttempts)}}})
 		return err
 	})
 	if err != nil {
@@ -142,6 +142,13 @@ func (q *Queue) processWebhook(ctx context.Context, a webhookArgs, attempt, maxA
 	if state != "queued" {
 		return finish(ctx, true, func(context.Context, execer, inserter) error { return nil })
 	}
+	if attempt > maxAttempts {
+		// The last attempt ended without a result: settle it as failed.
+		return finish(ctx, true, func(ctx context.Context, tx execer, _ inserter) error {
+			_, err := tx.exec(ctx, `UPDATE webhook_events SET state = 'failed' WHERE provider = ? AND id_mac = ?`, a.Provider, a.IDMAC)
+			return err
+		})
+	}
 	purged, subs, perr := q.o.Webhooks.Process(ctx, a.Provider, body)
 	if perr != nil && attempt < maxAttempts {
 		return errors.New("processing failed")
@@ -163,7 +170,7 @@ func (q *Queue) processWebhook(ctx context.Context, a webhookArgs, attempt, maxA
 		for i, c := range subs {
 			params[i] = river.InsertManyParams{Args: forwardArgs{Provider: a.Provider, IDMAC: a.IDMAC, Client: c,
 				WebhookID: "ev_" + a.IDMAC[:min(len(a.IDMAC), 32)] + "_" + c},
-				InsertOpts: &river.InsertOpts{Queue: queueCallbacks, MaxAttempts: q.o.CallbackAttempts}}
+				InsertOpts: &river.InsertOpts{Queue: queueCallbacks, MaxAttempts: riverMax(q.o.CallbackAttempts)}}
 		}
 		_, err := insert(ctx, params)
 		return err
@@ -181,6 +188,10 @@ func (q *Queue) forward(ctx context.Context, a forwardArgs, attempt, maxAttempts
 	}
 	if q.o.EventTargets == nil || q.o.Deliverer == nil {
 		return river.JobCancel(errors.New("event forwarding is not configured"))
+	}
+	if attempt > maxAttempts {
+		q.o.Meter.Delivered("event", "failed")
+		return river.JobCancel(errors.New("timeout"))
 	}
 	target, policy, key, ok := q.o.EventTargets.EventTarget(a.Client)
 	if !ok {

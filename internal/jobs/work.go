@@ -114,9 +114,9 @@ const (
 )
 
 // work runs one attempt of an item. What it returns is River's to act on:
-// nil (completed, in finish's transaction with the result), a snooze, or
-// an error naming only a failure kind (retried; discarded — dead — after
-// the last attempt, whose failure finish has recorded).
+// nil (completed, in finish's transaction with the result — a dead item's
+// too: the dead-letter queue is job_items, where its sealed indicator and
+// failure are), a snooze, or an error naming only a failure kind (retried).
 func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, finish completeFunc) error {
 	it, err := q.loadItem(ctx, a)
 	if errors.Is(err, errNoRows) {
@@ -128,6 +128,13 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 	}
 	if it.state != ItemQueued {
 		return finish(ctx, true, func(context.Context, execer, inserter) error { return nil })
+	}
+	if attempt > maxAttempts {
+		// River's extra attempt: the last one ended without a result (it
+		// timed out, its worker stopped or crashed, or it failed before
+		// recording). The item is dead, in the dead-letter queue.
+		f := &lookup.Failure{Kind: lookup.KindInternal, Detail: "the item's last attempt ended without a result (timed out, stopped or failed)"}
+		return q.record(ctx, a, maxAttempts, ItemDead, stored{Failure: storeFailure(f)}, failure{kind: f.Kind}, it.spec.CallbackURL, true, finish)
 	}
 	id, cs := q.o.Clients.Identity(it.client)
 	switch cs {
@@ -147,7 +154,7 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 	id.RequestID = a.Job + "." + strconv.Itoa(a.Seq)
 	began := q.now()
 	res, lerr := q.o.Lookups.Lookup(ctx, id, lookup.Request{Indicator: it.indicator, Type: it.spec.Type, Providers: it.spec.Providers})
-	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		// The queue is stopping: the item waits for the next start and
 		// the attempt does not count.
 		q.o.Meter.Snoozed("shutdown")
@@ -162,11 +169,11 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 		if attempt < maxAttempts {
 			return errors.New(string(kind))
 		}
-		if err := q.record(ctx, a, attempt, ItemDead, result, failure{kind, provider}, it.spec.CallbackURL, false, finish); err != nil {
+		if err := q.record(ctx, a, attempt, ItemDead, result, failure{kind, provider}, it.spec.CallbackURL, true, finish); err != nil {
 			return err
 		}
 		q.o.Meter.ItemFinished(string(ItemDead), q.now().Sub(began))
-		return errors.New(string(kind))
+		return nil
 	}
 	state := ItemDone
 	switch {
@@ -203,7 +210,7 @@ func (q *Queue) record(ctx context.Context, a itemArgs, attempt int, state ItemS
 			WHERE job_id = ? AND seq = ? AND state = 'queued'`, string(state), sealed, string(f.kind), f.provider, attempt,
 			q.d.TimeArg(now), a.Job, a.Seq)
 		if err != nil {
-			return fmt.Errorf("recording item: %w", err)
+			return fmt.Errorf("recording item: %w", errors.New(errorKind(err)))
 		}
 		if n == 0 {
 			return nil // final already: an earlier attempt's commit won
@@ -212,7 +219,7 @@ func (q *Queue) record(ctx context.Context, a itemArgs, attempt int, state ItemS
 		if err := tx.queryRow(ctx, `UPDATE jobs SET pending = pending - 1,
 			finished_at = CASE WHEN pending = 1 THEN ? ELSE finished_at END
 			WHERE id = ? RETURNING pending`, q.d.TimeArg(now), a.Job).Scan(&pending); err != nil {
-			return fmt.Errorf("counting item: %w", err)
+			return fmt.Errorf("counting item: %w", errors.New(errorKind(err)))
 		}
 		if pending == 0 && callbackURL != "" {
 			// The last item: the callback is queued with the finish it
