@@ -1,7 +1,7 @@
 // Package alert is intelgate's alert engine: built-in rules over what the
 // request path reports (observe events, authentication failures, admitted
 // lookups, secret refreshes) and over snapshots it polls (quota usage, key
-// ages), with deduplication, cooldowns, acknowledgement and resolution,
+// ages, revocation states, the dead-letter count), with deduplication, cooldowns, acknowledgement and resolution,
 // a durable alert table, and sinks (webhook, Slack, SMTP, log) that each
 // deliver from a bounded queue of their own.
 //
@@ -86,12 +86,13 @@ const (
 	RuleBreakerOpen      = "breaker_open"
 	RuleAuditDropped     = "audit_dropped"
 	RuleSecretSource     = "secret_source"
+	RuleDeadLetters      = "dead_letters"
 )
 
 // RuleNames lists every built-in rule.
 func RuleNames() []string {
 	return []string{RuleUpstreamErrors, RuleClientVolume, RuleQueryPattern, RuleUnexpectedSource, RuleAuthFailures,
-		RuleKeyRejected, RuleKeyAge, RuleQuota, RuleBreakerOpen, RuleAuditDropped, RuleSecretSource}
+		RuleKeyRejected, RuleKeyAge, RuleQuota, RuleBreakerOpen, RuleAuditDropped, RuleSecretSource, RuleDeadLetters}
 }
 
 // Alert is one alert: a rule firing for one combination of labels (its
@@ -246,6 +247,20 @@ type KeyStateFunc func(ctx context.Context) ([]KeyState, error)
 
 // KeyStates calls f.
 func (f KeyStateFunc) KeyStates(ctx context.Context) ([]KeyState, error) { return f(ctx) }
+
+// DeadLetterSource reports how many bulk items the dead-letter queue holds
+// now (internal/app adapts the job queue's JobGauges); the engine polls it
+// on each evaluation. The queue is in the shared store, so every replica
+// reads the same count.
+type DeadLetterSource interface {
+	DeadLetters(ctx context.Context) (int, error)
+}
+
+// DeadLetterFunc adapts a function to DeadLetterSource.
+type DeadLetterFunc func(ctx context.Context) (int, error)
+
+// DeadLetters calls f.
+func (f DeadLetterFunc) DeadLetters(ctx context.Context) (int, error) { return f(ctx) }
 
 // Errors of List, Ack and Get.
 var (

@@ -49,6 +49,9 @@ type Options struct {
 	// KeyStates is polled on each evaluation too (nil: a confirmed
 	// key_rejected alert resolves only on a KeyRestored event).
 	KeyStates KeyStateSource
+	// DeadLetters is polled on each evaluation too (nil: no bulk jobs,
+	// the dead_letters rule has nothing to watch and never fires).
+	DeadLetters DeadLetterSource
 	// OnFire hears every alert that fires, escalates or reopens, on the
 	// engine's goroutine, before its notifications are queued: it must
 	// return quickly (queue slow work) and must not call the engine's
@@ -59,7 +62,8 @@ type Options struct {
 	Meter  Meter
 	// ShutdownTimeout bounds Run's final flush and the sinks' drain.
 	ShutdownTimeout time.Duration
-	// PollTimeout bounds each poll of Quotas and KeyAges.
+	// PollTimeout bounds each poll of Quotas, KeyAges, KeyStates and
+	// DeadLetters.
 	PollTimeout time.Duration
 }
 
@@ -98,6 +102,8 @@ type Engine struct {
 	// auditDropped is every audit record reported dropped, for the
 	// audit_dropped alert's summary.
 	auditDropped atomic.Int64
+	// dead follows the dead-letter count from poll to poll.
+	dead deadLetterTracker
 
 	mu        sync.Mutex
 	table     map[string]*tracked // rule NUL dedupe key → live alert
@@ -153,6 +159,7 @@ func New(o Options) (*Engine, error) {
 		table: map[string]*tracked{}, perSource: map[string]int{}, suppressed: map[string]int{},
 		wake: make(chan struct{}, 1)}
 	e.up.init(o.Rules.UpstreamErrors)
+	e.dead.init(o.Rules.DeadLetters.Window)
 	e.SetProviders(o.Providers, o.Keys)
 	e.SetClients(o.Clients)
 	specs := slices.Clone(o.Sinks)
@@ -264,6 +271,7 @@ func (e *Engine) Evaluate(ctx context.Context) {
 	e.pollQuota(ctx, now)
 	e.pollKeyAges(ctx, now)
 	e.pollKeyStates(ctx, now)
+	e.pollDeadLetters(ctx, now)
 	e.heartbeat(now)
 	e.resolveQuiet(now, func(a *Alert) bool {
 		switch a.Rule {
@@ -275,6 +283,8 @@ func (e *Engine) Evaluate(ctx context.Context) {
 			return !e.breakers.has(a.Labels["provider"], "")
 		case RuleSecretSource:
 			return !e.secrets.has(a.Labels["field"], "")
+		case RuleDeadLetters:
+			return !e.dead.isFailing() // not grown for its cooldown; an unreadable count is no all-clear
 		}
 		return false
 	})

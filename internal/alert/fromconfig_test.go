@@ -101,6 +101,8 @@ func TestFromConfig(t *testing.T) {
 	require.Equal(t, config.DefaultClientVolumeCeiling, o.Rules.ClientVolume.Ceiling, "every other client")
 	require.True(t, o.Rules.KeyAge.Enabled)
 	require.Equal(t, 90*24*time.Hour, o.Rules.KeyAge.Period, "from the rotation section")
+	require.Equal(t, alert.DeadLettersRule{Base: alert.Base{Enabled: true, Severity: alert.Warning}, Window: time.Hour, MinNew: 1,
+		CriticalTotal: 100}, o.Rules.DeadLetters, "on by default")
 	require.Equal(t, map[string]alert.Client{"siem": {SourceCIDRs: true}, "soar": {}}, o.Clients)
 	require.Equal(t, []string{"socialeye"}, o.Providers)
 	require.Equal(t, map[string][]string{"socialeye": {"prod-1"}}, o.Keys)

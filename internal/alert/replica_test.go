@@ -313,19 +313,19 @@ func TestRestoreOverflowKeepsPendingResolutions(t *testing.T) {
 	t.Parallel()
 	st := backends["sqlite"](t)
 	h1 := newHarness(t, withStore(st), withRules(func(r *alert.Rules) { r.AuthFailures.Overall = 1000 }))
-	for i := range 22 { // 2 × max_open 1 × 11 rules: what the next engine reads
+	for i := range 24 { // 2 × max_open 1 × 12 rules: what the next engine reads
 		for range 10 {
 			h1.e.AuthFailed(ipv4(i), alert.AuthUnknownToken, "")
 		}
 	}
 	h1.evaluate()
-	require.Len(t, h1.live(alert.RuleAuthFailures), 22)
+	require.Len(t, h1.live(alert.RuleAuthFailures), 24)
 
 	h2 := newHarness(t, withStore(st), withRules(func(r *alert.Rules) { r.MaxOpen = 1 }))
 	revoke(h2, "prod-1") // before the store is read: fired, then restored, pending
 	h2.e.Observe(context.Background(), observe.KeyRestored{Provider: "socialeye", KeyID: "prod-1"})
-	h2.evaluate() // reads the 22 rows: none has a place (max_open 1 keeps no warning)
-	require.Len(t, stored(t, h2, alert.Filter{Rule: alert.RuleAuthFailures, State: alert.StateResolved}), 22)
+	h2.evaluate() // reads the 24 rows: none has a place (max_open 1 keeps no warning)
+	require.Len(t, stored(t, h2, alert.Filter{Rule: alert.RuleAuthFailures, State: alert.StateResolved}), 24)
 	kr := stored(t, h2, alert.Filter{Rule: alert.RuleKeyRejected})
 	require.Len(t, kr, 1, "the pending resolution was written")
 	require.Equal(t, alert.StateResolved, kr[0].State)

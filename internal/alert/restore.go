@@ -189,7 +189,9 @@ func (e *Engine) mergeLocked(f *tracked, a Alert, now time.Time) {
 // holdFor is how long an adopted alert of rule waits, from now, before
 // its state may resolve it. The polled rules (quota, key_age) are
 // settled by the first poll, and the event rules by going quiet, as
-// ever. But what a state rule learns from events (an open breaker, a
+// ever; dead_letters too, from its last firing before the restart (its
+// first poll is a baseline, so it sees growth from the second on, and an
+// emptied queue at once). But what a state rule learns from events (an open breaker, a
 // failing secret) starts empty in a new process, not because the state
 // cleared: the breaker or the secret source gets a while to report it
 // again, and a replica that holds it to refresh the row (stateHold).
@@ -216,6 +218,8 @@ func (e *Engine) watched(rule string) bool {
 		return e.o.Quotas != nil
 	case rule == RuleKeyAge:
 		return e.o.KeyAges != nil && e.o.Rules.KeyAge.Period > 0
+	case rule == RuleDeadLetters:
+		return e.o.DeadLetters != nil
 	}
 	return true
 }

@@ -31,6 +31,7 @@ type Rules struct {
 	BreakerOpen      Base
 	AuditDropped     Base
 	SecretSource     Base
+	DeadLetters      DeadLettersRule
 }
 
 // Base is what every rule has. Cooldown 0 is Rules.Cooldown.
@@ -118,6 +119,15 @@ type QuotaRule struct {
 	Warn, Critical float64
 }
 
+// DeadLettersRule: see config.DeadLettersRule. Severity is the growth
+// alert's; at CriticalTotal items (0: never) it is critical.
+type DeadLettersRule struct {
+	Base
+	Window        time.Duration
+	MinNew        int
+	CriticalTotal int
+}
+
 // DefaultRules are the documented defaults.
 func DefaultRules() Rules {
 	c := config.Default()
@@ -157,6 +167,8 @@ func RulesFromConfig(a config.Alerts, rot config.Rotation) Rules {
 		BreakerOpen:  base(r.BreakerOpen.Enabled, r.BreakerOpen.Severity, r.BreakerOpen.Cooldown),
 		AuditDropped: base(r.AuditDropped.Enabled, r.AuditDropped.Severity, r.AuditDropped.Cooldown),
 		SecretSource: base(r.SecretSource.Enabled, r.SecretSource.Severity, r.SecretSource.Cooldown),
+		DeadLetters: DeadLettersRule{Base: base(r.DeadLetters.Enabled, r.DeadLetters.Severity, r.DeadLetters.Cooldown),
+			Window: r.DeadLetters.Window.Std(), MinNew: r.DeadLetters.MinNew, CriticalTotal: r.DeadLetters.CriticalTotal},
 	}
 }
 
@@ -192,6 +204,8 @@ func (r *Rules) base(rule string) *Base {
 		return &r.AuditDropped
 	case RuleSecretSource:
 		return &r.SecretSource
+	case RuleDeadLetters:
+		return &r.DeadLetters.Base
 	}
 	return nil
 }
@@ -217,7 +231,8 @@ func (r *Rules) check() error {
 		}
 	}
 	windows := map[string]time.Duration{"UpstreamErrors.Window": r.UpstreamErrors.Window, "ClientVolume.Window": r.ClientVolume.Window,
-		"QueryPattern.Window": r.QueryPattern.Window, "AuthFailures.Window": r.AuthFailures.Window}
+		"QueryPattern.Window": r.QueryPattern.Window, "AuthFailures.Window": r.AuthFailures.Window,
+		"DeadLetters.Window": r.DeadLetters.Window}
 	for f, w := range windows {
 		if w <= 0 {
 			bad(f, "must be positive")
@@ -236,6 +251,12 @@ func (r *Rules) check() error {
 		if r.ClientVolume.Ceilings[name] < 1 {
 			bad("ClientVolume.Ceilings["+name+"]", "must be at least 1")
 		}
+	}
+	if r.DeadLetters.MinNew < 1 {
+		bad("DeadLetters.MinNew", "must be at least 1")
+	}
+	if r.DeadLetters.CriticalTotal < 0 {
+		bad("DeadLetters.CriticalTotal", "must not be negative (0: never critical)")
 	}
 	if r.UnexpectedSource.IPv4Prefix < 0 || r.UnexpectedSource.IPv4Prefix > 32 ||
 		r.UnexpectedSource.IPv6Prefix < 0 || r.UnexpectedSource.IPv6Prefix > 128 {

@@ -66,7 +66,7 @@ type ruleCase struct {
 }
 
 func ruleCases() map[string]ruleCase {
-	q, age := &quotaStub{}, &ageStub{}
+	q, age, dl := &quotaStub{}, &ageStub{}, &deadStub{}
 	return map[string]ruleCase{
 		"upstream error ratio": {rule: alert.RuleUpstreamErrors,
 			quiet: func(h *harness) {
@@ -211,6 +211,17 @@ func ruleCases() map[string]ruleCase {
 			fire:     func(h *harness) { q.used = 960 },
 			severity: alert.Critical, labels: "key_id=prod-1 period=day provider=socialeye",
 			clear: func(h *harness) { q.used = 0 }},
+		"dead letters": {rule: alert.RuleDeadLetters,
+			opts: []option{withDead(dl)},
+			quiet: func(h *harness) {
+				dl.set(40)
+				h.evaluate() // the baseline: dead before the engine started, not news
+				h.clock.Advance(time.Minute)
+				dl.set(30) // retried
+			},
+			fire:     func(h *harness) { h.clock.Advance(time.Minute); dl.set(31) },
+			severity: alert.Warning, labels: "",
+			clear: func(h *harness) { dl.set(0) }}, // emptied
 		"breaker open": {rule: alert.RuleBreakerOpen,
 			quiet: func(h *harness) {
 				h.e.Observe(context.Background(), observe.BreakerChanged{Provider: "vt", From: "open", To: "half-open"})
@@ -354,7 +365,7 @@ func TestDisabledRulesStayQuiet(t *testing.T) {
 			opts := append(tc.opts, withRules(func(r *alert.Rules) {
 				for _, b := range []*alert.Base{&r.UpstreamErrors.Base, &r.ClientVolume.Base, &r.QueryPattern.Base,
 					&r.UnexpectedSource.Base, &r.AuthFailures.Base, &r.KeyRejected.Base, &r.KeyAge.Base, &r.Quota.Base,
-					&r.BreakerOpen, &r.AuditDropped, &r.SecretSource} {
+					&r.BreakerOpen, &r.AuditDropped, &r.SecretSource, &r.DeadLetters.Base} {
 					b.Enabled = false
 				}
 			}))

@@ -59,6 +59,7 @@ func testStore(t *testing.T, open func(t *testing.T) store.Store) {
 		"AckedThroughReplicaB": testAckAcrossReplicas,
 		"RestartAdoptsLive":    testRestartAdoptsLive,
 		"AdoptedYields":        testAdoptedYieldsToReplica,
+		"DeadLettersOneRow":    testDeadLetterReplicas,
 		"AdoptedWaitsForStore/fired meanwhile: dropped":     testAdoptedResolutionWaitsForTheStore(true),
 		"AdoptedWaitsForStore/quiet: notified once written": testAdoptedResolutionWaitsForTheStore(false),
 	}

@@ -20,7 +20,8 @@ import (
 // and the metrics; it watches the request path through the observer
 // chain, authentication failures through the gateway's audit trail, every
 // admitted lookup through the lookup service's auditor, and polls the
-// governor's quotas and the keys' ages. Nil when alerts.enabled is false.
+// governor's quotas, the keys' ages and states, and the bulk queue's
+// dead-letter count. Nil when alerts.enabled is false.
 func (a *App) openAlerts(cfg *config.Config) error {
 	if !cfg.Alerts.Enabled {
 		return nil
@@ -50,6 +51,12 @@ func (a *App) openAlerts(cfg *config.Config) error {
 		}
 		return out, nil
 	})
+	if cfg.Jobs.On() {
+		// The queue opens after the engine (openJobs): read it at each
+		// poll, not now, when a.jobs is still nil. Jobs off: no input,
+		// and the dead_letters rule never fires.
+		o.DeadLetters = alert.DeadLetterFunc(a.deadLetterCount)
+	}
 	if a.alerts, err = alert.New(o); err != nil {
 		return fmt.Errorf("building the alert engine: %w", err)
 	}
@@ -66,6 +73,20 @@ func (a *App) quotaUsage(ctx context.Context) ([]alert.QuotaUsage, error) {
 		out[i] = alert.QuotaUsage{Provider: g.Provider, KeyID: g.KeyID, Period: g.Period, Used: g.Limit - g.Remaining, Limit: g.Limit}
 	}
 	return out, err
+}
+
+// errNoJobQueue: the job queue is not open (yet).
+var errNoJobQueue = errors.New("the job queue is not open")
+
+// deadLetterCount is the number of items in the dead-letter queue, for the
+// dead_letters rule: the shared store's count, the same on every replica
+// (the intelgate_job_items_dead gauge reads it the same way).
+func (a *App) deadLetterCount(ctx context.Context) (int, error) {
+	if a.jobs == nil {
+		return 0, errNoJobQueue
+	}
+	_, _, dead, err := a.jobs.JobGauges(ctx)
+	return dead, err
 }
 
 // keyStates is every pooled key's revocation state, for the key_rejected

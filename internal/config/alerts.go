@@ -48,6 +48,7 @@ type AlertRules struct {
 	BreakerOpen      AlertRule            `yaml:"breaker_open"`
 	AuditDropped     AlertRule            `yaml:"audit_dropped"`
 	SecretSource     AlertRule            `yaml:"secret_source"`
+	DeadLetters      DeadLettersRule      `yaml:"dead_letters"`
 }
 
 // AlertRule is the part every rule has. Cooldown 0 is alerts.cooldown.
@@ -173,6 +174,22 @@ type QuotaRule struct {
 	Critical float64  `yaml:"critical"`
 }
 
+// DeadLettersRule watches the bulk queue's dead-letter queue (GET
+// /admin/v1/dlq), polled at each evaluation: it fires (Severity) when at
+// least MinNew items died within Window — new dead items, not ones that
+// sat there before — and at critical while it holds at least
+// CriticalTotal (0: never critical). It resolves once the queue has not
+// grown (and holds fewer than CriticalTotal) for its cooldown, or at once
+// when it is emptied. Without jobs it has nothing to watch.
+type DeadLettersRule struct {
+	Enabled       bool     `yaml:"enabled"`
+	Severity      string   `yaml:"severity"`
+	Cooldown      Duration `yaml:"cooldown"`
+	Window        Duration `yaml:"window"`
+	MinNew        int      `yaml:"min_new"`
+	CriticalTotal int      `yaml:"critical_total"`
+}
+
 // AlertSink is one place notifications go. Which fields apply depends on
 // Type; a field of another type is an error.
 type AlertSink struct {
@@ -282,6 +299,13 @@ const (
 	DefaultQuotaWarn      = 0.8
 	DefaultQuotaCritical  = 0.95
 
+	// One item dead within the hour is news (its attempts ran out: the
+	// provider failed it max_attempts times); a hundred waiting is a
+	// backlog someone has to retry.
+	DefaultDeadLettersWindow        = Duration(time.Hour)
+	DefaultDeadLettersMinNew        = 1
+	DefaultDeadLettersCriticalTotal = 100
+
 	DefaultSinkQueue       = 1000
 	DefaultSinkTimeout     = Duration(10 * time.Second)
 	DefaultSinkMaxAttempts = 5
@@ -317,6 +341,8 @@ func (a *Alerts) setDefaults() {
 			BreakerOpen:  on(SeverityWarning),
 			AuditDropped: on(SeverityCritical),
 			SecretSource: on(SeverityWarning),
+			DeadLetters: DeadLettersRule{Enabled: true, Severity: SeverityWarning, Window: DefaultDeadLettersWindow,
+				MinNew: DefaultDeadLettersMinNew, CriticalTotal: DefaultDeadLettersCriticalTotal},
 		},
 	}
 }
@@ -330,7 +356,7 @@ func (s *AlertSink) setDefaults() {
 // stored alerts name them.
 func AlertRuleNames() []string {
 	return []string{"upstream_errors", "client_volume", "query_pattern", "unexpected_source", "auth_failures",
-		"key_rejected", "key_age", "quota", "breaker_open", "audit_dropped", "secret_source"}
+		"key_rejected", "key_age", "quota", "breaker_open", "audit_dropped", "secret_source", "dead_letters"}
 }
 
 // URLRef is the sink's url as a secret reference; ok is false when it is

@@ -60,6 +60,13 @@ var alertBadFiles = map[string][]string{
 		`line 5: alerts.rules.quota.warn: must be greater than 0 and at most 1`,
 		`line 6: alerts.rules.quota.critical: must be greater than quota.warn (0) and at most 1`,
 	},
+	"alerts-dead-letters": {
+		`line 5: alerts.rules.dead_letters.window: must be between 10s and 24h`,
+		`line 6: alerts.rules.dead_letters.min_new: must be at least 1 (how many new dead items within window fire the rule)`,
+		`line 7: alerts.rules.dead_letters.critical_total: must not be negative (0: never critical)`,
+		`line 8: alerts.rules.dead_letters.severity: must be info, warning or critical, not "page"`,
+		`line 9: alerts.rules.dead_letters.cooldown: must be 0 (alerts.cooldown) or at least 1m`,
+	},
 	"alerts-webhook": {
 		`line 6: alerts.sinks.plain.url: must be https://; http:// needs allow_http: true and a loopback IP address (127.0.0.1 or [::1])`,
 		`line 10: alerts.sinks.remote-http.url: http:// is allowed to a loopback IP address only (write 127.0.0.1 or [::1]), not "alerts.example.com"`,
@@ -131,7 +138,7 @@ func TestAlertDefaults(t *testing.T) {
 		"query_pattern": r.QueryPattern.Enabled, "unexpected_source": r.UnexpectedSource.Enabled,
 		"auth_failures": r.AuthFailures.Enabled, "key_rejected": r.KeyRejected.Enabled, "key_age": r.KeyAge.Enabled,
 		"quota": r.Quota.Enabled, "breaker_open": r.BreakerOpen.Enabled, "audit_dropped": r.AuditDropped.Enabled,
-		"secret_source": r.SecretSource.Enabled,
+		"secret_source": r.SecretSource.Enabled, "dead_letters": r.DeadLetters.Enabled,
 	} {
 		require.True(t, on, "%s must be on by default", name)
 	}
@@ -143,6 +150,10 @@ func TestAlertDefaults(t *testing.T) {
 	require.Equal(t, 50000, r.ClientVolume.Ceiling, "a ceiling by default: a baseline alone can be ramped")
 	require.Equal(t, 10.0, r.ClientVolume.LongTermFactor)
 	require.Equal(t, 0.005, r.ClientVolume.LongTermSmoothing)
+	require.Equal(t, time.Hour, r.DeadLetters.Window.Std())
+	require.Equal(t, 1, r.DeadLetters.MinNew, "one new dead item is news")
+	require.Equal(t, 100, r.DeadLetters.CriticalTotal)
+	require.Equal(t, SeverityWarning, r.DeadLetters.Severity)
 	require.Empty(t, a.Sinks)
 }
 
@@ -187,6 +198,10 @@ func TestAlertRulePartialOverride(t *testing.T) {
 	require.Equal(t, SeverityWarning, r.ClientVolume.Severity)
 	require.False(t, r.SecretSource.Enabled)
 	require.Equal(t, SeverityWarning, r.SecretSource.Severity)
+	require.Equal(t, 30*time.Minute, r.DeadLetters.Window.Std())
+	require.Equal(t, 5, r.DeadLetters.MinNew)
+	require.Zero(t, r.DeadLetters.CriticalTotal, "0: never critical")
+	require.True(t, r.DeadLetters.Enabled, "enabled left out stays on")
 
 	s := cfg.Alerts.Sinks
 	require.Len(t, s, 5)

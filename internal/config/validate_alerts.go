@@ -163,6 +163,20 @@ func (v *validator) sourceAndKeyRules(r AlertRules) {
 	for name, b := range map[string]AlertRule{"breaker_open": r.BreakerOpen, "audit_dropped": r.AuditDropped, "secret_source": r.SecretSource} {
 		v.ruleBase(p+name, b.Severity, b.Cooldown)
 	}
+	v.deadLettersRule(p+"dead_letters", r.DeadLetters)
+}
+
+// deadLettersRule: min_new 0 would fire on a queue that did not grow, and
+// a negative critical_total at every evaluation.
+func (v *validator) deadLettersRule(p string, d DeadLettersRule) {
+	v.ruleBase(p, d.Severity, d.Cooldown)
+	v.alertWindow(p+".window", d.Window)
+	if d.MinNew < 1 {
+		v.add(p+".min_new", "must be at least 1 (how many new dead items within window fire the rule)")
+	}
+	if d.CriticalTotal < 0 {
+		v.add(p+".critical_total", "must not be negative (0: never critical)")
+	}
 }
 
 func (v *validator) ruleBase(field, severity string, cooldown Duration) {
