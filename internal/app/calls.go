@@ -10,6 +10,7 @@ import (
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/govern"
 	"github.com/intelgate/intelgate/internal/leak"
+	"github.com/intelgate/intelgate/internal/lookup"
 	"github.com/intelgate/intelgate/internal/observe"
 	"github.com/intelgate/intelgate/internal/pipeline"
 	"github.com/intelgate/intelgate/internal/provider"
@@ -159,13 +160,21 @@ func (c *Calls) ChangedSecrets(provider string, keys []govern.Key) []string {
 	return ids
 }
 
-// Call runs one lookup through the provider's pipeline.
+var _ lookup.PriorityCaller = (*Calls)(nil)
+
+// Call runs one interactive lookup through the provider's pipeline.
 func (c *Calls) Call(ctx context.Context, name, env string, req provider.Request) (pipeline.Outcome, error) {
+	return c.CallAt(ctx, name, env, pipeline.Interactive, req)
+}
+
+// CallAt runs one lookup through the provider's pipeline at priority pri
+// (bulk work: pipeline.Bulk).
+func (c *Calls) CallAt(ctx context.Context, name, env string, pri pipeline.Priority, req provider.Request) (pipeline.Outcome, error) {
 	pl, ok := c.pipelines[name]
 	if !ok {
 		return pipeline.Outcome{}, fmt.Errorf("calling %q: %w", name, govern.ErrUnknownProvider)
 	}
-	return pl.Lookup(ctx, env, req)
+	return pl.LookupAt(ctx, env, pri, req)
 }
 
 // ProviderStatus reports a provider's keys for an environment.

@@ -66,7 +66,10 @@ func newGovernor(cfg *config.Config, st govern.State, keys map[string][]govern.K
 			MaxWait:         p.Limits.MaxWait.Std(),
 		})
 	}
-	g, err := govern.New(govern.Options{State: st, FailOpen: cfg.Shared.Fail == "open", Fingerprint: fp, Log: log}, policies, clientPolicies(cfg))
+	// The interactive reserve is kept whether or not jobs are enabled: it
+	// only ever binds bulk work.
+	g, err := govern.New(govern.Options{State: st, FailOpen: cfg.Shared.Fail == "open", Fingerprint: fp,
+		InteractiveShare: cfg.Jobs.InteractiveShare, Log: log}, policies, clientPolicies(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("building governor: %w", err)
 	}

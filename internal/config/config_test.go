@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,6 +122,7 @@ var badFiles = map[string][]string{
 		`line 6: jobs.retry.max: must be at least jobs.retry.base (10s)`,
 		`line 7: jobs.fetch_cooldown: must be greater than 0`,
 	},
+	"jobs-interactive-share": {`line 2: jobs.interactive_share: must be between 0 and 0.9 (a fraction of each provider's limits)`},
 	"audit-settings": {
 		`line 3: audit.indicators: must be hmac`,
 		`line 4: audit.queue_size: must be between 1 and`,
@@ -300,4 +302,28 @@ func TestLoadMissingFile(t *testing.T) {
 	t.Parallel()
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestJobsInteractiveShare(t *testing.T) {
+	t.Parallel()
+	doc := func(jobs string) []byte {
+		return []byte(jobs + `
+providers:
+  socialeye:
+    kind: socialeye
+    keys: [{id: k, secret: env:K}]
+clients:
+  siem: {token_sha256: b9ee274e07a2c1d654b9d6cfa643e88f1cf99de101bdc5b99f40ea0b11c2b7e7, providers: [socialeye]}
+`)
+	}
+	cfg, err := Parse(doc(""), "/srv")
+	require.NoError(t, err)
+	require.InDelta(t, DefaultJobsInteractiveShare, cfg.Jobs.InteractiveShare, 0, "a fifth by default")
+	for _, share := range []string{"0", "0.9", "0.35"} {
+		cfg, err := Parse(doc("jobs: {interactive_share: "+share+"}"), "/srv")
+		require.NoError(t, err, share)
+		require.Equal(t, share, strconv.FormatFloat(cfg.Jobs.InteractiveShare, 'f', -1, 64), "an explicit value is kept, 0 too")
+	}
+	_, err = Parse(doc("jobs: {interactive_share: -0.1}"), "/srv")
+	require.ErrorContains(t, err, "line 1: jobs.interactive_share: must be between 0 and 0.9")
 }

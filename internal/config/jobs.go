@@ -40,6 +40,11 @@ type Jobs struct {
 	// PollInterval is how often an idle queue looks for new items (default
 	// 500ms). On SQLite it is the only wake-up; PostgreSQL also notifies.
 	PollInterval Duration `yaml:"poll_interval"`
+	// InteractiveShare is the fraction of each provider key's burst and of
+	// its day and month quotas that bulk work leaves for interactive
+	// lookups (default 0.2, at most 0.9; 0 reserves nothing): a job never
+	// makes an analyst's lookup wait (docs/governance.md).
+	InteractiveShare float64 `yaml:"interactive_share"`
 }
 
 // JobRetry is jobs.retry.
@@ -60,6 +65,10 @@ const (
 	DefaultJobsRetryMax         = Duration(10 * time.Minute)
 	DefaultJobsFetchCooldown    = Duration(20 * time.Millisecond)
 	DefaultJobsPollInterval     = Duration(500 * time.Millisecond)
+	DefaultJobsInteractiveShare = 0.2
+	// MaxJobsInteractiveShare is the most jobs.interactive_share may be:
+	// bulk work keeps at least a tenth of every limit.
+	MaxJobsInteractiveShare = 0.9
 	// MaxJobsItems is the most jobs.max_items may be: one submission is
 	// one transaction.
 	MaxJobsItems = 100000
@@ -71,7 +80,7 @@ func (j Jobs) On() bool { return j.Enabled == nil || *j.Enabled }
 func (j *Jobs) setDefaults() {
 	*j = Jobs{Workers: DefaultJobsWorkers, MaxItems: DefaultJobsMaxItems, MaxBodyBytes: DefaultJobsMaxBodyBytes, MaxAttempts: DefaultJobsMaxAttempts, CallbackAttempts: DefaultJobsCallbackAttempts,
 		ItemTimeout: DefaultJobsItemTimeout, Retry: JobRetry{Base: DefaultJobsRetryBase, Max: DefaultJobsRetryMax},
-		FetchCooldown: DefaultJobsFetchCooldown, PollInterval: DefaultJobsPollInterval}
+		FetchCooldown: DefaultJobsFetchCooldown, PollInterval: DefaultJobsPollInterval, InteractiveShare: DefaultJobsInteractiveShare}
 }
 
 // jobsSettings checks jobs.
@@ -97,6 +106,9 @@ func (v *validator) jobsSettings() {
 		if d <= 0 {
 			v.add(field, "must be greater than 0")
 		}
+	}
+	if !(j.InteractiveShare >= 0 && j.InteractiveShare <= MaxJobsInteractiveShare) {
+		v.add("jobs.interactive_share", "must be between 0 and %v (a fraction of each provider's limits)", MaxJobsInteractiveShare)
 	}
 	if j.Retry.Max > 0 && j.Retry.Max < j.Retry.Base {
 		v.add("jobs.retry.max", "must be at least jobs.retry.base (%s)", j.Retry.Base)

@@ -67,7 +67,12 @@ type Options struct {
 	// (secret.Value.UnkeyedFingerprint), for tests and tools that hold no
 	// data-at-rest key.
 	Fingerprint func(secret.Value) string
-	Log         *slog.Logger
+	// InteractiveShare is the share of each key's rate capacity (its
+	// burst) and of its day and month quotas that AcquireBulk leaves for
+	// interactive callers (jobs.interactive_share, in [0, 1); 0 reserves
+	// nothing). See AcquireBulk.
+	InteractiveShare float64
+	Log              *slog.Logger
 }
 
 // Governor hands out leases on upstream keys within every limit.
@@ -109,6 +114,9 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 	if o.State == nil {
 		return nil, errors.New("govern: State is required")
 	}
+	if !(o.InteractiveShare >= 0 && o.InteractiveShare < 1) {
+		return nil, fmt.Errorf("govern: InteractiveShare must be at least 0 and below 1, not %v", o.InteractiveShare)
+	}
 	g := &Governor{state: o.State, clock: clock.Or(o.Clock), failOpen: o.FailOpen, revokeFor: o.RevokeFor,
 		log: o.Log, policies: map[string]*policyState{}}
 	if g.revokeFor <= 0 {
@@ -129,8 +137,9 @@ func New(o Options, policies []Policy, clients []ClientPolicy) (*Governor, error
 		if err != nil {
 			return nil, err
 		}
-		ps := &policyState{Policy: p}
+		ps := &policyState{Policy: p, bulk: bulkLimitsOf(p, o.InteractiveShare)}
 		ps.Keys = nil // the pool holds them, and only the pool may be read
+		g.warnNoRateReserve(ps, o.InteractiveShare)
 		ps.pool.Store(pool)
 		g.policies[p.Provider] = ps
 	}
@@ -215,7 +224,9 @@ func (p *Policy) windows(k poolKey, now time.Time) ([]Window, []string) {
 // waiters are served first come, first served and none is refused while
 // capacity is due within its wait. When nothing frees up in time it returns
 // a *LimitedError whose RetryAfter is the limiter's honest estimate. Each
-// pass over the keys reads one snapshot of the pool (see SwapKeys).
+// pass over the keys reads one snapshot of the pool (see SwapKeys). It is
+// the interactive caller's acquisition: it may use the whole capacity,
+// including the share AcquireBulk leaves alone.
 func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, error) {
 	p, ok := g.policies[provider]
 	if !ok {
@@ -227,7 +238,7 @@ func (g *Governor) Acquire(ctx context.Context, provider, env string) (*Lease, e
 	}
 	for {
 		budget := deadline.Sub(g.clock.Now())
-		lease, delay, wait, reason, err := g.tryKeys(ctx, p, env, budget)
+		lease, delay, wait, reason, err := g.tryKeys(ctx, p, env, budget, false)
 		if err != nil {
 			return nil, err
 		}
@@ -271,7 +282,7 @@ func (g *Governor) halted(ctx context.Context, p *policyState, l *Lease, env str
 	for _, key := range [2]string{pauseKey(p.Provider, l.KeyID), l.revoked} {
 		until, err := g.state.PausedUntil(ctx, key)
 		if err != nil {
-			_, _, _, _, err = g.unavailable(p, poolKey{Key: Key{ID: l.KeyID, Value: l.Key}, revoked: l.revoked}, err)
+			_, _, _, _, err = g.unavailable(p, poolKey{Key: Key{ID: l.KeyID, Value: l.Key}, revoked: l.revoked}, err, false)
 			return false, err
 		}
 		if until.After(now) {
@@ -286,7 +297,10 @@ func (g *Governor) halted(ctx context.Context, p *policyState, l *Lease, env str
 // now; failing that it books the soonest rate unit due within budget on the
 // key that has it. Without a lease it returns the shortest wait until some
 // key may have capacity, and why. The pass reads one snapshot of the pool.
-func (g *Governor) tryKeys(ctx context.Context, p *policyState, env string, budget time.Duration) (
+//
+// A bulk pass (AcquireBulk) takes only what leaves the interactive reserve
+// and books nothing.
+func (g *Governor) tryKeys(ctx context.Context, p *policyState, env string, budget time.Duration, bulk bool) (
 	lease *Lease, delay, wait time.Duration, reason string, err error) {
 	now := g.clock.Now()
 	wait = -1
@@ -307,22 +321,22 @@ func (g *Governor) tryKeys(ctx context.Context, p *policyState, env string, budg
 		}
 		until, err := g.state.PausedUntil(ctx, k.revoked)
 		if err != nil {
-			return g.unavailable(p, k, err)
+			return g.unavailable(p, k, err, bulk)
 		}
 		if until.After(now) {
 			continue
 		}
 		usable++
 		if until, err = g.state.PausedUntil(ctx, k.pause); err != nil {
-			return g.unavailable(p, k, err)
+			return g.unavailable(p, k, err, bulk)
 		}
 		if until.After(now) {
 			consider(until.Sub(now), "paused")
 			continue
 		}
-		l, d, r, err := g.take(ctx, p, k, now, 0)
+		l, d, r, err := g.take(ctx, p, k, now, 0, bulk)
 		if err != nil {
-			return g.unavailable(p, k, err)
+			return g.unavailable(p, k, err, bulk)
 		}
 		if l != nil {
 			return l, 0, 0, "", nil
@@ -336,10 +350,12 @@ func (g *Governor) tryKeys(ctx context.Context, p *policyState, env string, budg
 		return nil, 0, 0, "", fmt.Errorf("provider %q environment %q: %w", p.Provider, env, ErrNoKeys)
 	}
 	// Book on the key whose next rate unit comes soonest, if within budget.
-	if haveBest && bestWait <= budget {
-		l, d, r, err := g.take(ctx, p, best, now, budget)
+	// Bulk work never books: a booked unit is one an interactive caller
+	// arriving meanwhile would have to wait behind.
+	if !bulk && haveBest && bestWait <= budget {
+		l, d, r, err := g.take(ctx, p, best, now, budget, false)
 		if err != nil {
-			return g.unavailable(p, best, err)
+			return g.unavailable(p, best, err, false)
 		}
 		if l != nil {
 			return l, d, 0, "", nil
@@ -351,11 +367,17 @@ func (g *Governor) tryKeys(ctx context.Context, p *policyState, env string, budg
 
 // take books a unit of k's rate (due within maxWait; 0 means now) and then
 // a unit of its quota. Without a lease it returns how long until k may
-// have capacity and why.
-func (g *Governor) take(ctx context.Context, p *policyState, k poolKey, now time.Time, maxWait time.Duration) (*Lease, time.Duration, string, error) {
+// have capacity and why. For bulk it applies the bulk limits: the same
+// bucket and counters with the interactive reserve taken off their
+// capacity (see AcquireBulk).
+func (g *Governor) take(ctx context.Context, p *policyState, k poolKey, now time.Time, maxWait time.Duration, bulk bool) (*Lease, time.Duration, string, error) {
 	var delay time.Duration
-	if !p.Rate.Unlimited() {
-		dec, err := g.state.Reserve(ctx, k.rate, p.Rate, maxWait)
+	rate, day, month := p.Rate, p.Day, p.Month
+	if bulk {
+		rate, day, month = p.bulk.rate, p.bulk.day, p.bulk.month
+	}
+	if !rate.Unlimited() {
+		dec, err := g.state.Reserve(ctx, k.rate, rate, maxWait)
 		if err != nil {
 			return nil, 0, "", err
 		}
@@ -364,7 +386,7 @@ func (g *Governor) take(ctx context.Context, p *policyState, k poolKey, now time
 		}
 		delay = dec.RetryAfter
 	}
-	ws, reasons := p.windows(k, now)
+	ws, reasons := quotaWindows(k.quota, day, month, p.Calendar, now)
 	if len(ws) > 0 {
 		ok, idx, err := g.state.Consume(ctx, ws)
 		if err != nil {
@@ -377,9 +399,12 @@ func (g *Governor) take(ctx context.Context, p *policyState, k poolKey, now time
 	return newLease(p, k, ws, true), delay, "", nil
 }
 
-// unavailable applies the fail mode when the state backend fails.
-func (g *Governor) unavailable(p *policyState, k poolKey, err error) (*Lease, time.Duration, time.Duration, string, error) {
-	if !g.failOpen {
+// unavailable applies the fail mode when the state backend fails. Bulk
+// work is never sent unpaced, whatever the mode: fail-open keeps
+// interactive lookups answering through an outage, while a job can wait,
+// and a job sent unpaced could spend a day's quota before anyone noticed.
+func (g *Governor) unavailable(p *policyState, k poolKey, err error, bulk bool) (*Lease, time.Duration, time.Duration, string, error) {
+	if !g.failOpen || bulk {
 		return nil, 0, 0, "", fmt.Errorf("pacing provider %q: %w", p.Provider, err)
 	}
 	if now := g.clock.Now().Unix(); g.failLog.Swap(now) != now {
@@ -653,7 +678,7 @@ func (g *Governor) AcquireKey(ctx context.Context, provider, keyID string) (*Lea
 	now := g.clock.Now()
 	until, err := g.state.PausedUntil(ctx, k.pause)
 	if err != nil {
-		l, _, _, _, err := g.unavailable(p, k, err)
+		l, _, _, _, err := g.unavailable(p, k, err, false)
 		return l, err
 	}
 	if until.After(now) {
@@ -663,9 +688,9 @@ func (g *Governor) AcquireKey(ctx context.Context, provider, keyID string) (*Lea
 	if d, ok := ctx.Deadline(); ok && d.Sub(now) < budget {
 		budget = d.Sub(now)
 	}
-	l, delay, reason, err := g.take(ctx, p, k, now, max(budget, 0))
+	l, delay, reason, err := g.take(ctx, p, k, now, max(budget, 0), false)
 	if err != nil {
-		l, _, _, _, err := g.unavailable(p, k, err)
+		l, _, _, _, err := g.unavailable(p, k, err, false)
 		return l, err
 	}
 	if l == nil {

@@ -21,6 +21,9 @@ var ErrUnknownKey = errors.New("unknown key")
 type policyState struct {
 	Policy // Keys is nil: pool holds them
 	pool   atomic.Pointer[keyPool]
+	// bulk is what AcquireBulk may use: Policy's limits less the
+	// interactive reserve (bulk.go).
+	bulk bulkLimits
 }
 
 // keyPool is a provider's keys as one New or SwapKeys built them. It is

@@ -114,6 +114,13 @@ func (s *Service) miss(ctx context.Context, id Identity, name string, req provid
 	// provider: one that began before may bring back what was purged (an
 	// answer fetched with a key since revoked).
 	flight := fillKey(key, epoch, refresh)
+	if id.Bulk {
+		// Bulk work fetches in a flight of its own: a fetch the governor
+		// refused it must not become an interactive caller's answer. The
+		// pipeline still makes one upstream call of the two (its
+		// coalescing knows priorities).
+		flight += "\x00bulk"
+	}
 	out, shared, err := s.fills.Do(ctx, flight, func(ctx context.Context) (Outcome, error) {
 		if !refresh {
 			if e, ok := s.cache.Get(ctx, key); ok && e.Fresh(s.clock.Now()) {

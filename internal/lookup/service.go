@@ -35,6 +35,16 @@ type Caller interface {
 	Call(ctx context.Context, provider, environment string, req provider.Request) (pipeline.Outcome, error)
 }
 
+// PriorityCaller is a Caller that can also call at a priority: bulk work
+// (an Identity with Bulk set) is called at pipeline.Bulk, so the governor
+// keeps the interactive reserve from it and it never waits for capacity.
+// internal/app's Caller is one; with a Caller that is not, bulk work is
+// called like any lookup.
+type PriorityCaller interface {
+	Caller
+	CallAt(ctx context.Context, provider, environment string, pri pipeline.Priority, req provider.Request) (pipeline.Outcome, error)
+}
+
 // Admitter enforces each client's own rate and quota: one unit per
 // admitted request, whatever the number of providers.
 type Admitter interface {
@@ -59,8 +69,19 @@ type Identity struct {
 	// Admin: the client may run administrative operations (Purge).
 	Admin bool
 	// Bulk: an item of a bulk job (internal/jobs), worked by the queue on
-	// the client's behalf rather than asked by the client now.
+	// the client's behalf rather than asked by the client now. Its provider
+	// calls run at pipeline.Bulk: they never wait for capacity and leave the
+	// interactive reserve alone; a provider without capacity for it fails
+	// at once as upstream-rate-limited with a Retry-After.
 	Bulk bool
+}
+
+// priority is the pipeline priority of id's provider calls.
+func (id Identity) priority() pipeline.Priority {
+	if id.Bulk {
+		return pipeline.Bulk
+	}
+	return pipeline.Interactive
 }
 
 // Allows reports whether the identity may use provider.
@@ -188,6 +209,7 @@ type Service struct {
 	order     []string
 	resolve   string
 	caller    Caller
+	atCaller  PriorityCaller // caller, when it takes a priority; else nil
 	cache     *cache.Cache
 	policies  map[string]cache.Policy
 	fills     *resilience.Coalescer[Outcome] // one fetch per cache key in this process (cached.go)
@@ -209,6 +231,7 @@ func New(o Options) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.atCaller, _ = o.Caller.(PriorityCaller)
 	for _, p := range o.Providers {
 		if _, dup := s.providers[p.Name()]; dup {
 			return nil, fmt.Errorf("lookup: duplicate provider %q", p.Name())
@@ -368,7 +391,13 @@ func (s *Service) one(ctx context.Context, id Identity, op, name string, req pro
 
 // call asks the provider through the pipeline and shapes its outcome.
 func (s *Service) call(ctx context.Context, id Identity, name string, req provider.Request, classify classifier) (Outcome, pipeline.Outcome) {
-	po, err := s.caller.Call(ctx, name, id.Environment, req)
+	var po pipeline.Outcome
+	var err error
+	if s.atCaller != nil {
+		po, err = s.atCaller.CallAt(ctx, name, id.Environment, id.priority(), req)
+	} else {
+		po, err = s.caller.Call(ctx, name, id.Environment, req)
+	}
 	out := Outcome{Provider: name, Cache: CacheMiss, KeyID: po.KeyID, Attempts: po.Attempts, Shared: po.Shared,
 		UpstreamStatus: po.UpstreamStatus, Latency: po.Latency, Units: po.Units}
 	switch {

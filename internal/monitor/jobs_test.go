@@ -13,7 +13,9 @@ import (
 
 type failingJobs struct{}
 
-func (failingJobs) JobGauges(context.Context) (int, int, int, error) { return 0, 0, 0, errors.New("store down") }
+func (failingJobs) JobGauges(context.Context) (int, int, int, error) {
+	return 0, 0, 0, errors.New("store down")
+}
 
 // The bulk queue's series exist from the start for fixed label sets, only
 // fixed states, reasons and outcomes become labels, and the gauges come

@@ -31,6 +31,7 @@ import (
 // Governor is what the pipeline needs of *govern.Governor.
 type Governor interface {
 	Acquire(ctx context.Context, provider, env string) (*govern.Lease, error)
+	AcquireBulk(ctx context.Context, provider, env string) (*govern.Lease, error)
 	Refund(ctx context.Context, l *govern.Lease)
 	Pause(ctx context.Context, l *govern.Lease, d time.Duration) error
 	RevokeLease(ctx context.Context, l *govern.Lease) error
@@ -164,23 +165,19 @@ type Outcome struct {
 	// that left. An auth check the lookup set off is reported apart
 	// (observe.KeyChecked).
 	Units int
+	// bulkRefused: the call ran at Bulk priority and its last attempt was
+	// refused by the governor, which an interactive caller sharing it
+	// might not have been (priority.go).
+	bulkRefused bool
 }
 
-// Lookup answers req for a client of environment env. Identical concurrent
-// lookups (same provider, key environment, type, value and upstream type)
-// share one upstream call; each caller still waits only until its own
-// deadline, and gets the shared call's Outcome with Shared set.
+// Lookup answers req for an interactive client of environment env: it is
+// LookupAt with priority Interactive. Identical concurrent lookups (same
+// provider, key environment, type, value and upstream type) share one
+// upstream call; each caller still waits only until its own deadline, and
+// gets the shared call's Outcome with Shared set.
 func (p *Pipeline) Lookup(ctx context.Context, env string, req provider.Request) (Outcome, error) {
-	start := p.o.Clock.Now()
-	out, shared, err := p.coalescer.Do(ctx, coalesceKey(env, req), func(ctx context.Context) (Outcome, error) {
-		return p.attempts(ctx, env, req)
-	})
-	if out.Shared = shared; shared {
-		// The call is counted once, for the caller that made it.
-		out.Attempts, out.Units = 0, 0
-	}
-	out.Latency = p.o.Clock.Now().Sub(start)
-	return out, err
+	return p.LookupAt(ctx, env, Interactive, req)
 }
 
 // Waiters is how many callers wait on the in-flight call req would join (0
@@ -202,12 +199,12 @@ func coalesceKey(env string, req provider.Request) string {
 // and the caller's deadline. A key the upstream refuses on a lookup is
 // suspect; only when the auth check confirms it is it revoked and the next
 // key tried at once: that is failover, not a retry.
-func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Request) (Outcome, error) {
+func (p *Pipeline) attempts(ctx context.Context, env string, pri Priority, req provider.Request) (Outcome, error) {
 	p.o.Budget.Deposit()
 	var out Outcome
 	failovers := 0
 	for attempt := 1; ; {
-		res, lease, err := p.once(ctx, env, req, &out)
+		res, lease, err := p.once(ctx, env, pri, req, &out)
 		if err == nil {
 			out.Result = res
 			return out, nil
@@ -252,8 +249,8 @@ func (p *Pipeline) attempts(ctx context.Context, env string, req provider.Reques
 // when it was refused before, and adds what it learnt to out. The breaker
 // always hears an outcome, even if the provider panics, so a half-open
 // probe slot is never leaked.
-func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, out *Outcome) (provider.Result, *govern.Lease, error) {
-	out.KeyID, out.UpstreamStatus = "", 0 // facts of this attempt, not an earlier one
+func (p *Pipeline) once(ctx context.Context, env string, pri Priority, req provider.Request, out *Outcome) (provider.Result, *govern.Lease, error) {
+	out.KeyID, out.UpstreamStatus, out.bulkRefused = "", 0, false // facts of this attempt, not an earlier one
 	if p.placer != nil {
 		// Before the breaker and the governor: an indicator the provider
 		// cannot place costs no rate unit, no quota and no probe slot.
@@ -267,8 +264,9 @@ func (p *Pipeline) once(ctx context.Context, env string, req provider.Request, o
 	}
 	outcome := resilience.Ignored
 	defer func() { done(outcome) }()
-	lease, err := p.acquire(ctx, env)
+	lease, err := p.acquire(ctx, env, pri)
 	if err != nil {
+		out.bulkRefused = pri == Bulk
 		return provider.Result{}, nil, err
 	}
 	key, previous := lease.Key, p.usePrevious(lease)
@@ -327,14 +325,19 @@ func (p *Pipeline) callWith(ctx context.Context, req provider.Request, l *govern
 	return res, err
 }
 
-// acquire waits for a lease on a key of the environment and tells the
-// observer how long it waited and how that ended.
-func (p *Pipeline) acquire(ctx context.Context, env string) (*govern.Lease, error) {
+// acquire waits for a lease on a key of the environment — or, for Bulk,
+// takes one only if the interactive reserve stays, without waiting — and
+// tells the observer how long it waited and how that ended.
+func (p *Pipeline) acquire(ctx context.Context, env string, pri Priority) (*govern.Lease, error) {
+	get := p.o.Governor.Acquire
+	if pri == Bulk {
+		get = p.o.Governor.AcquireBulk
+	}
 	if p.o.Observer == nil {
-		return p.o.Governor.Acquire(ctx, p.o.Provider.Name(), env)
+		return get(ctx, p.o.Provider.Name(), env)
 	}
 	start := p.o.Clock.Now()
-	lease, err := p.o.Governor.Acquire(ctx, p.o.Provider.Name(), env)
+	lease, err := get(ctx, p.o.Provider.Name(), env)
 	e := observe.GovernorWaited{Provider: p.o.Provider.Name(), Wait: p.o.Clock.Now().Sub(start), Outcome: acquireOutcome(err)}
 	if lease != nil {
 		e.KeyID = lease.KeyID

@@ -77,6 +77,8 @@ type fixtureOptions struct {
 	revokeOn    []int
 	leaks       *leak.Detector
 	rate        govern.Limit
+	share       float64                 // the governor's InteractiveShare
+	wrap        func(Governor) Governor // when set, the pipeline's governor is wrap(gov)
 }
 
 func newFixture(t *testing.T, o fixtureOptions) *fixture {
@@ -92,7 +94,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		id := string(rune('a' + i))
 		keys = append(keys, govern.Key{ID: "k" + id, Environment: "prod", Value: secret.NewValue("secret-" + id)})
 	}
-	gov, err := govern.New(govern.Options{State: memory.New(memory.Options{Clock: clock}), Clock: clock},
+	gov, err := govern.New(govern.Options{State: memory.New(memory.Options{Clock: clock}), Clock: clock, InteractiveShare: o.share},
 		[]govern.Policy{{Provider: "se", Keys: keys, MaxWait: o.maxWait, Day: o.day, Rate: o.rate}}, nil)
 	require.NoError(t, err)
 	if o.maxAttempts == 0 {
@@ -103,8 +105,12 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}
 	logger, logs := logtest.JSONLogger()
 	prov := &scripted{answers: o.answers}
+	var pg Governor = gov
+	if o.wrap != nil {
+		pg = o.wrap(gov)
+	}
 	opts := Options{
-		Provider: prov, Governor: gov, Breaker: resilience.NewBreaker("se", o.breaker),
+		Provider: prov, Governor: pg, Breaker: resilience.NewBreaker("se", o.breaker),
 		Retry:  resilience.Policy{MaxAttempts: o.maxAttempts, Base: 100 * time.Millisecond, Cap: time.Second, Rand: func() float64 { return 0.5 }},
 		Budget: o.budget, MaxPause: 30 * time.Second, Clock: clock,
 		Log: logger, RevokeOn: o.revokeOn, Leaks: o.leaks,

@@ -60,6 +60,7 @@ type stateTest struct {
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	tests := append(rateTests(), pauseTests()...)
+	tests = append(tests, bulkTests()...)
 	tests = append(tests, stateTest{"Ping", testPing})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,7 +70,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	if h.Advance != nil {
 		// Sequential: Advance moves a clock every State shares.
-		for _, tc := range append(rateClockTests(), pauseClockTests()...) {
+		for _, tc := range append(append(rateClockTests(), pauseClockTests()...), bulkClockTests()...) {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 		}
 	}
