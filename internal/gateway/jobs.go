@@ -157,7 +157,7 @@ func (g *Gateway) readSubmission(r *http.Request) (jobs.Submission, *Problem) {
 		return sub, bodyProblem("indicators: at least one indicator is required")
 	}
 	if n := len(sub.Indicators); n > g.jobs.MaxItems() {
-		return sub, tooManyItems(n, g.jobs.MaxItems())
+		return sub, tooManyItems(g.jobs.MaxItems())
 	}
 	return sub, nil
 }
@@ -210,7 +210,7 @@ func readNDJSON(body io.Reader, maxItems int) ([]string, *Problem) {
 				return nil, bodyProblem(fmt.Sprintf(`line %d: must be a JSON string or an object {"indicator": "…"}`, n))
 			}
 			if len(out) == maxItems {
-				return nil, tooManyItems(len(out)+1, maxItems)
+				return nil, tooManyItems(maxItems)
 			}
 			out = append(out, ind)
 		}
@@ -251,10 +251,7 @@ func checkIdempotencyKey(k string) error {
 	return nil
 }
 
-func tooManyItems(n, limit int) *Problem {
-	if n > limit {
-		return newProblem(kindTooManyItems, fmt.Sprintf("a job holds at most %d indicators (jobs.max_items); this one has %d or more", limit, limit+1))
-	}
+func tooManyItems(limit int) *Problem {
 	return newProblem(kindTooManyItems, fmt.Sprintf("a job holds at most %d indicators (jobs.max_items)", limit))
 }
 
@@ -267,7 +264,7 @@ func jobProblem(err error, maxItems int) *Problem {
 	case errors.Is(err, jobs.ErrNotFound):
 		return newProblem(kindNotFound, "no such job")
 	case errors.Is(err, jobs.ErrTooMany):
-		return tooManyItems(maxItems+1, maxItems)
+		return tooManyItems(maxItems)
 	case errors.Is(err, jobs.ErrEmpty):
 		return bodyProblem("indicators: at least one indicator is required")
 	case errors.Is(err, jobs.ErrIdempotencyReused):

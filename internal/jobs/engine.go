@@ -154,66 +154,46 @@ func finisher[TTx any, TDriver riverdriver.Driver[TTx], TArgs river.JobArgs](e *
 	}
 }
 
-// itemWorker is River's worker of item jobs: the backend's transaction
-// plumbing around Queue.work.
-type itemWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
-	river.WorkerDefaults[itemArgs]
-	q *Queue
-	e *riverEngine[TTx]
+// worker is River's worker of one job kind: the backend's transaction
+// plumbing, panic recovery and the attempt budget around run, the
+// Queue's handling of that kind.
+type worker[TTx any, TDriver riverdriver.Driver[TTx], TArgs river.JobArgs] struct {
+	river.WorkerDefaults[TArgs]
+	q   *Queue
+	e   *riverEngine[TTx]
+	run func(ctx context.Context, job *river.Job[TArgs], budget int, finish completeFunc) error
 }
 
-func (w *itemWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[itemArgs]) (err error) {
+func (w *worker[TTx, TDriver, TArgs]) Work(ctx context.Context, job *river.Job[TArgs]) (err error) {
 	defer w.q.recovered(job.ID, &err)
-	if job.Attempt == 1 {
-		w.q.o.Meter.ItemStarted(w.q.now().Sub(job.CreatedAt))
-	}
-	return w.q.work(ctx, job.Args, job.Attempt, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
+	return w.run(ctx, job, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
 }
 
-// webhookWorker processes received provider events; forwardWorker
-// delivers them to subscribers.
-type webhookWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
-	river.WorkerDefaults[webhookArgs]
-	q *Queue
-	e *riverEngine[TTx]
-}
-
-func (w *webhookWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[webhookArgs]) (err error) {
-	defer w.q.recovered(job.ID, &err)
-	return w.q.processWebhook(ctx, job.Args, job.Attempt, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
-}
-
-type forwardWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
-	river.WorkerDefaults[forwardArgs]
-	q *Queue
-	e *riverEngine[TTx]
-}
-
-func (w *forwardWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[forwardArgs]) (err error) {
-	defer w.q.recovered(job.ID, &err)
-	return w.q.forward(ctx, job.Args, job.Attempt, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
-}
-
-// workers registers every worker of one engine.
+// workers registers every worker of one engine: bulk items, callback
+// deliveries, received webhooks and their forwards.
 func workers[TTx any, TDriver riverdriver.Driver[TTx]](q *Queue, e *riverEngine[TTx]) func(*river.Workers) error {
 	return func(ws *river.Workers) error {
-		return errors.Join(river.AddWorkerSafely(ws, &itemWorker[TTx, TDriver]{q: q, e: e}),
-			river.AddWorkerSafely(ws, &callbackWorker[TTx, TDriver]{q: q, e: e}),
-			river.AddWorkerSafely(ws, &webhookWorker[TTx, TDriver]{q: q, e: e}),
-			river.AddWorkerSafely(ws, &forwardWorker[TTx, TDriver]{q: q, e: e}))
+		return errors.Join(
+			river.AddWorkerSafely(ws, &worker[TTx, TDriver, itemArgs]{q: q, e: e,
+				run: func(ctx context.Context, job *river.Job[itemArgs], budget int, finish completeFunc) error {
+					if job.Attempt == 1 {
+						q.o.Meter.ItemStarted(q.now().Sub(job.CreatedAt))
+					}
+					return q.work(ctx, job.Args, job.Attempt, budget, finish)
+				}}),
+			river.AddWorkerSafely(ws, &worker[TTx, TDriver, callbackArgs]{q: q, e: e,
+				run: func(ctx context.Context, job *river.Job[callbackArgs], budget int, finish completeFunc) error {
+					return q.deliver(ctx, job.Args, job.Attempt, budget, finish)
+				}}),
+			river.AddWorkerSafely(ws, &worker[TTx, TDriver, webhookArgs]{q: q, e: e,
+				run: func(ctx context.Context, job *river.Job[webhookArgs], budget int, finish completeFunc) error {
+					return q.processWebhook(ctx, job.Args, job.Attempt, budget, finish)
+				}}),
+			river.AddWorkerSafely(ws, &worker[TTx, TDriver, forwardArgs]{q: q, e: e,
+				run: func(ctx context.Context, job *river.Job[forwardArgs], budget int, finish completeFunc) error {
+					return q.forward(ctx, job.Args, job.Attempt, budget, finish)
+				}}))
 	}
-}
-
-// callbackWorker is River's worker of callback deliveries.
-type callbackWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
-	river.WorkerDefaults[callbackArgs]
-	q *Queue
-	e *riverEngine[TTx]
-}
-
-func (w *callbackWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[callbackArgs]) (err error) {
-	defer w.q.recovered(job.ID, &err)
-	return w.q.deliver(ctx, job.Args, job.Attempt, budget(job.MaxAttempts), finisher[TTx, TDriver](w.e, job))
 }
 
 // River runs every job for one attempt more than its budget (riverMax):
