@@ -7,6 +7,7 @@
 #   rounds.txt      BenchmarkOverhead's per-round throughput and CPU tables
 #   cachehit.txt    BenchmarkCacheHit, raw
 #   cachehit-rounds.txt  BenchmarkCacheHit's per-round tables
+#   jobs.txt        BenchmarkJobEnqueue and BenchmarkJobDrain, raw
 #   summary.txt     medians per metric and the overhead and cache-hit tables, as printed at the end
 #
 # Settings (environment):
@@ -19,7 +20,11 @@
 #                       slices are OVERHEAD_SLICE long too)
 #   CACHEHIT_COUNT=1    runs of the cache-hit benchmark
 #   ONLY=overhead       run only the overhead benchmark (or ONLY=efficiency:
-#                       efficiency and pacing; ONLY=cachehit: the cache-hit one)
+#                       efficiency and pacing; ONLY=cachehit: the cache-hit one;
+#                       ONLY=jobs: the bulk-job enqueue and drain ones)
+#   JOBS_COUNT=2        runs of the bulk-job benchmarks
+#   INTELGATE_TEST_POSTGRES_DSN  the PostgreSQL the bulk-job benchmarks also run
+#                       on (a fresh schema each); unset, their postgres halves skip
 #   NO_INSTALL=1        never install nginx, Caddy or wrk (the overhead and
 #                       cache-hit benchmarks then skip if one is missing)
 #
@@ -33,8 +38,8 @@ cd "$(dirname "$0")/.."
 out=bench/out
 mkdir -p "$out"
 case "${ONLY:-}" in
-"" | efficiency | overhead | cachehit) ;;
-*) echo "ONLY=${ONLY}: want efficiency, overhead or cachehit (or nothing: all)" >&2; exit 2 ;;
+"" | efficiency | overhead | cachehit | jobs) ;;
+*) echo "ONLY=${ONLY}: want efficiency, overhead, cachehit or jobs (or nothing: all)" >&2; exit 2 ;;
 esac
 
 have() {
@@ -100,6 +105,11 @@ if [ -z "${ONLY:-}" ] || [ "${ONLY}" = cachehit ]; then
 		go test -run '^$' -bench '^BenchmarkCacheHit$' -benchtime "${CACHEHIT_ROUNDS:-5}x" \
 		-count "${CACHEHIT_COUNT:-1}" -timeout 30m ./bench | tee "$out/cachehit.txt"
 	files+=("$out/cachehit.txt")
+fi
+if [ -z "${ONLY:-}" ] || [ "${ONLY}" = jobs ]; then
+	go test -run '^$' -bench '^BenchmarkJob(Enqueue|Drain)$' -benchtime 1x \
+		-count "${JOBS_COUNT:-2}" -timeout 30m ./bench | tee "$out/jobs.txt"
+	files+=("$out/jobs.txt")
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
 

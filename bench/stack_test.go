@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -41,6 +42,9 @@ type stackOptions struct {
 	// the defaults (on, ttl 1h).
 	cache string
 	conns int // idle connections the benchmark client keeps per host
+	// storage, top and files are gatewayOptions'.
+	storage, top string
+	files        map[string][]byte
 }
 
 // stack is a running simulator (TLS, loopback) and a gateway in front of
@@ -63,7 +67,8 @@ func startStack(tb testing.TB, o stackOptions) *stack {
 	}
 	tb.Cleanup(func() { _ = simSrv.Close() })
 	gw := startGateway(tb, gatewayOptions{
-		simURL: simSrv.URL, simPin: simSrv.Pin, simCA: simSrv.CAPEM, limits: o.limits, cache: o.cache})
+		simURL: simSrv.URL, simPin: simSrv.Pin, simCA: simSrv.CAPEM, limits: o.limits, cache: o.cache,
+		storage: o.storage, top: o.top, files: o.files})
 
 	conns := max(o.conns, 2)
 	s := &stack{
@@ -91,6 +96,11 @@ type gatewayOptions struct {
 	upstreamConns int
 	// perSource is server.max_connections_per_source; 0: the default.
 	perSource int
+	// storage is the YAML flow mapping for storage; empty: SQLite in the
+	// gateway's directory. top is more top-level YAML (jobs:, …); files
+	// are written to the gateway's directory first (a DSN, say).
+	storage, top string
+	files        map[string][]byte
 	// logToFile writes the gateway's log (one JSON access-log line per
 	// request) to a file through the buffered writer `intelgate serve`
 	// uses, as nginx and Caddy write theirs, instead of discarding it
@@ -115,6 +125,11 @@ func startGateway(tb testing.TB, o gatewayOptions) *gateway {
 		tb.Fatalf("making client token: %v", err)
 	}
 	files := map[string][]byte{"se.key": []byte(simKey + "\n"), "ca.pem": o.simCA}
+	maps.Copy(files, o.files)
+	storage := o.storage
+	if storage == "" {
+		storage = "{driver: sqlite, dsn: state.db}"
+	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			tb.Fatalf("writing %s: %v", name, err)
@@ -136,8 +151,8 @@ func startGateway(tb testing.TB, o gatewayOptions) *gateway {
 	}
 	yaml := fmt.Sprintf(`
 server: {listen: "127.0.0.1:0"%s}
-storage: {driver: sqlite, dsn: state.db}
-providers:
+storage: %s
+%sproviders:
   socialeye:
     kind: socialeye
     base_url: %s
@@ -150,7 +165,7 @@ clients:
     token_sha256: %s
     providers: [socialeye]
     source_cidrs: [127.0.0.0/8]
-`, server, o.simURL, o.simPin, limits, provider, hash)
+`, server, storage, o.top, o.simURL, o.simPin, limits, provider, hash)
 	cfgPath := filepath.Join(dir, "intelgate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		tb.Fatalf("writing config: %v", err)

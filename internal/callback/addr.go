@@ -13,7 +13,9 @@ type refusedRange struct {
 	// never: refused even with AllowPrivate. No receiver legitimately
 	// listens there, and the cloud metadata endpoints do (169.254.169.254
 	// is link-local; AWS's IPv6 one, fd00:ec2::254, is listed by itself
-	// inside unique local).
+	// inside unique local, Alibaba Cloud's 100.100.100.200 inside CGNAT;
+	// Azure's WireServer, 168.63.129.16, is a public address every Azure
+	// VM reaches its platform through).
 	never bool
 }
 
@@ -27,9 +29,11 @@ func rng(prefix, name string, never bool) refusedRange {
 var refusedV4 = []refusedRange{
 	rng("0.0.0.0/8", "this network, 0.0.0.0/8", true),
 	rng("10.0.0.0/8", "private, RFC 1918", false),
+	rng("100.100.100.200/32", "cloud metadata (Alibaba Cloud)", true),
 	rng("100.64.0.0/10", "shared address space, CGNAT", false),
 	rng("127.0.0.0/8", "loopback", false),
 	rng("169.254.0.0/16", "link-local, cloud metadata", true),
+	rng("168.63.129.16/32", "cloud platform endpoint (Azure WireServer)", true),
 	rng("172.16.0.0/12", "private, RFC 1918", false),
 	rng("192.0.0.0/24", "IETF protocol assignments", false),
 	rng("192.0.2.0/24", "documentation", false),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +143,9 @@ func (q *Queue) requeue(ctx context.Context, items []itemArgs) (int, error) {
 	now := q.now()
 	moved := 0
 	err := q.eng.write(ctx, func(ctx context.Context, tx execer, insert inserter) error {
+		if err := q.lockJobs(ctx, tx, items); err != nil {
+			return err
+		}
 		var back []itemArgs
 		for _, it := range items {
 			n, err := tx.exec(ctx, `UPDATE job_items SET state = 'queued', result = NULL, error = '', provider = '', attempts = 0,
@@ -175,4 +179,28 @@ func (q *Queue) requeue(ctx context.Context, items []itemArgs) (int, error) {
 		return 0, fmt.Errorf("retrying dead items: %w", err)
 	}
 	return moved, nil
+}
+
+// lockJobs takes, on PostgreSQL, the row locks of the items' jobs, in id
+// order, before their items are touched: the retention sweep locks the
+// same rows first (Sweep), so the two take turns instead of the sweep
+// deleting an item a retry has just put back, and neither can hold what
+// the other waits for.
+func (q *Queue) lockJobs(ctx context.Context, tx execer, items []itemArgs) error {
+	if q.d != store.Postgres {
+		return nil
+	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.Job)
+	}
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		var got string
+		err := tx.queryRow(ctx, `SELECT id FROM jobs WHERE id = ? FOR UPDATE`, id).Scan(&got)
+		if err != nil && !errors.Is(err, errNoRows) {
+			return fmt.Errorf("locking job: %w", err)
+		}
+	}
+	return nil
 }

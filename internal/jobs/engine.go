@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -176,7 +177,11 @@ func workers[TTx any, TDriver riverdriver.Driver[TTx]](q *Queue, e *riverEngine[
 		return errors.Join(
 			river.AddWorkerSafely(ws, &worker[TTx, TDriver, itemArgs]{q: q, e: e,
 				run: func(ctx context.Context, job *river.Job[itemArgs], budget int, finish completeFunc) error {
-					if job.Attempt == 1 {
+					// A snooze gives River's attempt back, so attempt 1
+					// comes again after each: only the first start, with
+					// no snooze yet in the metadata River keeps, is the
+					// queue wait.
+					if job.Attempt == 1 && snoozes(job.Metadata) == 0 {
 						q.o.Meter.ItemStarted(q.now().Sub(job.CreatedAt))
 					}
 					return q.work(ctx, job.Args, job.Attempt, budget, finish)
@@ -319,4 +324,14 @@ func (x pgxExec) exec(ctx context.Context, q string, args ...any) (int64, error)
 
 func (x pgxExec) queryRow(ctx context.Context, q string, args ...any) scanner {
 	return x.tx.QueryRow(ctx, store.Postgres.Rebind(q), args...)
+}
+
+// snoozes is how often River snoozed a job, from the "snoozes" count it
+// keeps in the job's metadata (0 when absent or unreadable).
+func snoozes(metadata []byte) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m)
+	return m.Snoozes
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/intelgate/intelgate/internal/callback"
@@ -250,6 +252,23 @@ func TestIdempotentSubmission(t *testing.T) {
 		require.True(t, replayed)
 		require.Equal(t, first.ID, again.ID)
 
+		// A resubmission after the client lost the provider it named is
+		// still answered with its job; a new job is held to the new scope.
+		named := sub
+		named.Providers, named.IdempotencyKey = []string{"vt"}, "named-provider"
+		withVT, _, err := q.Submit(t.Context(), id, named)
+		require.NoError(t, err)
+		narrowed := lookup.Identity{Client: "siem", Providers: []string{"otx"}}
+		again, replayed, err = q.Submit(t.Context(), narrowed, named)
+		require.NoError(t, err)
+		require.True(t, replayed)
+		require.Equal(t, withVT.ID, again.ID)
+		named.IdempotencyKey = "named-provider-2"
+		_, _, err = q.Submit(t.Context(), narrowed, named)
+		var f *lookup.Failure
+		require.ErrorAs(t, err, &f)
+		require.Equal(t, lookup.KindForbidden, f.Kind)
+
 		// The same key with another body is refused; another client's
 		// identical key is its own.
 		other := sub
@@ -335,18 +354,23 @@ func TestTransientFailuresRetryThenDie(t *testing.T) {
 	})
 }
 
-// A provider's rate limit snoozes the item until its Retry-After; the
-// snoozes are not attempts, so an item snoozed more often than
-// max_attempts still completes.
+// A provider's rate limit puts the item off until its Retry-After: held
+// by its worker when that is near, snoozed in the queue when it is not
+// (beyond a second). Neither is an attempt, so an item put off more often
+// than max_attempts still completes.
 func TestRateLimitedItemsSnooze(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
 		lk := &fakeLookups{script: func(ind string, call int) (lookup.Result, error) {
-			if call <= 3 {
+			switch call {
+			case 1:
+				return failing(ind, lookup.KindUpstreamRateLimited, 1500*time.Millisecond), nil
+			case 2, 3:
 				return failing(ind, lookup.KindUpstreamRateLimited, time.Millisecond), nil
 			}
 			return answer(ind), nil
 		}}
-		q := start(t, st, lk, jobs.Options{MaxAttempts: 2})
+		m := &countingMeter{}
+		q := start(t, st, lk, jobs.Options{MaxAttempts: 2, Meter: m})
 		job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
 			jobs.Submission{Indicators: []string{"busy.example"}})
 		require.NoError(t, err)
@@ -355,6 +379,8 @@ func TestRateLimitedItemsSnooze(t *testing.T) {
 		require.Equal(t, 4, lk.count("busy.example"))
 		res := allResults(t, q, "siem", job.ID, 0)
 		require.Equal(t, 1, res[0].Attempts, "snoozes are not attempts")
+		require.Equal(t, map[string]int{"quota": 1, "quota_held": 2}, m.reasons())
+		require.Equal(t, int64(1), m.started.Load(), "the queue wait is observed at the first start only, not after each snooze")
 	})
 }
 
@@ -660,3 +686,78 @@ func TestLostLastAttemptSettlesDead(t *testing.T) {
 		require.Contains(t, errs, "panicked")
 	})
 }
+
+// On PostgreSQL a retention sweep running while a dead-letter retry puts
+// an item back must not delete that item: the retry's transaction is
+// played here by hand (lock the job, requeue the item, reopen the job),
+// and the sweep is let run until it either ends or waits on it.
+func TestSweepSparesARetryInFlight(t *testing.T) {
+	t.Parallel()
+	st, _ := backends["postgres"](t)
+	lk := &fakeLookups{script: func(ind string, _ int) (lookup.Result, error) {
+		return failing(ind, lookup.KindUpstreamTimeout, 0), nil
+	}}
+	q := start(t, st, lk, jobs.Options{MaxAttempts: 1})
+	job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+		jobs.Submission{Indicators: []string{"down.example"}})
+	require.NoError(t, err)
+	require.Equal(t, jobs.Counts{Dead: 1}, waitDone(t, q, "siem", job.ID).Counts)
+
+	pool := st.(interface{ Pool() *pgxpool.Pool }).Pool()
+	retry, err := pool.Begin(t.Context())
+	require.NoError(t, err)
+	defer func() { _ = retry.Rollback(context.Background()) }()
+	var pid int
+	require.NoError(t, retry.QueryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid))
+	_, err = retry.Exec(t.Context(), `SELECT id FROM jobs WHERE id = $1 FOR UPDATE`, job.ID)
+	require.NoError(t, err)
+	_, err = retry.Exec(t.Context(), `UPDATE job_items SET state = 'queued' WHERE job_id = $1`, job.ID)
+	require.NoError(t, err)
+	_, err = retry.Exec(t.Context(), `UPDATE jobs SET pending = pending + 1, finished_at = NULL WHERE id = $1`, job.ID)
+	require.NoError(t, err)
+
+	swept := make(chan error, 1)
+	go func() {
+		_, err := q.Sweep(context.Background(), time.Now().Add(time.Hour), 100)
+		swept <- err
+	}()
+	deadline := time.Now().Add(time.Minute) // bounds a broken test only
+	for waiting := 0; waiting == 0 && len(swept) == 0; {
+		require.NoError(t, pool.QueryRow(t.Context(),
+			`SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid).Scan(&waiting))
+		require.True(t, time.Now().Before(deadline), "the sweep neither ended nor waited")
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.NoError(t, retry.Commit(t.Context()))
+	require.NoError(t, <-swept)
+
+	var items int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM job_items WHERE job_id = $1`, job.ID).Scan(&items))
+	require.Equal(t, 1, items, "the sweep deleted an item a retry had put back")
+}
+
+// countingMeter counts what the queue reports.
+type countingMeter struct {
+	started atomic.Int64
+	mu      sync.Mutex
+	snoozed map[string]int
+}
+
+func (m *countingMeter) reasons() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.snoozed)
+}
+
+func (m *countingMeter) Submitted(int)                      {}
+func (m *countingMeter) ItemStarted(time.Duration)          { m.started.Add(1) }
+func (m *countingMeter) ItemFinished(string, time.Duration) {}
+func (m *countingMeter) Snoozed(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.snoozed == nil {
+		m.snoozed = map[string]int{}
+	}
+	m.snoozed[reason]++
+}
+func (m *countingMeter) Delivered(string, string) {}

@@ -189,9 +189,10 @@ func (o Options) withDefaults() Options {
 // Queue is the bulk lookup queue of one replica: submissions, status and
 // results, and River's workers running the items.
 type Queue struct {
-	o   Options
-	d   store.Dialect
-	eng engine
+	o    Options
+	d    store.Dialect
+	eng  engine
+	pace pacer // holds refused items' workers for the next unit (pace.go)
 }
 
 // Open prepares the queue on o.Store: River's tables are migrated (the
@@ -277,12 +278,6 @@ func (q *Queue) Submit(ctx context.Context, id lookup.Identity, s Submission) (j
 	case len(s.Indicators) > q.o.MaxItems:
 		return Job{}, false, fmt.Errorf("%w: %d indicators, at most %d per job", ErrTooMany, len(s.Indicators), q.o.MaxItems)
 	}
-	if f := q.checkProviders(id, s.Providers); f != nil {
-		return Job{}, false, f
-	}
-	if f := q.checkCallback(id.Client, s.CallbackURL); f != nil {
-		return Job{}, false, f
-	}
 	m := id.Markings
 	if s.Markings.TLP != 0 {
 		m.TLP = s.Markings.TLP
@@ -304,6 +299,15 @@ func (q *Queue) Submit(ctx context.Context, id lookup.Identity, s Submission) (j
 		if j, ok, err := q.replay(ctx, id.Client, idem, reqMsg); err != nil || ok {
 			return j, ok, err
 		}
+	}
+	// A resubmission is answered with its job above even if the client's
+	// scopes or callbacks.hosts changed since: the job exists and is the
+	// client's to read; only a new job is held to today's rules.
+	if f := q.checkProviders(id, s.Providers); f != nil {
+		return Job{}, false, f
+	}
+	if f := q.checkCallback(id.Client, s.CallbackURL); f != nil {
+		return Job{}, false, f
 	}
 	jobID, err := newJobID()
 	if err != nil {

@@ -186,12 +186,23 @@ func (q *Queue) Results(ctx context.Context, client, id string, after, limit int
 // (retention.job_results): their items first, then the jobs left without
 // items, so that one batch never cascades into a whole 10,000-item job.
 // It returns how many rows went. River deletes its own finished entries.
+//
+// On PostgreSQL a dead-letter retry may reopen a job while a sweep reads
+// it: the sweep locks the jobs rows it deletes from (re-reading
+// finished_at under the lock) and skips those a retry holds, and a retry
+// locks its jobs before it touches their items (requeue), so an item
+// just put back is never deleted under a job that no longer looks
+// finished. SQLite has one writer, so there is nothing to interleave.
 func (q *Queue) Sweep(ctx context.Context, before time.Time, limit int) (int64, error) {
+	lockItems, lockJobs := "", ""
+	if q.d == store.Postgres {
+		lockItems, lockJobs = " FOR UPDATE OF j SKIP LOCKED", " FOR UPDATE SKIP LOCKED"
+	}
 	var n int64
 	err := q.eng.write(ctx, func(ctx context.Context, tx execer, _ inserter) error {
 		items, err := tx.exec(ctx, `DELETE FROM job_items WHERE (job_id, seq) IN (
 			SELECT i.job_id, i.seq FROM jobs j JOIN job_items i ON i.job_id = j.id
-			WHERE j.finished_at < ? ORDER BY j.finished_at LIMIT ?)`, q.d.TimeArg(before), limit)
+			WHERE j.finished_at < ? ORDER BY j.finished_at LIMIT ?`+lockItems+`)`, q.d.TimeArg(before), limit)
 		if err != nil {
 			return fmt.Errorf("sweeping job items: %w", err)
 		}
@@ -201,7 +212,7 @@ func (q *Queue) Sweep(ctx context.Context, before time.Time, limit int) (int64, 
 		}
 		jobsGone, err := tx.exec(ctx, `DELETE FROM jobs WHERE id IN (
 			SELECT j.id FROM jobs j WHERE j.finished_at < ?
-			AND NOT EXISTS (SELECT 1 FROM job_items i WHERE i.job_id = j.id) ORDER BY j.finished_at LIMIT ?)`,
+			AND NOT EXISTS (SELECT 1 FROM job_items i WHERE i.job_id = j.id) ORDER BY j.finished_at LIMIT ?`+lockJobs+`)`,
 			q.d.TimeArg(before), int64(limit)-items)
 		if err != nil {
 			return fmt.Errorf("sweeping jobs: %w", err)

@@ -153,14 +153,39 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 	}
 	id.RequestID = a.Job + "." + strconv.Itoa(a.Seq)
 	began := q.now()
-	res, lerr := q.o.Lookups.Lookup(ctx, id, lookup.Request{Indicator: it.indicator, Type: it.spec.Type, Providers: it.spec.Providers})
-	if errors.Is(ctx.Err(), context.Canceled) {
-		// The queue is stopping: the item waits for the next start and
-		// the attempt does not count.
-		q.o.Meter.Snoozed("shutdown")
-		return river.JobSnooze(0)
+	var (
+		v        verdict
+		wait     time.Duration
+		kind     lookup.Kind
+		provider string
+		result   stored
+		res      lookup.Result
+		waited   time.Duration
+	)
+	for {
+		var lerr error
+		res, lerr = q.o.Lookups.Lookup(ctx, id, lookup.Request{Indicator: it.indicator, Type: it.spec.Type, Providers: it.spec.Providers})
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// The queue is stopping: the item waits for the next start and
+			// the attempt does not count.
+			q.o.Meter.Snoozed("shutdown")
+			return river.JobSnooze(0)
+		}
+		v, wait, kind, provider, result = judge(res, lerr)
+		if v != snooze || waited >= min(maxHeldWait, q.o.ItemTimeout/4) {
+			break
+		}
+		d, ok := q.pace.turn(provider, wait, q.now())
+		if !ok {
+			break
+		}
+		q.o.Meter.Snoozed("quota_held")
+		if !sleep(ctx, d) {
+			q.o.Meter.Snoozed("shutdown")
+			return river.JobSnooze(0)
+		}
+		waited += d
 	}
-	v, wait, kind, provider, result := judge(res, lerr)
 	switch v {
 	case snooze:
 		q.o.Meter.Snoozed("quota")

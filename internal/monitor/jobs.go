@@ -32,7 +32,7 @@ type JobsMeter struct {
 
 var (
 	itemStates       = []string{"done", "failed", "dead", "withheld"}
-	snoozeReasons    = []string{"quota", "client_disabled", "shutdown"}
+	snoozeReasons    = []string{"quota", "quota_held", "client_disabled", "shutdown"}
 	deliveryKinds    = []string{"job", "event"}
 	deliveryOutcomes = []string{"delivered", "retry", "failed"}
 	webhookSchemes   = []string{"standard", "github", "stripe"}
@@ -57,7 +57,7 @@ func (m *Metrics) Jobs() *JobsMeter {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "intelgate_job_item_duration_seconds",
 			Help: "Duration of the attempt that finished an item, by final state.", Buckets: prometheus.DefBuckets}, []string{"state"}),
 		snoozed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intelgate_job_item_snoozes_total",
-			Help: "Item attempts put off without counting: quota (a provider's or the client's limit), client_disabled, shutdown."}, []string{"reason"}),
+			Help: "Item attempts put off without counting: quota (a provider's or the client's limit; snoozed), quota_held (held by its worker for the provider's next unit, under a second away), client_disabled, shutdown."}, []string{"reason"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intelgate_callback_deliveries_total",
 			Help: "Signed deliveries by kind (job: a job's finish; event: a provider event forwarded) and outcome (delivered, retry, failed)."},
 			[]string{"kind", "outcome"}),

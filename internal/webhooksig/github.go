@@ -16,14 +16,15 @@ const (
 )
 
 // GitHub verifies GitHub's webhooks: X-Hub-Signature-256 is "sha256=" and
-// the hex HMAC-SHA256 of the body under the webhook's secret; the id is
-// X-GitHub-Delivery.
+// the hex HMAC-SHA256 of the body under the webhook's secret.
 //
 // The scheme has no timestamp, and the signature covers the body only —
-// not the delivery id. So nothing bounds a replay in time, and a captured
-// body replayed under a fresh delivery id passes deduplication by id; a
-// receiver that must not act twice has to dedupe on the event itself too
-// (or rely on TLS keeping bodies from being captured at all).
+// not the X-GitHub-Delivery id. A captured body replayed under a fresh
+// delivery id would pass deduplication by that id, so the id Verify
+// returns is the body's digest instead: a replay is a duplicate whatever
+// delivery id it carries (GitHub's own redelivery sends the same body, so
+// it is one too). What nothing bounds is time: once the digest has left
+// retention.webhook_ids, the same body is new again.
 type GitHub struct {
 	secrets [][]byte
 }
@@ -43,7 +44,8 @@ func NewGitHub(secrets []string) (GitHub, error) {
 }
 
 // Verify checks the signature under every secret, in constant time, and
-// returns the delivery id.
+// returns the event's id: "sha256:" and the hex SHA-256 of the body. The
+// delivery header must still be present and well formed.
 func (g GitHub) Verify(body []byte, h http.Header) (id string, err error) {
 	sig, id := h.Get(HeaderGitHubSignature), h.Get(HeaderGitHubDelivery)
 	if sig == "" || id == "" {
@@ -69,7 +71,8 @@ func (g GitHub) Verify(body []byte, h http.Header) (id string, err error) {
 	if err := CheckID(id); err != nil {
 		return "", err
 	}
-	return id, nil
+	digest := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(digest[:]), nil
 }
 
 // SignGitHub returns the headers GitHub would send with body as delivery

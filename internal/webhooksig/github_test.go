@@ -17,6 +17,8 @@ const (
 	ghPayload   = "Hello, World!"
 	ghSignature = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 	ghDelivery  = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+	// ghBodyID is the SHA-256 of ghPayload ("Hello, World!").
+	ghBodyID = "sha256:dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f"
 )
 
 func TestGitHub(t *testing.T) {
@@ -67,7 +69,15 @@ func TestGitHub(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, ghDelivery, id)
+			require.Equal(t, ghBodyID, id, "the id is the body's digest, not the unsigned delivery header")
 		})
 	}
+
+	// A captured delivery replayed under a fresh delivery id has the
+	// same id, so deduplication drops it.
+	g, err := webhooksig.NewGitHub([]string{ghSecret})
+	require.NoError(t, err)
+	replayed, err := g.Verify([]byte(ghPayload), headers(ghSignature, "0b989ba4-242f-11e5-81e1-c7b6fdbd7d9f"))
+	require.NoError(t, err)
+	require.Equal(t, ghBodyID, replayed)
 }
