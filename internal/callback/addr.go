@@ -13,7 +13,7 @@ type refusedRange struct {
 	// never: refused even with AllowPrivate. No receiver legitimately
 	// listens there, and the cloud metadata endpoints do (169.254.169.254
 	// is link-local; AWS's IPv6 one, fd00:ec2::254, is listed by itself
-	// inside unique local, Alibaba Cloud's 100.100.100.200 inside CGNAT;
+	// inside unique local as is Google Cloud's fd20:ce::254, Alibaba Cloud's 100.100.100.200 inside CGNAT;
 	// Azure's WireServer, 168.63.129.16, is a public address every Azure
 	// VM reaches its platform through).
 	never bool
@@ -54,6 +54,7 @@ var refusedV6 = []refusedRange{
 	rng("::/128", "unspecified", true),
 	rng("::1/128", "loopback", false),
 	rng("fd00:ec2::254/128", "cloud metadata", true),
+	rng("fd20:ce::254/128", "cloud metadata (Google Cloud)", true),
 	rng("::/96", "IPv4-compatible, deprecated", false),
 	rng("64:ff9b:1::/48", "local-use NAT64", false),
 	rng("100::/64", "discard-only", false),

@@ -79,6 +79,7 @@ func TestClassify(t *testing.T) {
 		{"fc00::1", "unique local", false},
 		{"fd12:3456::1", "unique local", false},
 		{"fd00:ec2::254", "cloud metadata", true},
+		{"fd20:ce::254", "cloud metadata (Google Cloud)", true},
 		{"fe80::1", "link-local", true},
 		{"fe80::1%eth0", "link-local", true},
 		{"fec0::1", "site-local, deprecated", false},

@@ -7,7 +7,7 @@ import "time"
 type Jobs struct {
 	// Enabled turns POST /v1/jobs and the workers on (default true).
 	Enabled *bool `yaml:"enabled"`
-	// Workers is how many items run at once on each replica (default 4).
+	// Workers is how many items run at once on each replica (default 8).
 	Workers int `yaml:"workers"`
 	// MaxItems bounds the indicators of one submission (default 10,000);
 	// a larger one is refused with 413.
@@ -55,7 +55,7 @@ type JobRetry struct {
 
 // Defaults of jobs.
 const (
-	DefaultJobsWorkers          = 4
+	DefaultJobsWorkers          = 8
 	DefaultJobsMaxItems         = 10000
 	DefaultJobsMaxBodyBytes     = ByteSize(16 << 20)
 	DefaultJobsMaxAttempts      = 5

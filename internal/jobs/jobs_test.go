@@ -761,3 +761,64 @@ func (m *countingMeter) Snoozed(reason string) {
 	m.snoozed[reason]++
 }
 func (m *countingMeter) Delivered(string, string) {}
+
+// An item is never held into its attempt's deadline: with an item
+// timeout too short to wait out the provider's Retry-After and still ask,
+// it snoozes in the queue, and the timeout is not taken for a shutdown.
+func TestHoldNeverOutlastsTheAttempt(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store, _ string) {
+		lk := &fakeLookups{script: func(ind string, call int) (lookup.Result, error) {
+			if call == 1 {
+				return failing(ind, lookup.KindUpstreamRateLimited, 900*time.Millisecond), nil
+			}
+			return answer(ind), nil
+		}}
+		m := &countingMeter{}
+		q := start(t, st, lk, jobs.Options{ItemTimeout: 2 * time.Second, Meter: m})
+		job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+			jobs.Submission{Indicators: []string{"slow.example"}})
+		require.NoError(t, err)
+		require.Equal(t, jobs.Counts{Done: 1}, waitDone(t, q, "siem", job.ID).Counts)
+		require.Equal(t, map[string]int{"quota": 1}, m.reasons())
+	})
+}
+
+// A dead-letter retry takes its job's row lock before it touches the
+// item: while something else (a retention sweep) holds the job's row, the
+// retry waits without holding the item, so the two cannot deadlock.
+func TestRetryLocksTheJobFirst(t *testing.T) {
+	t.Parallel()
+	st, _ := backends["postgres"](t)
+	lk := &fakeLookups{script: func(ind string, _ int) (lookup.Result, error) {
+		return failing(ind, lookup.KindUpstreamTimeout, 0), nil
+	}}
+	q := start(t, st, lk, jobs.Options{MaxAttempts: 1})
+	job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+		jobs.Submission{Indicators: []string{"down.example"}})
+	require.NoError(t, err)
+	require.Equal(t, jobs.Counts{Dead: 1}, waitDone(t, q, "siem", job.ID).Counts)
+
+	pool := st.(interface{ Pool() *pgxpool.Pool }).Pool()
+	sweep, err := pool.Begin(t.Context())
+	require.NoError(t, err)
+	defer func() { _ = sweep.Rollback(context.Background()) }()
+	var pid int
+	require.NoError(t, sweep.QueryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid))
+	_, err = sweep.Exec(t.Context(), `SELECT id FROM jobs WHERE id = $1 FOR UPDATE`, job.ID)
+	require.NoError(t, err)
+
+	retried := make(chan error, 1)
+	go func() { retried <- q.Retry(context.Background(), jobs.DeadItemID(job.ID, 1)) }()
+	deadline := time.Now().Add(time.Minute) // bounds a broken test only
+	for waiting := 0; waiting == 0; {
+		require.NoError(t, pool.QueryRow(t.Context(),
+			`SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid).Scan(&waiting))
+		require.True(t, time.Now().Before(deadline), "the retry did not wait for the job's row")
+		require.Empty(t, retried, "the retry went ahead under another's lock of its job")
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = sweep.Exec(t.Context(), `SELECT seq FROM job_items WHERE job_id = $1 FOR UPDATE NOWAIT`, job.ID)
+	require.NoError(t, err, "the waiting retry holds its item")
+	require.NoError(t, sweep.Commit(t.Context()))
+	require.NoError(t, <-retried)
+}

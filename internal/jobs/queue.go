@@ -126,7 +126,7 @@ func (nopMeter) Delivered(string, string)           {}
 
 // Defaults of Options.
 const (
-	DefaultWorkers           = 4
+	DefaultWorkers           = 8
 	DefaultMaxItems          = 10000
 	DefaultMaxAttempts       = 5
 	DefaultItemTimeout       = 2 * time.Minute

@@ -172,19 +172,18 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 			return river.JobSnooze(0)
 		}
 		v, wait, kind, provider, result = judge(res, lerr)
-		if v != snooze || waited >= min(maxHeldWait, q.o.ItemTimeout/4) {
+		if v != snooze {
 			break
 		}
-		d, ok := q.pace.turn(provider, wait, q.now())
-		if !ok {
-			break
-		}
-		q.o.Meter.Snoozed("quota_held")
-		if !sleep(ctx, d) {
+		held, stopping := q.hold(ctx, id, kind, provider, wait, waited)
+		if stopping {
 			q.o.Meter.Snoozed("shutdown")
 			return river.JobSnooze(0)
 		}
-		waited += d
+		if held == 0 {
+			break
+		}
+		waited += held
 	}
 	switch v {
 	case snooze:
@@ -214,6 +213,38 @@ func (q *Queue) work(ctx context.Context, a itemArgs, attempt, maxAttempts int, 
 	}
 	q.o.Meter.ItemFinished(string(state), q.now().Sub(began))
 	return nil
+}
+
+// hold keeps a refused item with its worker until the governor's next
+// unit for it, when that is near (pace.go), and says how long it held —
+// 0 when it did not (the caller snoozes the item) — and whether the
+// queue began stopping meanwhile. The turns are per client for the
+// client's own limit and per provider and environment for a provider's
+// (the buckets they wait on); all but one worker at most are held for
+// one at a time, so one provider's backlog never takes every worker from
+// other items, and a hold never runs into the attempt's deadline.
+func (q *Queue) hold(ctx context.Context, id lookup.Identity, kind lookup.Kind, provider string, wait, waited time.Duration) (held time.Duration, stopping bool) {
+	if waited >= min(maxHeldWait, q.o.ItemTimeout/4) {
+		return 0, false
+	}
+	key := "provider\x00" + provider + "\x00" + id.Environment
+	if kind == lookup.KindRateLimited {
+		key = "client\x00" + id.Client
+	}
+	now, horizon := q.now(), maxHold
+	if dl, ok := ctx.Deadline(); ok {
+		horizon = time.Until(dl) - holdMargin
+	}
+	d, release, ok := q.pace.turn(key, wait, now, max(1, q.o.Workers-1), horizon)
+	if !ok {
+		return 0, false
+	}
+	defer release()
+	q.o.Meter.Snoozed("quota_held")
+	if !sleep(ctx, d) {
+		return 0, errors.Is(ctx.Err(), context.Canceled)
+	}
+	return d, false
 }
 
 // record writes an item's final state and result, and counts it off its
