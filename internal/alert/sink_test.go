@@ -87,6 +87,10 @@ func TestRunShutdownIsBounded(t *testing.T) {
 	h.e.Observe(context.Background(), keyRevoked("vt", "k1"))
 	h.evaluate()
 	require.Error(t, h.e.Run(context.Background()), "one Run at a time")
+	// The healthy log sink's deliveries are in before the stop: whether
+	// it would also drain within the 50ms grace depends on how busy the
+	// machine is, and what this test holds is the stuck sink's bound.
+	waitFor(t, func() bool { return h.meter.get(func(m *meter) int { return m.notified["log/sent"] }) == 3 })
 	cancel()
 	select {
 	case err := <-done:
@@ -95,7 +99,7 @@ func TestRunShutdownIsBounded(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 	require.Equal(t, 3, h.meter.get(func(m *meter) int { return m.notified["down/dropped"] }))
-	require.Equal(t, 3, h.meter.get(func(m *meter) int { return m.notified["log/sent"] }), "the log sink drained in time")
+	require.Equal(t, 3, h.meter.get(func(m *meter) int { return m.notified["log/sent"] }))
 
 	// After Run, inputs still never block, and nothing is dispatched.
 	revoke(h, "prod-1")
