@@ -15,6 +15,16 @@ func BenchmarkParseAuto(b *testing.B) {
 		{"phone", "+14155552671"},
 		{"username", "alice"},
 		{"dotted_username", "jane.doe"},
+		{"ipv4_port", "203.0.113.7:443"},
+		{"cidr", "10.0.0.0/8"},
+		{"asn", "AS13335"},
+		{"cve", "CVE-2024-3094"},
+		{"ssdeep", ssdeepSig},
+		{"btc_legacy", btcP2PKH},
+		{"btc_bech32", btcP2WPKH},
+		{"eth_checksummed", ethEIP55},
+		{"ja4", ja4Print},
+		{"defanged_url", "hxxps://evil[.]example[.]com[/]login"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

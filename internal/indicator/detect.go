@@ -2,24 +2,24 @@ package indicator
 
 import (
 	"errors"
-	"net/netip"
 	"strings"
 )
 
 // detect finds the type of a refanged, trimmed value and normalises it.
 //
 // The order goes from the most constrained shape to the least, so no test
-// can steal a value another type owns: IP addresses (digits, dots, colons)
-// before anything that could contain them; URLs before emails and domains
-// (a URL can contain both); emails before domains (an email contains one);
-// hashes and phone numbers before domains and usernames (their shapes are
-// exact); domains before usernames, which take whatever is left.
+// can steal a value another type owns: IP addresses and prefixes (digits,
+// dots, colons, a '/') before anything that could contain them; URLs
+// before emails and domains (a URL can contain both); emails before
+// domains (an email contains one); hashes, identifiers, addresses and
+// fingerprints, whose shapes are exact, before phone numbers, domains and
+// usernames; domains before usernames, which take whatever is left.
 //
 // When a value commits to a shape — only digits and dots, a leading
-// "http:", "+" and digits — but is invalid for that type, detect reports
-// why rather than falling through to "username": a mistyped IP address
-// looked up as a username would spend quota on a certain miss and hide
-// the mistake.
+// "http:", "+" and digits, "CVE-", "0x" and 40 hex digits — but is
+// invalid for that type, detect reports why rather than falling through
+// to "username": a mistyped IP address looked up as a username would
+// spend quota on a certain miss and hide the mistake.
 func detect(s string) (Type, string, error) {
 	if looksLikeIPv4(s) {
 		return finish(IPv4, s)
@@ -28,6 +28,9 @@ func detect(s string) (Type, string, error) {
 		return IPv6, v, nil
 	} else if errors.Is(err, errZone) {
 		return "", "", mismatch(IPv6, err)
+	}
+	if looksLikeCIDR(s) {
+		return finish(CIDR, s)
 	}
 	if hasURLScheme(s) {
 		return finish(URL, s)
@@ -40,12 +43,11 @@ func detect(s string) (Type, string, error) {
 	if t := hashType(s); t != "" {
 		return finish(t, s)
 	}
+	if t := shapeType(s); t != "" {
+		return finish(t, s)
+	}
 	if looksLikePhone(s) {
 		return finish(Phone, s)
-	}
-	if isPrefix(s) {
-		return "", "", &parseError{kind: ErrTypeMismatch,
-			msg: "value is a CIDR prefix, not an indicator; send a single address"}
 	}
 	if v, err := normDomain(s); err == nil && knownTLD(v) {
 		return Domain, v, nil
@@ -56,14 +58,29 @@ func detect(s string) (Type, string, error) {
 	return finish(Username, s)
 }
 
-// isPrefix reports a CIDR prefix ("10.0.0.0/8"). Without a '/' ParsePrefix
-// can only fail, and a failure allocates: most values have none.
-func isPrefix(s string) bool {
-	if !strings.Contains(s, "/") {
-		return false
+// shapeType returns the type whose exact shape s has, among those with
+// one: TLSH ("T1" and 70 hex digits), ethereum ("0x" and 40 hex digits),
+// CVE ("CVE-"), ASN ("AS" and digits), ssdeep, bitcoin and JA4. Each test
+// looks at the first byte or the length before anything costlier, since
+// every username passes through here.
+func shapeType(s string) Type {
+	switch {
+	case looksLikeTLSH(s):
+		return TLSH
+	case looksLikeETH(s):
+		return ETH
+	case looksLikeCVE(s):
+		return CVE
+	case looksLikeASN(s):
+		return ASN
+	case detectSSDEEP(s):
+		return SSDEEP
+	case detectBTC(s):
+		return BTC
+	case looksLikeJA4(s):
+		return JA4
 	}
-	_, err := netip.ParsePrefix(s)
-	return err == nil
+	return ""
 }
 
 // finish normalises s as t, wrapping a failure as a type mismatch.

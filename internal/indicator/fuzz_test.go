@@ -16,7 +16,9 @@ var fuzzHints = append([]Type{Auto}, Types()...)
 // panics; every failure wraps one of the sentinels; every success has a
 // non-empty, valid UTF-8, control-free Value, a concrete Type (the hint's,
 // when one was given), and is a fixed point — parsing Value again as Type
-// gives the same Value and Type, so the cache and audit see one spelling.
+// gives the same Value and Type, so the cache and audit see one spelling;
+// a port or a wildcard is only ever set on an address or a domain, and a
+// wildcard never leaves its '*' in a domain.
 func FuzzParse(f *testing.F) {
 	seeds := []string{
 		"", " ", "1.2.3.4", "010.1.1.1", "256.0.0.1", "1.2.3", "10.0.0.0/8",
@@ -28,6 +30,14 @@ func FuzzParse(f *testing.F) {
 		"+1 (415) 555-0100", "+44 (0)20 7946 0958", "+0123", "example.com.", "xn--bcher-kva.com",
 		"пример.рф", "r3---sn-abc.googlevideo.com", "_dmarc.example.com", "jane.doe",
 		"@@bob", "@hxxp:x", "a[[.]]b", "a\x00b", "a\tb", "\xff", "abc\u202e", strings.Repeat("a", MaxLen+1),
+		// indicator breadth: new types, host forms and defanged spellings
+		"10.1.2.3/8", "2001:DB8::1/64", "010.0.0.0/8", "AS13335", "asn4294967296", "AS1.10", "CVE-2024-3094",
+		"cve-2024-01234", sha512Hex, "T1" + tlshHex, tlshHex, ssdeepSig, "3:30:45", "5:abc:def", ja4Print, ja3Print,
+		btcP2PKH, btcP2SH, btcP2WPKH, btcP2TR, "Bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", ethEIP55,
+		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "1.2.3.4:443", "[2001:db8::1]:443", "evil.com:8080",
+		"1.2.3.4:0", "*.example.com", ".example.com", "*.example.com:443", "example [.] com", "alice [at] x [.] com",
+		"192.168 . 1 . 1", `evil\.com`, `a\\.b`, "h**ps://evil[.]com[/]x#victim@corp.example", "fxp://x[.]example",
+		"http://x.example/#a b%zz", "http://x.example/#", "the quick. brown fox", "v2.0.1", "setup.exe",
 	}
 	for i, s := range seeds {
 		f.Add(s, uint8(i))
@@ -72,6 +82,12 @@ func checkIndicator(t *testing.T, raw string, hint Type, got Indicator) {
 		t.Fatalf("Parse(%q, %s): Type %q", raw, hint, got.Type)
 	case hint != Auto && got.Type != hint:
 		t.Fatalf("Parse(%q, %s): Type %s differs from the hint", raw, hint, got.Type)
+	case got.Port != 0 && got.Type != IPv4 && got.Type != IPv6 && got.Type != Domain:
+		t.Fatalf("Parse(%q, %s): Port %d on a %s", raw, hint, got.Port, got.Type)
+	case got.Wildcard && got.Type != Domain:
+		t.Fatalf("Parse(%q, %s): Wildcard on a %s", raw, hint, got.Type)
+	case got.Type == Domain && strings.Contains(got.Value, "*"):
+		t.Fatalf("Parse(%q, %s): domain %q holds a '*'", raw, hint, got.Value)
 	}
 }
 

@@ -5,15 +5,18 @@ import (
 	"strings"
 )
 
-// hashLen is the length in hex digits of each hash type.
+// hashLen is the length in hex digits of each hash type. A JA3 (or JA3S)
+// fingerprint is the MD5 of the handshake's fields.
 func hashLen(t Type) int {
 	switch t {
-	case MD5:
+	case MD5, JA3:
 		return 32
 	case SHA1:
 		return 40
 	case SHA256:
 		return 64
+	case SHA512:
+		return 128
 	}
 	return 0
 }
@@ -31,17 +34,26 @@ func normHash(t Type, s string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
-// hashType returns the hash type matching s by length, or "" if none.
+// hashType returns the hash type matching s by length, or "" if none. A
+// JA3 fingerprint is never detected: it is an MD5 and looks like one.
 func hashType(s string) Type {
+	switch len(s) {
+	case 32, 40, 64, 128:
+	default:
+		return ""
+	}
 	if !isHex(s) {
 		return ""
 	}
-	for _, t := range []Type{MD5, SHA1, SHA256} {
-		if len(s) == hashLen(t) {
-			return t
-		}
+	switch len(s) {
+	case 32:
+		return MD5
+	case 40:
+		return SHA1
+	case 64:
+		return SHA256
 	}
-	return ""
+	return SHA512
 }
 
 func isHex(s string) bool {

@@ -16,6 +16,8 @@ type parseCase struct {
 	hint      Type
 	wantType  Type
 	wantValue string
+	wantPort  uint16 // the port of an address written with one
+	wantWild  bool   // a wildcard domain
 	wantErr   error
 	wantMsg   string // exact Error() text, when set
 }
@@ -35,7 +37,8 @@ func runParseCases(t *testing.T, cases []parseCase) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, Indicator{Raw: tc.raw, Value: tc.wantValue, Type: tc.wantType}, got)
+			require.Equal(t, Indicator{Raw: tc.raw, Value: tc.wantValue, Type: tc.wantType,
+				Port: tc.wantPort, Wildcard: tc.wantWild}, got)
 		})
 	}
 }
@@ -82,8 +85,6 @@ func TestParseAuto(t *testing.T) {
 		{name: "ipv4 octet over 255", raw: "256.1.1.1", wantErr: ErrTypeMismatch,
 			wantMsg: "value is not a valid ipv4 address: want four decimal octets 0-255 separated by dots"},
 		{name: "ipv4 three octets", raw: "1.2.3", wantErr: ErrTypeMismatch},
-		{name: "ipv4 cidr", raw: "10.0.0.0/8", wantErr: ErrTypeMismatch},
-		{name: "ipv6 cidr", raw: "2001:db8::/32", wantErr: ErrTypeMismatch},
 		// ipv6
 		{name: "ipv6 compressed lowercase", raw: "2001:DB8:0:0:0:0:0:1", wantType: IPv6, wantValue: "2001:db8::1"},
 		{name: "ipv6 bracketed", raw: "[2001:db8::1]", wantType: IPv6, wantValue: "2001:db8::1"},
@@ -94,7 +95,7 @@ func TestParseAuto(t *testing.T) {
 		// url
 		{name: "url", raw: "https://example.com/path?q=1", wantType: URL, wantValue: "https://example.com/path?q=1"},
 		{name: "url normalised", raw: "HTTPS://WWW.Example.COM:443/Login.PHP?User=Bob#top", wantType: URL,
-			wantValue: "https://www.example.com/Login.PHP?User=Bob"},
+			wantValue: "https://www.example.com/Login.PHP?User=Bob#top"},
 		{name: "url non-default port kept", raw: "http://example.com:8080", wantType: URL, wantValue: "http://example.com:8080/"},
 		{name: "url http default port", raw: "http://example.com:80/a", wantType: URL, wantValue: "http://example.com/a"},
 		{name: "url ftp default port", raw: "ftp://files.example.com:21/a.zip", wantType: URL, wantValue: "ftp://files.example.com/a.zip"},
@@ -270,7 +271,10 @@ func TestParseType(t *testing.T) {
 		{in: "username", want: Username},
 		{in: "ip", wantErr: true},
 		{in: " ipv4", wantErr: true},
-		{in: "sha512", wantErr: true},
+		{in: "sha512", want: SHA512},
+		{in: "CIDR", want: CIDR},
+		{in: "JA3", want: JA3},
+		{in: "sha384", wantErr: true},
 		{in: "hash", wantErr: true},
 	}
 	for _, tc := range cases {
@@ -290,13 +294,13 @@ func TestParseType(t *testing.T) {
 
 func TestParseTypeErrorMessage(t *testing.T) {
 	t.Parallel()
-	_, err := ParseType("bogus")
-	require.EqualError(t, err, `unknown indicator type "bogus"; want one of auto, ipv4, ipv6, url, email, md5, sha1, sha256, phone, domain, username`)
+	_, bogus := ParseType("bogus")
+	require.EqualError(t, bogus, `unknown indicator type "bogus"; want one of auto, ipv4, ipv6, cidr, url, email, md5, sha1, sha256, sha512, tlsh, eth, cve, asn, ssdeep, btc, ja4, phone, domain, ja3, username`)
 
 	// A hostile type name is quoted and cut short, never echoed whole.
-	_, err = ParseType(strings.Repeat("x", 5000) + "\n")
+	_, err := ParseType(strings.Repeat("x", 5000) + "\n")
 	require.ErrorIs(t, err, ErrUnknownType)
-	require.Less(t, len(err.Error()), 200)
+	require.Less(t, len(err.Error()), len(bogus.Error())+maxTypeEcho+8) // quotes and "…"
 	require.NotContains(t, err.Error(), "\n")
 }
 
