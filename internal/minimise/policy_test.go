@@ -108,7 +108,7 @@ func TestCheck(t *testing.T) {
 
 		// a type is a claim, not a limit
 		{name: "private address typed username", raw: "10.0.0.1", hint: indicator.Username, want: private},
-		{name: "host and port detected as username", raw: "10.0.0.1:8080", want: private},
+		{name: "address and port", raw: "10.0.0.1:8080", want: private},
 		{name: "local name and port", raw: "printer.local:631", want: local},
 		{name: "schemeless path on a local name", raw: "printer.local/admin", hint: indicator.Username, want: local},
 		{name: "email typed username", raw: "alice@mail.example.org", hint: indicator.Username, want: "never_send.email_domains[0]"},
