@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -693,25 +694,8 @@ func TestLostLastAttemptSettlesDead(t *testing.T) {
 // and the sweep is let run until it either ends or waits on it.
 func TestSweepSparesARetryInFlight(t *testing.T) {
 	t.Parallel()
-	st, _ := backends["postgres"](t)
-	lk := &fakeLookups{script: func(ind string, _ int) (lookup.Result, error) {
-		return failing(ind, lookup.KindUpstreamTimeout, 0), nil
-	}}
-	q := start(t, st, lk, jobs.Options{MaxAttempts: 1})
-	job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
-		jobs.Submission{Indicators: []string{"down.example"}})
-	require.NoError(t, err)
-	require.Equal(t, jobs.Counts{Dead: 1}, waitDone(t, q, "siem", job.ID).Counts)
-
-	pool := st.(interface{ Pool() *pgxpool.Pool }).Pool()
-	retry, err := pool.Begin(t.Context())
-	require.NoError(t, err)
-	defer func() { _ = retry.Rollback(context.Background()) }()
-	var pid int
-	require.NoError(t, retry.QueryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid))
-	_, err = retry.Exec(t.Context(), `SELECT id FROM jobs WHERE id = $1 FOR UPDATE`, job.ID)
-	require.NoError(t, err)
-	_, err = retry.Exec(t.Context(), `UPDATE job_items SET state = 'queued' WHERE job_id = $1`, job.ID)
+	q, job, pool, retry, pid := lockedDeadJob(t)
+	_, err := retry.Exec(t.Context(), `UPDATE job_items SET state = 'queued' WHERE job_id = $1`, job.ID)
 	require.NoError(t, err)
 	_, err = retry.Exec(t.Context(), `UPDATE jobs SET pending = pending + 1, finished_at = NULL WHERE id = $1`, job.ID)
 	require.NoError(t, err)
@@ -788,24 +772,7 @@ func TestHoldNeverOutlastsTheAttempt(t *testing.T) {
 // retry waits without holding the item, so the two cannot deadlock.
 func TestRetryLocksTheJobFirst(t *testing.T) {
 	t.Parallel()
-	st, _ := backends["postgres"](t)
-	lk := &fakeLookups{script: func(ind string, _ int) (lookup.Result, error) {
-		return failing(ind, lookup.KindUpstreamTimeout, 0), nil
-	}}
-	q := start(t, st, lk, jobs.Options{MaxAttempts: 1})
-	job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
-		jobs.Submission{Indicators: []string{"down.example"}})
-	require.NoError(t, err)
-	require.Equal(t, jobs.Counts{Dead: 1}, waitDone(t, q, "siem", job.ID).Counts)
-
-	pool := st.(interface{ Pool() *pgxpool.Pool }).Pool()
-	sweep, err := pool.Begin(t.Context())
-	require.NoError(t, err)
-	defer func() { _ = sweep.Rollback(context.Background()) }()
-	var pid int
-	require.NoError(t, sweep.QueryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid))
-	_, err = sweep.Exec(t.Context(), `SELECT id FROM jobs WHERE id = $1 FOR UPDATE`, job.ID)
-	require.NoError(t, err)
+	q, job, pool, sweep, pid := lockedDeadJob(t)
 
 	retried := make(chan error, 1)
 	go func() { retried <- q.Retry(context.Background(), jobs.DeadItemID(job.ID, 1)) }()
@@ -817,8 +784,34 @@ func TestRetryLocksTheJobFirst(t *testing.T) {
 		require.Empty(t, retried, "the retry went ahead under another's lock of its job")
 		time.Sleep(5 * time.Millisecond)
 	}
-	_, err = sweep.Exec(t.Context(), `SELECT seq FROM job_items WHERE job_id = $1 FOR UPDATE NOWAIT`, job.ID)
+	_, err := sweep.Exec(t.Context(), `SELECT seq FROM job_items WHERE job_id = $1 FOR UPDATE NOWAIT`, job.ID)
 	require.NoError(t, err, "the waiting retry holds its item")
 	require.NoError(t, sweep.Commit(t.Context()))
 	require.NoError(t, <-retried)
+}
+
+// lockedDeadJob is the start of the PostgreSQL lock tests: a job whose one
+// item died, and a transaction of the test's own (rolled back at the end
+// unless committed) holding the job's row lock, with its backend's pid.
+func lockedDeadJob(t *testing.T) (*jobs.Queue, jobs.Job, *pgxpool.Pool, pgx.Tx, int) {
+	t.Helper()
+	st, _ := backends["postgres"](t)
+	lk := &fakeLookups{script: func(ind string, _ int) (lookup.Result, error) {
+		return failing(ind, lookup.KindUpstreamTimeout, 0), nil
+	}}
+	q := start(t, st, lk, jobs.Options{MaxAttempts: 1})
+	job, _, err := q.Submit(t.Context(), lookup.Identity{Client: "siem", Providers: []string{"vt"}},
+		jobs.Submission{Indicators: []string{"down.example"}})
+	require.NoError(t, err)
+	require.Equal(t, jobs.Counts{Dead: 1}, waitDone(t, q, "siem", job.ID).Counts)
+
+	pool := st.(interface{ Pool() *pgxpool.Pool }).Pool()
+	tx, err := pool.Begin(t.Context())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	var pid int
+	require.NoError(t, tx.QueryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid))
+	_, err = tx.Exec(t.Context(), `SELECT id FROM jobs WHERE id = $1 FOR UPDATE`, job.ID)
+	require.NoError(t, err)
+	return q, job, pool, tx, pid
 }
