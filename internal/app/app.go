@@ -29,6 +29,7 @@ import (
 	"github.com/intelgate/intelgate/internal/config"
 	"github.com/intelgate/intelgate/internal/gateway"
 	"github.com/intelgate/intelgate/internal/govern"
+	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/jobs"
 	"github.com/intelgate/intelgate/internal/lookup"
 	"github.com/intelgate/intelgate/internal/monitor"
@@ -305,11 +306,49 @@ func (a *App) buildGateway(cfg *config.Config, authn gateway.Authenticator, read
 		DeadLetters:          a.deadLetters(),
 		Webhooks:             a.webhookReceiver(),
 		WebhooksMaxBodyBytes: webhookMaxBody,
+		Compat:               compatRoutes(cfg),
+		Providers:            providerInfo(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("building gateway: %w", err)
 	}
 	return nil
+}
+
+// compatRoutes are the providers' vendor-compatible routes (presets set
+// them): they are fixed at start, like the routes themselves, so a reload
+// that changes them is refused (see restartFields).
+func compatRoutes(cfg *config.Config) map[string]*config.Compat {
+	m := map[string]*config.Compat{}
+	for name, p := range cfg.Providers {
+		if p.Compat != nil && len(p.Compat.Routes) > 0 {
+			m[name] = p.Compat
+		}
+	}
+	return m
+}
+
+// providerInfo is what GET /v1/providers reports of each provider's
+// configuration.
+func providerInfo(cfg *config.Config) map[string]gateway.ProviderInfo {
+	m := make(map[string]gateway.ProviderInfo, len(cfg.Providers))
+	for name, p := range cfg.Providers {
+		info := gateway.ProviderInfo{
+			Kind: p.Kind, Preset: p.Preset, Types: slices.Clone(p.Types),
+			MaxTLP: p.MaxTLP, MaxPAP: p.MaxPAP,
+			Cache: gateway.ProviderCache{Enabled: p.Cache.On(),
+				TTLSeconds:         int64(p.Cache.TTL.Std().Seconds()),
+				NegativeTTLSeconds: int64(p.Cache.NegativeTTL.Std().Seconds())},
+		}
+		if len(info.Types) == 0 {
+			info.Types = indicator.Types() // socialeye's default: every type
+		}
+		if p.Compat != nil && len(p.Compat.Routes) > 0 && (p.Compat.Enabled == nil || *p.Compat.Enabled) {
+			info.Compat = "/" + name + "/"
+		}
+		m[name] = info
+	}
+	return m
 }
 
 // requestTimeout leaves a margin under the server's write timeout so that

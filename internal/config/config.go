@@ -163,6 +163,19 @@ type EncryptionKey struct {
 // Provider is one upstream API.
 type Provider struct {
 	Kind string `yaml:"kind"` // socialeye | http
+	// Preset names a built-in description of a vendor's API (internal/preset)
+	// that this block is merged over; Tier picks its free (default) or
+	// paid plan's limits.
+	Preset string `yaml:"preset"`
+	Tier   string `yaml:"tier"`
+	// PresetSchema is the preset's embedded response schema, used when the
+	// block names no schema_file of its own; PresetSchemaName is its file
+	// name, for messages. Set by loading, never by YAML.
+	PresetSchema     []byte `yaml:"-"`
+	PresetSchemaName string `yaml:"-"`
+	// Compat describes the vendor-compatible routes, /{provider}/…, that
+	// mirror the vendor's own lookup API (presets set it; nil: none).
+	Compat *Compat `yaml:"compat"`
 	// Webhooks are the provider's inbound webhooks (nil: none accepted).
 	Webhooks         *ProviderWebhooks `yaml:"webhooks"`
 	BaseURL          string            `yaml:"base_url"`
@@ -230,6 +243,117 @@ type HTTPRequest struct {
 	Auth    Auth              `yaml:"auth"`
 	// NotFoundStatus lists upstream statuses meaning "no data" (default [404]).
 	NotFoundStatus []int `yaml:"not_found_status"`
+	// NotFoundWhen lists 2xx answers that mean "no data" all the same:
+	// APIs such as abuse.ch's answer 200 with {"query_status":"no_results"}.
+	NotFoundWhen []BodyMatch `yaml:"not_found_when"`
+	// OKStatus lists other 2xx statuses the vendor documents as a success
+	// with a full JSON body (GreyNoise answers 206 Partial Content when the
+	// plan hides some fields), beside 200, 201 and 203.
+	OKStatus []int `yaml:"ok_status"`
+	// Response is the JSON shape a 2xx answer must have: object (default)
+	// or array (Have I Been Pwned answers a list of breaches).
+	Response string `yaml:"response"`
+	// RateLimitHeaders names the vendor's own rate-limit headers when they
+	// are not one of the common spellings the gateway reads anyway.
+	RateLimitHeaders *RateLimitHeaders `yaml:"rate_limit_headers"`
+	// Endpoints gives each indicator type its own call (method, path,
+	// query, body), for APIs with one endpoint per type; the fields above
+	// (auth, headers, not-found rules) apply to all of them. With
+	// endpoints, method, path and query above must be left out.
+	Endpoints map[indicator.Type]*Endpoint `yaml:"endpoints"`
+}
+
+// Endpoint is the call of one indicator type.
+type Endpoint struct {
+	Method string            `yaml:"method"` // default GET
+	Path   string            `yaml:"path"`
+	Query  map[string]string `yaml:"query"`
+	// Body is how a POST carries Query: form (default) or json (a JSON
+	// object of string fields).
+	Body string `yaml:"body"`
+	// NotFoundStatus and NotFoundWhen replace the request's, when given.
+	NotFoundStatus []int       `yaml:"not_found_status"`
+	NotFoundWhen   []BodyMatch `yaml:"not_found_when"`
+}
+
+// BodyMatch matches a JSON answer whose value at Pointer (RFC 6901) is one
+// of Equals, compared as JSON text without a string's quotes.
+type BodyMatch struct {
+	Pointer string   `yaml:"pointer"`
+	Equals  []string `yaml:"equals"`
+}
+
+// RateLimitHeaders are the names of a vendor's rate-limit headers.
+type RateLimitHeaders struct {
+	Limit     string `yaml:"limit"`
+	Remaining string `yaml:"remaining"`
+	Reset     string `yaml:"reset"`
+	// ResetFormat is what Reset holds: unix (epoch seconds), seconds
+	// (until the reset) or http-date.
+	ResetFormat string `yaml:"reset_format"`
+}
+
+// Compat is a provider's vendor-compatible API: the vendor's own lookup
+// routes, served under /{provider}/, so that an integration written for
+// the vendor works by changing its base URL and key.
+type Compat struct {
+	// Enabled false turns the routes off (default true when routes exist).
+	Enabled *bool `yaml:"enabled"`
+	// Key lists where the vendor's clients send their key; the gateway
+	// token is read from there and never forwarded.
+	Key    []CompatKey   `yaml:"key"`
+	Routes []CompatRoute `yaml:"routes"`
+	// NotFound is the vendor's own documented "no data" answer, sent when
+	// the lookup finds nothing (nil: a 404 problem). A fixed body written
+	// in the preset, never an upstream's: abuse.ch clients read a 200 with
+	// {"query_status":"no_results"}, VirusTotal's a 404 NotFoundError.
+	NotFound *CompatAnswer `yaml:"not_found"`
+}
+
+// CompatAnswer is a fixed answer of a vendor-compatible route.
+type CompatAnswer struct {
+	Status int    `yaml:"status"`
+	Body   string `yaml:"body"` // a JSON document
+}
+
+// CompatKey is one place a vendor's client puts its key.
+type CompatKey struct {
+	In   string `yaml:"in"`   // header | query
+	Name string `yaml:"name"` // header, parameter or field name
+	// Prefix is a scheme before the key in a header ("Token ").
+	Prefix string `yaml:"prefix"`
+}
+
+// CompatRoute is one vendor lookup route.
+type CompatRoute struct {
+	Method string `yaml:"method"` // GET (default) or POST
+	// Path is the vendor's path; an {indicator} segment carries the
+	// indicator, unless IndicatorFrom says where it is.
+	Path          string       `yaml:"path"`
+	IndicatorFrom *CompatParam `yaml:"indicator_from"`
+	Match         CompatMatch  `yaml:"match"`
+	// Params are the vendor's other documented parameters: accepted, not
+	// forwarded (the preset's own request fixes what is sent).
+	Params []string         `yaml:"params"`
+	Types  []indicator.Type `yaml:"types"`
+	// Decode is how the vendor's clients encode the indicator in the
+	// path: "" (as is) or base64url (VirusTotal's URL identifiers).
+	Decode string `yaml:"decode"`
+}
+
+// CompatMatch lists fixed parameters that select a route: ThreatFox and
+// MalwareBazaar take every query at one path, told apart by a field.
+type CompatMatch struct {
+	Query map[string]string `yaml:"query"`
+	Form  map[string]string `yaml:"form"`
+	JSON  map[string]string `yaml:"json"` // by JSON pointer
+}
+
+// CompatParam names where a route's indicator is.
+type CompatParam struct {
+	In      string `yaml:"in"` // query | form | json
+	Name    string `yaml:"name"`
+	Pointer string `yaml:"pointer"` // for json
 }
 
 // Auth says where the upstream key goes.

@@ -208,6 +208,24 @@ func (c *Config) finish() {
 		if p.Request != nil {
 			p.Request.Method = strings.ToUpper(p.Request.Method)
 			p.Request.Auth.In = strings.ToLower(p.Request.Auth.In)
+			for _, e := range p.Request.Endpoints {
+				if e != nil {
+					e.Method = strings.ToUpper(e.Method)
+				}
+			}
+			if len(p.Types) == 0 && len(p.Request.Endpoints) > 0 {
+				// The endpoints say which types the API answers for.
+				for _, t := range indicator.Types() {
+					if p.Request.Endpoints[t] != nil {
+						p.Types = append(p.Types, t)
+					}
+				}
+			}
+		}
+		if p.Compat != nil {
+			for i := range p.Compat.Routes {
+				p.Compat.Routes[i].Method = strings.ToUpper(p.Compat.Routes[i].Method)
+			}
 		}
 		p.Limits.finish()
 	}

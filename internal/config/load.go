@@ -77,11 +77,16 @@ func parse(data []byte, baseDir string) (*Config, error) {
 	if fe != nil {
 		return nil, ErrorList{fe}
 	}
+	// Presets expand at the YAML level first, so that their fields are
+	// decoded and validated exactly like the user's own.
+	presets, perrs := expandPresets(root)
 	d := newDecoder()
+	d.errs = append(d.errs, perrs...)
 	if root != nil {
 		d.decode("", root, reflect.ValueOf(cfg).Elem())
 	}
 	cfg.lines = d.lines
+	cfg.applyPresetSchemas(presets)
 	cfg.finish()
 
 	v := newValidator(cfg, d.errs)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -54,9 +55,15 @@ func (v *validator) provider(name string, p *Provider) {
 	case p.Kind == "http" && p.Request == nil:
 		v.add(f+".request", "required for kind http: the method, path and key placement of the upstream call")
 	case p.Kind == "http":
-		v.request(f+".request", p.Request)
+		v.request(f+".request", p)
 	case p.Kind == "socialeye" && p.Request != nil:
 		v.add(f+".request", "only allowed for kind http (socialeye's request is built in)")
+	}
+	if p.Tier != "" && p.Preset == "" {
+		v.add(f+".tier", "only with preset (it picks the preset's free or paid limits)")
+	}
+	if p.Compat != nil {
+		v.compat(f+".compat", p)
 	}
 	v.revokeOn(f+".revoke_on", p.RevokeOn)
 	if p.AuthCheck != nil {
@@ -259,11 +266,16 @@ func reservedHeader(canon string) bool { return IsTransportHeader(canon) || IsCr
 
 var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
-func (v *validator) request(f string, r *HTTPRequest) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		v.add(f+".method", "must be GET or POST, not %s", quote(r.Method))
+func (v *validator) request(f string, p *Provider) {
+	r := p.Request
+	if len(r.Endpoints) == 0 {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			v.add(f+".method", "must be GET or POST, not %s", quote(r.Method))
+		}
+		v.requestTarget(f, r.Path, r.Query, r.Auth)
+	} else {
+		v.endpoints(f, p)
 	}
-	v.requestTarget(f, r)
 	for _, h := range slices.Sorted(maps.Keys(r.Headers)) {
 		hf := f + ".headers." + h
 		canon := http.CanonicalHeaderKey(h)
@@ -279,51 +291,155 @@ func (v *validator) request(f string, r *HTTPRequest) {
 		}
 	}
 	v.auth(f+".auth", r)
-	for i, s := range r.NotFoundStatus {
+	v.notFound(f, r.NotFoundStatus, r.NotFoundWhen)
+	for i, s := range r.OKStatus {
+		if s < 200 || s > 299 || s == http.StatusNoContent || s == http.StatusResetContent {
+			v.add(fmt.Sprintf("%s.ok_status[%d]", f, i), "must be a 2xx status that carries a body, not %d", s)
+		}
+	}
+	switch r.Response {
+	case "", "object", "array":
+	default:
+		v.add(f+".response", "must be object or array, not %s", quote(r.Response))
+	}
+	if h := r.RateLimitHeaders; h != nil {
+		hf := f + ".rate_limit_headers"
+		for name, val := range map[string]string{"limit": h.Limit, "remaining": h.Remaining, "reset": h.Reset} {
+			if val != "" && !headerName.MatchString(val) {
+				v.add(hf+"."+name, "is not a valid header name")
+			}
+		}
+		if h.Remaining == "" || h.Reset == "" {
+			v.add(hf, "needs remaining and reset: the gateway pauses a key when remaining reaches 0, until reset")
+		}
+		switch h.ResetFormat {
+		case "unix", "seconds", "http-date":
+		default:
+			v.add(hf+".reset_format", "must be unix, seconds or http-date, not %s", quote(h.ResetFormat))
+		}
+	}
+}
+
+// endpoints checks a request with one call per indicator type: the
+// request-wide target fields must be left out, every endpoint's type must
+// be known, and every type the provider answers for needs an endpoint.
+func (v *validator) endpoints(f string, p *Provider) {
+	r := p.Request
+	if (r.Method != "" && r.Method != http.MethodGet) || r.Path != "" || len(r.Query) > 0 {
+		v.add(f, "method, path and query go in each of request.endpoints, not beside them")
+	}
+	known := IndicatorTypes()
+	for _, t := range slices.Sorted(maps.Keys(r.Endpoints)) {
+		ef := f + ".endpoints." + string(t)
+		e := r.Endpoints[t]
+		if !slices.Contains(known, t) || t == indicator.Auto {
+			v.add(ef, "unknown indicator type %s (known: %s)", quote(string(t)), typeList(known))
+			continue
+		}
+		if e == nil {
+			v.add(ef, "must set at least path")
+			continue
+		}
+		switch e.Method {
+		case "", http.MethodGet:
+			if e.Body != "" {
+				v.add(ef+".body", "only for method POST")
+			}
+		case http.MethodPost:
+			if e.Body != "" && e.Body != "form" && e.Body != "json" {
+				v.add(ef+".body", "must be form or json, not %s", quote(e.Body))
+			}
+		default:
+			v.add(ef+".method", "must be GET or POST, not %s", quote(e.Method))
+		}
+		if e.Body == "json" && r.Auth.In == "query" {
+			v.add(ef+".body", "json cannot carry the key of auth in: query; put the key in a header")
+		}
+		v.requestTarget(ef, e.Path, e.Query, r.Auth)
+		v.notFound(ef, e.NotFoundStatus, e.NotFoundWhen)
+	}
+	for i, t := range p.Types {
+		if _, ok := r.Endpoints[t]; !ok && t != indicator.Auto && slices.Contains(known, t) {
+			v.add(fmt.Sprintf("%s.types[%d]", strings.TrimSuffix(f, ".request"), i), "%s has no request.endpoints.%s", t, t)
+		}
+	}
+}
+
+func (v *validator) notFound(f string, statuses []int, when []BodyMatch) {
+	for i, s := range statuses {
 		if s < 400 || s > 499 || s == 401 || s == 403 || s == 429 {
 			v.add(fmt.Sprintf("%s.not_found_status[%d]", f, i),
 				"must be a 4xx status other than 401, 403 and 429 (those mean auth failure and rate limiting)")
 		}
 	}
+	for i, m := range when {
+		mf := fmt.Sprintf("%s.not_found_when[%d]", f, i)
+		if !validPointer(m.Pointer) {
+			v.add(mf+".pointer", "must be a JSON pointer (RFC 6901) such as /query_status")
+		}
+		if len(m.Equals) == 0 {
+			v.add(mf+".equals", "must list at least one value")
+		}
+	}
+}
+
+// validPointer accepts a non-empty RFC 6901 pointer: "/"-separated tokens
+// where "~" only escapes "0" or "1".
+func validPointer(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] == '~' && (i+1 == len(p) || p[i+1] != '0' && p[i+1] != '1') {
+			return false
+		}
+	}
+	return true
 }
 
 var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
 
-// requestTarget checks the path and query templates: only {indicator} and
-// {type} may appear, and the indicator must go somewhere, or every lookup
-// would ask the upstream the same question.
-func (v *validator) requestTarget(f string, r *HTTPRequest) {
-	uses := strings.Contains(r.Path, "{indicator}")
+// requestTarget checks the path and query templates: only {indicator},
+// {indicator_base64url} and {type} may appear, and the indicator must go
+// somewhere, or every lookup would ask the upstream the same question.
+func (v *validator) requestTarget(f, path string, query map[string]string, a Auth) {
+	usesIndicator := func(t string) bool {
+		return strings.Contains(t, "{indicator}") || strings.Contains(t, "{indicator_base64url}")
+	}
+	uses := usesIndicator(path)
 	check := func(field, tmpl string) {
 		for _, ph := range placeholder.FindAllString(tmpl, -1) {
-			if ph != "{indicator}" && ph != "{type}" {
-				v.add(field, "unknown placeholder %s (only {indicator} and {type})", quote(ph))
+			if ph != "{indicator}" && ph != "{indicator_base64url}" && ph != "{type}" {
+				v.add(field, "unknown placeholder %s (only {indicator}, {indicator_base64url} and {type})", quote(ph))
 			}
 		}
 		if strings.Count(tmpl, "{") != strings.Count(tmpl, "}") || strings.Contains(placeholder.ReplaceAllString(tmpl, ""), "{") {
 			v.add(field, "has an unbalanced { or }")
 		}
-		uses = uses || strings.Contains(tmpl, "{indicator}")
+		uses = uses || usesIndicator(tmpl)
 	}
 	switch {
-	case r.Path == "":
+	case path == "":
 		v.add(f+".path", "required: the path appended to base_url, e.g. /api/v3/ip_addresses/{indicator}")
-	case !strings.HasPrefix(r.Path, "/"):
+	case !strings.HasPrefix(path, "/"):
 		v.add(f+".path", "must start with /")
-	case strings.ContainsAny(r.Path, "?#"):
-		v.add(f+".path", "must not contain ? or # (use request.query)")
-	case hasDotSegment(r.Path):
+	case strings.ContainsAny(path, "?#"):
+		v.add(f+".path", "must not contain ? or # (use query)")
+	case hasDotSegment(path):
 		v.add(f+".path", "must not contain empty (//), . or .. segments")
 	default:
-		check(f+".path", r.Path)
+		check(f+".path", path)
 	}
-	for _, k := range slices.Sorted(maps.Keys(r.Query)) {
+	for _, k := range slices.Sorted(maps.Keys(query)) {
 		if k == "" {
 			v.add(f+".query", "parameter names must not be empty")
 		}
-		check(f+".query."+k, r.Query[k])
+		if a.In == "query" && k == a.Name {
+			v.add(f+".query."+k, "clashes with request.auth.name, where the key goes")
+		}
+		check(f+".query."+k, query[k])
 	}
-	if r.Path != "" && !uses {
+	if path != "" && !uses {
 		v.add(f+".path", "neither the path nor any query value contains {indicator}")
 	}
 }
@@ -373,4 +489,104 @@ func hasDotSegment(path string) bool {
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f }) >= 0
+}
+
+// compat checks a provider's vendor-compatible routes: where the token is
+// read from, and for each route where its indicator is and which types it
+// may be. A route is only ever a lookup through the provider's own
+// request, so nothing here can make the gateway proxy a path.
+func (v *validator) compat(f string, p *Provider) {
+	c := p.Compat
+	if p.Kind != "http" {
+		v.add(f, "only for kind http")
+		return
+	}
+	if len(c.Key) == 0 && len(c.Routes) > 0 {
+		v.add(f+".key", "must list where the vendor's clients send their key (the gateway token goes there)")
+	}
+	for i, k := range c.Key {
+		kf := fmt.Sprintf("%s.key[%d]", f, i)
+		switch k.In {
+		case "header":
+			if !headerName.MatchString(k.Name) {
+				v.add(kf+".name", "must be a header name")
+			}
+		case "query":
+			if k.Name == "" {
+				v.add(kf+".name", "required")
+			}
+		default:
+			// A key in a body would have to be read before the caller is
+			// known; no preset's vendor puts it there.
+			v.add(kf+".in", "must be header or query, not %s", quote(k.In))
+		}
+		if k.Prefix != "" && k.In != "header" {
+			v.add(kf+".prefix", "only with in: header")
+		}
+	}
+	if a := c.NotFound; a != nil {
+		if a.Status != http.StatusOK && a.Status != http.StatusNotFound {
+			v.add(f+".not_found.status", "must be 200 or 404, not %d", a.Status)
+		}
+		if !json.Valid([]byte(a.Body)) {
+			v.add(f+".not_found.body", "must be a JSON document")
+		}
+	}
+	seen := map[string]int{}
+	for i, r := range c.Routes {
+		rf := fmt.Sprintf("%s.routes[%d]", f, i)
+		switch r.Method {
+		case "", http.MethodGet, http.MethodPost:
+		default:
+			v.add(rf+".method", "must be GET or POST, not %s", quote(r.Method))
+		}
+		inPath := strings.Count(r.Path, "{indicator}")
+		switch {
+		case !strings.HasPrefix(r.Path, "/"):
+			v.add(rf+".path", "must start with /")
+		case strings.ContainsAny(r.Path, "?#") || hasDotSegment(r.Path):
+			v.add(rf+".path", "must be a plain path: no ?, #, empty or dot segments")
+		case inPath > 1 || strings.Count(r.Path, "{") != inPath:
+			v.add(rf+".path", "takes at most one placeholder, {indicator}")
+		case inPath == 1 && !strings.Contains(r.Path+"/", "/{indicator}/"):
+			v.add(rf+".path", "{indicator} must be a whole path segment")
+		case inPath == 1 && r.IndicatorFrom != nil:
+			v.add(rf+".indicator_from", "the path already carries {indicator}")
+		case inPath == 0 && r.IndicatorFrom == nil:
+			v.add(rf+".indicator_from", "required when the path has no {indicator}")
+		}
+		if q := r.IndicatorFrom; q != nil {
+			switch {
+			case q.In == "json" && !validPointer(q.Pointer):
+				v.add(rf+".indicator_from.pointer", "must be a JSON pointer such as /search_term")
+			case q.In == "query" || q.In == "form":
+				if q.Name == "" {
+					v.add(rf+".indicator_from.name", "required")
+				}
+			case q.In != "json":
+				v.add(rf+".indicator_from.in", "must be query, form or json, not %s", quote(q.In))
+			}
+		}
+		for ptr := range r.Match.JSON {
+			if !validPointer(ptr) {
+				v.add(rf+".match.json", "%s is not a JSON pointer", quote(ptr))
+			}
+		}
+		if r.Decode != "" && r.Decode != "base64url" {
+			v.add(rf+".decode", "must be base64url or left out, not %s", quote(r.Decode))
+		}
+		if len(r.Types) == 0 {
+			v.add(rf+".types", "must list the indicator types the route takes")
+		}
+		for j, t := range r.Types {
+			if !slices.Contains(p.Types, t) {
+				v.add(fmt.Sprintf("%s.types[%d]", rf, j), "%s is not one of the provider's types", quote(string(t)))
+			}
+		}
+		key := r.Method + " " + r.Path + fmt.Sprint(r.Match)
+		if first, dup := seen[key]; dup {
+			v.add(rf, "is the same route as routes[%d]", first)
+		}
+		seen[key] = i
+	}
 }

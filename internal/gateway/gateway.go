@@ -96,6 +96,11 @@ type Options struct {
 	// AuditLog serves GET /admin/v1/audit (nil: the route is absent).
 	Audit    AuditTrail
 	AuditLog AuditReader
+	// Compat holds the vendor-compatible routes of each provider that has
+	// them (providers.*.compat), served under /{provider}/.
+	Compat map[string]*config.Compat
+	// Providers describes each provider for GET /v1/providers.
+	Providers map[string]ProviderInfo
 }
 
 // Metrics is what the gateway needs of internal/monitor.
@@ -135,6 +140,8 @@ type Gateway struct {
 	dlq            DeadLetters
 	webhooks       Webhooks
 	webhookBytes   int64
+	compat         map[string]*config.Compat
+	providerInfo   map[string]ProviderInfo
 }
 
 // New validates o and builds the Gateway.
@@ -165,6 +172,8 @@ func New(o Options) (*Gateway, error) {
 		dlq:            o.DeadLetters,
 		webhooks:       o.Webhooks,
 		webhookBytes:   o.WebhooksMaxBodyBytes,
+		compat:         o.Compat,
+		providerInfo:   o.Providers,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -189,6 +198,7 @@ func (g *Gateway) routes() {
 	handle("GET /v1/resolve", g.authenticated(http.HandlerFunc(g.handleResolve)))
 	handle("GET /v1/lookup", g.authenticated(http.HandlerFunc(g.handleLookup)))
 	handle("GET /v1/quota", g.authenticated(http.HandlerFunc(g.handleQuota)))
+	handle("GET /v1/providers", g.authenticated(http.HandlerFunc(g.handleProviders)))
 	// Refused before the body is read: a non-admin learns nothing about
 	// what it names.
 	handle("POST /admin/v1/cache/purge", g.authenticated(g.adminOnly(http.HandlerFunc(g.handlePurge))))
@@ -200,6 +210,7 @@ func (g *Gateway) routes() {
 	g.jobRoutes(handle)
 	g.dlqRoutes(handle)
 	g.webhookRoutes(handle)
+	g.compatRoutes(handle)
 	if g.metrics != nil && g.metricsOnMain {
 		handle("GET /metrics", g.authenticated(g.adminOnly(g.metrics.Handler())))
 	}

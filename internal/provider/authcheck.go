@@ -90,12 +90,12 @@ func (h *HTTP) CheckAuth(ctx context.Context, key secret.Value) error {
 	if err != nil {
 		return fmt.Errorf("provider %q: %w", h.name, err)
 	}
-	h.setHeader(hreq.Header, false, key)
+	h.setHeader(hreq.Header, "", key)
 	// The account endpoint's answer is not the lookup's: no schema. And
 	// unlike a lookup's, its "no data" is no answer about the key: a 404
 	// from a fixed endpoint means the path is wrong or retired, and taking
 	// it for "accepted" would clear every suspect key.
-	res, err := call(ctx, h.doer, hreq, upstream.Validation{NotFoundStatus: h.validation.NotFoundStatus}, key.Reveal())
+	res, err := call(ctx, h.doer, hreq, upstream.Validation{NotFoundStatus: h.notFound}, key.Reveal())
 	if err == nil && res.NotFound {
 		return &upstream.Error{Kind: upstream.KindRejected, Status: http.StatusNotFound,
 			Detail: "the auth_check.path endpoint answered " + http.StatusText(http.StatusNotFound) + "; check the path"}

@@ -36,17 +36,17 @@ func referenceHTTP(h *HTTP, ind indicator.Indicator, key string) (string, string
 		}
 		return b.String()
 	}
-	escaped := h.base.RawPath + expand(h.path, url.PathEscape)
+	escaped := h.base.RawPath + expand(h.one.path, url.PathEscape)
 	u := &url.URL{Scheme: h.base.Scheme, Host: h.base.Host, Path: unescapePath(escaped), RawPath: escaped}
 	params := url.Values{}
-	for _, p := range h.query {
+	for _, p := range h.one.query {
 		params.Set(p.name, expand(p.value, identity))
 	}
 	if h.auth.in == AuthQuery {
 		params.Set(h.auth.name, key)
 	}
 	var body string
-	if h.method == http.MethodPost {
+	if h.one.method == http.MethodPost {
 		body = params.Encode()
 	} else {
 		u.RawQuery = params.Encode()

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -47,7 +48,7 @@ func NewWithDoer(name string, cfg *config.Provider, doer Doer) (Provider, error)
 	if doer == nil {
 		return nil, fmt.Errorf("building provider %q: no upstream transport", name)
 	}
-	schema, err := compileSchema(cfg.SchemaFile)
+	schema, err := providerSchema(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building provider %q: %w", name, err)
 	}
@@ -97,6 +98,31 @@ func compileSchema(path string) (*jsonschema.Schema, error) {
 	schema, err := c.Compile(path)
 	if err != nil {
 		return nil, fmt.Errorf("schema_file %q: %w", path, err)
+	}
+	return schema, nil
+}
+
+// providerSchema is the provider's own schema_file, or else its preset's
+// embedded schema, or nil.
+func providerSchema(cfg *config.Provider) (*jsonschema.Schema, error) {
+	if cfg.SchemaFile != "" || cfg.PresetSchema == nil {
+		return compileSchema(cfg.SchemaFile)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(cfg.PresetSchema))
+	if err != nil {
+		return nil, fmt.Errorf("preset schema %s: not valid JSON", cfg.PresetSchemaName)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	// No loader: an embedded schema refers to nothing outside itself.
+	c.UseLoader(jsonschema.SchemeURLLoader{})
+	url := "preset:///" + cfg.PresetSchemaName
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("preset schema %s: %w", cfg.PresetSchemaName, err)
+	}
+	schema, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("preset schema %s: %w", cfg.PresetSchemaName, err)
 	}
 	return schema, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/intelgate/intelgate/internal/config"
+	"github.com/intelgate/intelgate/internal/indicator"
 	"github.com/intelgate/intelgate/internal/upstream"
 )
 
@@ -34,39 +35,66 @@ func newHTTP(name string, cfg *config.Provider, doer Doer, schema *jsonschema.Sc
 		return nil, err
 	}
 	h := &HTTP{name: name, base: base, types: types, doer: doer}
-	if h.method, err = parseMethod(r.Method); err != nil {
-		return nil, err
-	}
 	if h.auth, err = parseAuth(r.Auth); err != nil {
-		return nil, err
-	}
-	if h.path, err = parsePath(r.Path); err != nil {
-		return nil, err
-	}
-	if h.query, err = parseQuery(r.Query, h.auth); err != nil {
 		return nil, err
 	}
 	if h.auth.in == AuthQuery {
 		h.keyParam = url.QueryEscape(h.auth.name) + "="
-		// parseQuery refused a parameter of the key's name.
-		h.keyAt, _ = slices.BinarySearchFunc(h.query, h.auth.name, func(p queryParam, name string) int {
-			return strings.Compare(p.name, name)
-		})
 	}
 	if h.header, err = parseHeaders(r.Headers, h.auth); err != nil {
 		return nil, err
 	}
-	if err := checkNotFound(r.NotFoundStatus); err != nil {
+	if err := checkNotFound("request", r.NotFoundStatus); err != nil {
 		return nil, err
 	}
-	h.validation = upstream.Validation{NotFoundStatus: slices.Clone(r.NotFoundStatus), Schema: schema}
+	h.notFound = slices.Clone(r.NotFoundStatus)
+	v := upstream.Validation{NotFoundStatus: h.notFound, Schema: schema, NotFoundWhen: bodyMatches(r.NotFoundWhen),
+		OKStatus: slices.Clone(r.OKStatus)}
+	for _, s := range r.OKStatus {
+		if s < 200 || s > 299 || s == http.StatusNoContent || s == http.StatusResetContent {
+			return nil, fmt.Errorf("request.ok_status: %d is not a 2xx status with a body", s)
+		}
+	}
+	switch r.Response {
+	case "", "object":
+	case "array":
+		v.AllowArray = true
+	default:
+		return nil, fmt.Errorf("request.response: %q is not object or array", r.Response)
+	}
+	if rl := r.RateLimitHeaders; rl != nil {
+		v.RateLimit = &upstream.RateLimitHeaders{Remaining: rl.Remaining, Reset: rl.Reset, ResetFormat: rl.ResetFormat}
+	}
+	if len(r.Endpoints) == 0 {
+		if h.one, err = h.newEndpoint("request", config.Endpoint{Method: r.Method, Path: r.Path, Query: r.Query}, v); err != nil {
+			return nil, err
+		}
+	} else {
+		if (r.Method != "" && r.Method != http.MethodGet) || r.Path != "" || len(r.Query) > 0 {
+			return nil, errors.New("request: method, path and query go in each of request.endpoints, not beside them")
+		}
+		h.byType = make(map[indicator.Type]*endpoint, len(r.Endpoints))
+		for _, t := range cfg.Types {
+			e := r.Endpoints[t]
+			if e == nil {
+				return nil, fmt.Errorf("types: %s has no request.endpoints.%s", t, t)
+			}
+			if h.byType[t], err = h.newEndpoint("request.endpoints."+string(t), *e, v); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if h.check, err = newAuthCheck(cfg.AuthCheck, base); err != nil {
 		return nil, err
 	}
 	if h.check != nil && h.check.ind != nil {
 		// A check that can never be sent would leave every refused key
 		// unconfirmed: say so at start-up.
-		if _, _, err := h.pathFor(Request{Indicator: *h.check.ind}); err != nil {
+		ep, err := h.endpoint(h.check.ind.Type)
+		if err != nil {
+			return nil, fmt.Errorf("auth_check.indicator: %w", err)
+		}
+		if _, _, err := h.pathFor(ep, Request{Indicator: *h.check.ind}); err != nil {
 			var ue *UnsafeIndicatorError
 			if errors.As(err, &ue) {
 				return nil, fmt.Errorf("auth_check.indicator: cannot be placed in the request path: it %s", ue.Reason)
@@ -77,6 +105,68 @@ func newHTTP(name string, cfg *config.Provider, doer Doer, schema *jsonschema.Sc
 	return h, nil
 }
 
+// newEndpoint validates one call; f names it in errors ("request",
+// "request.endpoints.ipv4"), and v is the request's validation, which the
+// endpoint's own not-found rules replace in part.
+func (h *HTTP) newEndpoint(f string, e config.Endpoint, v upstream.Validation) (*endpoint, error) {
+	ep := &endpoint{}
+	var err error
+	if ep.method, err = parseMethod(e.Method); err != nil {
+		return nil, fmt.Errorf("%s.%w", f, err)
+	}
+	switch e.Body {
+	case "", "form":
+	case "json":
+		ep.json = true
+	default:
+		return nil, fmt.Errorf("%s.body: %q is not form or json", f, e.Body)
+	}
+	if e.Body != "" && ep.method != http.MethodPost {
+		return nil, fmt.Errorf("%s.body: only for method POST", f)
+	}
+	if ep.json && h.auth.in == AuthQuery {
+		return nil, fmt.Errorf("%s.body: json cannot carry the key of auth in: query", f)
+	}
+	if ep.path, err = parsePath(f, e.Path); err != nil {
+		return nil, err
+	}
+	if ep.query, err = parseQuery(f, e.Query, h.auth); err != nil {
+		return nil, err
+	}
+	ep.b64 = ep.path.has(placeholderBase64URL)
+	for _, q := range ep.query {
+		ep.b64 = ep.b64 || q.value.has(placeholderBase64URL)
+	}
+	if h.auth.in == AuthQuery {
+		// parseQuery refused a parameter of the key's name.
+		ep.keyAt, _ = slices.BinarySearchFunc(ep.query, h.auth.name, func(p queryParam, name string) int {
+			return strings.Compare(p.name, name)
+		})
+	}
+	if e.NotFoundStatus != nil {
+		if err := checkNotFound(f, e.NotFoundStatus); err != nil {
+			return nil, err
+		}
+		v.NotFoundStatus = slices.Clone(e.NotFoundStatus)
+	}
+	if e.NotFoundWhen != nil {
+		v.NotFoundWhen = bodyMatches(e.NotFoundWhen)
+	}
+	ep.validation = v
+	return ep, nil
+}
+
+func bodyMatches(ms []config.BodyMatch) []upstream.BodyMatch {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]upstream.BodyMatch, len(ms))
+	for i, m := range ms {
+		out[i] = upstream.BodyMatch{Pointer: m.Pointer, Equals: slices.Clone(m.Equals)}
+	}
+	return out
+}
+
 func parseMethod(m string) (string, error) {
 	switch strings.ToUpper(m) {
 	case "", http.MethodGet:
@@ -84,7 +174,7 @@ func parseMethod(m string) (string, error) {
 	case http.MethodPost:
 		return http.MethodPost, nil
 	}
-	return "", fmt.Errorf("request.method: %q is not GET or POST", m)
+	return "", fmt.Errorf("method: %q is not GET or POST", m)
 }
 
 func parseAuth(a config.Auth) (auth, error) {
@@ -123,35 +213,35 @@ func parseAuth(a config.Auth) (auth, error) {
 // parsePath checks the template with a harmless stand-in for each
 // placeholder, so literal dot segments, "//" and characters that would
 // need escaping are startup errors.
-func parsePath(p string) (template, error) {
+func parsePath(f, p string) (template, error) {
 	t, err := parseTemplate(p)
 	if err != nil {
-		return nil, fmt.Errorf("request.path: %w", err)
+		return nil, fmt.Errorf("%s.path: %w", f, err)
 	}
 	for _, part := range t {
 		if err := validPathLiteral(part.literal); err != nil {
-			return nil, fmt.Errorf("request.path: %w", err)
+			return nil, fmt.Errorf("%s.path: %w", f, err)
 		}
 	}
-	sample := t.expand(placeholders{indicator: "x", typ: "x"}, identity)
+	sample := t.expand(placeholders{indicator: "x", typ: "x", b64: "x"}, identity)
 	if err := checkSegments(sample); err != nil {
-		return nil, fmt.Errorf("request.path: %w", err)
+		return nil, fmt.Errorf("%s.path: %w", f, err)
 	}
 	return t, nil
 }
 
-func parseQuery(q map[string]string, a auth) ([]queryParam, error) {
+func parseQuery(f string, q map[string]string, a auth) ([]queryParam, error) {
 	params := make([]queryParam, 0, len(q))
 	for name, value := range q {
 		if name == "" {
-			return nil, errors.New("request.query: empty parameter name")
+			return nil, fmt.Errorf("%s.query: empty parameter name", f)
 		}
 		if a.in == AuthQuery && name == a.name {
-			return nil, fmt.Errorf("request.query.%s: is where auth puts the key; remove it", name)
+			return nil, fmt.Errorf("%s.query.%s: is where auth puts the key; remove it", f, name)
 		}
 		t, err := parseTemplate(value)
 		if err != nil {
-			return nil, fmt.Errorf("request.query.%s: %w", name, err)
+			return nil, fmt.Errorf("%s.query.%s: %w", f, name, err)
 		}
 		params = append(params, queryParam{name: name, prefix: url.QueryEscape(name) + "=", value: t})
 	}
@@ -216,10 +306,10 @@ func checkHeaderValue(v string) error {
 // an auth failure (a security event) or rate limiting, and reading them as
 // "no data" would hide both behind a cached negative answer. A 2xx or 5xx
 // "no data" is not a thing an upstream can be trusted to mean.
-func checkNotFound(statuses []int) error {
+func checkNotFound(f string, statuses []int) error {
 	for i, s := range statuses {
 		if s < 400 || s > 499 || s == 401 || s == 403 || s == 429 {
-			return fmt.Errorf("request.not_found_status[%d]: %d cannot mean not found (want a 4xx other than 401, 403, 429)", i, s)
+			return fmt.Errorf("%s.not_found_status[%d]: %d cannot mean not found (want a 4xx other than 401, 403, 429)", f, i, s)
 		}
 	}
 	return nil

@@ -10,6 +10,9 @@ import (
 const (
 	placeholderIndicator = "indicator"
 	placeholderType      = "type"
+	// placeholderBase64URL is the indicator as unpadded base64url, the
+	// form of VirusTotal's URL identifiers.
+	placeholderBase64URL = "indicator_base64url"
 )
 
 // template is a string with {indicator} and {type} placeholders, parsed once
@@ -41,8 +44,8 @@ func parseTemplate(s string) (template, error) {
 			return nil, errors.New(`unmatched "{"`)
 		}
 		name := s[open+1 : open+end]
-		if name != placeholderIndicator && name != placeholderType {
-			return nil, fmt.Errorf("unknown placeholder {%s}; use {indicator} or {type}", name)
+		if name != placeholderIndicator && name != placeholderType && name != placeholderBase64URL {
+			return nil, fmt.Errorf("unknown placeholder {%s}; use {indicator}, {indicator_base64url} or {type}", name)
 		}
 		t = append(t, templatePart{placeholder: name})
 		s = s[open+end+1:]
@@ -61,11 +64,14 @@ func (t template) has(name string) bool {
 }
 
 // placeholders are the values a request's placeholders stand for.
-type placeholders struct{ indicator, typ string }
+type placeholders struct{ indicator, typ, b64 string }
 
 func (v placeholders) of(name string) string {
-	if name == placeholderType {
+	switch name {
+	case placeholderType:
 		return v.typ
+	case placeholderBase64URL:
+		return v.b64
 	}
 	return v.indicator
 }

@@ -129,3 +129,49 @@ func secondsDuration(n int64) time.Duration {
 	}
 	return time.Duration(n) * time.Second
 }
+
+// Reset formats of a vendor's named reset header (ExhaustedNamed).
+const (
+	ResetUnix     = "unix"      // epoch seconds
+	ResetSeconds  = "seconds"   // delta-seconds until the reset
+	ResetHTTPDate = "http-date" // an HTTP date, as Retry-After may be
+)
+
+// ExhaustedNamed is Exhausted for a vendor whose rate-limit headers have
+// names of their own: remaining and reset name the headers, format says
+// how reset is written. As with Exhausted, only a remaining count of
+// exactly 0 yields a wait.
+func ExhaustedNamed(h http.Header, remaining, reset, format string, now time.Time) (time.Duration, bool) {
+	if h == nil {
+		return 0, false
+	}
+	r, ok := parseCount(h.Get(remaining))
+	if !ok || r != 0 {
+		return 0, false
+	}
+	v := h.Get(reset)
+	switch format {
+	case ResetUnix:
+		whole, frac, _ := strings.Cut(strings.Trim(v, " \t"), ".")
+		if whole == "" || !isDigits(whole) || frac != "" && !isDigits(frac) {
+			return 0, false
+		}
+		n := saturatingInt(whole)
+		if n > maxEpoch {
+			return time.Duration(math.MaxInt64), true
+		}
+		if strings.Trim(frac, "0") != "" {
+			n++ // rounded up: never resume early
+		}
+		return until(time.Unix(n, 0), now), true
+	case ResetSeconds:
+		return parseReset(v, now, false)
+	case ResetHTTPDate:
+		t, err := http.ParseTime(strings.Trim(v, " \t"))
+		if err != nil {
+			return 0, false
+		}
+		return until(t, now), true
+	}
+	return 0, false
+}

@@ -147,3 +147,39 @@ func TestExhaustedIgnoresRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestExhaustedNamed(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name             string
+		remaining, reset string
+		format           string
+		want             time.Duration
+		ok               bool
+	}{
+		{"unix", "0", strconv.FormatInt(now.Add(90*time.Second).Unix(), 10), ResetUnix, 90 * time.Second, true},
+		{"unix fraction rounds up", "0", strconv.FormatInt(now.Add(90*time.Second).Unix(), 10) + ".2", ResetUnix, 91 * time.Second, true},
+		{"seconds", "0", "30", ResetSeconds, 30 * time.Second, true},
+		{"http-date", "0", now.Add(time.Minute).Format(http.TimeFormat), ResetHTTPDate, time.Minute, true},
+		{"units remain", "3", "30", ResetSeconds, 0, false},
+		{"no remaining header", "", "30", ResetSeconds, 0, false},
+		{"bad reset", "0", "soon", ResetSeconds, 0, false},
+		{"past reset", "0", strconv.FormatInt(now.Add(-time.Minute).Unix(), 10), ResetUnix, 0, true},
+		{"unknown format", "0", "30", "iso", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			if tt.remaining != "" {
+				h.Set("X-Rate-Limit-Remaining", tt.remaining)
+			}
+			h.Set("X-Rate-Limit-Reset", tt.reset)
+			got, ok := ExhaustedNamed(h, "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset", tt.format, now)
+			if got != tt.want || ok != tt.ok {
+				t.Fatalf("ExhaustedNamed = %v, %v; want %v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

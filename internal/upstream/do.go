@@ -77,8 +77,25 @@ func (c *Client) Do(ctx context.Context, req *http.Request, v Validation) (*Resp
 		return nil, redact(uerr, req, v)
 	}
 	res := &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
-	res.ExhaustedFor, _ = retryafter.Exhausted(resp.Header, c.now())
+	res.ExhaustedFor = c.exhausted(resp.Header, v)
+	if matchesAny(body, v.NotFoundWhen) {
+		// A "no data" answer in a 2xx body: the same result as a
+		// not-found status, with the same pause hint.
+		return nil, &Error{Kind: KindNotFound, Status: resp.StatusCode, RetryAfter: res.ExhaustedFor,
+			Detail: "upstream has no data for this query (its answer says so)"}
+	}
 	return res, nil
+}
+
+// exhausted is the proactive pause hint of an answer's rate-limit headers:
+// the vendor's own names when v has them, else the common spellings.
+func (c *Client) exhausted(h http.Header, v Validation) time.Duration {
+	if r := v.RateLimit; r != nil {
+		d, _ := retryafter.ExhaustedNamed(h, r.Remaining, r.Reset, r.ResetFormat, c.now())
+		return d
+	}
+	d, _ := retryafter.Exhausted(h, c.now())
+	return d
 }
 
 // outboundHeader is req's header as sent: the caller's own map when it
@@ -133,7 +150,7 @@ func (c *Client) judge(ctx context.Context, resp *http.Response, v Validation) (
 	if e != nil {
 		return nil, e
 	}
-	if e := checkBody(body, v.Schema); e != nil {
+	if e := checkBody(body, v.Schema, v.AllowArray); e != nil {
 		return nil, e
 	}
 	if pooled != nil {
@@ -145,8 +162,8 @@ func (c *Client) judge(ctx context.Context, resp *http.Response, v Validation) (
 }
 
 // checkBody applies the JSON rules: one JSON object, I-JSON, the schema.
-func checkBody(body []byte, schema *jsonschema.Schema) *Error {
-	if e := checkJSONObject(body); e != nil {
+func checkBody(body []byte, schema *jsonschema.Schema, allowArray bool) *Error {
+	if e := checkJSONObject(body); e != nil && !(allowArray && isJSONArray(body)) {
 		return e
 	}
 	if e := checkIJSON(body); e != nil {
@@ -177,10 +194,14 @@ func (c *Client) statusError(resp *http.Response, v Validation) *Error {
 	case slices.Contains(notFound, code):
 		// A "no data" answer usually spends quota too, so it carries the
 		// same proactive pause hint as a success.
-		hint, _ := retryafter.Exhausted(resp.Header, c.now())
+		hint := c.exhausted(resp.Header, v)
 		return &Error{Kind: KindNotFound, Status: code, RetryAfter: hint,
 			Detail: "upstream has no data for this query (" + status + ")"}
 	case code == http.StatusOK || code == http.StatusCreated || code == http.StatusNonAuthoritativeInfo:
+		return nil
+	case slices.Contains(v.OKStatus, code):
+		// A vendor's documented success with a full body (GreyNoise
+		// answers 206 when the plan hides some fields).
 		return nil
 	case code >= 200 && code <= 299:
 		// 204 has no body to validate, 206 is a partial body (we never

@@ -107,11 +107,37 @@ type Options struct {
 type Validation struct {
 	NotFoundStatus []int              // default [404]
 	Schema         *jsonschema.Schema // optional
+	// NotFoundWhen lists 2xx answers that mean "no data" (abuse.ch's
+	// {"query_status":"no_results"}): checked once the body is valid.
+	NotFoundWhen []BodyMatch
+	// OKStatus lists other 2xx statuses the vendor documents as a
+	// success with a full JSON body (GreyNoise's 206), beside 200, 201
+	// and 203.
+	OKStatus []int
+	// AllowArray accepts a JSON array as the answer, beside an object
+	// (Have I Been Pwned answers a list).
+	AllowArray bool
+	// RateLimit names the vendor's own rate-limit headers; nil reads the
+	// common spellings (retryafter.Exhausted).
+	RateLimit *RateLimitHeaders
 	// Secret is the credential the request carries (the key). An error
 	// detail is withheld only if it holds it (or another credential-bearing
 	// header); without it, any query value counts, since the transport
 	// cannot tell a key parameter from an indicator.
 	Secret string
+}
+
+// BodyMatch matches an answer whose value at Pointer (RFC 6901) is one of
+// Equals, a string compared as itself and anything else as its JSON text.
+type BodyMatch struct {
+	Pointer string
+	Equals  []string
+}
+
+// RateLimitHeaders names a vendor's rate-limit headers (see
+// retryafter.ExhaustedNamed).
+type RateLimitHeaders struct {
+	Remaining, Reset, ResetFormat string
 }
 
 // Response is a validated successful response: Body is a JSON object.
